@@ -1,0 +1,28 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * What every driver yields per host. Nothing after the driver knows which driver made it
+ * (docker-machine's Driver interface, kind's Provider: small on purpose).
+ */
+export interface Machine {
+  /** Host name, unique in the environment ("host-1"). */
+  name: string;
+  /** Which driver created it: "local", "ssh", "aws", "aliyun", "virtualbox". */
+  driver: string;
+  /** Address the operator (and the test machine) reaches the host at. */
+  publicAddress: pulumi.Output<string>;
+  /** Address other hosts reach it at: swarm advertise, etcd peers. */
+  privateAddress: pulumi.Output<string>;
+  /** SSH connection, host key pinned. The private key inside is a secret. */
+  ssh: pulumi.Output<MachineSsh>;
+  /** Free-form labels (also written to Docker's daemon labels). */
+  labels: Record<string, string>;
+}
+
+export interface MachineSsh {
+  host: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  hostKey: string;
+}

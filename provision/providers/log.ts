@@ -1,0 +1,74 @@
+/**
+ * Progress from inside the dynamic-provider process into Pulumi's own output.
+ *
+ * Dynamic providers get no engine connection from the SDK, but the plugin process is started
+ * with the engine's address as its first argument, and the engine's Log RPC accepts a URN: so a
+ * long remote step (a package install) shows its output under the resource while it runs, and
+ * one line with its duration when it ends. Outside a Pulumi run (unit tests) lines go to stderr.
+ */
+
+export interface StepLog {
+  /** A lasting line (shown in the update's diagnostics). */
+  info(message: string): void;
+  /** A passing line: shown while the step runs, dropped from the final summary. */
+  progress(message: string): void;
+  warn(message: string): void;
+}
+
+interface EngineLogClient {
+  log(request: unknown, callback: (error: Error | null) => void): void;
+}
+
+const CLIENT_KEY = Symbol.for("dockfleet.engineLogClient");
+
+function engineClient(): EngineLogClient | undefined {
+  const cache = globalThis as { [CLIENT_KEY]?: EngineLogClient | null };
+  if (cache[CLIENT_KEY] !== undefined) return cache[CLIENT_KEY] ?? undefined;
+  const address = process.argv[2];
+  if (address === undefined || !/^[\w.-]+:\d+$/.test(address)) {
+    cache[CLIENT_KEY] = null;
+    return undefined;
+  }
+  // Loaded lazily: only the provider process needs them, and through @pulumi/pulumi's own copy.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const grpc = require("@grpc/grpc-js");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const engineGrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+  const client = new engineGrpc.EngineClient(
+    address,
+    grpc.credentials.createInsecure(),
+  ) as EngineLogClient;
+  cache[CLIENT_KEY] = client;
+  return client;
+}
+
+type Severity = "info" | "warn";
+
+function send(urn: string, severity: Severity, message: string, ephemeral: boolean): void {
+  const client = engineClient();
+  if (client === undefined) {
+    process.stderr.write(`${message}\n`);
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const engineProto = require("@pulumi/pulumi/proto/engine_pb");
+  const request = new engineProto.LogRequest();
+  request.setSeverity(
+    severity === "warn" ? engineProto.LogSeverity.WARNING : engineProto.LogSeverity.INFO,
+  );
+  request.setMessage(message);
+  request.setUrn(urn);
+  request.setEphemeral(ephemeral);
+  // Logging must never fail a step: a lost progress line is not an error.
+  client.log(request, () => undefined);
+}
+
+/** A log for one resource; `urn` is the component the step belongs to ("" for none). */
+export function createStepLog(urn: string, prefix: string): StepLog {
+  const line = (message: string) => `${prefix}: ${message}`;
+  return {
+    info: (message) => send(urn, "info", line(message), false),
+    progress: (message) => send(urn, "info", line(message), true),
+    warn: (message) => send(urn, "warn", line(message), false),
+  };
+}

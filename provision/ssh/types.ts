@@ -1,0 +1,37 @@
+/** Where and how to reach a host over SSH. Plain values: dynamic providers receive resolved inputs. */
+export interface SshConnectionArgs {
+  /** Address (IP or DNS name) the test machine or operator reaches the host at. */
+  host: string;
+  /** @default 22 */
+  port?: number;
+  /** @default "root" */
+  user?: string;
+  /** OpenSSH or PEM private key. Always a Pulumi secret where it comes from state. */
+  privateKey: string;
+  /**
+   * The host key pinned on first contact, as an OpenSSH public key line ("ssh-ed25519 AAAA...").
+   * When set, a host presenting any other key is refused.
+   */
+  hostKey?: string;
+}
+
+/** The honest result of one remote command. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code, or null when the command was ended by a signal. */
+  code: number | null;
+  signal: string | null;
+}
+
+export interface ExecOptions {
+  /** Data written to the command's standard input, then closed. */
+  stdin?: string | Buffer;
+  /** Environment variables, exported in front of the command (sshd's AcceptEnv is not relied on). */
+  env?: Record<string, string>;
+  /** Called with each complete line of output as it arrives. */
+  onStdout?: (line: string) => void;
+  onStderr?: (line: string) => void;
+  /** Ends the command (and fails) after this long. @default no limit */
+  timeoutMs?: number;
+}
