@@ -23,11 +23,9 @@ const httpUrl = z
   });
 
 /** host[:port] as Docker expects in insecure-registries (or a CIDR). */
-const registryHost = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/, {
-    message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
-  });
+const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/, {
+  message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
+});
 
 const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
   message: "must be 2-32 characters of a-z, 0-9 and '-', starting with a letter",
@@ -37,7 +35,13 @@ const ipv4Cidr = z.string().refine(
   (value) => {
     const [address, bits, ...rest] = value.split("/");
     const prefix = Number(bits);
-    return rest.length === 0 && isIPv4(address) && Number.isInteger(prefix) && prefix >= 16 && prefix <= 28;
+    return (
+      rest.length === 0 &&
+      isIPv4(address) &&
+      Number.isInteger(prefix) &&
+      prefix >= 16 &&
+      prefix <= 28
+    );
   },
   { message: 'must be an IPv4 CIDR with a prefix from /16 to /28, e.g. "172.30.10.0/24"' },
 );
@@ -88,7 +92,10 @@ const SshHostConfig = z.strictObject({
   /** Address other hosts reach it at (swarm, etcd); @default address */
   privateAddress: z.string().min(1).optional(),
   port: z.int().min(1).max(65535).default(22),
-  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root"),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/)
+    .default("root"),
   /** The host's public key ("ssh-ed25519 AAAA..."); unset pins the key seen on first contact. */
   hostKey: z
     .string()
@@ -111,6 +118,13 @@ export const StackConfigSchema = z
     /** The ssh driver's existing hosts. */
     sshHosts: z.array(SshHostConfig).default([]),
     engine: EngineConfig.default(EngineConfig.parse({})),
+    /** ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`. */
+    sshPrivateKey: z
+      .string()
+      .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {
+        message: "must be a PEM or OpenSSH private key",
+      })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     if (config.engine.source === "mirror" && config.engine.mirrorUrl === undefined) {
@@ -161,11 +175,16 @@ function decodeConfigValue(raw: string): unknown {
   }
 }
 
+/** Keys whose values are never quoted back in an error. */
+const SECRET_KEYS = new Set(["sshPrivateKey"]);
+
 function formatKey(path: PropertyKey[]): string {
-  return path.reduce<string>(
-    (key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`),
-    NAMESPACE,
-  ).replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
+  return path
+    .reduce<string>(
+      (key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`),
+      NAMESPACE,
+    )
+    .replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
 }
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
@@ -181,11 +200,19 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
     return issue.keys
-      .map((key) => `${formatKey([...issue.path, key])}: unknown key (check the spelling; see README "Stack config")`)
+      .map(
+        (key) =>
+          `${formatKey([...issue.path, key])}: unknown key (check the spelling; see README "Stack config")`,
+      )
       .join("\n  - ");
   }
   const value = valueAt(input, issue.path);
-  const shown = value === undefined ? "(missing)" : JSON.stringify(value);
+  const shown =
+    value === undefined
+      ? "(missing)"
+      : SECRET_KEYS.has(String(issue.path[0]))
+        ? "[secret]"
+        : JSON.stringify(value);
   let message = issue.message;
   if (issue.code === "invalid_value") {
     message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;

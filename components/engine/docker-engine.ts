@@ -1,0 +1,128 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { Certificate } from "../../provision/providers/certificate";
+import { DockerConfig } from "../../provision/providers/docker-config";
+import { DockerInstall } from "../../provision/providers/docker-install";
+import {
+  DOCKER_TLS_PATHS,
+  type JsonValue,
+  renderDaemonJson,
+  renderDockerDropIn,
+} from "../../provision/render";
+import { dockerCeBaseUrl, type EngineConfig } from "../environment/config";
+import type { Machine } from "../machines/machine";
+
+const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
+
+function readScript(name: string): string {
+  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
+}
+
+/** PEM certificate and key; the key a Pulumi secret. */
+export interface CertificatePair {
+  certPem: pulumi.Input<string>;
+  keyPem: pulumi.Input<string>;
+}
+
+export interface DockerEngineArgs {
+  /** The host, from any driver. */
+  machine: Machine;
+  /** Package source, daemon.json settings, TLS port (see README "Stack config": engine). */
+  config: EngineConfig;
+  /** The CA that signs the host's server certificate; clients must hold a certificate from it. */
+  ca: CertificatePair;
+}
+
+/** Pure: install-docker.sh's parameters for an engine config. */
+export function renderInstallEnv(config: EngineConfig): Record<string, string> {
+  const env: Record<string, string> = {
+    DOCKER_SOURCE: config.source === "distro" ? "distro" : "docker-ce",
+    INSTALL_RECOMMENDS: config.installRecommends ? "1" : "0",
+  };
+  const baseUrl = dockerCeBaseUrl(config);
+  if (baseUrl !== undefined) env.DOCKER_CE_MIRROR = baseUrl;
+  if (config.version !== undefined) env.DOCKER_VERSION = config.version;
+  return env;
+}
+
+/** Pure: the host's daemon.json for an engine config. */
+export function renderEngineDaemonJson(config: EngineConfig, hostLabels: Record<string, string>) {
+  return renderDaemonJson({
+    registryMirrors: config.registryMirrors,
+    insecureRegistries: config.insecureRegistries,
+    logOpts: { "max-size": config.logMaxSize, "max-file": String(config.logMaxFile) },
+    storageDriver: config.storageDriver,
+    labels: { ...config.labels, ...hostLabels },
+    tls: DOCKER_TLS_PATHS,
+    tlsPort: config.tlsPort,
+    // The schema accepts any JSON value here; renderDaemonJson refuses keys dockfleet manages.
+    extra: config.daemonOptions as Record<string, JsonValue>,
+  });
+}
+
+/**
+ * Docker on one host, as docker-machine set it up: packages from the chosen source, daemon.json
+ * with mirrors and log rotation, and the remote API on the TLS port with client-certificate auth.
+ * Changing mirrors or options rewrites daemon.json and restarts Docker; nothing is reinstalled.
+ */
+export class DockerEngine extends pulumi.ComponentResource {
+  /** tcp://<address>:<port>, for DOCKER_HOST. */
+  readonly dockerHost: pulumi.Output<string>;
+  /** The installed Docker version. */
+  readonly version: pulumi.Output<string>;
+  readonly machine: Machine;
+
+  constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dockfleet:engine:DockerEngine", name, {}, opts);
+    const { machine, config } = args;
+    this.machine = machine;
+    const serverCertificate = new Certificate(
+      `${name}-server-cert`,
+      {
+        kind: "server",
+        commonName: machine.name,
+        ipAddresses: pulumi
+          .all([machine.publicAddress, machine.privateAddress])
+          .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
+        dnsNames: [machine.name, "localhost"],
+        ca: args.ca,
+      },
+      { parent: this },
+    );
+    const install = new DockerInstall(
+      `${name}-install`,
+      {
+        host: machine.name,
+        connection: machine.ssh,
+        logUrn: this.urn,
+        script: readScript("install-docker.sh"),
+        env: renderInstallEnv(config),
+        removeOnDestroy: config.removeOnDestroy,
+      },
+      { parent: this },
+    );
+    const hostLabels = { ...machine.labels, "dockfleet.io/host": machine.name };
+    const configured = new DockerConfig(
+      `${name}-config`,
+      {
+        host: machine.name,
+        connection: machine.ssh,
+        logUrn: this.urn,
+        script: readScript("apply-docker-config.sh"),
+        daemonJson: renderEngineDaemonJson(config, hostLabels),
+        systemdDropIn: install.dockerdPath.apply((dockerd) => renderDockerDropIn(dockerd)),
+        caCertPem: args.ca.certPem,
+        serverCertPem: serverCertificate.certPem,
+        serverKeyPem: serverCertificate.keyPem,
+      },
+      { parent: this, dependsOn: [install] },
+    );
+    // Known only once the API is up with its certificates, so users of it wait for that.
+    this.dockerHost = pulumi
+      .all([machine.publicAddress, configured.id])
+      .apply(([address]) => `tcp://${address}:${config.tlsPort}`);
+    this.version = install.version;
+    this.registerOutputs({ dockerHost: this.dockerHost, version: this.version });
+  }
+}

@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Environment, resolveStackConfig } from "./components/environment";
+
+// The program: one environment per stack, from the stack's validated config. Validation runs
+// before any resource is registered, so a bad stack file fails the preview with nothing created.
+const stack = pulumi.getStack();
+const config = resolveStackConfig(pulumi.runtime.allConfig());
+const dockfleetConfig = new pulumi.Config("dockfleet");
+
+const environment = new Environment(stack, {
+  stack,
+  config,
+  // Set by bin/up, which builds the image first (content-hashed tag).
+  hostImage: process.env.DOCKFLEET_HOST_IMAGE,
+  sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
+});
+
+/** Where the SSH key is written by bin/up (mode 0600), for the ssh commands below. */
+const keyFile = `.dockfleet/${stack}/id_ed25519`;
+
+export const hosts = environment.hostSummaries().map((host) => ({
+  ...host,
+  sshCommand: pulumi.interpolate`ssh -i ${keyFile} root@${host.address}`,
+}));
+
+/** Docker client TLS material for every host (DOCKER_CERT_PATH files ca.pem, cert.pem, key.pem). */
+export const dockerTls = {
+  caPem: environment.ca.certPem,
+  certPem: environment.clientCertificate.certPem,
+  keyPem: environment.clientCertificate.keyPem,
+};
+
+export const sshPrivateKey = environment.sshPrivateKey;

@@ -1,0 +1,114 @@
+import * as pulumi from "@pulumi/pulumi";
+import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from "../pki";
+
+/** What a certificate is for; the CA signs the other two. */
+export type CertificateKind = "ca" | "server" | "client";
+
+interface CertificateInputs {
+  kind: CertificateKind;
+  commonName: string;
+  ipAddresses: string[];
+  dnsNames: string[];
+  validityDays: number;
+  caCertPem?: string;
+  caKeyPem?: string;
+}
+
+interface CertificateOutputs extends Omit<CertificateInputs, "caKeyPem"> {
+  certPem: string;
+  keyPem: string;
+}
+
+/** Every input decides the certificate's content, so any change issues a new one. */
+const IDENTITY_KEYS = [
+  "kind",
+  "commonName",
+  "ipAddresses",
+  "dnsNames",
+  "validityDays",
+  "caCertPem",
+] as const;
+
+const certificateProvider: pulumi.dynamic.ResourceProvider<CertificateInputs, CertificateOutputs> =
+  {
+    async create(inputs) {
+      const issued =
+        inputs.kind === "ca"
+          ? await createCertificateAuthority({
+              commonName: inputs.commonName,
+              validityDays: inputs.validityDays,
+            })
+          : await issueSigned(inputs);
+      const { caKeyPem: _omitted, ...kept } = inputs;
+      return {
+        id: `${inputs.kind}:${inputs.commonName}`,
+        outs: { ...kept, certPem: issued.certPem, keyPem: issued.keyPem },
+      };
+    },
+    async diff(_id, olds, news) {
+      const replaces = IDENTITY_KEYS.filter(
+        (key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]),
+      );
+      return { changes: replaces.length > 0, replaces: [...replaces] };
+    },
+  };
+
+async function issueSigned(inputs: CertificateInputs) {
+  if (inputs.caCertPem === undefined || inputs.caKeyPem === undefined) {
+    throw new Error(`certificate ${inputs.commonName}: a ${inputs.kind} certificate needs a CA`);
+  }
+  const ca = { certPem: inputs.caCertPem, keyPem: inputs.caKeyPem };
+  return inputs.kind === "server"
+    ? issueServerCertificate(ca, {
+        commonName: inputs.commonName,
+        ipAddresses: inputs.ipAddresses,
+        dnsNames: inputs.dnsNames,
+        validityDays: inputs.validityDays,
+      })
+    : issueClientCertificate(ca, {
+        commonName: inputs.commonName,
+        validityDays: inputs.validityDays,
+      });
+}
+
+export interface CertificateArgs {
+  kind: CertificateKind;
+  commonName: pulumi.Input<string>;
+  /** Subject alternative names (server certificates). */
+  ipAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+  dnsNames?: pulumi.Input<pulumi.Input<string>[]>;
+  /** @default 3650 for a CA, 825 otherwise */
+  validityDays?: number;
+  /** The signing CA (not for kind "ca"). */
+  ca?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
+}
+
+/**
+ * A CA, server or client certificate made by dockfleet (ECDSA P-256), like docker-machine's
+ * certs. The private key is a Pulumi secret; a new one is issued only when its content changes.
+ */
+export class Certificate extends pulumi.dynamic.Resource {
+  declare readonly certPem: pulumi.Output<string>;
+  declare readonly keyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: CertificateArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      certificateProvider,
+      name,
+      {
+        kind: args.kind,
+        commonName: args.commonName,
+        ipAddresses: args.ipAddresses ?? [],
+        dnsNames: args.dnsNames ?? [],
+        validityDays: args.validityDays ?? (args.kind === "ca" ? 3650 : 825),
+        caCertPem: args.ca?.certPem,
+        caKeyPem: args.ca ? pulumi.secret(args.ca.keyPem) : undefined,
+        certPem: undefined,
+        keyPem: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["keyPem"] },
+      "dockfleet",
+      "Certificate",
+    );
+  }
+}

@@ -1,0 +1,117 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../render/staging";
+import type { SshConnectionArgs } from "../ssh/types";
+import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+
+interface DockerConfigInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** provision/scripts/apply-docker-config.sh */
+  script: string;
+  daemonJson: string;
+  systemdDropIn: string;
+  caCertPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+}
+
+type DockerConfigOutputs = DockerConfigInputs;
+
+/** Inputs whose change is applied in place (daemon.json rewritten, Docker restarted). */
+const CONTENT_KEYS = [
+  "script",
+  "daemonJson",
+  "systemdDropIn",
+  "caCertPem",
+  "serverCertPem",
+  "serverKeyPem",
+] as const;
+
+async function apply(inputs: DockerConfigInputs): Promise<void> {
+  await runRemoteStep(inputs, "configure docker", async (client, log) => {
+    const uploads = planDockerConfigUploads({
+      daemonJson: inputs.daemonJson,
+      dropIn: inputs.systemdDropIn,
+      tls: {
+        caPem: inputs.caCertPem,
+        serverCertPem: inputs.serverCertPem,
+        serverKeyPem: inputs.serverKeyPem,
+      },
+    });
+    await client.execOrThrow(`install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}`);
+    for (const upload of uploads) {
+      await client.putContent(upload.path, upload.content, upload.mode);
+    }
+    const result = await runScript(client, inputs.script, {}, log);
+    log.info(result.changed === "1" ? "configuration applied, docker restarted" : "unchanged");
+  });
+}
+
+const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
+  DockerConfigInputs,
+  DockerConfigOutputs
+> = {
+  async create(inputs) {
+    await apply(inputs);
+    return { id: `${inputs.host}-docker-config`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
+    const changes =
+      replaces.length > 0 ||
+      CONTENT_KEYS.some((key) => olds[key] !== news[key]) ||
+      olds.connection.privateKey !== news.connection.privateKey;
+    return { changes, replaces };
+  },
+  async update(_id, _olds, news) {
+    await apply(news);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    // Undo on a host that is still there; a host already gone has nothing left to undo.
+    try {
+      await runRemoteStep(
+        props,
+        "remove docker configuration",
+        (client, log) => runScript(client, props.script, { REMOVE: "1" }, log),
+        { connectDeadlineMs: 15_000 },
+      );
+    } catch (error) {
+      if (!/could not connect/.test((error as Error).message)) throw error;
+    }
+  },
+};
+
+export interface DockerConfigArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  daemonJson: pulumi.Input<string>;
+  systemdDropIn: pulumi.Input<string>;
+  caCertPem: pulumi.Input<string>;
+  serverCertPem: pulumi.Input<string>;
+  serverKeyPem: pulumi.Input<string>;
+}
+
+/**
+ * Docker's configuration on one host: daemon.json, the systemd drop-in and the TLS material of the
+ * remote API. A change rewrites the files and restarts Docker; nothing is reinstalled.
+ */
+export class DockerConfig extends pulumi.dynamic.Resource {
+  constructor(name: string, args: DockerConfigArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dockerConfigProvider,
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        serverKeyPem: pulumi.secret(args.serverKeyPem),
+      },
+      { ...opts, additionalSecretOutputs: ["connection", "serverKeyPem"] },
+      "dockfleet",
+      "DockerConfig",
+    );
+  }
+}

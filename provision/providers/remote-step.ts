@@ -1,0 +1,114 @@
+import type { SshClient } from "../ssh/client";
+import { isSshConnectionLoss } from "../ssh/errors";
+import { getSshClient } from "../ssh/pool";
+import type { SshConnectionArgs } from "../ssh/types";
+import { createStepLog, type StepLog } from "./log";
+
+/** Who a remote step runs on and where its progress goes. */
+export interface RemoteStepTarget {
+  /** Host name, for messages ("host-1"). */
+  host: string;
+  connection: SshConnectionArgs;
+  /** URN of the component the step belongs to, so its output shows under it. */
+  logUrn: string;
+}
+
+/** How often an idempotent step is run again after the SSH connection dropped under it. */
+const CONNECTION_LOSS_ATTEMPTS = 3;
+
+/**
+ * Runs one idempotent remote step on a host: over the shared connection, reported with its
+ * duration, run again when the connection drops mid-step (every step dockfleet runs is safe to
+ * repeat), and failing with the host and the step named.
+ */
+export async function runRemoteStep<T>(
+  target: RemoteStepTarget,
+  step: string,
+  body: (client: SshClient, log: StepLog) => Promise<T>,
+  options: { connectDeadlineMs?: number } = {},
+): Promise<T> {
+  const log = createStepLog(target.logUrn, `${target.host}: ${step}`);
+  const started = Date.now();
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
+  log.progress("started");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      injectFault(target.host, step);
+      const client = await getSshClient(target.connection, {
+        deadlineMs: options.connectDeadlineMs,
+        log: (line) => log.progress(line),
+      });
+      const result = await body(client, log);
+      log.info(`done in ${seconds()} s`);
+      return result;
+    } catch (error) {
+      if (isSshConnectionLoss(error) && attempt < CONNECTION_LOSS_ATTEMPTS) {
+        log.warn(
+          `connection lost (attempt ${attempt} of ${CONNECTION_LOSS_ATTEMPTS}); running the step again`,
+        );
+        continue;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`${target.host}: step "${step}" failed after ${seconds()} s\n${reason}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+/**
+ * Test hook for fault tests: DOCKFLEET_FAIL_STEP="host-2:install docker" makes that step fail once
+ * per process before it touches the host, so that the next `up` has to repair the state.
+ */
+function injectFault(host: string, step: string): void {
+  const wanted = process.env.DOCKFLEET_FAIL_STEP;
+  if (wanted !== undefined && (wanted === `${host}:${step}` || wanted === `*:${step}`)) {
+    throw new Error(`injected failure (DOCKFLEET_FAIL_STEP=${wanted})`);
+  }
+}
+
+/**
+ * Runs a provision/scripts file on the host through `bash -s` and returns the key=value pairs of
+ * its last `DOCKFLEET_RESULT` line. Output lines stream into the step's progress.
+ */
+export async function runScript(
+  client: SshClient,
+  script: string,
+  env: Record<string, string>,
+  log: StepLog,
+): Promise<Record<string, string>> {
+  const result = await client.execOrThrow("bash -s", {
+    stdin: script,
+    env,
+    onStdout: (line) => log.progress(line),
+    onStderr: (line) => log.progress(line),
+  });
+  return parseScriptResult(result.stdout);
+}
+
+/** Pure: the fields of the last `DOCKFLEET_RESULT k=v k=v` line of a script's output. */
+export function parseScriptResult(stdout: string): Record<string, string> {
+  const line = stdout
+    .split("\n")
+    .reverse()
+    .find((candidate) => candidate.startsWith("DOCKFLEET_RESULT"));
+  if (line === undefined) {
+    throw new Error("the script ended without its DOCKFLEET_RESULT line");
+  }
+  const fields: Record<string, string> = {};
+  for (const pair of line.split(/\s+/).slice(1)) {
+    const separator = pair.indexOf("=");
+    if (separator > 0) fields[pair.slice(0, separator)] = pair.slice(separator + 1);
+  }
+  return fields;
+}
+
+/** Whether a connection now points at another machine (a host replaced): steps on it run anew. */
+export function isAnotherHost(olds: SshConnectionArgs, news: SshConnectionArgs): boolean {
+  return (
+    olds.host !== news.host ||
+    (olds.port ?? 22) !== (news.port ?? 22) ||
+    (olds.user ?? "root") !== (news.user ?? "root") ||
+    olds.hostKey !== news.hostKey
+  );
+}
