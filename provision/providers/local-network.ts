@@ -19,7 +19,7 @@ const localNetworkProvider: pulumi.dynamic.ResourceProvider<
   LocalNetworkOutputs
 > = {
   async create(inputs) {
-    const { network } = localResourceNames(inputs.stack, "network");
+    const network = localNetworkName(inputs.stack);
     // A network left by an interrupted run of this same stack is adopted, not duplicated.
     const existing = await runDocker([
       "network",

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sourceable: run_setup installs what dockfleet needs, nothing twice, and exports what the other
+# commands use: PATH with the Pulumi CLI, DOCKER_CLI, DOCKFLEET_HOST_IMAGE.
+# shellcheck source=bin/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=bin/lib/docker.sh
+source "$DOCKFLEET_ROOT/bin/lib/docker.sh"
+# shellcheck source=bin/lib/pulumi.sh
+source "$DOCKFLEET_ROOT/bin/lib/pulumi.sh"
+# shellcheck source=bin/lib/host-image.sh
+source "$DOCKFLEET_ROOT/bin/lib/host-image.sh"
+
+run_setup() {
+  local started=$SECONDS
+  step "checking Debian packages"
+  ensure_apt_packages debootstrap openssh-client openssh-server shellcheck busybox-static
+  step "checking npm packages"
+  ensure_node_modules
+  step "checking the Pulumi CLI"
+  ensure_pulumi
+  step "checking the Docker engine"
+  ensure_docker
+  step "checking the local host image"
+  DOCKFLEET_HOST_IMAGE="$(ensure_host_image | tail -n 1)"
+  export DOCKFLEET_HOST_IMAGE
+  step "set-up done in $((SECONDS - started)) s (pulumi $(pulumi version), host image $DOCKFLEET_HOST_IMAGE)"
+}

@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { localResourceNames } from "../../components/machines/local-run-args";
+import { runDocker } from "../../provision/providers/docker-cli";
+import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+
+/**
+ * The local stack end to end, through the Automation API and the real Pulumi CLI with the local
+ * file backend: three host containers, Docker installed over SSH, the TLS API, mirrors, a second
+ * `up` that changes nothing, an in-place mirror change, and a `destroy` that leaves nothing.
+ */
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const STACK = `e2e${process.pid}`;
+const SUBNET = "172.30.21.0/24";
+const MIRROR_ADDRESS = "172.30.21.250";
+const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
+
+interface HostOutput {
+  name: string;
+  address: string;
+  dockerHost: string;
+  dockerVersion: string;
+}
+
+function writeStackConfig(registryMirrors: string[]): void {
+  const config = {
+    "dockfleet:hosts": 3,
+    "dockfleet:local": { subnet: SUBNET },
+    "dockfleet:engine": { registryMirrors },
+  };
+  // JSON is YAML; an encryption salt the CLI added is kept.
+  const salt = fs.existsSync(STACK_FILE)
+    ? /^encryptionsalt: .*$/m.exec(fs.readFileSync(STACK_FILE, "utf8"))?.[0]
+    : undefined;
+  fs.writeFileSync(STACK_FILE, `${salt ?? ""}\nconfig: ${JSON.stringify(config)}\n`);
+}
+
+function changeCounts(result: UpResult): Record<string, number> {
+  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+}
+
+describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
+  let stack: Stack;
+  let hosts: HostOutput[] = [];
+  const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-e2e-certs-"));
+  const docker = (host: HostOutput, args: string[]) =>
+    runDocker([
+      "--tlsverify",
+      `--tlscacert=${certDir}/ca.pem`,
+      `--tlscert=${certDir}/cert.pem`,
+      `--tlskey=${certDir}/key.pem`,
+      `--host=${host.dockerHost}`,
+      ...args,
+    ]);
+
+  before(async () => {
+    assert.ok(
+      process.env.DOCKFLEET_HOST_IMAGE,
+      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
+    );
+    writeStackConfig([]);
+    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+  });
+
+  after(async () => {
+    await runDocker(["rm", "--force", `${STACK}-mirror`]).catch(() => undefined);
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack(STACK).catch(() => undefined);
+    fs.rmSync(STACK_FILE, { force: true });
+    fs.rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it("brings up three hosts whose Docker API answers over TLS", async () => {
+    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    assert.equal(result.summary.result, "succeeded");
+    hosts = result.outputs.hosts.value as HostOutput[];
+    assert.deepEqual(
+      hosts.map((host) => host.name),
+      ["host-1", "host-2", "host-3"],
+    );
+    const tls = result.outputs.dockerTls;
+    assert.equal(tls.secret, true, "the client key must come out as a secret");
+    fs.writeFileSync(path.join(certDir, "ca.pem"), tls.value.caPem);
+    fs.writeFileSync(path.join(certDir, "cert.pem"), tls.value.certPem);
+    fs.writeFileSync(path.join(certDir, "key.pem"), tls.value.keyPem, { mode: 0o600 });
+
+    const busybox = await saveImage(await ensureBusyboxImage());
+    for (const host of hosts) {
+      assert.match(host.dockerHost, /^tcp:\/\/172\.30\.21\.\d+:2376$/);
+      await docker(host, ["load", "--input", busybox]);
+      const said = await docker(host, [
+        "run",
+        "--rm",
+        "dockfleet-test/busybox:1",
+        "echo",
+        `hi from ${host.name}`,
+      ]);
+      assert.equal(said.trim(), `hi from ${host.name}`);
+      const info = await docker(host, ["info", "--format", "{{.Name}} {{json .Labels}}"]);
+      assert.match(info, new RegExp(`^${host.name} .*dockfleet.io/host=${host.name}`));
+    }
+    fs.rmSync(busybox, { force: true });
+  });
+
+  it("refuses a client without a certificate", async () => {
+    const host = hosts[0];
+    const url = host.dockerHost.replace("tcp://", "https://") + "/version";
+    const ca = fs.readFileSync(path.join(certDir, "ca.pem"));
+    const outcome = await new Promise<string>((resolve) => {
+      https
+        .get(url, { ca, timeout: 10_000 }, (response) => resolve(`answered ${response.statusCode}`))
+        .on("error", (error) => resolve(`refused: ${error.message}`));
+    });
+    assert.match(outcome, /^refused: /);
+  });
+
+  it("changes nothing on a second up", async () => {
+    const result = await stack.up();
+    const counts = changeCounts(result);
+    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+  });
+
+  it("pulls through a registry mirror after an in-place mirror change", async () => {
+    const { network } = localResourceNames(STACK, "host-1");
+    await runDocker([
+      "run",
+      "--detach",
+      "--name",
+      `${STACK}-mirror`,
+      "--network",
+      network,
+      "--ip",
+      MIRROR_ADDRESS,
+      "--label",
+      `dockfleet.io/stack=${STACK}`,
+      await ensureRegistryImage(),
+    ]);
+    const busybox = await saveImage(await ensureBusyboxImage());
+    await waitFor(() =>
+      runDocker(["exec", `${STACK}-mirror`, "/usr/bin/docker-registry", "--version"]),
+    );
+    const { execFileSync } = await import("node:child_process");
+    await waitFor(async () =>
+      execFileSync("skopeo", [
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        `docker-archive:${busybox}`,
+        `docker://${MIRROR_ADDRESS}:5000/library/busybox:latest`,
+      ]),
+    );
+    fs.rmSync(busybox, { force: true });
+
+    writeStackConfig([`http://${MIRROR_ADDRESS}:5000`]);
+    const result = await stack.up();
+    const counts = changeCounts(result);
+    assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
+    for (const kind of ["create", "delete", "replace"]) {
+      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
+    }
+    const host = hosts[1];
+    await docker(host, ["pull", "busybox"]);
+    const said = await docker(host, [
+      "run",
+      "--rm",
+      "busybox",
+      "echo",
+      "pulled through the mirror",
+    ]);
+    assert.equal(said.trim(), "pulled through the mirror");
+  });
+
+  it("destroys everything it made", async () => {
+    await runDocker(["rm", "--force", `${STACK}-mirror`]);
+    await stack.destroy();
+    for (const kind of ["ps --all", "network ls", "volume ls"]) {
+      const left = await runDocker([
+        ...kind.split(" "),
+        "--quiet",
+        "--filter",
+        `label=dockfleet.io/stack=${STACK}`,
+      ]);
+      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
+    }
+  });
+});
+
+async function waitFor<T>(attempt: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  dockerCeBaseUrl,
+  resolveStackConfig,
+  StackConfigError,
+} from "../../components/environment/config";
+import { planLocalHosts } from "../../components/machines/local";
+
+function problemsOf(config: Record<string, unknown>): string[] {
+  const raw = Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [
+      key,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
+  );
+  try {
+    resolveStackConfig(raw);
+  } catch (error) {
+    assert.ok(error instanceof StackConfigError);
+    return error.problems;
+  }
+  assert.fail("the config was accepted");
+}
+
+describe("stack config", () => {
+  it("applies every default to an empty stack", () => {
+    const config = resolveStackConfig({});
+    assert.equal(config.driver, "local");
+    assert.equal(config.hosts, 3);
+    assert.equal(config.local.subnet, "172.30.10.0/24");
+    assert.equal(config.engine.source, "distro");
+    assert.equal(config.engine.logMaxSize, "10m");
+    assert.equal(config.engine.tlsPort, 2376);
+    assert.deepEqual(config.engine.registryMirrors, []);
+  });
+
+  it("reads scalar and structured values as the CLI stores them, ignoring other namespaces", () => {
+    const config = resolveStackConfig({
+      "dockfleet:hosts": "1",
+      "dockfleet:engine": JSON.stringify({ registryMirrors: ["https://m.example.com"] }),
+      "aws:region": "eu-west-1",
+    });
+    assert.equal(config.hosts, 1);
+    assert.deepEqual(config.engine.registryMirrors, ["https://m.example.com"]);
+  });
+
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["unknown key", { "dockfleet:colour": "red" }, "dockfleet:colour: unknown key"],
+    ["host count below 1", { "dockfleet:hosts": 0 }, "dockfleet:hosts = 0: must be at least 1"],
+    [
+      "unknown driver",
+      { "dockfleet:driver": "vagrant" },
+      'dockfleet:driver = "vagrant": must be one of "local", "ssh"',
+    ],
+    [
+      "unknown package source",
+      { "dockfleet:engine": { source: "apt" } },
+      'dockfleet:engine.source = "apt": must be one of "distro", "docker-ce", "mirror"',
+    ],
+    [
+      "bad mirror URL",
+      { "dockfleet:engine": { registryMirrors: ["ftp://mirror"] } },
+      'dockfleet:engine.registryMirrors[0] = "ftp://mirror": must be an http(s) URL',
+    ],
+    [
+      "mirror source without a URL",
+      { "dockfleet:engine": { source: "mirror" } },
+      'dockfleet:engine.mirrorUrl = (missing): is required when engine.source is "mirror"',
+    ],
+    [
+      "bad subnet",
+      { "dockfleet:local": { subnet: "10.0.0.0/33" } },
+      'dockfleet:local.subnet = "10.0.0.0/33": must be an IPv4 CIDR',
+    ],
+    [
+      "insecure registry with a scheme",
+      { "dockfleet:engine": { insecureRegistries: ["http://10.0.0.5:5000"] } },
+      'dockfleet:engine.insecureRegistries[0] = "http://10.0.0.5:5000": must be host[:port]',
+    ],
+    [
+      "ssh driver without hosts",
+      { "dockfleet:driver": "ssh" },
+      "dockfleet:sshHosts = (missing): must list at least one host",
+    ],
+    [
+      "duplicate ssh host names",
+      {
+        "dockfleet:driver": "ssh",
+        "dockfleet:sshHosts": [
+          { name: "web", address: "10.0.0.1" },
+          { name: "web", address: "10.0.0.2" },
+        ],
+      },
+      'dockfleet:sshHosts[1].name = "web": is used by another host',
+    ],
+  ];
+  for (const [what, config, expected] of cases) {
+    it(`refuses ${what}, naming the key, the value and what is allowed`, () => {
+      const problems = problemsOf(config);
+      assert.ok(
+        problems.some((problem) => problem.startsWith(expected)),
+        `expected a problem starting with ${JSON.stringify(expected)}, got ${JSON.stringify(problems)}`,
+      );
+    });
+  }
+
+  it("never quotes a secret value back", () => {
+    const problems = problemsOf({ "dockfleet:sshPrivateKey": "hunter2-not-a-key" });
+    assert.deepEqual(problems, [
+      "dockfleet:sshPrivateKey = [secret]: must be a PEM or OpenSSH private key",
+    ]);
+  });
+
+  it("maps package sources to docker-ce base URLs", () => {
+    const engine = (value: object) =>
+      resolveStackConfig({ "dockfleet:engine": JSON.stringify(value) }).engine;
+    assert.equal(dockerCeBaseUrl(engine({})), undefined);
+    assert.equal(dockerCeBaseUrl(engine({ source: "docker-ce" })), "https://download.docker.com");
+    assert.equal(
+      dockerCeBaseUrl(engine({ source: "mirror", mirrorUrl: "aliyun" })),
+      "https://mirrors.aliyun.com/docker-ce",
+    );
+    assert.equal(
+      dockerCeBaseUrl(engine({ source: "mirror", mirrorUrl: "http://10.1.1.1/docker-ce" })),
+      "http://10.1.1.1/docker-ce",
+    );
+  });
+});
+
+describe("planLocalHosts", () => {
+  it("names hosts and gives fixed addresses from .10", () => {
+    assert.deepEqual(planLocalHosts({ count: 3, namePrefix: "node", subnet: "172.30.10.0/24" }), [
+      { name: "node-1", ipv4Address: "172.30.10.10" },
+      { name: "node-2", ipv4Address: "172.30.10.11" },
+      { name: "node-3", ipv4Address: "172.30.10.12" },
+    ]);
+  });
+
+  it("refuses more hosts than the subnet holds", () => {
+    assert.throws(
+      () => planLocalHosts({ count: 10, namePrefix: "h", subnet: "10.9.0.0/28" }),
+      /subnet 10.9.0.0\/28 holds 4 hosts from .10 on, not 10/,
+    );
+  });
+});
