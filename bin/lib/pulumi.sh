@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+#
+# Sourceable helper: `source bin/lib/pulumi.sh && ensure_pulumi` puts a Pulumi CLI and a Node.js
+# language host on PATH, at the version pinned in tools/pulumi/go.mod (it must match the
+# @pulumi/pulumi npm package).
+#
+# Where they come from, first match wins:
+#   1. a `pulumi` already on PATH at that version, with `pulumi-language-nodejs` beside it or on PATH;
+#   2. the official installer, only if get.pulumi.com answers within 5 s;
+#   3. a build from the Go module proxy (tools/pulumi: the CLI plus dockfleet's own minimal
+#      pulumi-language-nodejs) into "${XDG_CACHE_HOME:-$HOME/.cache}/dockfleet/pulumi-<version>/bin",
+#      kept outside the checkout so fresh clones reuse it. Each binary is rebuilt when the files
+#      it is built from change (a hash of them is stored beside it).
+#
+# Environment:
+#   DOCKFLEET_PULUMI_INSTALLER=0  never try the official installer (default: try if reachable)
+#   DOCKFLEET_PULUMI_CACHE_DIR     override the cache directory
+# Exports: PATH (prepended), PULUMI_SKIP_UPDATE_CHECK=true (unless set), DOCKFLEET_PULUMI_VERSION.
+
+_DOCKFLEET_PULUMI_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+_dockfleet_pulumi_log() {
+  printf 'dockfleet: %s\n' "$*" >&2
+}
+
+# Prints the CLI version pinned by tools/pulumi/go.mod, e.g. v3.259.0.
+_dockfleet_pulumi_pinned_version() {
+  awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$1/go.mod"
+}
+
+# Prints a hash of the named files or directories under tools/pulumi (paths relative to it).
+_dockfleet_pulumi_hash() {
+  local tools_dir="$1"
+  shift
+  (cd "${tools_dir}" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
+# Succeeds if DIR/pulumi reports VERSION and a pulumi-language-nodejs is in DIR or on PATH.
+_dockfleet_pulumi_usable() {
+  local dir="$1" version="$2"
+  [[ -x "${dir}/pulumi" ]] || return 1
+  [[ -x "${dir}/pulumi-language-nodejs" ]] || command -v pulumi-language-nodejs >/dev/null || return 1
+  [[ "$(PULUMI_SKIP_UPDATE_CHECK=true "${dir}/pulumi" version 2>/dev/null)" == "${version}" ]]
+}
+
+_dockfleet_pulumi_use() {
+  local dir="$1" version="$2"
+  case ":${PATH}:" in
+    *":${dir}:"*) ;;
+    *) export PATH="${dir}:${PATH}" ;;
+  esac
+  export DOCKFLEET_PULUMI_VERSION="${version}"
+  export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
+}
+
+# Runs the official installer into ROOT (it puts the binaries in ROOT/bin). Fails fast if offline.
+_dockfleet_pulumi_install_official() {
+  local root="$1" version="$2"
+  [[ "${DOCKFLEET_PULUMI_INSTALLER:-1}" != 0 ]] || return 1
+  command -v curl >/dev/null || return 1
+  curl -fsS -o /dev/null --max-time 5 https://get.pulumi.com/ 2>/dev/null || return 1
+  _dockfleet_pulumi_log "installing the Pulumi CLI ${version} with the official installer into ${root}"
+  curl -fsSL --max-time 300 https://get.pulumi.com/ |
+    sh -s -- --version "${version#v}" --install-root "${root}" --no-edit-path >&2
+}
+
+# Builds whatever is stale in BIN_DIR from TOOLS_DIR. Run under a lock: tests may call it in parallel.
+_dockfleet_pulumi_build() {
+  local tools_dir="$1" bin_dir="$2" version="$3"
+  local cli_key host_key sdk_dir ldflags
+  cli_key="${version}-$(_dockfleet_pulumi_hash "${tools_dir}" go.mod go.sum tools.go)"
+  host_key="${version}-$(_dockfleet_pulumi_hash "${tools_dir}" go.mod go.sum language-host)"
+  ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${version}"
+
+  if [[ "$(cat "${bin_dir}/.pulumi.key" 2>/dev/null)" != "${cli_key}" ]]; then
+    _dockfleet_pulumi_log "building the Pulumi CLI ${version} from the Go module proxy (first time only, ~4 min on 2 cores)"
+    (cd "${tools_dir}" && go build -trimpath -ldflags "${ldflags}" -o "${bin_dir}/.pulumi.tmp" \
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) || return 1
+    mv -f "${bin_dir}/.pulumi.tmp" "${bin_dir}/pulumi" || return 1
+    printf '%s\n' "${cli_key}" >"${bin_dir}/.pulumi.key"
+  fi
+
+  if [[ "$(cat "${bin_dir}/.pulumi-language-nodejs.key" 2>/dev/null)" != "${host_key}" ]]; then
+    _dockfleet_pulumi_log "building pulumi-language-nodejs (dockfleet's minimal Node.js language host, under a minute)"
+    (cd "${tools_dir}" && go build -trimpath -ldflags "${ldflags}" \
+      -o "${bin_dir}/.pulumi-language-nodejs.tmp" ./language-host) || return 1
+    mv -f "${bin_dir}/.pulumi-language-nodejs.tmp" "${bin_dir}/pulumi-language-nodejs" || return 1
+    printf '%s\n' "${host_key}" >"${bin_dir}/.pulumi-language-nodejs.key"
+  fi
+
+  if [[ ! -x "${bin_dir}/pulumi-resource-pulumi-nodejs" ]]; then
+    _dockfleet_pulumi_log "copying pulumi-resource-pulumi-nodejs (dynamic providers) from github.com/pulumi/pulumi/sdk/v3@${version}"
+    sdk_dir="$(cd "${tools_dir}" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@${version}" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || return 1
+    install -m 0755 "${sdk_dir}/nodejs/dist/pulumi-resource-pulumi-nodejs" "${bin_dir}/pulumi-resource-pulumi-nodejs"
+  fi
+}
+
+# ensure_pulumi: make `pulumi` (and its Node.js language host) at the pinned version available on PATH.
+ensure_pulumi() {
+  local repo_root tools_dir version cache_dir bin_dir on_path key_cli key_host
+  repo_root="${DOCKFLEET_ROOT:-$(cd "${_DOCKFLEET_PULUMI_LIB_DIR}/../.." && pwd)}"
+  tools_dir="${repo_root}/tools/pulumi"
+  version="$(_dockfleet_pulumi_pinned_version "${tools_dir}")"
+  if [[ -z "${version}" ]]; then
+    _dockfleet_pulumi_log "error: no github.com/pulumi/pulumi/pkg/v3 version in ${tools_dir}/go.mod; restore that file from git"
+    return 1
+  fi
+  cache_dir="${DOCKFLEET_PULUMI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/dockfleet/pulumi-${version}}"
+  bin_dir="${cache_dir}/bin"
+
+  # 1. Our own build, when both binaries match the current sources (the usual case, no Go needed).
+  if [[ -x "${bin_dir}/pulumi" && -x "${bin_dir}/pulumi-language-nodejs" && -x "${bin_dir}/pulumi-resource-pulumi-nodejs" ]]; then
+    key_cli="$(cat "${bin_dir}/.pulumi.key" 2>/dev/null)"
+    key_host="$(cat "${bin_dir}/.pulumi-language-nodejs.key" 2>/dev/null)"
+    if [[ "${key_cli}" == "${version}-$(_dockfleet_pulumi_hash "${tools_dir}" go.mod go.sum tools.go)" &&
+      "${key_host}" == "${version}-$(_dockfleet_pulumi_hash "${tools_dir}" go.mod go.sum language-host)" ]]; then
+      _dockfleet_pulumi_use "${bin_dir}" "${version}"
+      return 0
+    fi
+  fi
+
+  # 2. A pulumi already on PATH (not a stale build of ours) or from an earlier official install.
+  on_path="$(command -v pulumi 2>/dev/null || true)"
+  if [[ -n "${on_path}" && "$(dirname "${on_path}")" != "${bin_dir}" ]] &&
+    _dockfleet_pulumi_usable "$(dirname "${on_path}")" "${version}"; then
+    _dockfleet_pulumi_use "$(dirname "${on_path}")" "${version}"
+    return 0
+  fi
+  if _dockfleet_pulumi_usable "${cache_dir}/official/bin" "${version}"; then
+    _dockfleet_pulumi_use "${cache_dir}/official/bin" "${version}"
+    return 0
+  fi
+
+  # 3. The official installer, when reachable.
+  if _dockfleet_pulumi_install_official "${cache_dir}/official" "${version}" &&
+    _dockfleet_pulumi_usable "${cache_dir}/official/bin" "${version}"; then
+    _dockfleet_pulumi_use "${cache_dir}/official/bin" "${version}"
+    return 0
+  fi
+
+  # 4. Build from the Go module proxy.
+  if ! command -v go >/dev/null; then
+    _dockfleet_pulumi_log "error: the Pulumi CLI ${version} is not on PATH, get.pulumi.com is unreachable, and Go is not installed to build it; install Go >= 1.25 (https://go.dev/dl/) or put pulumi ${version} and pulumi-language-nodejs on PATH"
+    return 1
+  fi
+  mkdir -p "${bin_dir}"
+  # The lock makes parallel callers wait for one build instead of racing it.
+  if ! (
+    flock 9
+    _dockfleet_pulumi_build "${tools_dir}" "${bin_dir}" "${version}"
+  ) 9>"${cache_dir}/.build.lock"; then
+    _dockfleet_pulumi_log "error: building the Pulumi CLI ${version} in ${tools_dir} failed (see the go output above); check that proxy.golang.org is reachable (GOPROXY=$(go env GOPROXY))"
+    return 1
+  fi
+  _dockfleet_pulumi_use "${bin_dir}" "${version}"
+  _dockfleet_pulumi_log "Pulumi CLI ${version} ready in ${bin_dir}"
+}
