@@ -56,6 +56,7 @@ start_dockerd() {
   local wait_seconds="${DOCKFLEET_DOCKERD_WAIT_SECONDS:-60}"
   local pid_file=/var/run/docker.pid
   local waited=0
+  local dockerd_pid=""
 
   if [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
     docker_log "dockerd already running (pid $(cat "$pid_file")): waiting for it to answer"
@@ -66,6 +67,7 @@ start_dockerd() {
     mkdir -p "$(dirname "$log_file")"
     # setsid: dockerd must outlive the shell (and the CI step) that started it.
     setsid dockerd >>"$log_file" 2>&1 </dev/null &
+    dockerd_pid=$!
     disown 2>/dev/null || true
   fi
 
@@ -74,6 +76,11 @@ start_dockerd() {
       export DOCKER_CLI
       docker_log "engine answers after ${waited}s"
       return 0
+    fi
+    if [[ -n "$dockerd_pid" ]] && ! kill -0 "$dockerd_pid" 2>/dev/null; then
+      docker_log "dockerd exited after ${waited}s. Last lines of $log_file:"
+      tail -n 20 "$log_file" >&2 || true
+      return 1
     fi
     sleep 1
     waited=$((waited + 1))

@@ -93,9 +93,10 @@ host_image_content_hash() {
     printf 'suite %s\nmirror %s\nsecurity %s\n' \
       "$(host_image_suite)" "$(host_image_mirror)" "$(host_image_security_mirror)"
     sha256sum <"$(host_image_script_path)"
-    # Paths relative to the image folder, in a fixed order, with content and executable bit.
+    # Paths relative to the image folder, in a fixed order, with content and executable bit
+    # (not the full mode: a checkout's modes follow the umask of whoever cloned it).
     while IFS= read -r file; do
-      printf '%s %s ' "$file" "$(stat -c '%a' "$image_dir/$file")"
+      if [[ -x "$image_dir/$file" ]]; then printf '%s x ' "$file"; else printf '%s - ' "$file"; fi
       sha256sum <"$image_dir/$file"
     done < <(cd "$image_dir" && find . \( -type f -o -type l \) -print | LC_ALL=C sort)
   } | sha256sum | cut -c1-16
@@ -168,7 +169,9 @@ customize_host_rootfs() {
   image_dir="$(host_image_dir)"
 
   host_image_log "adding files from $image_dir/rootfs"
-  cp -R --no-preserve=ownership "$image_dir/rootfs/." "$rootfs/"
+  # Modes come from the checkout masked by ensure_host_image's umask 022: root-owned, not
+  # group-writable, executables stay executable.
+  cp -R "$image_dir/rootfs/." "$rootfs/"
 
   host_image_log "removing baked identity: SSH host keys, machine-id"
   rm -f "$rootfs"/etc/ssh/ssh_host_*
@@ -203,6 +206,7 @@ customize_host_rootfs() {
 # Runs in a subshell so its traps and shell options do not leak into the caller.
 ensure_host_image() (
   set -euo pipefail
+  umask 022
   local docker_cli tag hash cache_dir tarball rootfs started
   docker_cli="${DOCKER_CLI:-docker}"
   hash="$(host_image_content_hash)"
