@@ -1,0 +1,3 @@
+export * from "./daemon-json";
+export * from "./systemd";
+export * from "./staging";

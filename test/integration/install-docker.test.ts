@@ -1,0 +1,353 @@
+// Runs install-docker.sh and apply-docker-config.sh for real in a systemd host container and
+// talks to the resulting TLS API from this machine. Needs a running Docker engine and the host
+// image's tag in DOCKFLEET_HOST_IMAGE (bin/lib/host-image.sh builds it).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DOCKER_TLS_PATHS,
+  planDockerConfigUploads,
+  renderDaemonJson,
+  renderDockerDropIn,
+} from "../../provision/render";
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServerCertificate,
+  type CertificateAndKey,
+} from "../../provision/pki";
+
+const HOST_IMAGE = process.env.DOCKFLEET_HOST_IMAGE;
+const TEST_LABEL = "dockfleet.test=install-docker";
+const SCRIPTS_DIR = join(__dirname, "../../provision/scripts");
+const INSTALL_SCRIPT = readFileSync(join(SCRIPTS_DIR, "install-docker.sh"), "utf8");
+const APPLY_SCRIPT = readFileSync(join(SCRIPTS_DIR, "apply-docker-config.sh"), "utf8");
+
+/** Capabilities a systemd host container needs here: all but SYS_RESOURCE (not in the bounding set). */
+const HOST_CAPABILITIES = [
+  "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "CHOWN", "DAC_OVERRIDE",
+  "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
+  "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE",
+  "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT",
+  "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_TIME",
+  "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM",
+]; // prettier-ignore
+
+interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], stdin?: string): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+async function runOk(command: string, args: string[], stdin?: string): Promise<CommandResult> {
+  const result = await run(command, args, stdin);
+  if (result.code !== 0) {
+    throw new Error(
+      `${command} ${args.join(" ")} exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/** Parses the script's last stdout line, "DOCKFLEET_RESULT k=v ...". */
+function parseResult(stdout: string): Record<string, string> {
+  const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+  assert.match(
+    last,
+    /^DOCKFLEET_RESULT /,
+    `last stdout line is not a result: ${JSON.stringify(last)}`,
+  );
+  return Object.fromEntries(
+    last
+      .split(" ")
+      .slice(1)
+      .map((pair) => pair.split("=", 2) as [string, string]),
+  );
+}
+
+describe("install-docker.sh and apply-docker-config.sh on a real host container", () => {
+  let container = "";
+  let address = "";
+  let dockerdPath = "";
+  let workDir = "";
+  let ca: CertificateAndKey;
+  let client: CertificateAndKey;
+  let server: CertificateAndKey;
+  const timings: Record<string, number> = {};
+
+  const exec = (args: string[], stdin?: string) =>
+    runOk("docker", ["exec", "-i", container, ...args], stdin);
+  const runScript = async (script: string, env: Record<string, string> = {}) => {
+    const started = Date.now();
+    const envArgs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const result = await run(
+      "docker",
+      ["exec", "-i", container, "env", ...envArgs, "bash", "-s"],
+      script,
+    );
+    return { ...result, seconds: (Date.now() - started) / 1000 };
+  };
+  const installedPackages = async () => (await exec(["dpkg-query", "-W"])).stdout;
+  const dockerdPid = async () =>
+    (await exec(["systemctl", "show", "-p", "MainPID", "--value", "docker.service"])).stdout.trim();
+
+  const stageAndApply = async (daemonJson: string, env: Record<string, string> = {}) => {
+    const uploads = planDockerConfigUploads({
+      daemonJson,
+      dropIn: renderDockerDropIn(dockerdPath),
+      tls: { caPem: ca.certPem, serverCertPem: server.certPem, serverKeyPem: server.keyPem },
+    });
+    for (const upload of uploads) {
+      const mode = upload.mode.toString(8);
+      // The same steps an SFTP upload takes: create the folder, write, set the mode.
+      await exec(
+        [
+          "sh",
+          "-c",
+          'mkdir -p "$(dirname "$1")" && cat >"$1" && chmod "$2" "$1"',
+          "stage",
+          upload.path,
+          mode,
+        ],
+        upload.content,
+      );
+    }
+    return runScript(APPLY_SCRIPT, env);
+  };
+
+  const curlVersion = (withClientCert: boolean) => {
+    const args = ["-sS", "--max-time", "10", "--cacert", join(workDir, "ca.pem")];
+    if (withClientCert)
+      args.push("--cert", join(workDir, "cert.pem"), "--key", join(workDir, "key.pem"));
+    return run("curl", [...args, `https://${address}:2376/version`]);
+  };
+
+  before(async () => {
+    assert.ok(
+      HOST_IMAGE,
+      "DOCKFLEET_HOST_IMAGE is not set: set it to the host image tag, e.g. " +
+        'DOCKFLEET_HOST_IMAGE="$(source bin/lib/host-image.sh && ensure_host_image | tail -n 1)"',
+    );
+    const info = await run("docker", ["info", "--format", "{{.ServerVersion}}"]);
+    assert.equal(
+      info.code,
+      0,
+      `no Docker engine answers on this machine (start dockerd first): ${info.stderr}`,
+    );
+    await run("sh", ["-c", `docker ps -aq --filter label=${TEST_LABEL} | xargs -r docker rm -f`]);
+
+    const name = `dockfleet-test-install-${process.pid}`;
+    const capabilityArgs = HOST_CAPABILITIES.flatMap((capability) => ["--cap-add", capability]);
+    await runOk("docker", [
+      "run", "-d", "--name", name, "--hostname", name, "--label", TEST_LABEL,
+      ...capabilityArgs,
+      "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+      "--device-cgroup-rule", "a *:* rwm", "--cgroupns=host",
+      "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+      "-v", "/var/lib/docker", "--stop-signal", "RTMIN+3",
+      HOST_IMAGE,
+    ]); // prettier-ignore
+    container = name;
+    address = (
+      await runOk("docker", [
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        name,
+      ])
+    ).stdout.trim();
+    assert.match(address, /^\d+\.\d+\.\d+\.\d+$/, `container ${name} has no IPv4 address`);
+    // systemd must be up before systemctl works inside; its bus appears a moment after start.
+    let state: CommandResult = { code: null, stdout: "", stderr: "" };
+    for (let attempt = 0; attempt < 60 && !/running|degraded/.test(state.stdout); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      state = await run("docker", ["exec", name, "systemctl", "is-system-running", "--wait"]);
+    }
+    assert.match(
+      state.stdout,
+      /running|degraded/,
+      `systemd in ${name} did not start: ${state.stdout}${state.stderr}`,
+    );
+
+    ca = await createCertificateAuthority({ commonName: "dockfleet-test CA", validityDays: 2 });
+    server = await issueServerCertificate(ca, {
+      commonName: name,
+      ipAddresses: [address],
+      dnsNames: [name],
+      validityDays: 2,
+    });
+    client = await issueClientCertificate(ca, {
+      commonName: "dockfleet-test-client",
+      validityDays: 2,
+    });
+    workDir = mkdtempSync(join(tmpdir(), "dockfleet-install-test-"));
+    writeFileSync(join(workDir, "ca.pem"), ca.certPem);
+    writeFileSync(join(workDir, "cert.pem"), client.certPem);
+    writeFileSync(join(workDir, "key.pem"), client.keyPem, { mode: 0o600 });
+  });
+
+  after(async () => {
+    await run("sh", [
+      "-c",
+      `docker ps -aq --filter label=${TEST_LABEL} | xargs -r docker rm -f -v`,
+    ]);
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+    console.log(`timings (s): ${JSON.stringify(timings)}`);
+  });
+
+  it("installs docker.io from the distribution and starts it", async () => {
+    const first = await runScript(INSTALL_SCRIPT, { DOCKER_SOURCE: "distro" });
+    timings.installFirst = first.seconds;
+    assert.equal(first.code, 0, first.stderr);
+    const result = parseResult(first.stdout);
+    assert.equal(result.changed, "1");
+    assert.equal(result.source, "distro");
+    assert.match(result.version, /^\d+\.\d+\.\d+/);
+    assert.match(first.stderr, /running: apt-get install --no-install-recommends docker\.io/);
+    dockerdPath = result.dockerd;
+    assert.equal(dockerdPath, "/usr/sbin/dockerd");
+    const version = await exec(["docker", "version", "--format", "{{.Server.Version}}"]);
+    assert.equal(version.stdout.trim(), result.version);
+  });
+
+  it("installs nothing on a second run and says changed=0", async () => {
+    const packagesBefore = await installedPackages();
+    const second = await runScript(INSTALL_SCRIPT, { DOCKER_SOURCE: "distro" });
+    timings.installSecond = second.seconds;
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(parseResult(second.stdout).changed, "0");
+    assert.match(second.stderr, /docker already installed: docker\.io \d/);
+    assert.doesNotMatch(second.stderr, /apt-get install|apt package lists|Setting up/);
+    assert.equal(await installedPackages(), packagesBefore);
+  });
+
+  it("refuses an unknown source and a mirror without a URL, naming the fix", async () => {
+    const unknown = await runScript(INSTALL_SCRIPT, { DOCKER_SOURCE: "snap" });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /DOCKER_SOURCE="snap" is not one of: distro, docker-ce, mirror/);
+    const mirror = await runScript(INSTALL_SCRIPT, { DOCKER_SOURCE: "mirror" });
+    assert.equal(mirror.code, 1);
+    assert.match(mirror.stderr, /DOCKER_SOURCE=mirror needs DOCKER_CE_MIRROR/);
+  });
+
+  it("refuses the distro source on a RHEL-like, where it is not Docker", async () => {
+    await exec(["sh", "-c", 'printf "ID=rocky\\nVERSION_ID=9.4\\n" >/tmp/os-release-rocky']);
+    const rocky = await runScript(INSTALL_SCRIPT, { OS_RELEASE_FILE: "/tmp/os-release-rocky" });
+    assert.equal(rocky.code, 1);
+    assert.match(
+      rocky.stderr,
+      /on rocky the distribution has no Docker Engine package.*DOCKER_SOURCE=docker-ce/,
+    );
+  });
+
+  it("applies daemon.json and TLS: the API answers on 2376 to a client certificate only", async () => {
+    const daemonJson = renderDaemonJson({
+      registryMirrors: ["https://mirror-a.example.com"],
+      labels: { "dockfleet.host": container },
+      tls: DOCKER_TLS_PATHS,
+    });
+    const applied = await stageAndApply(daemonJson);
+    timings.applyFirst = applied.seconds;
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(parseResult(applied.stdout).changed, "1");
+    assert.equal((await exec(["stat", "-c", "%a", DOCKER_TLS_PATHS.keyPath])).stdout.trim(), "600");
+    assert.equal((await exec(["cat", "/etc/docker/daemon.json"])).stdout, daemonJson);
+
+    const withCert = await curlVersion(true);
+    assert.equal(withCert.code, 0, `curl with the client certificate failed: ${withCert.stderr}`);
+    assert.match(JSON.parse(withCert.stdout).Version, /^\d+\.\d+/);
+
+    const withoutCert = await curlVersion(false);
+    assert.notEqual(withoutCert.code, 0, "the API answered a client without a certificate");
+    assert.doesNotMatch(withoutCert.stdout, /"Version"/);
+  });
+
+  it("leaves docker running when the config is unchanged (changed=0, same dockerd PID)", async () => {
+    const pidBefore = await dockerdPid();
+    const daemonJson = renderDaemonJson({
+      registryMirrors: ["https://mirror-a.example.com"],
+      labels: { "dockfleet.host": container },
+      tls: DOCKER_TLS_PATHS,
+    });
+    const again = await stageAndApply(daemonJson);
+    timings.applyUnchanged = again.seconds;
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(parseResult(again.stdout).changed, "0");
+    assert.equal(await dockerdPid(), pidBefore);
+  });
+
+  it("restarts docker with a changed mirror list, without reinstalling", async () => {
+    const packagesBefore = await installedPackages();
+    const pidBefore = await dockerdPid();
+    const mirrors = ["https://mirror-b.example.com", "http://10.0.0.2:5000"];
+    const changed = await stageAndApply(
+      renderDaemonJson({
+        registryMirrors: mirrors,
+        labels: { "dockfleet.host": container },
+        tls: DOCKER_TLS_PATHS,
+      }),
+    );
+    timings.applyChanged = changed.seconds;
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(parseResult(changed.stdout).changed, "1");
+    assert.notEqual(await dockerdPid(), pidBefore);
+    const seen = await exec(["docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
+    assert.deepEqual(
+      JSON.parse(seen.stdout).map((url: string) => url.replace(/\/$/, "")),
+      mirrors,
+    );
+    assert.equal(await installedPackages(), packagesBefore);
+    assert.equal((await curlVersion(true)).code, 0);
+  });
+
+  it("rolls back a daemon.json that dockerd refuses, and docker keeps running", async () => {
+    const broken = renderDaemonJson({
+      tls: DOCKER_TLS_PATHS,
+      extra: { "no-such-daemon-option": true },
+    });
+    const applied = await stageAndApply(broken, { READY_TIMEOUT_SECONDS: "20" });
+    assert.equal(
+      applied.code,
+      1,
+      "apply-docker-config.sh accepted a daemon.json that dockerd refuses",
+    );
+    assert.match(applied.stderr, /previous configuration/);
+    assert.doesNotMatch(
+      (await exec(["cat", "/etc/docker/daemon.json"])).stdout,
+      /no-such-daemon-option/,
+    );
+    assert.equal((await curlVersion(true)).code, 0);
+  });
+
+  it("REMOVE=1 takes the configuration away and docker runs on the unix socket only", async () => {
+    const removed = await runScript(APPLY_SCRIPT, { REMOVE: "1" });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(parseResult(removed.stdout).changed, "1");
+    await exec(["docker", "info", "--format", "{{.ServerVersion}}"]);
+    const left = await exec([
+      "sh",
+      "-c",
+      "ls /etc/docker /etc/systemd/system/docker.service.d 2>&1 || true",
+    ]);
+    assert.doesNotMatch(left.stdout, /daemon\.json|tls|dockfleet/);
+    assert.notEqual((await curlVersion(true)).code, 0, "port 2376 still answers after REMOVE=1");
+    const again = await runScript(APPLY_SCRIPT, { REMOVE: "1" });
+    assert.equal(parseResult(again.stdout).changed, "0");
+  });
+});
