@@ -1,0 +1,205 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LOCAL_LABELS } from "../../components/machines/local-run-args";
+
+/** Tests use the client ensure_docker picked (bin/lib/docker.sh exports DOCKER_CLI). */
+export const DOCKER_CLI = process.env.DOCKER_CLI ?? "docker";
+
+const REPO_ROOT = path.resolve(__dirname, "../..");
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code, or null when ended by a signal (timeout included). */
+  code: number | null;
+}
+
+export interface RunOptions {
+  /** Written to standard input, then closed. */
+  input?: string | Buffer;
+  /** Killed (SIGKILL) after this long. @default 120_000 */
+  timeoutMs?: number;
+}
+
+/** Runs a program, collecting its output; never throws for a non-zero exit code. */
+export function runCommand(
+  program: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`${program} could not be started: ${error.message}`));
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(stdout).toString(),
+        stderr: Buffer.concat(stderr).toString(),
+        code,
+      });
+    });
+    // A command that exits without reading its input must not crash the test with EPIPE.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input);
+  });
+}
+
+function describeFailure(program: string, args: string[], result: CommandResult): string {
+  const tail = (text: string) => text.trim().split("\n").slice(-15).join("\n");
+  return [
+    `command failed: ${program} ${args.map((arg) => (/\s/.test(arg) ? JSON.stringify(arg) : arg)).join(" ")}`,
+    `exit code: ${result.code === null ? "killed (timeout?)" : result.code}`,
+    `stderr: ${tail(result.stderr) || "(empty)"}`,
+    ...(result.stdout.trim() ? [`stdout: ${tail(result.stdout)}`] : []),
+  ].join("\n");
+}
+
+/** Runs a program and returns its stdout; throws with command, exit code and output tails. */
+export async function runOrThrow(
+  program: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<string> {
+  const result = await runCommand(program, args, options);
+  if (result.code !== 0) throw new Error(describeFailure(program, args, result));
+  return result.stdout;
+}
+
+/** `docker ARGS` on the machine's engine; stdout, or an error naming the command. */
+export function docker(args: string[], options: RunOptions = {}): Promise<string> {
+  return runOrThrow(DOCKER_CLI, args, options);
+}
+
+/** `docker exec [-i] CONTAINER sh -c SCRIPT`; stdout, or an error naming container and script. */
+export function dockerExec(
+  container: string,
+  script: string,
+  options: RunOptions = {},
+): Promise<string> {
+  const interactive = options.input === undefined ? [] : ["--interactive"];
+  return docker(["exec", ...interactive, container, "sh", "-c", script], options);
+}
+
+/**
+ * Runs bash with bin/lib/docker.sh and bin/lib/host-image.sh sourced: the engine is started if
+ * needed and the host image built if missing. Returns the image tag (the script's last line).
+ */
+export async function ensureEngineAndHostImage(): Promise<string> {
+  if (process.env.DOCKFLEET_HOST_IMAGE) {
+    // bin/setup already did both; trust it but check the engine has the image.
+    await docker(["image", "inspect", "--format", "{{.Id}}", process.env.DOCKFLEET_HOST_IMAGE]);
+    return process.env.DOCKFLEET_HOST_IMAGE;
+  }
+  const stdout = await runOrThrow(
+    "bash",
+    [
+      "-c",
+      'set -euo pipefail; cd "$1"; source bin/lib/docker.sh; ensure_docker; ' +
+        "source bin/lib/host-image.sh; ensure_host_image",
+      "ensure-host-image",
+      REPO_ROOT,
+    ],
+    { timeoutMs: 15 * 60_000 },
+  );
+  const tag = stdout.trim().split("\n").at(-1) ?? "";
+  if (!/^dockfleet\/host:[0-9a-f]{16}$/.test(tag)) {
+    throw new Error(
+      `ensure_host_image printed ${JSON.stringify(tag)}, not a dockfleet/host:<hash> tag`,
+    );
+  }
+  return tag;
+}
+
+/** Removes every container, volume and network labelled dockfleet.io/stack=STACK. */
+export async function removeByLabel(stack: string): Promise<void> {
+  const filter = `label=${LOCAL_LABELS.stack}=${stack}`;
+  const ids = async (args: string[]) => (await docker(args)).split("\n").filter(Boolean);
+  const containers = await ids(["ps", "--all", "--quiet", "--filter", filter]);
+  if (containers.length > 0) await docker(["rm", "--force", ...containers]);
+  const volumes = await ids(["volume", "ls", "--quiet", "--filter", filter]);
+  if (volumes.length > 0) await docker(["volume", "rm", "--force", ...volumes]);
+  const networks = await ids(["network", "ls", "--quiet", "--filter", filter]);
+  if (networks.length > 0) await docker(["network", "rm", ...networks]);
+}
+
+/**
+ * Imports a ~2 MB image holding only busybox-static (no registry is reachable here) and returns
+ * its tag. Labelled with the stack so removeImagesByLabel can drop it afterwards.
+ */
+export async function importBusyboxImage(tag: string, stack: string): Promise<string> {
+  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-busybox-"));
+  try {
+    fs.mkdirSync(path.join(rootfs, "bin"));
+    fs.copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
+    fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
+    for (const applet of ["sh", "echo", "cat", "hostname", "sleep", "true"]) {
+      fs.symlinkSync("busybox", path.join(rootfs, "bin", applet));
+    }
+    const tarPath = `${rootfs}.tar`;
+    await runOrThrow("tar", ["-C", rootfs, "--numeric-owner", "-cf", tarPath, "."]);
+    try {
+      await docker([
+        "import",
+        "--change",
+        'CMD ["/bin/sh"]',
+        "--change",
+        "ENV PATH=/bin",
+        "--change",
+        `LABEL ${LOCAL_LABELS.stack}=${stack}`,
+        tarPath,
+        tag,
+      ]);
+    } finally {
+      fs.rmSync(tarPath, { force: true });
+    }
+    return tag;
+  } finally {
+    fs.rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+/** Removes the images labelled dockfleet.io/stack=STACK (test images such as busybox). */
+export async function removeImagesByLabel(stack: string): Promise<void> {
+  const images = (
+    await docker(["images", "--quiet", "--filter", `label=${LOCAL_LABELS.stack}=${stack}`])
+  )
+    .split("\n")
+    .filter(Boolean);
+  if (images.length > 0) await docker(["rmi", "--force", ...new Set(images)]);
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs` with the last error. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs / 1000}s waiting for ${what}` +
+          (lastError instanceof Error ? `; last error:\n${lastError.message}` : ""),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
