@@ -211,8 +211,10 @@ ensure_docker_ce_apt_repo() {
   fi
   log "adding the docker-ce apt repository $repo_base/linux/$os_id ($os_codename)"
   install -d -m 0755 /etc/apt/keyrings
-  curl -fsSL --retry 3 "$repo_base/linux/$os_id/gpg" -o "$APT_KEYRING.tmp" ||
+  if ! curl -fsSL --retry 3 "$repo_base/linux/$os_id/gpg" -o "$APT_KEYRING.tmp"; then
+    rm -f "$APT_KEYRING.tmp"
     die "could not download $repo_base/linux/$os_id/gpg; check DOCKER_CE_MIRROR and the host's network"
+  fi
   chmod 0644 "$APT_KEYRING.tmp"
   mv "$APT_KEYRING.tmp" "$APT_KEYRING"
   printf '%s\n' "$line" >"$APT_SOURCE_LIST"

@@ -256,6 +256,43 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
     );
   });
 
+  it("fails with the URL when the docker-ce mirror cannot be reached, leaving no key behind", async () => {
+    // Port 9 on the host container's own loopback: refused at once, no traffic leaves it.
+    const mirror = await runScript(INSTALL_SCRIPT, {
+      DOCKER_SOURCE: "mirror",
+      DOCKER_CE_MIRROR: "http://127.0.0.1:9/docker-ce/",
+    });
+    assert.equal(mirror.code, 1);
+    assert.match(
+      mirror.stderr,
+      /could not download http:\/\/127\.0\.0\.1:9\/docker-ce\/linux\/debian\/gpg; check DOCKER_CE_MIRROR/,
+    );
+    const keyrings = await exec(["sh", "-c", "ls /etc/apt/keyrings /etc/apt/sources.list.d"]);
+    assert.doesNotMatch(keyrings.stdout, /docker/);
+  });
+
+  it("points Alibaba Cloud Linux 3 at the mirror's centos/8 docker-ce repository", async () => {
+    await exec([
+      "sh",
+      "-c",
+      'mkdir -p /etc/yum.repos.d && printf "ID=alinux\\nVERSION_ID=3\\n" >/tmp/os-release-alinux',
+    ]);
+    const alinux = await runScript(INSTALL_SCRIPT, {
+      OS_RELEASE_FILE: "/tmp/os-release-alinux",
+      DOCKER_SOURCE: "mirror",
+      DOCKER_CE_MIRROR: "https://mirrors.aliyun.com/docker-ce",
+    });
+    // There is no yum on this Debian host: the run stops at the install, after writing the repo.
+    assert.notEqual(alinux.code, 0);
+    const repo = (await exec(["cat", "/etc/yum.repos.d/docker-ce.repo"])).stdout;
+    assert.match(
+      repo,
+      /^baseurl=https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/centos\/8\/\$basearch\/stable$/m,
+    );
+    assert.match(repo, /^gpgkey=https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/centos\/gpg$/m);
+    await exec(["rm", "-rf", "/etc/yum.repos.d"]);
+  });
+
   it("applies daemon.json and TLS: the API answers on 2376 to a client certificate only", async () => {
     const daemonJson = renderDaemonJson({
       registryMirrors: ["https://mirror-a.example.com"],
