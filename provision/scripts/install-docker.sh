@@ -340,6 +340,21 @@ installed_engine_version() {
 
 log "OS $os_id ${os_version:-?} ($family), source $DOCKER_SOURCE${repo_base:+ ($repo_base)}, package $engine_package${DOCKER_VERSION:+ $DOCKER_VERSION*}"
 
+# DOCKER_ACTION=remove undoes the install (dockfleet's removeOnDestroy): the engine package goes,
+# images and volumes under /var/lib/docker stay, as apt's and dnf's remove leave them.
+if [[ "${DOCKER_ACTION:-install}" == remove ]]; then
+  if installed=$(installed_engine_version); then
+    log "removing $engine_package $installed"
+    systemctl stop docker.service docker.socket 2>/dev/null || true
+    if [[ "$family" == apt ]]; then apt_get remove "$engine_package"; else rpm_pm remove "$engine_package"; fi
+    printf 'DOCKFLEET_RESULT changed=1 removed=%s\n' "$engine_package"
+  else
+    log "$engine_package is not installed: nothing to remove"
+    printf 'DOCKFLEET_RESULT changed=0\n'
+  fi
+  exit 0
+fi
+
 if [[ -n "$repo_base" ]]; then
   if [[ "$family" == apt ]]; then ensure_docker_ce_apt_repo; else ensure_docker_ce_rpm_repo; fi
 fi
