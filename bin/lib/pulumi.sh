@@ -74,7 +74,7 @@ _dockfleet_pulumi_build() {
   ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${version}"
 
   if [[ "$(cat "${bin_dir}/.pulumi.key" 2>/dev/null)" != "${cli_key}" ]]; then
-    _dockfleet_pulumi_log "building the Pulumi CLI ${version} from the Go module proxy (first time only, ~4 min on 2 cores)"
+    _dockfleet_pulumi_log "building the Pulumi CLI ${version} from the Go module proxy (first time only, ~5 min on 2 cores)"
     (cd "${tools_dir}" && go build -trimpath -ldflags "${ldflags}" -o "${bin_dir}/.pulumi.tmp" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) || return 1
     mv -f "${bin_dir}/.pulumi.tmp" "${bin_dir}/pulumi" || return 1
