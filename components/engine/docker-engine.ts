@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { logUrnOf } from "../../provision/providers/log";
 import { Certificate } from "../../provision/providers/certificate";
 import { DockerConfig } from "../../provision/providers/docker-config";
 import { DockerInstall } from "../../provision/providers/docker-install";
@@ -95,7 +96,7 @@ export class DockerEngine extends pulumi.ComponentResource {
       {
         host: machine.name,
         connection: machine.ssh,
-        logUrn: this.urn,
+        logUrn: logUrnOf(this),
         script: readScript("install-docker.sh"),
         env: renderInstallEnv(config),
         removeOnDestroy: config.removeOnDestroy,
@@ -108,7 +109,7 @@ export class DockerEngine extends pulumi.ComponentResource {
       {
         host: machine.name,
         connection: machine.ssh,
-        logUrn: this.urn,
+        logUrn: logUrnOf(this),
         script: readScript("apply-docker-config.sh"),
         daemonJson: renderEngineDaemonJson(config, hostLabels),
         systemdDropIn: install.dockerdPath.apply((dockerd) => renderDockerDropIn(dockerd)),

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { logUrnOf } from "../../provision/providers/log";
 import { LocalHost } from "../../provision/providers/local-host";
 import { LocalNetwork } from "../../provision/providers/local-network";
 import type { Machine } from "./machine";
@@ -70,7 +71,7 @@ export class LocalMachines extends pulumi.ComponentResource {
           ipv4Address: host.ipv4Address,
           authorizedKey: args.sshKey.publicKey,
           privateKey: args.sshKey.privateKey,
-          logUrn: this.urn,
+          logUrn: logUrnOf(this),
         },
         { parent: this },
       );

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { logUrnOf } from "../../provision/providers/log";
 import { SshHost } from "../../provision/providers/ssh-host";
 import type { SshHostConfig } from "../environment/config";
 import type { Machine } from "./machine";
@@ -31,7 +32,7 @@ export class SshMachines extends pulumi.ComponentResource {
             privateKey,
             hostKey: host.hostKey,
           })),
-          logUrn: this.urn,
+          logUrn: logUrnOf(this),
         },
         { parent: this },
       );

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from "../pki";
 
 /** What a certificate is for; the CA signs the other two. */
@@ -29,29 +30,31 @@ const IDENTITY_KEYS = [
   "caCertPem",
 ] as const;
 
-const certificateProvider: pulumi.dynamic.ResourceProvider<CertificateInputs, CertificateOutputs> =
-  {
-    async create(inputs) {
-      const issued =
-        inputs.kind === "ca"
-          ? await createCertificateAuthority({
-              commonName: inputs.commonName,
-              validityDays: inputs.validityDays,
-            })
-          : await issueSigned(inputs);
-      const { caKeyPem: _omitted, ...kept } = inputs;
-      return {
-        id: `${inputs.kind}:${inputs.commonName}`,
-        outs: { ...kept, certPem: issued.certPem, keyPem: issued.keyPem },
-      };
-    },
-    async diff(_id, olds, news) {
-      const replaces = IDENTITY_KEYS.filter(
-        (key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]),
-      );
-      return { changes: replaces.length > 0, replaces: [...replaces] };
-    },
-  };
+export const certificateProvider: pulumi.dynamic.ResourceProvider<
+  CertificateInputs,
+  CertificateOutputs
+> = {
+  async create(inputs) {
+    const issued =
+      inputs.kind === "ca"
+        ? await createCertificateAuthority({
+            commonName: inputs.commonName,
+            validityDays: inputs.validityDays,
+          })
+        : await issueSigned(inputs);
+    const { caKeyPem: _omitted, ...kept } = inputs;
+    return {
+      id: `${inputs.kind}:${inputs.commonName}`,
+      outs: { ...kept, certPem: issued.certPem, keyPem: issued.keyPem },
+    };
+  },
+  async diff(_id, olds, news) {
+    const replaces = IDENTITY_KEYS.filter(
+      (key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]),
+    );
+    return { changes: replaces.length > 0, replaces: [...replaces] };
+  },
+};
 
 async function issueSigned(inputs: CertificateInputs) {
   if (inputs.caCertPem === undefined || inputs.caKeyPem === undefined) {
@@ -93,7 +96,7 @@ export class Certificate extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: CertificateArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      certificateProvider,
+      loadedProvider(__filename, "certificateProvider"),
       name,
       {
         kind: args.kind,

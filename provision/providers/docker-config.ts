@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../render/staging";
 import type { SshConnectionArgs } from "../ssh/types";
 import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
@@ -48,7 +49,7 @@ async function apply(inputs: DockerConfigInputs): Promise<void> {
   });
 }
 
-const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
+export const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
   DockerConfigInputs,
   DockerConfigOutputs
 > = {
@@ -102,7 +103,7 @@ export interface DockerConfigArgs {
 export class DockerConfig extends pulumi.dynamic.Resource {
   constructor(name: string, args: DockerConfigArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dockerConfigProvider,
+      loadedProvider(__filename, "dockerConfigProvider"),
       name,
       {
         ...args,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
 import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
 
@@ -29,7 +30,7 @@ async function install(inputs: DockerInstallInputs): Promise<DockerInstallOutput
   return { ...inputs, version: result.version ?? "unknown", dockerdPath: result.dockerd };
 }
 
-const dockerInstallProvider: pulumi.dynamic.ResourceProvider<
+export const dockerInstallProvider: pulumi.dynamic.ResourceProvider<
   DockerInstallInputs,
   DockerInstallOutputs
 > = {
@@ -74,7 +75,7 @@ export class DockerInstall extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: DockerInstallArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dockerInstallProvider,
+      loadedProvider(__filename, "dockerInstallProvider"),
       name,
       {
         ...args,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import {
   localResourceNames,
   renderHostRunArgs,
@@ -65,57 +66,64 @@ async function authorizeKey(container: string, publicKey: string): Promise<void>
   );
 }
 
-const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs, LocalHostOutputs> = {
-  async create(inputs) {
-    const log = createStepLog(inputs.logUrn, `${inputs.name}: create container`);
-    const started = Date.now();
-    const names = localResourceNames(inputs.stack, inputs.name);
-    // What an interrupted run left of this host is removed and made again: a host container holds
-    // nothing dockfleet cannot rebuild, and its volume is only the engine's image cache.
-    await runDockerIgnoringMissing(["rm", "--force", names.container]);
-    await runDocker(renderHostVolumeCreateArgs({ stack: inputs.stack, name: inputs.name }));
-    const containerId = (
-      await runDocker([
-        "run",
-        ...renderHostRunArgs({
-          stack: inputs.stack,
-          name: inputs.name,
-          image: inputs.image,
-          network: inputs.network,
-          ipv4Address: inputs.ipv4Address,
-        }),
-      ])
-    ).trim();
-    const hostKey = await readHostKey(names.container);
-    await authorizeKey(names.container, inputs.authorizedKey);
-    // The host key read through the engine is pinned before the first SSH connection is made.
-    await getSshClient(
-      { host: inputs.ipv4Address, port: 22, user: "root", privateKey: inputs.privateKey, hostKey },
-      { deadlineMs: HOST_READY_DEADLINE_MS },
-    );
-    log.info(`ready at ${inputs.ipv4Address} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const { privateKey: _used, ...kept } = inputs;
-    return {
-      id: names.container,
-      outs: { ...kept, containerName: names.container, containerId, hostKey },
-    };
-  },
-  async diff(_id, olds, news) {
-    const replaces = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);
-    const changes = replaces.length > 0 || olds.authorizedKey !== news.authorizedKey;
-    return { changes, replaces, deleteBeforeReplace: true };
-  },
-  async update(_id, olds, news) {
-    await authorizeKey(olds.containerName, news.authorizedKey);
-    const { privateKey: _used, ...kept } = news;
-    return { outs: { ...olds, ...kept } };
-  },
-  async delete(_id, props) {
-    const names = localResourceNames(props.stack, props.name);
-    await runDockerIgnoringMissing(["rm", "--force", "--volumes", names.container]);
-    await runDockerIgnoringMissing(["volume", "rm", names.volume]);
-  },
-};
+export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs, LocalHostOutputs> =
+  {
+    async create(inputs) {
+      const log = createStepLog(inputs.logUrn, `${inputs.name}: create container`);
+      const started = Date.now();
+      const names = localResourceNames(inputs.stack, inputs.name);
+      // What an interrupted run left of this host is removed and made again: a host container holds
+      // nothing dockfleet cannot rebuild, and its volume is only the engine's image cache.
+      await runDockerIgnoringMissing(["rm", "--force", names.container]);
+      await runDocker(renderHostVolumeCreateArgs({ stack: inputs.stack, name: inputs.name }));
+      const containerId = (
+        await runDocker([
+          "run",
+          ...renderHostRunArgs({
+            stack: inputs.stack,
+            name: inputs.name,
+            image: inputs.image,
+            network: inputs.network,
+            ipv4Address: inputs.ipv4Address,
+          }),
+        ])
+      ).trim();
+      const hostKey = await readHostKey(names.container);
+      await authorizeKey(names.container, inputs.authorizedKey);
+      // The host key read through the engine is pinned before the first SSH connection is made.
+      await getSshClient(
+        {
+          host: inputs.ipv4Address,
+          port: 22,
+          user: "root",
+          privateKey: inputs.privateKey,
+          hostKey,
+        },
+        { deadlineMs: HOST_READY_DEADLINE_MS },
+      );
+      log.info(`ready at ${inputs.ipv4Address} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const { privateKey: _used, ...kept } = inputs;
+      return {
+        id: names.container,
+        outs: { ...kept, containerName: names.container, containerId, hostKey },
+      };
+    },
+    async diff(_id, olds, news) {
+      const replaces = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);
+      const changes = replaces.length > 0 || olds.authorizedKey !== news.authorizedKey;
+      return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id, olds, news) {
+      await authorizeKey(olds.containerName, news.authorizedKey);
+      const { privateKey: _used, ...kept } = news;
+      return { outs: { ...olds, ...kept } };
+    },
+    async delete(_id, props) {
+      const names = localResourceNames(props.stack, props.name);
+      await runDockerIgnoringMissing(["rm", "--force", "--volumes", names.container]);
+      await runDockerIgnoringMissing(["volume", "rm", names.volume]);
+    },
+  };
 
 export interface LocalHostArgs {
   stack: string;
@@ -136,7 +144,7 @@ export class LocalHost extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: LocalHostArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      localHostProvider,
+      loadedProvider(__filename, "localHostProvider"),
       name,
       {
         ...args,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import {
-  localResourceNames,
+  localNetworkName,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
@@ -14,7 +15,7 @@ interface LocalNetworkOutputs extends LocalNetworkInputs {
   networkName: string;
 }
 
-const localNetworkProvider: pulumi.dynamic.ResourceProvider<
+export const localNetworkProvider: pulumi.dynamic.ResourceProvider<
   LocalNetworkInputs,
   LocalNetworkOutputs
 > = {
@@ -50,7 +51,7 @@ export class LocalNetwork extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: LocalNetworkInputs, opts?: pulumi.CustomResourceOptions) {
     super(
-      localNetworkProvider,
+      loadedProvider(__filename, "localNetworkProvider"),
       name,
       { ...args, networkName: undefined },
       opts,

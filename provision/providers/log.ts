@@ -72,3 +72,13 @@ export function createStepLog(urn: string, prefix: string): StepLog {
     warn: (message) => send(urn, "warn", line(message), false),
   };
 }
+
+/**
+ * A component's URN for a child's `logUrn` input, carried without the component as a
+ * dependency: depending on a component means waiting for all its children, the child included.
+ */
+export function logUrnOf(component: {
+  urn: { apply<U>(f: (urn: string) => U): unknown };
+}): Promise<string> {
+  return new Promise((resolve) => component.urn.apply((urn) => resolve(urn)));
+}

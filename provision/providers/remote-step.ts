@@ -1,6 +1,5 @@
 import type { SshClient } from "../ssh/client";
-import { isSshConnectionLoss } from "../ssh/errors";
-import { getSshClient } from "../ssh/pool";
+import { withSshRetry } from "../ssh/pool";
 import type { SshConnectionArgs } from "../ssh/types";
 import { createStepLog, type StepLog } from "./log";
 
@@ -12,9 +11,6 @@ export interface RemoteStepTarget {
   /** URN of the component the step belongs to, so its output shows under it. */
   logUrn: string;
 }
-
-/** How often an idempotent step is run again after the SSH connection dropped under it. */
-const CONNECTION_LOSS_ATTEMPTS = 3;
 
 /**
  * Runs one idempotent remote step on a host: over the shared connection, reported with its
@@ -31,28 +27,19 @@ export async function runRemoteStep<T>(
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
   log.progress("started");
-  for (let attempt = 1; ; attempt++) {
-    try {
-      injectFault(target.host, step);
-      const client = await getSshClient(target.connection, {
-        deadlineMs: options.connectDeadlineMs,
-        log: (line) => log.progress(line),
-      });
-      const result = await body(client, log);
-      log.info(`done in ${seconds()} s`);
-      return result;
-    } catch (error) {
-      if (isSshConnectionLoss(error) && attempt < CONNECTION_LOSS_ATTEMPTS) {
-        log.warn(
-          `connection lost (attempt ${attempt} of ${CONNECTION_LOSS_ATTEMPTS}); running the step again`,
-        );
-        continue;
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`${target.host}: step "${step}" failed after ${seconds()} s\n${reason}`, {
-        cause: error,
-      });
-    }
+  try {
+    injectFault(target.host, step);
+    const result = await withSshRetry(target.connection, (client) => body(client, log), {
+      deadlineMs: options.connectDeadlineMs,
+      log: (line) => log.warn(line),
+    });
+    log.info(`done in ${seconds()} s`);
+    return result;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${target.host}: step "${step}" failed after ${seconds()} s\n${reason}`, {
+      cause: error,
+    });
   }
 }
 

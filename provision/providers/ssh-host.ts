@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
 import { runRemoteStep } from "./remote-step";
 
@@ -18,7 +19,7 @@ interface SshHostOutputs extends SshHostInputs {
 
 const FACTS_COMMAND = '. /etc/os-release && echo "$ID" "${VERSION_ID:-}" "$(uname -m)"';
 
-const sshHostProvider: pulumi.dynamic.ResourceProvider<SshHostInputs, SshHostOutputs> = {
+export const sshHostProvider: pulumi.dynamic.ResourceProvider<SshHostInputs, SshHostOutputs> = {
   async create(inputs) {
     // Only reads: an existing host is never wiped or reinstalled by being adopted.
     return await runRemoteStep(inputs, "check host", async (client) => {
@@ -73,7 +74,7 @@ export class SshHost extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: SshHostArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      sshHostProvider,
+      loadedProvider(__filename, "sshHostProvider"),
       name,
       {
         ...args,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
 import { fingerprintSha256, generateSshKeyPair } from "../ssh/keys";
 
 interface SshKeyPairInputs {
@@ -11,7 +12,10 @@ interface SshKeyPairOutputs extends SshKeyPairInputs {
   fingerprint: string;
 }
 
-const sshKeyPairProvider: pulumi.dynamic.ResourceProvider<SshKeyPairInputs, SshKeyPairOutputs> = {
+export const sshKeyPairProvider: pulumi.dynamic.ResourceProvider<
+  SshKeyPairInputs,
+  SshKeyPairOutputs
+> = {
   async create(inputs) {
     const pair = generateSshKeyPair(inputs.comment);
     const fingerprint = fingerprintSha256(pair.publicKey);
@@ -31,7 +35,7 @@ export class SshKeyPair extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
     super(
-      sshKeyPairProvider,
+      loadedProvider(__filename, "sshKeyPairProvider"),
       name,
       {
         comment: args.comment,

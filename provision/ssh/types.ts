@@ -21,6 +21,7 @@ export interface ExecResult {
   stderr: string;
   /** Exit code, or null when the command was ended by a signal. */
   code: number | null;
+  /** The signal that ended the command, as Node names it ("SIGTERM"), or null. */
   signal: string | null;
 }
 
