@@ -85,7 +85,16 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
       ["host-1", "host-2", "host-3"],
     );
     const tls = result.outputs.dockerTls;
-    assert.equal(tls.secret, true, "the client key must come out as a secret");
+    // Secrets stay encrypted in the state on disk (history and backups included): no line of
+    // any private key appears in any file of the backend.
+    const state = readBackendFiles();
+    const privateKeys = [tls.value.keyPem, result.outputs.sshPrivateKey.value] as string[];
+    assert.equal(result.outputs.sshPrivateKey.secret, true);
+    for (const key of privateKeys) {
+      const body = key.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"));
+      assert.ok(body.length > 0);
+      for (const line of body) assert.ok(!state.includes(line), "a private key is in plain state");
+    }
     fs.writeFileSync(path.join(certDir, "ca.pem"), tls.value.caPem);
     fs.writeFileSync(path.join(certDir, "cert.pem"), tls.value.certPem);
     fs.writeFileSync(path.join(certDir, "key.pem"), tls.value.keyPem, { mode: 0o600 });
@@ -190,6 +199,18 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
     }
   });
 });
+
+/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
+function readBackendFiles(): string {
+  const url = process.env.PULUMI_BACKEND_URL ?? "";
+  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
+  const root = url.slice("file://".length);
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
+    .join("\n");
+}
 
 async function waitFor<T>(attempt: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
