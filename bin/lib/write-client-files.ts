@@ -1,13 +1,24 @@
 // Reads `pulumi stack output --json --show-secrets` on stdin and writes the files an operator
 // needs (SSH key, Docker client certificates) with mode 0600, then prints how to use them.
-"use strict";
-const fs = require("node:fs");
-const path = require("node:path");
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+interface StackOutputs {
+  hosts: {
+    name: string;
+    address: string;
+    dockerHost: string;
+    dockerVersion: string;
+    sshCommand: string;
+  }[];
+  dockerTls: { caPem: string; certPem: string; keyPem: string };
+  sshPrivateKey: string;
+}
 
 const dir = process.argv[2];
-const outputs = JSON.parse(fs.readFileSync(0, "utf8"));
+const outputs = JSON.parse(fs.readFileSync(0, "utf8")) as StackOutputs;
 fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-const write = (name, content) => {
+const write = (name: string, content: string) => {
   const file = path.join(dir, name);
   fs.writeFileSync(file, content, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
@@ -17,9 +28,15 @@ write("ca.pem", outputs.dockerTls.caPem);
 write("cert.pem", outputs.dockerTls.certPem);
 write("key.pem", outputs.dockerTls.keyPem);
 
-const rows = outputs.hosts.map((host) => [host.name, host.address, host.dockerHost, host.dockerVersion]);
-const widths = [0, 1, 2, 3].map((i) => Math.max(...[["HOST", "ADDRESS", "DOCKER_HOST", "DOCKER"], ...rows].map((r) => r[i].length)));
-for (const row of [["HOST", "ADDRESS", "DOCKER_HOST", "DOCKER"], ...rows]) {
+const header = ["HOST", "ADDRESS", "DOCKER_HOST", "DOCKER"];
+const rows = outputs.hosts.map((host) => [
+  host.name,
+  host.address,
+  host.dockerHost,
+  host.dockerVersion,
+]);
+const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)));
+for (const row of [header, ...rows]) {
   console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  "));
 }
 const first = outputs.hosts[0];
