@@ -27,7 +27,7 @@ export const hosts = environment.hostSummaries().map((host) => ({
 export const dockerTls = {
   caPem: environment.ca.certPem,
   certPem: environment.clientCertificate.certPem,
-  keyPem: environment.clientCertificate.keyPem,
+  keyPem: pulumi.secret(environment.clientCertificate.keyPem),
 };
 
 export const sshPrivateKey = environment.sshPrivateKey;

@@ -68,7 +68,7 @@ export class Environment extends pulumi.ComponentResource {
         { comment: `dockfleet-${args.stack}` },
         { parent: this },
       );
-      this.sshPrivateKey = keyPair.privateKey;
+      this.sshPrivateKey = pulumi.secret(keyPair.privateKey);
       this.machines = new LocalMachines(
         `${name}-machines`,
         {

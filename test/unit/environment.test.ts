@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import type { Environment as EnvironmentClass } from "../../components/environment/environment";
+import type { StackConfig } from "../../components/environment/config";
+
+/**
+ * The Environment's wiring under Pulumi mocks (no hosts): what is created per driver, which
+ * values are secrets, and what each DockerEngine is given. The real path is test/e2e.
+ */
+
+const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+
+before(() => {
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type.endsWith(":LocalHost")) state.hostKey = "ssh-ed25519 AAAAmock";
+        if (args.type.endsWith(":SshHost")) state.hostKey = "ssh-ed25519 AAAApinned";
+        if (args.type.endsWith(":Certificate")) {
+          state.certPem = `cert of ${String(args.inputs.commonName)}`;
+          state.keyPem = `key of ${String(args.inputs.commonName)}`;
+        }
+        if (args.type.endsWith(":SshKeyPair")) {
+          state.publicKey = "ssh-ed25519 AAAApublic";
+          state.privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----mock";
+        }
+        if (args.type.endsWith(":DockerInstall")) {
+          state.version = "20.10.24";
+          state.dockerdPath = "/usr/sbin/dockerd";
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call: (args) => args.inputs,
+    },
+    "dockfleet",
+    "unit",
+    true,
+  );
+});
+
+async function newEnvironment(config: Partial<StackConfig>): Promise<EnvironmentClass> {
+  const { Environment } = await import("../../components/environment/environment");
+  const { resolveStackConfig } = await import("../../components/environment/config");
+  const resolved = {
+    ...resolveStackConfig({}),
+    ...config,
+  };
+  created.length = 0;
+  return new Environment("unit", {
+    stack: "unit",
+    config: resolved,
+    hostImage: "dockfleet/host:test",
+    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----given"),
+  });
+}
+
+const valueOf = <T>(output: pulumi.Output<T>) =>
+  new Promise<T>((resolve) => output.apply((value) => resolve(value)));
+
+describe("Environment (Pulumi mocks)", () => {
+  it("local driver: hosts on fixed addresses, an engine on each, private keys secret", async () => {
+    const environment = await newEnvironment({ hosts: 2 });
+    assert.deepEqual(
+      environment.machines.map((machine) => machine.name),
+      ["host-1", "host-2"],
+    );
+    assert.equal(await valueOf(environment.machines[1].privateAddress), "172.30.10.11");
+    assert.equal(await valueOf(environment.engines[0].dockerHost), "tcp://172.30.10.10:2376");
+    assert.equal(await pulumi.isSecret(environment.sshPrivateKey), true);
+    assert.equal(await pulumi.isSecret(environment.machines[0].ssh), true);
+    assert.equal(await pulumi.isSecret(environment.ca.certPem), false);
+    const hostContainers = created.filter((resource) => resource.type.endsWith(":LocalHost"));
+    assert.deepEqual(
+      hostContainers.map((resource) => [resource.inputs.name, resource.inputs.ipv4Address]),
+      [
+        ["host-1", "172.30.10.10"],
+        ["host-2", "172.30.10.11"],
+      ],
+    );
+  });
+
+  it("the server certificate of each host covers its addresses", async () => {
+    await newEnvironment({ hosts: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const server = created.find(
+      (resource) => resource.type.endsWith(":Certificate") && resource.inputs.kind === "server",
+    );
+    assert.ok(server, "a server certificate is created");
+    assert.equal(server.inputs.commonName, "host-1");
+    assert.deepEqual(server.inputs.ipAddresses, ["172.30.10.10", "127.0.0.1"]);
+  });
+
+  it("ssh driver: adopts the given hosts, with the given key, and installs Docker on each", async () => {
+    const environment = await newEnvironment({
+      driver: "ssh",
+      sshHosts: [
+        {
+          name: "web",
+          address: "203.0.113.5",
+          privateAddress: "10.0.0.5",
+          port: 2222,
+          user: "admin",
+          labels: {},
+        },
+      ],
+    });
+    assert.equal(await valueOf(environment.machines[0].privateAddress), "10.0.0.5");
+    const ssh = await valueOf(environment.machines[0].ssh);
+    assert.deepEqual(
+      { ...ssh, privateKey: ssh.privateKey.slice(-5) },
+      {
+        host: "203.0.113.5",
+        port: 2222,
+        user: "admin",
+        privateKey: "given",
+        hostKey: "ssh-ed25519 AAAApinned",
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!created.some((resource) => resource.type.endsWith(":LocalHost")));
+    assert.ok(created.some((resource) => resource.type.endsWith(":DockerInstall")));
+  });
+});
