@@ -1,5 +1,6 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { MANAGED_DAEMON_KEYS } from "../../provision/render/daemon-json";
 
 /**
  * The one schema for a stack's `dockfleet:*` config. Every default and check lives here, so that a
@@ -140,6 +141,16 @@ export const StackConfigSchema = z
         path: ["sshHosts"],
         message: 'must list at least one host when driver is "ssh"',
       });
+    }
+    for (const key of Object.keys(config.engine.daemonOptions)) {
+      if (MANAGED_DAEMON_KEYS.includes(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["engine", "daemonOptions", key],
+          message:
+            "is set by dockfleet from its own keys (engine.registryMirrors, engine.tlsPort, ...): use those",
+        });
+      }
     }
     const seen = new Set<string>();
     config.sshHosts.forEach((host, index) => {

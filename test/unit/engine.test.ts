@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { resolveStackConfig } from "../../components/environment/config";
+import { renderEngineDaemonJson, renderInstallEnv } from "../../components/engine/docker-engine";
+
+const engineConfig = (engine: object) =>
+  resolveStackConfig({ "dockfleet:engine": JSON.stringify(engine) }).engine;
+
+describe("DockerEngine rendering", () => {
+  it("passes the package source to install-docker.sh", () => {
+    assert.deepEqual(renderInstallEnv(engineConfig({})), {
+      DOCKER_SOURCE: "distro",
+      INSTALL_RECOMMENDS: "0",
+    });
+    assert.deepEqual(
+      renderInstallEnv(
+        engineConfig({
+          source: "mirror",
+          mirrorUrl: "aliyun",
+          version: "24.0.7",
+          installRecommends: true,
+        }),
+      ),
+      {
+        DOCKER_SOURCE: "docker-ce",
+        DOCKER_CE_MIRROR: "https://mirrors.aliyun.com/docker-ce",
+        DOCKER_VERSION: "24.0.7",
+        INSTALL_RECOMMENDS: "1",
+      },
+    );
+  });
+
+  it("renders daemon.json from the engine config and the host's labels", () => {
+    const json = JSON.parse(
+      renderEngineDaemonJson(
+        engineConfig({
+          registryMirrors: ["https://mirror.example.com"],
+          insecureRegistries: ["10.0.0.5:5000"],
+          logMaxSize: "20m",
+          logMaxFile: 5,
+          labels: { env: "dev" },
+          daemonOptions: { "max-concurrent-downloads": 10 },
+          tlsPort: 3376,
+        }),
+        { "dockfleet.io/host": "host-1" },
+      ),
+    );
+    assert.deepEqual(json["registry-mirrors"], ["https://mirror.example.com"]);
+    assert.deepEqual(json["insecure-registries"], ["10.0.0.5:5000"]);
+    assert.deepEqual(json["log-opts"], { "max-file": "5", "max-size": "20m" });
+    assert.deepEqual(json.labels, ["dockfleet.io/host=host-1", "env=dev"]);
+    assert.equal(json["max-concurrent-downloads"], 10);
+    assert.deepEqual(json.hosts, ["unix:///var/run/docker.sock", "tcp://0.0.0.0:3376"]);
+    assert.equal(json.tlsverify, true);
+  });
+
+  it("refuses a passed-through option that dockfleet manages", () => {
+    assert.throws(
+      () =>
+        renderEngineDaemonJson(
+          engineConfig({ daemonOptions: { hosts: ["tcp://0.0.0.0:2375"] } }),
+          {},
+        ),
+      /hosts/,
+    );
+  });
+});
