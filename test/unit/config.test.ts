@@ -79,6 +79,11 @@ describe("stack config", () => {
       'dockfleet:engine.insecureRegistries[0] = "http://10.0.0.5:5000": must be host[:port]',
     ],
     [
+      "a daemon option dockfleet manages",
+      { "dockfleet:engine": { daemonOptions: { hosts: ["tcp://0.0.0.0:2375"] } } },
+      'dockfleet:engine.daemonOptions.hosts = ["tcp://0.0.0.0:2375"]: is set by dockfleet',
+    ],
+    [
       "ssh driver without hosts",
       { "dockfleet:driver": "ssh" },
       "dockfleet:sshHosts = (missing): must list at least one host",
