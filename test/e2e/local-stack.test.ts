@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
@@ -6,7 +7,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
-import { runDocker } from "../../provision/providers/docker-cli";
+import { docker as runDocker, waitFor } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
 
 /**
@@ -151,18 +152,19 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
       await ensureRegistryImage(),
     ]);
     const busybox = await saveImage(await ensureBusyboxImage());
-    await waitFor(() =>
-      runDocker(["exec", `${STACK}-mirror`, "/usr/bin/docker-registry", "--version"]),
-    );
-    const { execFileSync } = await import("node:child_process");
-    await waitFor(async () =>
-      execFileSync("skopeo", [
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        `docker-archive:${busybox}`,
-        `docker://${MIRROR_ADDRESS}:5000/library/busybox:latest`,
-      ]),
+    // The registry starts in a moment: the push is retried until it answers.
+    await waitFor(
+      "the push to the mirror",
+      async () =>
+        execFileSync("skopeo", [
+          "copy",
+          "--quiet",
+          "--dest-tls-verify=false",
+          `docker-archive:${busybox}`,
+          `docker://${MIRROR_ADDRESS}:5000/library/busybox:latest`,
+        ]),
+      30_000,
+      500,
     );
     fs.rmSync(busybox, { force: true });
 
@@ -210,16 +212,4 @@ function readBackendFiles(): string {
     .filter((entry) => entry.isFile())
     .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
     .join("\n");
-}
-
-async function waitFor<T>(attempt: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
 }

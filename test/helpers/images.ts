@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runDocker } from "../../provision/providers/docker-cli";
+import { docker as runDocker, importBusyboxImage } from "./docker";
 
 /**
  * Test images made from Debian packages, since no registry is reachable here: a 2 MB busybox
@@ -30,18 +30,10 @@ async function importRootfs(tag: string, rootfs: string, changes: string[]): Pro
   fs.rmSync(tarball, { force: true });
 }
 
+/** The busybox test image, imported once and then found by its tag. */
 export async function ensureBusyboxImage(): Promise<string> {
   if (await imageExists(BUSYBOX_IMAGE)) return BUSYBOX_IMAGE;
-  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), "busybox-"));
-  fs.mkdirSync(path.join(rootfs, "bin"));
-  fs.copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
-  fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
-  for (const applet of ["sh", "echo", "hostname", "sleep", "cat", "ls", "wget", "true"]) {
-    fs.symlinkSync("busybox", path.join(rootfs, "bin", applet));
-  }
-  await importRootfs(BUSYBOX_IMAGE, rootfs, ['CMD ["/bin/sh"]', "ENV PATH=/bin"]);
-  fs.rmSync(rootfs, { recursive: true, force: true });
-  return BUSYBOX_IMAGE;
+  return importBusyboxImage(BUSYBOX_IMAGE, "test-images");
 }
 
 const REGISTRY_CONFIG = `version: 0.1

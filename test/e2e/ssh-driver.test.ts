@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import {
+  localResourceNames,
+  renderHostRunArgs,
+  renderHostVolumeCreateArgs,
+  renderNetworkCreateArgs,
+} from "../../components/machines/local-run-args";
+import { generateSshKeyPair } from "../../provision/ssh/keys";
+import { docker, dockerExec, removeByLabel, waitFor } from "../helpers/docker";
+
+/**
+ * The ssh driver against a host that exists before dockfleet (made here by hand, the way an
+ * operator's server would be): its host key is pinned on first contact, Docker is installed and
+ * its API protected with TLS, what was on the host survives, and `destroy` undoes dockfleet's
+ * configuration without touching the host itself.
+ */
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const STACK = `e2essh${process.pid}`;
+const EXISTING = "existing-1";
+const ADDRESS = "172.30.22.10";
+const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
+
+describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
+  const names = localResourceNames(STACK, EXISTING);
+  const key = generateSshKeyPair("e2e-ssh-driver");
+  let stack: Stack;
+
+  before(async () => {
+    const image = process.env.DOCKFLEET_HOST_IMAGE;
+    assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
+    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: EXISTING }));
+    await docker([
+      "run",
+      ...renderHostRunArgs({
+        stack: STACK,
+        name: EXISTING,
+        image,
+        network: names.network,
+        ipv4Address: ADDRESS,
+      }),
+    ]);
+    await waitFor(
+      "the host's SSH keys",
+      () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
+      60_000,
+    );
+    await dockerExec(
+      names.container,
+      `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys; echo precious > /root/operator-data`,
+    );
+    fs.writeFileSync(
+      STACK_FILE,
+      `config: ${JSON.stringify({
+        "dockfleet:driver": "ssh",
+        "dockfleet:sshHosts": [{ name: EXISTING, address: ADDRESS }],
+      })}\n`,
+    );
+    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
+  });
+
+  after(async () => {
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack(STACK).catch(() => undefined);
+    fs.rmSync(STACK_FILE, { force: true });
+    await removeByLabel(STACK);
+  });
+
+  it("pins the host key, installs Docker and serves the API over TLS", async () => {
+    const result = await stack.up();
+    assert.equal(result.summary.result, "succeeded");
+    const [host] = result.outputs.hosts.value as {
+      name: string;
+      dockerHost: string;
+      driver: string;
+    }[];
+    assert.equal(host.driver, "ssh");
+    assert.equal(host.dockerHost, `tcp://${ADDRESS}:2376`);
+    const state = JSON.stringify(await stack.exportStack());
+    const hostKey = (await dockerExec(names.container, "cat /etc/ssh/ssh_host_ed25519_key.pub"))
+      .trim()
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
+    assert.ok(state.includes(hostKey), "the host key seen on first contact is pinned in the state");
+    const active = await dockerExec(names.container, "systemctl is-active docker || true");
+    assert.equal(active.trim(), "active");
+    const listening = await dockerExec(names.container, "ss -ltn | grep -c ':2376 ' || true");
+    assert.equal(listening.trim(), "1");
+    assert.equal((await dockerExec(names.container, "cat /root/operator-data")).trim(), "precious");
+  });
+
+  it("changes nothing on a second up", async () => {
+    const result = await stack.up();
+    assert.deepEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"]);
+  });
+
+  it("destroy removes dockfleet's configuration and leaves the host and its data", async () => {
+    await stack.destroy();
+    const running = await docker(["inspect", "--format", "{{.State.Running}}", names.container]);
+    assert.equal(running.trim(), "true");
+    assert.equal((await dockerExec(names.container, "cat /root/operator-data")).trim(), "precious");
+    const listening = await dockerExec(names.container, "ss -ltn | grep -c ':2376 ' || true");
+    assert.equal(listening.trim(), "0", "the TLS API is gone with dockfleet's daemon.json");
+    const dockerState = await dockerExec(names.container, "systemctl is-active docker || true");
+    assert.equal(dockerState.trim(), "active", "Docker itself stays (removeOnDestroy is off)");
+  });
+});
