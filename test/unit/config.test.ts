@@ -99,6 +99,141 @@ describe("stack config", () => {
       },
       'dockfleet:sshHosts[1].name = "web": is used by another host',
     ],
+    [
+      "aws driver without its settings",
+      { "dockfleet:driver": "aws" },
+      'dockfleet:aws = (missing): is required when driver is "aws"',
+    ],
+    [
+      "aws region in an unknown format",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:aws": { region: "Frankfurt", adminCidrs: ["203.0.113.7/32"] },
+      },
+      'dockfleet:aws.region = "Frankfurt": must be an AWS region code, e.g. "eu-west-1"',
+    ],
+    [
+      "aws admin CIDR that is not a CIDR",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:aws": { region: "eu-west-1", adminCidrs: ["my-office"] },
+      },
+      'dockfleet:aws.adminCidrs[0] = "my-office": must be an IPv4 CIDR of the addresses you administer from',
+    ],
+    [
+      "aws admin CIDR of the whole internet",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:aws": { region: "eu-west-1", adminCidrs: ["0.0.0.0/0"] },
+      },
+      'dockfleet:aws.adminCidrs[0] = "0.0.0.0/0": opens SSH and the Docker API to the whole internet',
+    ],
+    [
+      "aws without admin CIDRs",
+      { "dockfleet:driver": "aws", "dockfleet:aws": { region: "eu-west-1" } },
+      "dockfleet:aws.adminCidrs = (missing):",
+    ],
+    [
+      "aws instance count 0",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:hosts": 0,
+        "dockfleet:aws": { region: "eu-west-1", adminCidrs: ["203.0.113.7/32"] },
+      },
+      "dockfleet:hosts = 0: must be at least 1",
+    ],
+    [
+      "aws subnet id without a VPC id",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:aws": {
+          region: "eu-west-1",
+          adminCidrs: ["203.0.113.7/32"],
+          subnetId: "subnet-0123456789abcdef0",
+        },
+      },
+      "dockfleet:aws.vpcId = (missing): is required with the other",
+    ],
+    [
+      "aws own public key without its private half",
+      {
+        "dockfleet:driver": "aws",
+        "dockfleet:aws": {
+          region: "eu-west-1",
+          adminCidrs: ["203.0.113.7/32"],
+          publicKey: "ssh-ed25519 AAAAC3Nz me",
+        },
+      },
+      "dockfleet:sshPrivateKey = (missing): is required when aws.publicKey is set",
+    ],
+    [
+      "aliyun region in an unknown format",
+      {
+        "dockfleet:driver": "aliyun",
+        "dockfleet:aliyun": { region: "Hangzhou", adminCidrs: ["203.0.113.7/32"] },
+      },
+      'dockfleet:aliyun.region = "Hangzhou": must be an Alibaba Cloud region id, e.g. "cn-hangzhou"',
+    ],
+    [
+      "aliyun admin CIDR that is not a CIDR",
+      {
+        "dockfleet:driver": "aliyun",
+        "dockfleet:aliyun": { region: "cn-hangzhou", adminCidrs: ["10.0.0.300/32"] },
+      },
+      'dockfleet:aliyun.adminCidrs[0] = "10.0.0.300/32": must be an IPv4 CIDR',
+    ],
+    [
+      "aliyun public connection without public bandwidth",
+      {
+        "dockfleet:driver": "aliyun",
+        "dockfleet:aliyun": {
+          region: "cn-hangzhou",
+          adminCidrs: ["203.0.113.7/32"],
+          internetMaxBandwidthOut: 0,
+        },
+      },
+      'dockfleet:aliyun.internetMaxBandwidthOut = 0: must be at least 1 when connectVia is "public"',
+    ],
+    [
+      "aliyun instance count 0",
+      {
+        "dockfleet:driver": "aliyun",
+        "dockfleet:hosts": 0,
+        "dockfleet:aliyun": { region: "cn-hangzhou", adminCidrs: ["203.0.113.7/32"] },
+      },
+      "dockfleet:hosts = 0: must be at least 1",
+    ],
+    [
+      "virtualbox host-only range outside 192.168.56.0/21",
+      {
+        "dockfleet:driver": "virtualbox",
+        "dockfleet:virtualbox": { image: "d.ova", hostOnlyCidr: "192.168.99.0/24" },
+      },
+      'dockfleet:virtualbox.hostOnlyCidr = "192.168.99.0/24": must be an IPv4 CIDR inside 192.168.56.0/21',
+    ],
+    [
+      "virtualbox host-only range too small for the VMs",
+      {
+        "dockfleet:driver": "virtualbox",
+        "dockfleet:hosts": 6,
+        "dockfleet:virtualbox": { image: "d.ova", hostOnlyCidr: "192.168.57.0/28" },
+      },
+      'dockfleet:virtualbox.hostOnlyCidr = "192.168.57.0/28": holds 5 VMs from .10 on, not 6',
+    ],
+    [
+      "virtualbox image that is not an .ova or .ovf",
+      { "dockfleet:driver": "virtualbox", "dockfleet:virtualbox": { image: "debian.qcow2" } },
+      'dockfleet:virtualbox.image = "debian.qcow2": must be the path of an .ova or .ovf file',
+    ],
+    [
+      "virtualbox instance count 0",
+      {
+        "dockfleet:driver": "virtualbox",
+        "dockfleet:hosts": 0,
+        "dockfleet:virtualbox": { image: "d.ova" },
+      },
+      "dockfleet:hosts = 0: must be at least 1",
+    ],
   ];
   for (const [what, config, expected] of cases) {
     it(`refuses ${what}, naming the key, the value and what is allowed`, () => {
