@@ -7,6 +7,7 @@ import {
   calls,
   dynamicType,
   installMocks,
+  readStackFile,
   recorded,
   resourcesOf,
   resourcesWithPlainText,
@@ -183,5 +184,12 @@ describe("aliyun driver (Pulumi mocks)", () => {
     );
     assert.equal(new Set(privateAddresses).size, 3);
     assert.ok(recorded.length > 0);
+  });
+
+  it("accepts the example stack stacks/Pulumi.aliyun.yaml", async () => {
+    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.aliyun.yaml`));
+    assert.equal(config.driver, "aliyun");
+    assert.equal(config.engine.mirrorUrl, "aliyun");
   });
 });

@@ -7,6 +7,7 @@ import {
   calls,
   dynamicType,
   installMocks,
+  readStackFile,
   resourcesOf,
   resourcesWithPlainText,
   secretInput,
@@ -270,5 +271,12 @@ describe("aws driver (Pulumi mocks)", () => {
         assert.equal(ssh.host, await valueOf(machine.privateAddress));
       }
     });
+  });
+
+  it("accepts the example stack stacks/Pulumi.aws.yaml", async () => {
+    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.aws.yaml`));
+    assert.equal(config.driver, "aws");
+    assert.equal(config.aws?.adminCidrs.length, 1);
   });
 });

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import {
   dynamicType,
   installMocks,
+  readStackFile,
   resourcesOf,
   secretInput,
   settle,
@@ -223,5 +224,12 @@ describe("virtualbox driver", () => {
       const [sshHost] = resourcesOf(dynamicType("SshHost"), `vb-machines-host-${index + 1}-ssh`);
       assert.equal(secretInput<{ port: number }>(sshHost.inputs.connection).port, 2222 + index);
     }
+  });
+
+  it("accepts the example stack stacks/Pulumi.vbox.yaml", async () => {
+    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.vbox.yaml`));
+    assert.equal(config.driver, "virtualbox");
+    assert.equal(config.virtualbox?.hostOnlyCidr, "192.168.56.0/24");
   });
 });
