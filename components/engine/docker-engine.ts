@@ -33,6 +33,13 @@ export interface DockerEngineArgs {
   config: EngineConfig;
   /** The CA that signs the host's server certificate; clients must hold a certificate from it. */
   ca: CertificatePair;
+  /**
+   * More daemon.json options, worked out from the installed engine version (EtcdCluster's
+   * dockerClusterStoreOptions: refused for Docker 23 and later). Merged over config.daemonOptions;
+   * keys dockfleet manages are refused the same way.
+   * @default none
+   */
+  versionedDaemonOptions?: (engineVersion: string) => pulumi.Input<Record<string, JsonValue>>;
 }
 
 /** Pure: install-docker.sh's parameters for an engine config. */
@@ -48,7 +55,11 @@ export function renderInstallEnv(config: EngineConfig): Record<string, string> {
 }
 
 /** Pure: the host's daemon.json for an engine config. */
-export function renderEngineDaemonJson(config: EngineConfig, hostLabels: Record<string, string>) {
+export function renderEngineDaemonJson(
+  config: EngineConfig,
+  hostLabels: Record<string, string>,
+  moreOptions: Record<string, JsonValue> = {},
+) {
   return renderDaemonJson({
     registryMirrors: config.registryMirrors,
     insecureRegistries: config.insecureRegistries,
@@ -58,7 +69,7 @@ export function renderEngineDaemonJson(config: EngineConfig, hostLabels: Record<
     tls: DOCKER_TLS_PATHS,
     tlsPort: config.tlsPort,
     // The schema accepts any JSON value here; renderDaemonJson refuses keys dockfleet manages.
-    extra: config.daemonOptions as Record<string, JsonValue>,
+    extra: { ...(config.daemonOptions as Record<string, JsonValue>), ...moreOptions },
   });
 }
 
@@ -76,7 +87,7 @@ export class DockerEngine extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
-    const { machine, config } = args;
+    const { machine, config, versionedDaemonOptions } = args;
     this.machine = machine;
     const serverCertificate = new Certificate(
       `${name}-server-cert`,
@@ -111,7 +122,13 @@ export class DockerEngine extends pulumi.ComponentResource {
         connection: machine.ssh,
         logUrn: logUrnOf(this),
         script: readScript("apply-docker-config.sh"),
-        daemonJson: renderEngineDaemonJson(config, hostLabels),
+        daemonJson: versionedDaemonOptions
+          ? install.version.apply((version) =>
+              pulumi
+                .output(versionedDaemonOptions(version))
+                .apply((more) => renderEngineDaemonJson(config, hostLabels, more)),
+            )
+          : renderEngineDaemonJson(config, hostLabels),
         systemdDropIn: install.dockerdPath.apply((dockerd) => renderDockerDropIn(dockerd)),
         caCertPem: args.ca.certPem,
         serverCertPem: serverCertificate.certPem,

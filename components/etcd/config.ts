@@ -1,0 +1,140 @@
+import { z } from "zod";
+
+/**
+ * The `dockfleet:etcd` stack config: every default and check of an EtcdCluster in one schema, so
+ * that a bad value stops the preview before anything exists. Wired into the stack schema by
+ * components/environment/config.ts under the key `etcd`.
+ */
+
+/** Where the official release tarballs live (laid out as /v<version>/etcd-v<version>-linux-<arch>.tar.gz). */
+export const ETCD_OFFICIAL_DOWNLOAD_URL = "https://github.com/etcd-io/etcd/releases/download";
+
+/** The release the tarball source installs when no version is given. */
+export const DEFAULT_ETCD_TARBALL_VERSION = "3.5.17";
+
+const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
+  message: "must be a host name of the environment (2-32 characters of a-z, 0-9 and '-')",
+});
+
+const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
+    message: 'must be an http(s) URL, e.g. "https://mirrors.example.com/etcd"',
+  });
+
+/** etcd flags dockfleet sets itself: `extraFlags` may not name them. */
+export const MANAGED_ETCD_FLAGS: readonly string[] = Object.freeze([
+  "name",
+  "data-dir",
+  "listen-client-urls",
+  "advertise-client-urls",
+  "listen-peer-urls",
+  "initial-advertise-peer-urls",
+  "initial-cluster",
+  "initial-cluster-state",
+  "initial-cluster-token",
+  "cert-file",
+  "key-file",
+  "trusted-ca-file",
+  "client-cert-auth",
+  "peer-cert-file",
+  "peer-key-file",
+  "peer-trusted-ca-file",
+  "peer-client-cert-auth",
+  "heartbeat-interval",
+  "election-timeout",
+  "enable-v2",
+]);
+
+export const EtcdConfigSchema = z
+  .strictObject({
+    /** Run an etcd cluster on the environment's hosts. */
+    enabled: z.boolean().default(false),
+    /**
+     * Which hosts run a member: a count takes the first N hosts, a list names them. Odd counts
+     * keep quorum best (3 tolerate one failure, 5 two).
+     */
+    members: z.union([z.int().min(1).max(9), z.array(hostName).min(1).max(9)]).default(3),
+    /**
+     * Where etcd comes from: "distro" installs the distribution's packages (Debian's etcd-server
+     * and etcd-client, 3.4); "tarball" downloads the official release from `downloadUrl`.
+     */
+    source: z.enum(["distro", "tarball"]).default("distro"),
+    /** With source "tarball": the release to install, without the "v". */
+    version: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, { message: 'must be a release number like "3.5.17"' })
+      .default(DEFAULT_ETCD_TARBALL_VERSION),
+    /** With source "tarball": base URL laid out like GitHub's release downloads (a mirror of them). */
+    downloadUrl: httpUrl.default(ETCD_OFFICIAL_DOWNLOAD_URL),
+    /** The cluster token (--initial-cluster-token); unset: "dockfleet-<cluster name>". */
+    clusterToken: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        message: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'",
+      })
+      .optional(),
+    /** Client port (TLS, client certificates required). */
+    clientPort: z.int().min(1).max(65535).default(2379),
+    /** Peer port (TLS between members). */
+    peerPort: z.int().min(1).max(65535).default(2380),
+    /** The member's data directory on the host. */
+    dataDir: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, { message: "must be an absolute path" })
+      .default("/var/lib/etcd/dockfleet"),
+    /** Raft heartbeat, ms (--heartbeat-interval). */
+    heartbeatIntervalMs: z.int().min(10).max(10_000).default(100),
+    /** Raft election timeout, ms (--election-timeout); at least 5 heartbeats. */
+    electionTimeoutMs: z.int().min(50).max(50_000).default(1000),
+    /** Any other etcd flag, without "--" ({"auto-compaction-retention": "1"}); managed ones are refused. */
+    extraFlags: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.string()).default({}),
+    /** How long to wait, after create and each member change, for every member to be healthy. */
+    healthTimeoutSeconds: z.int().min(10).max(3600).default(180),
+    /**
+     * Let Docker engines older than 23 use this cluster as their cluster store (cluster-store,
+     * cluster-advertise and cluster-store-opts in daemon.json: multi-host overlay networks without
+     * swarm). Refused for Docker 23 and later, which removed these options.
+     */
+    dockerClusterStore: z.boolean().default(false),
+    /** On destroy, also remove the etcd packages (or the tarball's binaries). Data is always wiped. */
+    removeOnDestroy: z.boolean().default(false),
+  })
+  .superRefine((config, ctx) => {
+    if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["electionTimeoutMs"],
+        message: `must be at least 5 × heartbeatIntervalMs (${5 * config.heartbeatIntervalMs}), as etcd requires`,
+      });
+    }
+    if (config.clientPort === config.peerPort) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["peerPort"],
+        message: "must differ from clientPort",
+      });
+    }
+    if (Array.isArray(config.members) && new Set(config.members).size !== config.members.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["members"],
+        message: "names a host twice: each host runs at most one member",
+      });
+    }
+    for (const flag of Object.keys(config.extraFlags)) {
+      if (MANAGED_ETCD_FLAGS.includes(flag)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["extraFlags", flag],
+          message: "is set by dockfleet; use the matching etcd option instead",
+        });
+      }
+    }
+  });
+
+/** A validated etcd config with every default applied. */
+export type EtcdConfig = z.infer<typeof EtcdConfigSchema>;
+
+/** The config with every default: what `dockfleet:etcd` means when it is left out. */
+export const DEFAULT_ETCD_CONFIG: EtcdConfig = EtcdConfigSchema.parse({});

@@ -1,0 +1,261 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { Certificate } from "../../provision/providers/certificate";
+import { EtcdPeerCertificate } from "../../provision/providers/etcd-certificate";
+import { EtcdBootstrap, EtcdClusterHealth } from "../../provision/providers/etcd-cluster-state";
+import { EtcdDockerClient } from "../../provision/providers/etcd-docker-client";
+import { EtcdInstall } from "../../provision/providers/etcd-install";
+import { EtcdMember } from "../../provision/providers/etcd-member";
+import { logUrnOf } from "../../provision/providers/log";
+import type { JsonValue } from "../../provision/render/daemon-json";
+import {
+  renderDockerClusterStoreOptions,
+  renderEtcdInstallEnv,
+  renderEtcdUrl,
+  selectEtcdMemberHosts,
+} from "../../provision/render/etcd";
+import type { Machine } from "../machines/machine";
+import { EtcdConfigSchema, type EtcdConfig } from "./config";
+
+const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
+
+function readScript(name: string): string {
+  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
+}
+
+/** What `config` accepts: any subset of the `dockfleet:etcd` keys; the rest take their defaults. */
+export type EtcdConfigInput = z.input<typeof EtcdConfigSchema>;
+
+/**
+ * Applies every default and check of the etcd config (the same schema as `dockfleet:etcd`). Pure;
+ * throws one error listing every problem, each naming the key and the value.
+ */
+export function resolveEtcdConfig(input: EtcdConfigInput = {}): EtcdConfig {
+  const result = EtcdConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = ["etcd", ...issue.path.map(String)].join(".");
+    const value = issue.path.reduce<unknown>(
+      (at, part) =>
+        at !== null && typeof at === "object"
+          ? (at as Record<PropertyKey, unknown>)[part]
+          : undefined,
+      input,
+    );
+    return `${key} = ${value === undefined ? "(missing)" : JSON.stringify(value)}: ${issue.message}`;
+  });
+  throw new Error(
+    `invalid etcd config:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
+  );
+}
+
+export interface EtcdClusterArgs {
+  /**
+   * The environment's hosts, from any driver. Members run on those `config.members` selects;
+   * with `config.dockerClusterStore`, every host gets the client certificate Docker uses.
+   */
+  machines: Machine[];
+  /** dockfleet's CA: it signs the members' and the client's certificates, and clients must chain to it. */
+  ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
+  /** The `dockfleet:etcd` settings (see docs/components/etcd.md); `enabled` is not read here. @default {} */
+  config?: EtcdConfigInput;
+}
+
+/**
+ * An etcd cluster on the environment's hosts, as the etcd clustering guide sets one up by hand:
+ * a systemd service per member (distribution package or release tarball), static bootstrap, TLS
+ * with client-certificate authentication on the client and peer URLs. Members join and leave one
+ * at a time through `member add` / `member remove` (each member's resource depends on the one
+ * before it), and nothing counts as done until every member is healthy.
+ */
+export class EtcdCluster extends pulumi.ComponentResource {
+  /** Client URLs (https://<private address>:<port>) of every member, once all are healthy. */
+  readonly endpoints: pulumi.Output<string[]>;
+  /** Client URLs at the hosts' public addresses, for clients outside the hosts' network. */
+  readonly publicEndpoints: pulumi.Output<string[]>;
+  /** The CA certificate clients verify the members with. */
+  readonly caPem: pulumi.Output<string>;
+  /** A client certificate every member accepts. */
+  readonly clientCertPem: pulumi.Output<string>;
+  /** Its private key (a secret). */
+  readonly clientKeyPem: pulumi.Output<string>;
+  /** The hosts running a member, in the order they joined. */
+  readonly memberNames: string[];
+  readonly members: EtcdMember[];
+  readonly config: EtcdConfig;
+  private readonly dockerClients = new Map<string, EtcdDockerClient>();
+  private readonly health: EtcdClusterHealth;
+
+  constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dockfleet:etcd:EtcdCluster", name, {}, opts);
+    let config: EtcdConfig;
+    let selected: Machine[];
+    try {
+      config = resolveEtcdConfig(args.config);
+      selected = selectEtcdMemberHosts(args.machines, config.members);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
+    this.config = config;
+    this.memberNames = selected.map((machine) => machine.name);
+    const logUrn = logUrnOf(this);
+    const token = config.clusterToken ?? `dockfleet-${name}`;
+    const clientUrls = selected.map((machine) =>
+      machine.privateAddress.apply((address) => renderEtcdUrl(address, config.clientPort)),
+    );
+    const bootstrap = new EtcdBootstrap(
+      `${name}-bootstrap`,
+      {
+        token,
+        peers: pulumi.all(selected.map((machine) => machine.privateAddress)).apply((addresses) =>
+          addresses.map((address, index) => ({
+            name: selected[index].name,
+            peerUrl: renderEtcdUrl(address, config.peerPort),
+          })),
+        ),
+      },
+      { parent: this },
+    );
+    const clientCertificate = new Certificate(
+      `${name}-client-cert`,
+      { kind: "client", commonName: `${name}-etcd-client`, ca: args.ca },
+      { parent: this },
+    );
+
+    const installs: EtcdInstall[] = [];
+    this.members = [];
+    selected.forEach((machine, index) => {
+      const certificate = new EtcdPeerCertificate(
+        `${name}-${machine.name}-cert`,
+        {
+          commonName: machine.name,
+          ipAddresses: pulumi
+            .all([machine.privateAddress, machine.publicAddress])
+            .apply((addresses) => [...new Set(addresses)]),
+          dnsNames: [machine.name],
+          ca: args.ca,
+        },
+        { parent: this },
+      );
+      // Installs run on every host at once; only membership changes are ordered.
+      const install = new EtcdInstall(
+        `${name}-${machine.name}-install`,
+        {
+          host: machine.name,
+          connection: machine.ssh,
+          logUrn,
+          script: readScript("install-etcd.sh"),
+          env: renderEtcdInstallEnv(config),
+          removeOnDestroy: config.removeOnDestroy,
+        },
+        { parent: this },
+      );
+      installs.push(install);
+      const previous = this.members.at(-1);
+      const member = new EtcdMember(
+        `${name}-${machine.name}-member`,
+        {
+          host: machine.name,
+          connection: machine.ssh,
+          logUrn,
+          script: readScript("configure-etcd.sh"),
+          name: machine.name,
+          privateAddress: machine.privateAddress,
+          clientPort: config.clientPort,
+          peerPort: config.peerPort,
+          dataDir: config.dataDir,
+          token,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          electionTimeoutMs: config.electionTimeoutMs,
+          enableV2: config.dockerClusterStore,
+          extraFlags: config.extraFlags,
+          caCertPem: args.ca.certPem,
+          certPem: certificate.certPem,
+          keyPem: certificate.keyPem,
+          etcdctlPath: install.etcdctlPath,
+          bootstrapPeers: bootstrap.peers,
+          peerEndpoints: clientUrls.filter((_, other) => other !== index),
+          healthTimeoutSeconds: config.healthTimeoutSeconds,
+        },
+        // Each member waits for the one before it: membership changes happen one at a time.
+        { parent: this, dependsOn: previous === undefined ? [install] : [install, previous] },
+      );
+      this.members.push(member);
+    });
+
+    this.health = new EtcdClusterHealth(
+      `${name}-health`,
+      {
+        host: selected[0].name,
+        connection: selected[0].ssh,
+        logUrn,
+        etcdctlPath: installs[0].etcdctlPath,
+        endpoints: clientUrls,
+        memberNames: this.memberNames,
+        timeoutSeconds: config.healthTimeoutSeconds,
+      },
+      { parent: this, dependsOn: this.members },
+    );
+
+    this.endpoints = pulumi.all([this.health.id, ...clientUrls]).apply(([, ...urls]) => urls);
+    this.publicEndpoints = pulumi
+      .all([this.health.id, ...selected.map((machine) => machine.publicAddress)])
+      .apply(([, ...addresses]) =>
+        addresses.map((address) => renderEtcdUrl(address, config.clientPort)),
+      );
+    this.caPem = pulumi.output(args.ca.certPem);
+    this.clientCertPem = clientCertificate.certPem;
+    this.clientKeyPem = pulumi.secret(clientCertificate.keyPem);
+
+    if (config.dockerClusterStore) {
+      for (const machine of args.machines) {
+        this.dockerClients.set(
+          machine.name,
+          new EtcdDockerClient(
+            `${name}-${machine.name}-docker-client`,
+            {
+              host: machine.name,
+              connection: machine.ssh,
+              logUrn,
+              caCertPem: args.ca.certPem,
+              certPem: clientCertificate.certPem,
+              keyPem: clientCertificate.keyPem,
+            },
+            { parent: this },
+          ),
+        );
+      }
+    }
+
+    this.registerOutputs({
+      endpoints: this.endpoints,
+      publicEndpoints: this.publicEndpoints,
+      memberNames: this.memberNames,
+    });
+  }
+
+  /**
+   * With `dockerClusterStore` on: for DockerEngine's `versionedDaemonOptions`, the daemon.json
+   * options that make the engine on `machine` use this cluster as its cluster store, advertising
+   * its API at <private address>:<tlsPort>. The options fail the deployment, naming the host and
+   * version, when the engine is 23 or newer. Undefined when the option is off.
+   */
+  dockerClusterStoreOptions(
+    machine: Machine,
+    tlsPort: number,
+  ): ((engineVersion: string) => pulumi.Output<Record<string, JsonValue>>) | undefined {
+    const files = this.dockerClients.get(machine.name);
+    if (files === undefined) return undefined;
+    return (engineVersion) =>
+      pulumi.all([this.endpoints, machine.privateAddress, files.id]).apply(([endpoints, address]) =>
+        renderDockerClusterStoreOptions({
+          host: machine.name,
+          engineVersion,
+          endpoints,
+          advertise: `${address}:${tlsPort}`,
+        }),
+      );
+  }
+}

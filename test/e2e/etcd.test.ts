@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { EtcdCluster } from "../../components/etcd";
+import { LocalMachines } from "../../components/machines/local";
+import { localResourceNames } from "../../components/machines/local-run-args";
+import { Certificate } from "../../provision/providers/certificate";
+import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
+import { docker, removeByLabel, runCommand, waitFor } from "../helpers/docker";
+
+/**
+ * EtcdCluster for real: four local hosts (system containers), an etcd cluster on the first three
+ * through the real Pulumi CLI (Automation API, inline program), then the faults and changes the
+ * issue names: another member's read, a client without a certificate, a stopped member, a host
+ * restart, a fourth member added and removed again, a second `up` and `destroy`.
+ */
+
+const STACK = `etcd${process.pid}`;
+const SUBNET = "172.30.40.0/24";
+const HOSTS = 4;
+
+interface Outputs {
+  endpoints: string[];
+  memberNames: string[];
+}
+
+/** What the program builds; the test changes memberCount between runs. */
+const wanted = { memberCount: 3 };
+
+function program(hostImage: string) {
+  return async () => {
+    const keyPair = new SshKeyPair("ssh-key", { comment: `dockfleet-${STACK}` });
+    const ca = new Certificate("ca", { kind: "ca", commonName: `dockfleet ${STACK} CA` });
+    const machines = new LocalMachines("machines", {
+      stack: STACK,
+      count: HOSTS,
+      namePrefix: "host",
+      subnet: SUBNET,
+      image: hostImage,
+      sshKey: { publicKey: keyPair.publicKey, privateKey: keyPair.privateKey },
+    }).machines;
+    const etcd = new EtcdCluster("etcd", {
+      machines,
+      ca: { certPem: ca.certPem, keyPem: ca.keyPem },
+      config: { members: wanted.memberCount, healthTimeoutSeconds: 120 },
+    });
+    return {
+      endpoints: etcd.endpoints,
+      memberNames: etcd.memberNames,
+      caPem: etcd.caPem,
+      clientCertPem: etcd.clientCertPem,
+      clientKeyPem: etcd.clientKeyPem,
+      stack: pulumi.getStack(),
+    };
+  };
+}
+
+function changeCounts(result: UpResult): Record<string, number> {
+  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+}
+
+describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
+  let stack: Stack;
+  let outputs: Outputs;
+  const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-etcd-certs-"));
+  const timings: Record<string, string> = {};
+
+  /** etcdctl on this machine (Debian's etcd-client) against the given endpoints. */
+  const etcdctl = (endpoints: string[], args: string[], withCertificate = true) =>
+    runCommand(
+      "etcdctl",
+      [
+        `--endpoints=${endpoints.join(",")}`,
+        `--cacert=${certDir}/ca.pem`,
+        ...(withCertificate ? [`--cert=${certDir}/cert.pem`, `--key=${certDir}/key.pem`] : []),
+        "--dial-timeout=3s",
+        "--command-timeout=5s",
+        ...args,
+      ],
+      { timeoutMs: 30_000 },
+    );
+  const etcdctlOk = async (endpoints: string[], args: string[]) => {
+    const result = await etcdctl(endpoints, args);
+    assert.equal(result.code, 0, `etcdctl ${args.join(" ")} failed:\n${result.stderr}`);
+    return result.stdout;
+  };
+  const memberNames = async () =>
+    (await etcdctlOk(outputs.endpoints, ["member", "list"]))
+      .trim()
+      .split("\n")
+      .map((line) => line.split(", ")[2])
+      .sort();
+  const container = (host: string) => localResourceNames(STACK, host).container;
+  const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await step();
+    } finally {
+      timings[what] = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    }
+  };
+  const up = async (what: string) => {
+    const result = await timed(what, () =>
+      stack.up({ onOutput: (line) => process.stdout.write(line) }),
+    );
+    assert.equal(result.summary.result, "succeeded");
+    outputs = {
+      endpoints: result.outputs.endpoints.value as string[],
+      memberNames: result.outputs.memberNames.value as string[],
+    };
+    return result;
+  };
+
+  before(async () => {
+    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
+    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    stack = await LocalWorkspace.createOrSelectStack({
+      stackName: STACK,
+      projectName: "dockfleet-etcd-test",
+      program: program(hostImage),
+    });
+  });
+
+  after(async () => {
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack(STACK, { force: true }).catch(() => undefined);
+    await removeByLabel(STACK).catch(() => undefined);
+    fs.rmSync(certDir, { recursive: true, force: true });
+    console.log(`etcd test timings: ${JSON.stringify(timings)}`);
+  });
+
+  it("brings up three healthy members with TLS and a secret client key", async () => {
+    const result = await up("first up");
+    assert.deepEqual(outputs.memberNames, ["host-1", "host-2", "host-3"]);
+    assert.deepEqual(outputs.endpoints, [
+      "https://172.30.40.10:2379",
+      "https://172.30.40.11:2379",
+      "https://172.30.40.12:2379",
+    ]);
+    assert.equal(result.outputs.clientKeyPem.secret, true);
+    fs.writeFileSync(path.join(certDir, "ca.pem"), result.outputs.caPem.value as string);
+    fs.writeFileSync(path.join(certDir, "cert.pem"), result.outputs.clientCertPem.value as string);
+    fs.writeFileSync(path.join(certDir, "key.pem"), result.outputs.clientKeyPem.value as string, {
+      mode: 0o600,
+    });
+    const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
+    assert.equal(health.code, 0, health.stderr);
+    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
+    // Installed from the distribution's package, enabled as a systemd service.
+    const enabled = await docker(["exec", container("host-2"), "systemctl", "is-enabled", "etcd"]);
+    assert.equal(enabled.trim(), "enabled");
+  });
+
+  it("reads through one member what was written through another", async () => {
+    await etcdctlOk([outputs.endpoints[0]], ["put", "/dockfleet/greeting", "written via host-1"]);
+    const read = await etcdctlOk(
+      [outputs.endpoints[2]],
+      ["get", "--print-value-only", "/dockfleet/greeting"],
+    );
+    assert.equal(read.trim(), "written via host-1");
+  });
+
+  it("refuses a client without a certificate", async () => {
+    const result = await etcdctl([outputs.endpoints[1]], ["get", "/dockfleet/greeting"], false);
+    assert.notEqual(result.code, 0, `a client without a certificate got: ${result.stdout}`);
+    assert.doesNotMatch(result.stdout, /written via host-1/);
+  });
+
+  it("still takes writes with one member stopped", async () => {
+    await docker(["exec", container("host-3"), "systemctl", "stop", "etcd"]);
+    try {
+      await etcdctlOk(outputs.endpoints.slice(0, 2), ["put", "/dockfleet/degraded", "yes"]);
+      const read = await etcdctlOk(
+        [outputs.endpoints[1]],
+        ["get", "--print-value-only", "/dockfleet/degraded"],
+      );
+      assert.equal(read.trim(), "yes");
+      const stopped = await etcdctl([outputs.endpoints[2]], ["endpoint", "health"]);
+      assert.notEqual(stopped.code, 0, "the stopped member still answers");
+    } finally {
+      await docker(["exec", container("host-3"), "systemctl", "start", "--no-block", "etcd"]);
+    }
+  });
+
+  it("comes back by itself after its host restarts", async () => {
+    await timed("host restart until healthy", async () => {
+      await docker(["restart", container("host-2")]);
+      await waitFor(
+        "host-2's etcd member to be healthy again",
+        async () =>
+          (await etcdctl([outputs.endpoints[1]], ["endpoint", "health"])).code === 0 || undefined,
+        120_000,
+        1000,
+      );
+    });
+    const read = await etcdctlOk(
+      [outputs.endpoints[1]],
+      ["get", "--print-value-only", "/dockfleet/degraded"],
+    );
+    assert.equal(read.trim(), "yes");
+  });
+
+  it("changes nothing on a second up", async () => {
+    const counts = changeCounts(await up("second up (no changes)"));
+    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+  });
+
+  it("adds a fourth member through up, then removes it again", async () => {
+    wanted.memberCount = 4;
+    let counts = changeCounts(await up("add a member"));
+    assert.equal(counts.delete, undefined, JSON.stringify(counts));
+    assert.equal(counts.replace, undefined, JSON.stringify(counts));
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3", "host-4"]);
+    const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
+    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 4);
+    const read = await etcdctlOk(
+      [outputs.endpoints[3]],
+      ["get", "--print-value-only", "/dockfleet/greeting"],
+    );
+    assert.equal(read.trim(), "written via host-1", "the new member has the cluster's data");
+
+    wanted.memberCount = 3;
+    counts = changeCounts(await up("remove a member"));
+    assert.equal(counts.create, undefined, JSON.stringify(counts));
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
+    const left = await docker([
+      "exec",
+      container("host-4"),
+      "sh",
+      "-c",
+      "systemctl is-active etcd; ls -A /var/lib/etcd",
+    ]).catch((error: Error) => error.message);
+    assert.match(left, /inactive/, "the removed member's etcd is stopped");
+    assert.doesNotMatch(left, /dockfleet/, "the removed member's data is wiped");
+  });
+
+  it("destroys everything it made", async () => {
+    await timed("destroy", () => stack.destroy());
+    for (const kind of ["ps --all", "network ls", "volume ls"]) {
+      const left = await docker([
+        ...kind.split(" "),
+        "--quiet",
+        "--filter",
+        `label=dockfleet.io/stack=${STACK}`,
+      ]);
+      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
+    }
+  });
+});
