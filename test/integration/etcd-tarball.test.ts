@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  localNetworkName,
+  localResourceNames,
+  renderHostRunArgs,
+  renderHostVolumeCreateArgs,
+  renderNetworkCreateArgs,
+} from "../../components/machines/local-run-args";
+import { parseScriptResult } from "../../provision/providers/remote-step";
+import { renderEtcdInstallEnv, renderEtcdTarballUrl } from "../../provision/render/etcd";
+import {
+  DOCKER_CLI,
+  docker,
+  removeByLabel,
+  runCommand,
+  runOrThrow,
+  waitFor,
+} from "../helpers/docker";
+
+/**
+ * install-etcd.sh's tarball source in a real systemd host container, against a download mirror
+ * served from this machine. GitHub is unreachable here, so the "release" is laid out like the
+ * official one but built from Debian's etcd 3.4 binaries: the download, the SHA256SUMS check, the
+ * install, the unit and the second run that changes nothing are real; the official artefact is not.
+ */
+
+const STACK = `etcdtar${process.pid}`;
+const SUBNET = "172.30.41.0/24";
+const GATEWAY = "172.30.41.1";
+const HOST_ADDRESS = "172.30.41.10";
+const VERSION = "3.4.23";
+const SCRIPT = fs.readFileSync(
+  path.join(__dirname, "..", "..", "provision", "scripts", "install-etcd.sh"),
+  "utf8",
+);
+
+describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
+  const mirrorDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-etcd-mirror-"));
+  let server: http.Server;
+  let downloadUrl = "";
+  const requested: string[] = [];
+  const container = localResourceNames(STACK, "host-1").container;
+
+  before(async () => {
+    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
+    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    // A release laid out as on GitHub: v<version>/etcd-v<version>-linux-amd64.tar.gz + SHA256SUMS.
+    const name = `etcd-v${VERSION}-linux-amd64`;
+    const release = path.join(mirrorDir, `v${VERSION}`);
+    fs.mkdirSync(path.join(release, name), { recursive: true });
+    for (const binary of ["etcd", "etcdctl"]) {
+      fs.copyFileSync(`/usr/bin/${binary}`, path.join(release, name, binary));
+    }
+    await runOrThrow("tar", ["-C", release, "-czf", path.join(release, `${name}.tar.gz`), name]);
+    const digest = createHash("sha256")
+      .update(fs.readFileSync(path.join(release, `${name}.tar.gz`)))
+      .digest("hex");
+    fs.writeFileSync(path.join(release, "SHA256SUMS"), `${digest}  ${name}.tar.gz\n`);
+
+    server = http.createServer((request, response) => {
+      const file = path.join(mirrorDir, path.normalize(request.url ?? "/"));
+      requested.push(request.url ?? "");
+      if (!file.startsWith(mirrorDir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200);
+      fs.createReadStream(file).pipe(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    downloadUrl = `http://${GATEWAY}:${(server.address() as AddressInfo).port}/`;
+
+    await docker(renderNetworkCreateArgs({ stack: STACK, subnet: SUBNET }));
+    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: "host-1" }));
+    await docker([
+      "run",
+      ...renderHostRunArgs({
+        stack: STACK,
+        name: "host-1",
+        image: hostImage,
+        network: localNetworkName(STACK),
+        ipv4Address: HOST_ADDRESS,
+      }),
+    ]);
+    await waitFor(
+      "systemd in the host container",
+      async () =>
+        /running|degraded/.test(
+          (await runCommand(DOCKER_CLI, ["exec", container, "systemctl", "is-system-running"]))
+            .stdout,
+        ) || undefined,
+      60_000,
+      500,
+    );
+  });
+
+  after(async () => {
+    server?.close();
+    await removeByLabel(STACK).catch(() => undefined);
+    fs.rmSync(mirrorDir, { recursive: true, force: true });
+  });
+
+  const install = async () => {
+    const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
+    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const result = await runCommand(
+      DOCKER_CLI,
+      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
+      {
+        input: SCRIPT,
+        timeoutMs: 120_000,
+      },
+    );
+    assert.equal(result.code, 0, `install-etcd.sh failed:\n${result.stderr}`);
+    return { fields: parseScriptResult(result.stdout), stderr: result.stderr };
+  };
+
+  it("downloads, verifies and installs the release with a unit like Debian's", async () => {
+    const { fields, stderr } = await install();
+    assert.deepEqual(fields, {
+      changed: "1",
+      version: VERSION,
+      etcd: "/usr/local/bin/etcd",
+      etcdctl: "/usr/local/bin/etcdctl",
+      source: "tarball",
+    });
+    assert.match(stderr, /OK/, "sha256sum checked the download");
+    const expectedPath = new URL(renderEtcdTarballUrl(downloadUrl, VERSION, "amd64")).pathname;
+    assert.ok(requested.includes(expectedPath), `requested: ${requested.join(", ")}`);
+    const unit = await docker(["exec", container, "systemctl", "cat", "etcd.service"]);
+    assert.match(unit, /^ExecStart=\/usr\/local\/bin\/etcd$/m);
+    assert.match(unit, /^EnvironmentFile=-\/etc\/default\/etcd$/m);
+    assert.equal((await docker(["exec", container, "id", "-un", "etcd"])).trim(), "etcd");
+    const active = await runCommand(DOCKER_CLI, [
+      "exec",
+      container,
+      "systemctl",
+      "is-active",
+      "etcd",
+    ]);
+    assert.notEqual(
+      active.stdout.trim(),
+      "active",
+      "nothing is started before the member's config",
+    );
+  });
+
+  it("changes nothing when run again", async () => {
+    const before = requested.length;
+    const { fields } = await install();
+    assert.equal(fields.changed, "0");
+    assert.equal(requested.length, before, "nothing was downloaded again");
+  });
+
+  it("refuses a download whose checksum does not match", async () => {
+    await docker(["exec", container, "rm", "-f", "/usr/local/bin/etcd"]);
+    fs.writeFileSync(
+      path.join(mirrorDir, `v${VERSION}`, "SHA256SUMS"),
+      `${"0".repeat(64)}  etcd-v${VERSION}-linux-amd64.tar.gz\n`,
+    );
+    const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
+    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const result = await runCommand(
+      DOCKER_CLI,
+      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
+      {
+        input: SCRIPT,
+      },
+    );
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /does not match the release's SHA256SUMS/);
+  });
+});
