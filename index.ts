@@ -18,10 +18,25 @@ const environment = new Environment(stack, {
 /** Where the SSH key is written by bin/up (mode 0600), for the ssh commands below. */
 const keyFile = `.dockfleet/${stack}/id_ed25519`;
 
-export const hosts = environment.hostSummaries().map((host) => ({
-  ...host,
-  sshCommand: pulumi.interpolate`ssh -i ${keyFile} root@${host.address}`,
-}));
+export const hosts = environment.hostSummaries().map((host, index) => {
+  // What `dockfleet ssh` and `ssh-config` need: the login and the pinned host key (public), taken
+  // out of the machine's SSH connection, a secret as a whole because it holds the private key.
+  // hostSummaries() follows environment.engines, so the index names the same host.
+  const ssh = environment.engines[index].machine.ssh.apply((connection) => ({
+    user: connection.user,
+    port: connection.port,
+    hostKey: connection.hostKey,
+  }));
+  const sshUser = pulumi.unsecret(ssh.user);
+  const sshPort = pulumi.unsecret(ssh.port);
+  return {
+    ...host,
+    sshUser,
+    sshPort,
+    hostKey: pulumi.unsecret(ssh.hostKey),
+    sshCommand: pulumi.interpolate`ssh -i ${keyFile} -p ${sshPort} ${sshUser}@${host.address}`,
+  };
+});
 
 /** Docker client TLS material for every host (DOCKER_CERT_PATH files ca.pem, cert.pem, key.pem). */
 export const dockerTls = {

@@ -1,0 +1,165 @@
+import * as path from "node:path";
+import type { Command } from "commander";
+import { CliError } from "./cli-error";
+import { dockfleetHome, writePrivateFile } from "./private-files";
+import {
+  defaultStackName,
+  defaultWorkDir,
+  type DockerTlsOutput,
+  findHost,
+  readStackOutputs,
+  requireDockerTls,
+  type StackOutputs,
+} from "./stack-outputs";
+
+export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+/** Variables `env` sets and `env --unset` removes, in the order docker-machine printed them. */
+export const ENV_VARIABLES = [
+  "DOCKER_TLS_VERIFY",
+  "DOCKER_HOST",
+  "DOCKER_CERT_PATH",
+  "DOCKFLEET_STACK",
+  "DOCKFLEET_HOST_NAME",
+] as const;
+
+/** Pure: a value quoted so that the shell reads it back unchanged. */
+export function quoteForShell(shell: Shell, value: string): string {
+  switch (shell) {
+    case "bash":
+    case "zsh":
+      return `'${value.replaceAll("'", `'\\''`)}'`;
+    case "fish":
+      return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+    case "powershell":
+      return `'${value.replaceAll("'", "''")}'`;
+  }
+}
+
+/**
+ * Pure: the lines `dockfleet env` prints for a shell: one assignment (or removal) per variable,
+ * then docker-machine's hint on how to apply them.
+ */
+export function renderShellEnv(
+  shell: Shell,
+  variables: Partial<Record<(typeof ENV_VARIABLES)[number], string>>,
+  options: { unset: boolean; selfCommand: string },
+): string {
+  const lines = ENV_VARIABLES.filter((name) => options.unset || variables[name] !== undefined).map(
+    (name) => {
+      if (options.unset) {
+        if (shell === "fish") return `set -e ${name};`;
+        if (shell === "powershell")
+          return `Remove-Item Env:\\${name} -ErrorAction SilentlyContinue`;
+        return `unset ${name}`;
+      }
+      const value = quoteForShell(shell, variables[name] as string);
+      if (shell === "fish") return `set -gx ${name} ${value};`;
+      if (shell === "powershell") return `$Env:${name} = ${value}`;
+      return `export ${name}=${value}`;
+    },
+  );
+  const apply =
+    shell === "fish"
+      ? `eval (${options.selfCommand})`
+      : shell === "powershell"
+        ? `& ${options.selfCommand} | Invoke-Expression`
+        : `eval "$(${options.selfCommand})"`;
+  return [...lines, "# Run this command to configure your shell:", `# ${apply}`, ""].join("\n");
+}
+
+/** The shell named by $SHELL when it is one `env` knows; bash otherwise. */
+export function detectShell(shellPath = process.env.SHELL): Shell {
+  const name = path.basename(shellPath ?? "");
+  if (name === "pwsh" || name === "powershell") return "powershell";
+  return (SHELLS as readonly string[]).includes(name) ? (name as Shell) : "bash";
+}
+
+/** ~/.dockfleet/<stack>/<host>/: where a host's Docker client files live. */
+export function hostClientDir(stack: string, host: string): string {
+  return path.join(dockfleetHome(), stack, host);
+}
+
+/** Writes ca.pem, cert.pem and key.pem (mode 0600, folder 0700) for DOCKER_CERT_PATH. */
+export function writeDockerCertPath(dir: string, tls: DockerTlsOutput): string {
+  writePrivateFile(path.join(dir, "ca.pem"), tls.caPem);
+  writePrivateFile(path.join(dir, "cert.pem"), tls.certPem);
+  writePrivateFile(path.join(dir, "key.pem"), tls.keyPem);
+  return dir;
+}
+
+/** Reads the stack and writes the host's client files: what `env` and `context` share. */
+export async function prepareDockerClient(
+  stackName: string,
+  hostName: string,
+): Promise<{ outputs: StackOutputs; dockerHost: string; certPath: string }> {
+  const outputs = await readStackOutputs(stackName, defaultWorkDir());
+  const host = findHost(outputs, hostName);
+  const certPath = writeDockerCertPath(
+    hostClientDir(outputs.stack, host.name),
+    requireDockerTls(outputs),
+  );
+  return { outputs, dockerHost: host.dockerHost, certPath };
+}
+
+function parseShell(value: string): Shell {
+  if (!(SHELLS as readonly string[]).includes(value)) {
+    throw new CliError(
+      `--shell ${JSON.stringify(value)} is not known: use one of ${SHELLS.join(", ")}`,
+      2,
+    );
+  }
+  return value as Shell;
+}
+
+export function registerEnvCommand(program: Command): void {
+  program
+    .command("env")
+    .description("print the shell lines that point the Docker CLI at a host over TLS")
+    .argument("[host]", "host name, as `dockfleet ls` lists it (not needed with --unset)")
+    .option("-s, --stack <stack>", "stack to read", defaultStackName())
+    .option("--shell <shell>", `${SHELLS.join(", ")} (default: from $SHELL)`)
+    .option("-u, --unset", "print the lines that undo a previous `env`")
+    .action(
+      async (
+        hostName: string | undefined,
+        options: { stack: string; shell?: string; unset?: boolean },
+      ) => {
+        const shell = options.shell === undefined ? detectShell() : parseShell(options.shell);
+        if (options.unset) {
+          process.stdout.write(
+            renderShellEnv(
+              shell,
+              {},
+              { unset: true, selfCommand: `dockfleet env --unset --shell ${shell}` },
+            ),
+          );
+          return;
+        }
+        if (hostName === undefined) {
+          throw new CliError(
+            "which host? `dockfleet env <host>` (see `dockfleet ls` for the names)",
+            2,
+          );
+        }
+        const client = await prepareDockerClient(options.stack, hostName);
+        process.stdout.write(
+          renderShellEnv(
+            shell,
+            {
+              DOCKER_TLS_VERIFY: "1",
+              DOCKER_HOST: client.dockerHost,
+              DOCKER_CERT_PATH: client.certPath,
+              DOCKFLEET_STACK: client.outputs.stack,
+              DOCKFLEET_HOST_NAME: hostName,
+            },
+            {
+              unset: false,
+              selfCommand: `dockfleet env -s ${client.outputs.stack} --shell ${shell} ${hostName}`,
+            },
+          ),
+        );
+      },
+    );
+}

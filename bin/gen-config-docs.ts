@@ -1,0 +1,362 @@
+/**
+ * Writes docs/configuration.md from the one schema the program validates stack config with
+ * (StackConfigSchema in components/environment/config.ts): types, allowed values and defaults come
+ * from z.toJSONSchema; descriptions from the schema (.describe / .meta) or, failing that, from the
+ * doc comment above each key in the source. test/unit/config-docs.test.ts fails when the committed
+ * file differs from what this generates.
+ *
+ *   npx tsx bin/gen-config-docs.ts           rewrite docs/configuration.md
+ *   npx tsx bin/gen-config-docs.ts --check   exit 1 if it is out of date
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import ts from "typescript";
+import { z } from "zod";
+import { StackConfigSchema } from "../components/environment/config";
+
+const ROOT = path.resolve(__dirname, "..");
+export const CONFIG_SOURCE = path.join(ROOT, "components", "environment", "config.ts");
+export const CONFIG_DOC = path.join(ROOT, "docs", "configuration.md");
+const NAMESPACE = "dockfleet";
+
+/** The subset of JSON Schema that z.toJSONSchema emits and this page renders. */
+export interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  const?: unknown;
+  pattern?: string;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+}
+
+/** Doc comments of an object schema's keys, and the object schemas its keys lead to. */
+export interface SourceObject {
+  keys: Record<string, { comment?: string; child?: SourceObject }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Doc comments from the source: `const X = z.strictObject({ /** doc */ key: ... })`, following
+// identifiers (EngineConfig, z.array(SshHostConfig)) into other consts, across relative imports.
+
+function isObjectCall(node: ts.Node): node is ts.CallExpression {
+  if (!ts.isCallExpression(node) || !ts.isPropertyAccessExpression(node.expression)) return false;
+  const method = node.expression.name.text;
+  return (
+    ["object", "strictObject", "looseObject"].includes(method) &&
+    node.arguments.length > 0 &&
+    ts.isObjectLiteralExpression(node.arguments[0])
+  );
+}
+
+function findFirst<T extends ts.Node>(
+  root: ts.Node,
+  test: (node: ts.Node) => node is T,
+): T | undefined {
+  let found: T | undefined;
+  const visit = (node: ts.Node): void => {
+    if (found !== undefined) return;
+    if (test(node)) {
+      found = node;
+      return;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(root);
+  return found;
+}
+
+function docComment(node: ts.Node, source: ts.SourceFile): string | undefined {
+  const ranges = ts.getLeadingCommentRanges(source.text, node.getFullStart()) ?? [];
+  const docs = ranges
+    .map((range) => source.text.slice(range.pos, range.end))
+    .filter((text) => text.startsWith("/**"));
+  const last = docs.at(-1);
+  if (last === undefined) return undefined;
+  return last
+    .replace(/^\/\*\*|\*\/$/g, "")
+    .split("\n")
+    .map((line) => line.replace(/^\s*\*\s?/, "").trim())
+    .filter((line) => line.length > 0)
+    .join(" ")
+    .trim();
+}
+
+/** Every `const NAME = ...` of the file and of the files it imports relatively, by name. */
+function collectConsts(
+  file: string,
+  seen = new Set<string>(),
+): Map<string, { init: ts.Expression; source: ts.SourceFile }> {
+  const consts = new Map<string, { init: ts.Expression; source: ts.SourceFile }>();
+  if (seen.has(file) || !fs.existsSync(file)) return consts;
+  seen.add(file);
+  const source = ts.createSourceFile(
+    file,
+    fs.readFileSync(file, "utf8"),
+    ts.ScriptTarget.ES2022,
+    true,
+  );
+  for (const statement of source.statements) {
+    if (ts.isImportDeclaration(statement) && ts.isStringLiteral(statement.moduleSpecifier)) {
+      const specifier = statement.moduleSpecifier.text;
+      if (specifier.startsWith(".")) {
+        const imported = path.resolve(path.dirname(file), `${specifier}.ts`);
+        for (const [name, value] of collectConsts(imported, seen)) {
+          if (!consts.has(name)) consts.set(name, value);
+        }
+      }
+    }
+    if (ts.isVariableStatement(statement)) {
+      for (const declaration of statement.declarationList.declarations) {
+        if (ts.isIdentifier(declaration.name) && declaration.initializer) {
+          consts.set(declaration.name.text, { init: declaration.initializer, source });
+        }
+      }
+    }
+  }
+  return consts;
+}
+
+/** The doc comments of an exported schema's keys, nested as the schema is. */
+export function readSourceComments(file: string, exportName: string): SourceObject {
+  const consts = collectConsts(file);
+  const resolving = new Set<string>();
+  const objectOf = (expression: ts.Node, source: ts.SourceFile): SourceObject | undefined => {
+    const call = findFirst(expression, isObjectCall);
+    if (call !== undefined) {
+      const literal = call.arguments[0] as ts.ObjectLiteralExpression;
+      const keys: SourceObject["keys"] = {};
+      for (const property of literal.properties) {
+        if (!ts.isPropertyAssignment(property)) continue;
+        const name = property.name.getText(source).replace(/^["']|["']$/g, "");
+        keys[name] = {
+          comment: docComment(property, source),
+          child: objectOf(property.initializer, source),
+        };
+      }
+      return { keys };
+    }
+    // No object literal here: follow the first identifier that names an object schema const.
+    const identifier = findFirst(
+      expression,
+      (node): node is ts.Identifier =>
+        ts.isIdentifier(node) && consts.has(node.text) && !resolving.has(node.text),
+    );
+    if (identifier === undefined) return undefined;
+    const target = consts.get(identifier.text);
+    if (target === undefined) return undefined;
+    resolving.add(identifier.text);
+    try {
+      return objectOf(target.init, target.source);
+    } finally {
+      resolving.delete(identifier.text);
+    }
+  };
+  const entry = consts.get(exportName);
+  if (entry === undefined)
+    throw new Error(`${file} has no const ${exportName}: update bin/gen-config-docs.ts`);
+  return objectOf(entry.init, entry.source) ?? { keys: {} };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering (pure).
+
+interface Row {
+  key: string;
+  type: string;
+  default: string;
+  description: string;
+}
+
+const code = (text: string) => `\`${text.replaceAll("`", "'")}\``;
+const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
+
+function objectVariant(schema: JsonSchema): JsonSchema | undefined {
+  if (schema.properties !== undefined) return schema;
+  return [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])].find(
+    (variant) => variant.properties !== undefined,
+  );
+}
+
+/** Pure: a short, human description of a JSON Schema type. */
+export function describeType(schema: JsonSchema): string {
+  const variants = schema.anyOf ?? schema.oneOf;
+  if (variants !== undefined) return variants.map(describeType).join(" or ");
+  if (schema.const !== undefined) return code(JSON.stringify(schema.const));
+  if (schema.enum !== undefined)
+    return schema.enum.map((value) => code(JSON.stringify(value))).join(", ");
+  const type = Array.isArray(schema.type) ? schema.type.join(" or ") : schema.type;
+  const bounds = (min?: number, max?: number, unit = "") =>
+    min !== undefined && max !== undefined
+      ? ` (${min}–${max}${unit})`
+      : min !== undefined
+        ? ` (≥ ${min}${unit})`
+        : max !== undefined
+          ? ` (≤ ${max}${unit})`
+          : "";
+  switch (type) {
+    case "integer":
+    case "number": {
+      // z.int() carries the safe-integer limits: no bound worth printing.
+      const min = schema.minimum ?? schema.exclusiveMinimum;
+      const max = schema.maximum ?? schema.exclusiveMaximum;
+      return `${type}${bounds(
+        min !== undefined && min > Number.MIN_SAFE_INTEGER ? min : undefined,
+        max !== undefined && max < Number.MAX_SAFE_INTEGER ? max : undefined,
+      )}`;
+    }
+    case "string": {
+      const details = [
+        schema.format ? `format ${schema.format}` : "",
+        schema.pattern ? `matching ${code(schema.pattern)}` : "",
+        schema.minLength !== undefined && schema.minLength > 0 && !schema.pattern
+          ? "non-empty"
+          : "",
+      ].filter(Boolean);
+      return details.length > 0 ? `string, ${details.join(", ")}` : "string";
+    }
+    case "array":
+      return `list of ${schema.items ? describeType(schema.items) : "values"}${bounds(schema.minItems, schema.maxItems, " items")}`;
+    case "object":
+      if (schema.properties !== undefined) return "object";
+      if (typeof schema.additionalProperties === "object") {
+        const values = describeType(schema.additionalProperties) || "any value";
+        const keys = schema.propertyNames?.pattern
+          ? ` (keys matching ${code(schema.propertyNames.pattern)})`
+          : "";
+        return `map of string to ${values}${keys}`;
+      }
+      return "object";
+    case undefined:
+      return "any value";
+    default:
+      return type;
+  }
+}
+
+function describeDefault(schema: JsonSchema, required: boolean): string {
+  if (schema.default !== undefined) {
+    const text = JSON.stringify(schema.default);
+    // Objects whose keys have their own rows: their defaults are listed there.
+    return objectVariant(schema) !== undefined && text.length > 40 ? "(see its keys)" : code(text);
+  }
+  return required ? "**required**" : "unset";
+}
+
+function collectRows(
+  schema: JsonSchema,
+  prefix: string,
+  source: SourceObject | undefined,
+  rows: Row[],
+): void {
+  const required = new Set(schema.required ?? []);
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    const key = prefix === "" ? `${NAMESPACE}:${name}` : `${prefix}.${name}`;
+    const sourceKey = source?.keys[name];
+    rows.push({
+      key,
+      type: describeType(property),
+      default: describeDefault(property, required.has(name)),
+      description: property.description ?? sourceKey?.comment ?? "",
+    });
+    const nested = objectVariant(property);
+    if (nested !== undefined) collectRows(nested, key, sourceKey?.child, rows);
+    const items = property.items === undefined ? undefined : objectVariant(property.items);
+    if (items !== undefined) collectRows(items, `${key}[]`, sourceKey?.child, rows);
+  }
+}
+
+/** Pure: the Markdown page for a stack config JSON Schema and the keys' doc comments. */
+export function renderConfigReference(schema: JsonSchema, source?: SourceObject): string {
+  const rows: Row[] = [];
+  collectRows(schema, "", source, rows);
+  const sections = new Map<string, Row[]>();
+  for (const row of rows) {
+    // Top-level scalars together; each structured key with everything under it.
+    const top = row.key.slice(NAMESPACE.length + 1).split(/[.[]/)[0];
+    const structured =
+      objectVariant(schema.properties?.[top] ?? {}) ?? schema.properties?.[top]?.items;
+    const section = structured !== undefined && objectVariant(structured) !== undefined ? top : "";
+    sections.set(section, [...(sections.get(section) ?? []), row]);
+  }
+  const table = (sectionRows: Row[]) => [
+    "| Key | Type | Default | Description |",
+    "| --- | --- | --- | --- |",
+    ...sectionRows.map(
+      (row) =>
+        `| ${code(row.key)} | ${cell(row.type)} | ${cell(row.default)} | ${cell(row.description)} |`,
+    ),
+  ];
+  const lines = [
+    "# Configuration reference",
+    "",
+    "<!-- GENERATED by bin/gen-config-docs.ts from StackConfigSchema in components/environment/config.ts.",
+    "     Do not edit by hand: run `npx tsx bin/gen-config-docs.ts`. A unit test fails when this file is stale. -->",
+    "",
+    "Every key lives in the `dockfleet` namespace of a stack file, `stacks/Pulumi.<stack>.yaml`, and",
+    "every key is optional unless marked **required**. The program validates the whole file with this",
+    "schema before it creates anything; an error names the key, the value and what is allowed.",
+    "Structured keys are written as YAML under their top-level key, for example:",
+    "",
+    "```yaml",
+    "config:",
+    "  dockfleet:hosts: 2",
+    "  dockfleet:engine:",
+    "    registryMirrors: [https://mirror.example.com]",
+    "```",
+    "",
+    "Secrets (such as `dockfleet:sshPrivateKey`) are set with `pulumi config set --secret`.",
+    "`key[]` stands for each item of a list.",
+    "",
+    "## Top-level keys",
+    "",
+    ...table(sections.get("") ?? []),
+  ];
+  for (const [section, sectionRows] of sections) {
+    if (section === "") continue;
+    lines.push("", `## ${code(`${NAMESPACE}:${section}`)}`, "", ...table(sectionRows));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The page for the schema as it is now in the source tree. */
+export function generateConfigReference(): string {
+  const schema = z.toJSONSchema(StackConfigSchema, {
+    io: "input",
+    unrepresentable: "any",
+  }) as JsonSchema;
+  return renderConfigReference(schema, readSourceComments(CONFIG_SOURCE, "StackConfigSchema"));
+}
+
+if (require.main === module) {
+  const generated = generateConfigReference();
+  if (process.argv.includes("--check")) {
+    const current = fs.existsSync(CONFIG_DOC) ? fs.readFileSync(CONFIG_DOC, "utf8") : "";
+    if (current !== generated) {
+      process.stderr.write(
+        `${path.relative(ROOT, CONFIG_DOC)} is out of date: run npx tsx bin/gen-config-docs.ts\n`,
+      );
+      process.exitCode = 1;
+    }
+  } else {
+    fs.mkdirSync(path.dirname(CONFIG_DOC), { recursive: true });
+    fs.writeFileSync(CONFIG_DOC, generated);
+    process.stderr.write(`wrote ${path.relative(ROOT, CONFIG_DOC)}\n`);
+  }
+}
