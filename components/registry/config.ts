@@ -1,0 +1,99 @@
+import { z } from "zod";
+
+/**
+ * The `dockfleet:registry` stack config: a private distribution registry (v2) on one of the hosts.
+ * Every default lives here; resolveRegistryAuthentication settles the one that depends on another
+ * key (authentication follows the pull-through mode).
+ */
+
+const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
+    message: 'must be an http(s) URL, e.g. "https://registry-1.docker.io"',
+  });
+
+const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
+  message: 'must be a host name of the environment, e.g. "host-1"',
+});
+
+const absolutePath = z.string().regex(/^\/[^\s:]*$/, {
+  message: 'must be an absolute path without spaces or ":", e.g. "/var/lib/docker-registry"',
+});
+
+/** Pull-through cache: the registry serves (and caches) the images of an upstream registry. */
+export const RegistryProxySchema = z.strictObject({
+  /** The upstream registry, e.g. "https://registry-1.docker.io" (Docker Hub) or a mirror of it. */
+  remoteUrl: httpUrl,
+  /** Upstream credentials, for a private upstream or Docker Hub's pull limits. */
+  username: z.string().min(1).optional(),
+  /** Upstream password (set it with `pulumi config set --secret --path`). */
+  password: z.string().min(1).optional(),
+});
+
+export const RegistryConfigSchema = z
+  .strictObject({
+    /** Turns the registry on. */
+    enabled: z.boolean().default(false),
+    /** Name of the host that runs it; unset: the first host. */
+    host: hostName.optional(),
+    /** TCP port it listens on (TLS), on every address of the host. */
+    port: z.int().min(1).max(65535).default(5000),
+    /**
+     * How it runs: "service" installs Debian's docker-registry package (distribution 2.8) as an
+     * enabled systemd service; "container" runs `image` with Docker's restart policy "always".
+     */
+    runAs: z.enum(["service", "container"]).default("service"),
+    /** Image for runAs "container": any distribution v2 image (registry:2 or a copy of it). */
+    image: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, {
+        message: 'must be an image reference, e.g. "registry:2"',
+      })
+      .default("registry:2"),
+    /** Host directory holding the registry's data; it survives restarts of the host and the registry. */
+    storagePath: absolutePath.default("/var/lib/docker-registry"),
+    /** User of the htpasswd authentication. */
+    username: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        message: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'",
+      })
+      .default("dockfleet"),
+    /** Its password (`pulumi config set --secret --path dockfleet:registry.password`); unset: generated. */
+    password: z.string().min(8, { message: "must be at least 8 characters" }).optional(),
+    /**
+     * htpasswd authentication. Unset: on, except in pull-through mode, where Docker engines send
+     * no credentials to a mirror (so a mirror must serve anonymous reads; pushes are refused there).
+     */
+    authentication: z.boolean().optional(),
+    /** `docker login` on every host (CLI credentials in /root/.docker/config.json). */
+    loginOnHosts: z.boolean().default(true),
+    /** Allow deleting manifests and blobs through the API. */
+    deleteEnabled: z.boolean().default(false),
+    /** Pull-through cache mode (read-only: distribution refuses pushes in this mode). */
+    proxy: RegistryProxySchema.optional(),
+    /** On destroy, also delete storagePath (the images). */
+    removeDataOnDestroy: z.boolean().default(false),
+  })
+  .superRefine((config, ctx) => {
+    if (
+      config.proxy &&
+      (config.proxy.username === undefined) !== (config.proxy.password === undefined)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["proxy", config.proxy.username === undefined ? "username" : "password"],
+        message: "is required with proxy.username/proxy.password: give both or neither",
+      });
+    }
+  });
+
+export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;
+/** What RegistryConfigSchema accepts: every key optional. */
+export type RegistryConfigInput = z.input<typeof RegistryConfigSchema>;
+export type RegistryProxyConfig = z.infer<typeof RegistryProxySchema>;
+
+/** Pure: whether htpasswd authentication is on (explicit setting, else off only in proxy mode). */
+export function resolveRegistryAuthentication(config: RegistryConfig): boolean {
+  return config.authentication ?? config.proxy === undefined;
+}

@@ -1,0 +1,219 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { Certificate } from "../../provision/providers/certificate";
+import { logUrnOf } from "../../provision/providers/log";
+import { RegistryPassword } from "../../provision/providers/registry-password";
+import { RegistryServer } from "../../provision/providers/registry-server";
+import { RegistryTrust } from "../../provision/providers/registry-trust";
+import {
+  registryAddress,
+  renderRegistryConfigYml,
+  renderRegistryServerEnv,
+  renderRegistryServiceDropIn,
+} from "../../provision/render/registry";
+import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
+import {
+  type RegistryConfig,
+  type RegistryConfigInput,
+  RegistryConfigSchema,
+  resolveRegistryAuthentication,
+} from "./config";
+
+const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
+
+function readScript(name: string): string {
+  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
+}
+
+export interface PrivateRegistryArgs {
+  /** Every engine of the environment: each trusts the registry (certs.d) and, with loginOnHosts, logs in. */
+  engines: DockerEngine[];
+  /**
+   * The engine whose host runs the registry. Overrides `config.host`.
+   * @default the engine named by config.host, else the first of `engines`
+   */
+  host?: DockerEngine;
+  /** The CA that signs the registry's certificate (the environment's CA: engines trust it). */
+  ca: CertificatePair;
+  /** `dockfleet:registry` settings (RegistryConfigSchema; defaults applied here). */
+  config?: RegistryConfigInput;
+  /**
+   * The htpasswd password, when it comes from elsewhere than config.password (a secret).
+   * @default config.password, else a generated one (RegistryPassword, kept in state as a secret)
+   */
+  password?: pulumi.Input<string>;
+}
+
+/** The registry's settings with every default applied, and the engine that runs it. */
+export interface ResolvedPrivateRegistryArgs {
+  config: RegistryConfig;
+  authentication: boolean;
+  host: DockerEngine;
+}
+
+/**
+ * Pure: applies RegistryConfigSchema's defaults and picks the host. Throws an error naming the
+ * key, the value and what is allowed.
+ */
+export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedPrivateRegistryArgs {
+  const parsed = RegistryConfigSchema.safeParse(args.config ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `registry.${issue.path.join(".")}: ${issue.message}`,
+    );
+    throw new Error(`PrivateRegistry: invalid config:\n  - ${problems.join("\n  - ")}`);
+  }
+  const config = parsed.data;
+  if (args.engines.length === 0) {
+    throw new Error("PrivateRegistry: engines is empty; give the environment's DockerEngines");
+  }
+  let host = args.host;
+  if (host === undefined && config.host !== undefined) {
+    host = args.engines.find((engine) => engine.machine.name === config.host);
+    if (host === undefined) {
+      const names = args.engines.map((engine) => JSON.stringify(engine.machine.name)).join(", ");
+      throw new Error(
+        `PrivateRegistry: registry.host is ${JSON.stringify(config.host)}, which is not a host of the environment; choose one of ${names}`,
+      );
+    }
+  }
+  return {
+    config,
+    authentication: resolveRegistryAuthentication(config),
+    host: host ?? args.engines[0],
+  };
+}
+
+/**
+ * A private Docker registry (distribution v2) on one host: TLS from the environment's CA,
+ * htpasswd authentication, data in a host directory, started at boot; every engine trusts it
+ * through /etc/docker/certs.d and logs in. With `proxy`, a pull-through cache usable as
+ * engine.registryMirrors.
+ */
+export class PrivateRegistry extends pulumi.ComponentResource {
+  /** "address:port" on the host's private address: what engines pull from ("<url>/app:1"). */
+  readonly url: pulumi.Output<string>;
+  /** "address:port" on the host's public address (for the operator). */
+  readonly publicUrl: pulumi.Output<string>;
+  /** "https://<url>": the entry for engine.registryMirrors (in proxy mode). */
+  readonly mirrorUrl: pulumi.Output<string>;
+  /** The htpasswd user. */
+  readonly username: pulumi.Output<string>;
+  /** Its password (a secret); "" with authentication off. */
+  readonly password: pulumi.Output<string>;
+  /** PEM of the CA that signed the registry's certificate (certs.d/<url>/ca.crt). */
+  readonly caCertPem: pulumi.Output<string>;
+  /** Name of the host that runs it. */
+  readonly hostName: string;
+
+  constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dockfleet:registry:PrivateRegistry", name, {}, opts);
+    let resolved: ResolvedPrivateRegistryArgs;
+    try {
+      resolved = resolvePrivateRegistryArgs(args);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
+    const { config, authentication, host } = resolved;
+    const machine = host.machine;
+    this.hostName = machine.name;
+
+    const certificate = new Certificate(
+      `${name}-cert`,
+      {
+        kind: "server",
+        commonName: `${machine.name} registry`,
+        ipAddresses: pulumi
+          .all([machine.publicAddress, machine.privateAddress])
+          .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
+        dnsNames: [machine.name, "localhost"],
+        ca: args.ca,
+      },
+      { parent: this },
+    );
+
+    // Generated even while authentication is off, so that turning it back on (leaving pull-through
+    // mode) brings back the same password.
+    const configuredPassword = args.password ?? config.password;
+    const anyPassword = pulumi.secret(
+      configuredPassword ?? new RegistryPassword(`${name}-password`, {}, { parent: this }).value,
+    );
+    const password: pulumi.Output<string> = authentication ? anyPassword : pulumi.output("");
+
+    const proxy = config.proxy;
+    const server = new RegistryServer(
+      `${name}-server`,
+      {
+        host: machine.name,
+        connection: machine.ssh,
+        logUrn: logUrnOf(this),
+        script: readScript("ensure-registry.sh"),
+        env: renderRegistryServerEnv({
+          runAs: config.runAs,
+          port: config.port,
+          storagePath: config.storagePath,
+          image: config.image,
+          authentication,
+          username: config.username,
+        }),
+        configYml: renderRegistryConfigYml({
+          runAs: config.runAs,
+          storagePath: config.storagePath,
+          port: config.port,
+          authentication,
+          deleteEnabled: config.deleteEnabled,
+          proxy,
+        }),
+        configYmlIsSecret: proxy?.password !== undefined,
+        serviceDropIn: renderRegistryServiceDropIn(),
+        caCertPem: args.ca.certPem,
+        certPem: certificate.certPem,
+        keyPem: certificate.keyPem,
+        password,
+        removeDataOnDestroy: config.removeDataOnDestroy,
+      },
+      // Docker must be there first in container mode; in service mode this orders the installs.
+      { parent: this, dependsOn: [host] },
+    );
+
+    this.url = pulumi
+      .all([machine.privateAddress, server.id])
+      .apply(([address]) => registryAddress(address, config.port));
+    this.publicUrl = pulumi
+      .all([machine.publicAddress, server.id])
+      .apply(([address]) => registryAddress(address, config.port));
+    this.mirrorUrl = this.url.apply((url) => `https://${url}`);
+
+    const login = authentication && config.loginOnHosts;
+    for (const engine of args.engines) {
+      new RegistryTrust(
+        `${name}-trust-${engine.machine.name}`,
+        {
+          host: engine.machine.name,
+          connection: engine.machine.ssh,
+          logUrn: logUrnOf(this),
+          script: readScript("trust-registry.sh"),
+          addresses: pulumi.all([this.url, this.publicUrl]).apply((urls) => [...new Set(urls)]),
+          caCertPem: args.ca.certPem,
+          loginAddress: login ? this.url : "",
+          username: config.username,
+          password: login ? password : "",
+        },
+        { parent: this, dependsOn: [engine, server] },
+      );
+    }
+
+    this.username = pulumi.output(config.username);
+    this.password = password;
+    this.caCertPem = pulumi.output(args.ca.certPem);
+    this.registerOutputs({
+      url: this.url,
+      publicUrl: this.publicUrl,
+      mirrorUrl: this.mirrorUrl,
+      username: this.username,
+      password: this.password,
+      caCertPem: this.caCertPem,
+    });
+  }
+}

@@ -1,0 +1,132 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
+import { REGISTRY_TRUST_STAGING_DIR } from "../render/registry";
+import type { SshConnectionArgs } from "../ssh/types";
+import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+
+interface RegistryTrustInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** provision/scripts/trust-registry.sh */
+  script: string;
+  /** "host:port" addresses of the registry: each gets certs.d/<address>/ca.crt. */
+  addresses: string[];
+  caCertPem: string;
+  /** `docker login` to this address ("" for none). */
+  loginAddress: string;
+  username: string;
+  /** "" without login. */
+  password: string;
+}
+
+type RegistryTrustOutputs = RegistryTrustInputs;
+
+async function apply(inputs: RegistryTrustInputs, olds?: RegistryTrustInputs): Promise<void> {
+  const stale = (olds?.addresses ?? []).filter((address) => !inputs.addresses.includes(address));
+  const loggedOut =
+    olds !== undefined && olds.loginAddress !== inputs.loginAddress ? olds.loginAddress : "";
+  await runRemoteStep(inputs, "trust registry", async (client, log) => {
+    await client.execOrThrow(`install -d -m 0700 ${REGISTRY_TRUST_STAGING_DIR}`);
+    await client.putContent(`${REGISTRY_TRUST_STAGING_DIR}/ca.crt`, inputs.caCertPem, 0o644);
+    if (inputs.loginAddress !== "") {
+      await client.putContent(`${REGISTRY_TRUST_STAGING_DIR}/password`, inputs.password, 0o600);
+    }
+    const result = await runScript(
+      client,
+      inputs.script,
+      {
+        ADDRESSES: inputs.addresses.join(" "),
+        STALE_ADDRESSES: stale.join(" "),
+        LOGIN_ADDRESS: inputs.loginAddress,
+        LOGOUT_ADDRESS: loggedOut,
+        REGISTRY_USERNAME: inputs.username,
+        STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
+      },
+      log,
+    );
+    log.info(result.changed === "1" ? "registry trusted" : "unchanged");
+  });
+}
+
+export const registryTrustProvider: pulumi.dynamic.ResourceProvider<
+  RegistryTrustInputs,
+  RegistryTrustOutputs
+> = {
+  async create(inputs) {
+    await apply(inputs);
+    return { id: `${inputs.host}-registry-trust`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
+    const changes =
+      replaces.length > 0 ||
+      olds.script !== news.script ||
+      olds.caCertPem !== news.caCertPem ||
+      JSON.stringify(olds.addresses) !== JSON.stringify(news.addresses) ||
+      olds.loginAddress !== news.loginAddress ||
+      olds.username !== news.username ||
+      olds.password !== news.password ||
+      olds.connection.privateKey !== news.connection.privateKey;
+    return { changes, replaces };
+  },
+  async update(_id, olds, news) {
+    await apply(news, olds);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    try {
+      await runRemoteStep(
+        props,
+        "untrust registry",
+        (client, log) =>
+          runScript(
+            client,
+            props.script,
+            {
+              ADDRESSES: props.addresses.join(" "),
+              REMOVE: "1",
+              STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
+            },
+            log,
+          ),
+        { connectDeadlineMs: 15_000 },
+      );
+    } catch (error) {
+      if (!/could not connect/.test((error as Error).message)) throw error;
+    }
+  },
+};
+
+export interface RegistryTrustArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  addresses: pulumi.Input<pulumi.Input<string>[]>;
+  caCertPem: pulumi.Input<string>;
+  loginAddress: pulumi.Input<string>;
+  username: pulumi.Input<string>;
+  password: pulumi.Input<string>;
+}
+
+/**
+ * One engine's trust in the private registry: its CA under /etc/docker/certs.d for every address
+ * of the registry, and `docker login` for the host's CLI (password over stdin).
+ */
+export class RegistryTrust extends pulumi.dynamic.Resource {
+  constructor(name: string, args: RegistryTrustArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "registryTrustProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        password: pulumi.secret(args.password),
+      },
+      { ...opts, additionalSecretOutputs: ["connection", "password"] },
+      "dockfleet",
+      "RegistryTrust",
+    );
+  }
+}

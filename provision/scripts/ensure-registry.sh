@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Runs the private registry (distribution v2) on this host from the files the caller staged, and
+# restarts it only when something changed. Progress goes to stderr; the last line on stdout is:
+#   DOCKFLEET_RESULT changed=0|1
+#
+# Staged files (in STAGING_DIR, removed after a run: they hold a private key and a password):
+#   config.yml   -> CONFIG_DIR/config.yml       (required; renderRegistryConfigYml)
+#   cert.pem     -> CONFIG_DIR/tls/cert.pem     (required; the registry's server certificate)
+#   key.pem      -> CONFIG_DIR/tls/key.pem      (required; mode 0640, group of the registry user)
+#   ca.pem       -> CONFIG_DIR/tls/ca.pem       (required; checks the registry answers over TLS)
+#   password     -> CONFIG_DIR/htpasswd         (with AUTHENTICATION=1: bcrypt, `htpasswd -iB`)
+#   dropin.conf  -> the docker-registry.service drop-in (RUN_AS=service)
+# The password file is read from stdin by htpasswd: it never appears on a command line. An
+# htpasswd that already verifies the password is kept (bcrypt salts differ on every run).
+#
+# Environment:
+#   RUN_AS                "service": Debian's docker-registry package as an enabled systemd unit;
+#                         "container": IMAGE with restart policy "always" (needs Docker)
+#   PORT                  the registry's port (default 5000)
+#   STORAGE_PATH          host directory of the data (default /var/lib/docker-registry)
+#   CONFIG_DIR            where the files go (default /etc/dockfleet/registry)
+#   STAGING_DIR           where the caller staged them (default /etc/dockfleet/registry.staged)
+#   AUTHENTICATION        1: htpasswd authentication for REGISTRY_USERNAME (default 1)
+#   REGISTRY_USERNAME     the htpasswd user (default dockfleet)
+#   IMAGE, CONTAINER_NAME RUN_AS=container: the image and the container's name
+#   REMOVE                1: stop and remove the registry and its files (default 0)
+#   REMOVE_DATA           with REMOVE=1, also delete STORAGE_PATH (default 0)
+#   READY_TIMEOUT_SECONDS how long to wait for the registry to answer (default 60)
+set -euo pipefail
+
+RUN_AS="${RUN_AS:-service}"
+PORT="${PORT:-5000}"
+STORAGE_PATH="${STORAGE_PATH:-/var/lib/docker-registry}"
+CONFIG_DIR="${CONFIG_DIR:-/etc/dockfleet/registry}"
+STAGING_DIR="${STAGING_DIR:-/etc/dockfleet/registry.staged}"
+AUTHENTICATION="${AUTHENTICATION:-1}"
+REGISTRY_USERNAME="${REGISTRY_USERNAME:-dockfleet}"
+IMAGE="${IMAGE:-registry:2}"
+CONTAINER_NAME="${CONTAINER_NAME:-dockfleet-registry}"
+REMOVE="${REMOVE:-0}"
+REMOVE_DATA="${REMOVE_DATA:-0}"
+READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
+
+readonly SERVICE=docker-registry.service
+readonly DROP_IN=/etc/systemd/system/docker-registry.service.d/dockfleet.conf
+
+log() { printf 'ensure-registry: %s\n' "$*" >&2; }
+die() {
+  printf 'ensure-registry: error: %s\n' "$*" >&2
+  exit 1
+}
+
+[[ "$RUN_AS" == service || "$RUN_AS" == container ]] || die "RUN_AS=\"$RUN_AS\" must be service or container"
+[[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT=\"$PORT\" must be a TCP port number"
+[[ "$STORAGE_PATH" == /* ]] || die "STORAGE_PATH=\"$STORAGE_PATH\" must be an absolute path"
+[[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
+[[ "$AUTHENTICATION" == 0 || "$AUTHENTICATION" == 1 ]] || die "AUTHENTICATION=\"$AUTHENTICATION\" must be 0 or 1"
+command -v systemctl >/dev/null || die "systemctl is missing: dockfleet runs the registry on systemd hosts only"
+
+changed=0
+
+have_container() { command -v docker >/dev/null && docker inspect "$CONTAINER_NAME" >/dev/null 2>&1; }
+have_service() { systemctl cat "$SERVICE" >/dev/null 2>&1; }
+
+stop_service() {
+  if have_service && { systemctl is-enabled --quiet "$SERVICE" 2>/dev/null || systemctl is-active --quiet "$SERVICE"; }; then
+    log "stopping and disabling $SERVICE"
+    systemctl disable --now "$SERVICE" >/dev/null 2>&1 || true
+    changed=1
+  fi
+  if [[ -e "$DROP_IN" ]]; then
+    rm -f "$DROP_IN"
+    rmdir "$(dirname "$DROP_IN")" 2>/dev/null || true
+    systemctl daemon-reload
+    changed=1
+  fi
+}
+
+remove_container() {
+  if have_container; then
+    log "removing container $CONTAINER_NAME"
+    docker rm --force "$CONTAINER_NAME" >/dev/null
+    changed=1
+  fi
+}
+
+# --- REMOVE=1: undo ------------------------------------------------------------------------------
+
+if [[ "$REMOVE" == 1 ]]; then
+  stop_service
+  remove_container
+  if [[ -e "$CONFIG_DIR" || -e "$STAGING_DIR" ]]; then
+    log "removing $CONFIG_DIR"
+    rm -rf "$CONFIG_DIR" "$STAGING_DIR"
+    rmdir "$(dirname "$CONFIG_DIR")" 2>/dev/null || true
+    changed=1
+  fi
+  if [[ "$REMOVE_DATA" == 1 && -e "$STORAGE_PATH" ]]; then
+    log "deleting the registry's data in $STORAGE_PATH"
+    rm -rf "$STORAGE_PATH"
+    changed=1
+  fi
+  printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+  exit 0
+fi
+
+# --- packages ------------------------------------------------------------------------------------
+
+apt_updated=0
+ensure_apt_package() {
+  local package=$1
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' && return 0
+  if ((apt_updated == 0)); then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+  fi
+  log "installing $package"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
+}
+
+ensure_packages() {
+  if command -v apt-get >/dev/null; then
+    if [[ "$RUN_AS" == service ]]; then ensure_apt_package docker-registry; fi
+    if [[ "$AUTHENTICATION" == 1 ]]; then ensure_apt_package apache2-utils; fi
+    command -v curl >/dev/null || ensure_apt_package curl
+  elif command -v dnf >/dev/null || command -v yum >/dev/null; then
+    [[ "$RUN_AS" == container ]] ||
+      die "RUN_AS=service needs Debian's docker-registry package (apt); on this dnf/yum host set registry runAs to \"container\""
+    local installer
+    installer=$(command -v dnf || command -v yum)
+    if [[ "$AUTHENTICATION" == 1 ]] && ! command -v htpasswd >/dev/null; then
+      log "installing httpd-tools (htpasswd)"
+      "$installer" install -y -q httpd-tools >&2
+    fi
+    command -v curl >/dev/null || "$installer" install -y -q curl >&2
+  else
+    die "no apt-get, dnf or yum on this host: install docker-registry and htpasswd by hand"
+  fi
+  if [[ "$RUN_AS" == container ]]; then
+    command -v docker >/dev/null || die "RUN_AS=container needs Docker on this host; install it first (DockerEngine)"
+  fi
+}
+
+# --- files ---------------------------------------------------------------------------------------
+
+file_mode() { stat -c '%a' "$1"; }
+file_group() { stat -c '%G' "$1"; }
+
+# install_file STAGED TARGET MODE GROUP: installs when bytes, mode or group differ.
+install_file() {
+  local staged=$1 target=$2 mode=$3 group=$4
+  if [[ -f "$target" ]] && cmp -s "$staged" "$target" &&
+    [[ "$(file_mode "$target")" == "${mode#0}" && "$(file_group "$target")" == "$group" ]]; then
+    return 0
+  fi
+  log "installing $target"
+  install -D -m "$mode" -o root -g "$group" "$staged" "$target"
+  changed=1
+}
+
+ensure_htpasswd() {
+  local group=$1 target="$CONFIG_DIR/htpasswd"
+  if [[ "$AUTHENTICATION" == 0 ]]; then
+    if [[ -e "$target" ]]; then
+      log "authentication off: removing $target"
+      rm -f "$target"
+      changed=1
+    fi
+    return 0
+  fi
+  [[ -f "$STAGING_DIR/password" ]] || die "$STAGING_DIR/password is missing; upload the registry password there first"
+  if [[ -f "$target" && "$(wc -l <"$target")" == 1 && "$(cut -d: -f1 "$target")" == "$REGISTRY_USERNAME" ]] &&
+    htpasswd -vi "$target" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" >/dev/null 2>&1; then
+    install_file "$target" "$target" 0640 "$group"
+    return 0
+  fi
+  log "writing $target for user $REGISTRY_USERNAME (bcrypt)"
+  htpasswd -ciB "$STAGING_DIR/htpasswd" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" 2>/dev/null
+  install -D -m 0640 -o root -g "$group" "$STAGING_DIR/htpasswd" "$target"
+  changed=1
+}
+
+# --- run -----------------------------------------------------------------------------------------
+
+wait_until_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT_SECONDS)) code
+  while :; do
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CONFIG_DIR/tls/ca.pem" \
+      "https://127.0.0.1:$PORT/v2/" 2>/dev/null || true)
+    if [[ "$code" == 200 || "$code" == 401 ]]; then return 0; fi
+    if ((SECONDS >= deadline)); then return 1; fi
+    sleep 1
+  done
+}
+
+run_service() {
+  install_file "$STAGING_DIR/dropin.conf" "$DROP_IN" 0644 root
+  systemctl daemon-reload
+  if ! systemctl is-enabled --quiet "$SERVICE"; then
+    log "enabling $SERVICE (starts at boot)"
+    systemctl enable "$SERVICE" >/dev/null 2>&1
+    changed=1
+  fi
+  if ((changed)) || ! systemctl is-active --quiet "$SERVICE"; then
+    log "restarting $SERVICE"
+    systemctl reset-failed "$SERVICE" 2>/dev/null || true
+    systemctl restart "$SERVICE"
+    changed=1
+  fi
+  wait_until_ready ||
+    die "$SERVICE does not answer on https://127.0.0.1:$PORT/v2/ after ${READY_TIMEOUT_SECONDS}s:
+$(journalctl -u "$SERVICE" -n 20 --no-pager 2>/dev/null || systemctl status "$SERVICE" --no-pager 2>&1 || true)"
+}
+
+run_container() {
+  local state wanted
+  # The container is recreated when its arguments or any installed file change.
+  wanted=$(
+    {
+      printf '%s\n' "$IMAGE" "$PORT" "$STORAGE_PATH" "$CONFIG_DIR"
+      cat "$CONFIG_DIR/config.yml" "$CONFIG_DIR/tls/cert.pem" "$CONFIG_DIR/tls/key.pem"
+      if [[ -f "$CONFIG_DIR/htpasswd" ]]; then cat "$CONFIG_DIR/htpasswd"; fi
+    } | sha256sum | cut -c1-16
+  )
+  state=$(docker inspect --format '{{ index .Config.Labels "dockfleet.io/registry-state" }} {{ .State.Running }}' \
+    "$CONTAINER_NAME" 2>/dev/null || true)
+  if [[ "$state" != "$wanted true" ]]; then
+    remove_container
+    log "starting container $CONTAINER_NAME from $IMAGE"
+    docker run --detach --name "$CONTAINER_NAME" --restart always \
+      --publish "$PORT:$PORT" \
+      --volume "$CONFIG_DIR:/etc/docker/registry:ro" \
+      --volume "$STORAGE_PATH:/var/lib/registry" \
+      --label dockfleet.io/component=registry \
+      --label "dockfleet.io/registry-state=$wanted" \
+      "$IMAGE" >/dev/null
+    changed=1
+  fi
+  wait_until_ready ||
+    die "container $CONTAINER_NAME does not answer on https://127.0.0.1:$PORT/v2/ after ${READY_TIMEOUT_SECONDS}s:
+$(docker logs --tail 20 "$CONTAINER_NAME" 2>&1 || true)"
+}
+
+for name in config.yml cert.pem key.pem ca.pem; do
+  [[ -f "$STAGING_DIR/$name" ]] || die "$STAGING_DIR/$name is missing; upload the rendered files there first"
+done
+[[ "$RUN_AS" == container || -f "$STAGING_DIR/dropin.conf" ]] ||
+  die "$STAGING_DIR/dropin.conf is missing; RUN_AS=service needs the rendered drop-in"
+
+ensure_packages
+if [[ "$RUN_AS" == service ]]; then
+  remove_container
+  owner=docker-registry
+  getent passwd "$owner" >/dev/null || die "the docker-registry package did not create its user $owner"
+else
+  stop_service
+  owner=root
+fi
+if [[ ! -d "$STORAGE_PATH" ]]; then
+  log "creating $STORAGE_PATH"
+  install -d -m 0750 "$STORAGE_PATH"
+fi
+if [[ "$(stat -c '%U' "$STORAGE_PATH")" != "$owner" ]]; then
+  chown -R "$owner:$owner" "$STORAGE_PATH"
+  changed=1
+fi
+install -d -m 0755 "$CONFIG_DIR"
+install -d -m 0750 -g "$owner" "$CONFIG_DIR/tls"
+install_file "$STAGING_DIR/config.yml" "$CONFIG_DIR/config.yml" 0644 root
+install_file "$STAGING_DIR/cert.pem" "$CONFIG_DIR/tls/cert.pem" 0644 root
+install_file "$STAGING_DIR/key.pem" "$CONFIG_DIR/tls/key.pem" 0640 "$owner"
+install_file "$STAGING_DIR/ca.pem" "$CONFIG_DIR/tls/ca.pem" 0644 root
+ensure_htpasswd "$owner"
+
+if [[ "$RUN_AS" == service ]]; then run_service; else run_container; fi
+log "registry answers on https://127.0.0.1:$PORT/v2/"
+rm -rf "$STAGING_DIR"
+printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"

@@ -1,0 +1,367 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { Environment, StackConfigSchema } from "../../components/environment";
+import { localResourceNames } from "../../components/machines/local-run-args";
+import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
+import { runDocker } from "../../provision/providers/docker-cli";
+import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+
+/**
+ * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
+ * file backend): two local hosts, the registry as Debian's docker-registry service on host-1 with
+ * TLS from the environment's CA and htpasswd; anonymous push refused, authenticated push from
+ * this machine (skopeo), both hosts pull over TLS without insecure-registries, the registry comes
+ * back after its host restarts, a second `up` changes nothing, pull-through mode serves busybox
+ * from an upstream registry to a host that uses it as its mirror, and `destroy` leaves nothing.
+ */
+
+const STACK = `registry${process.pid}`;
+const SUBNET = "172.30.60.0/24";
+const REGISTRY_ADDRESS = "172.30.60.10:5000";
+const UPSTREAM_IP = "172.30.60.250";
+const IMAGE = `${REGISTRY_ADDRESS}/test/busybox:1`;
+
+let registryConfig: RegistryConfigInput = { username: "fleet" };
+
+async function program() {
+  const config = StackConfigSchema.parse({
+    hosts: 2,
+    local: { subnet: SUBNET },
+    // The registry as mirror from the start: only used in pull-through mode, and so switching
+    // modes later restarts no engine.
+    engine: { registryMirrors: [`https://${REGISTRY_ADDRESS}`] },
+  });
+  const environment = new Environment(STACK, {
+    stack: STACK,
+    config,
+    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
+  });
+  const registry = new PrivateRegistry("registry", {
+    engines: environment.engines,
+    ca: { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem },
+    config: registryConfig,
+  });
+  return {
+    url: registry.url,
+    publicUrl: registry.publicUrl,
+    mirrorUrl: registry.mirrorUrl,
+    username: registry.username,
+    password: registry.password,
+    caCertPem: registry.caCertPem,
+  };
+}
+
+const container = (host: string) => localResourceNames(STACK, host).container;
+
+function onHost(host: string, args: string[]): Promise<string> {
+  return runDocker(["exec", container(host), "docker", ...args]);
+}
+
+function changeCounts(result: UpResult): Record<string, number> {
+  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+}
+
+function run(program: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(program, args, { timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) || 1 : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+/** GET over TLS with the CA; resolves with the status code and body. */
+function getTls(url: string, ca: string, auth?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, timeout: 5_000, ...(auth ? { auth } : {}) }, (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      })
+      .on("error", reject)
+      .on("timeout", function (this: { destroy(error: Error): void }) {
+        this.destroy(new Error(`timeout: ${url}`));
+      });
+  });
+}
+
+async function waitFor<T>(what: string, attempt: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`${what}: still failing after ${timeoutMs / 1000} s`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
+describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
+  let stack: Stack;
+  let output = "";
+  let password = "";
+  let caPem = "";
+  let busyboxTar = "";
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-registry-test-"));
+  const certDir = path.join(work, "certs");
+  const authFile = path.join(work, "auth.json");
+  const emptyAuthFile = path.join(work, "empty-auth.json");
+  const timings: Record<string, number> = {};
+  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await body();
+    } finally {
+      timings[label] = Math.round((Date.now() - started) / 100) / 10;
+    }
+  };
+  const up = (label: string) =>
+    timed(label, () => stack.up({ onOutput: (line) => (output += line) }));
+  const skopeoPush = (auth: string) =>
+    run("skopeo", [
+      "copy",
+      "--quiet",
+      `--dest-cert-dir=${certDir}`,
+      `--authfile=${auth}`,
+      `docker-archive:${busyboxTar}`,
+      `docker://${IMAGE}`,
+    ]);
+
+  before(async () => {
+    assert.ok(process.env.DOCKFLEET_HOST_IMAGE, "run through bin/test: DOCKFLEET_HOST_IMAGE unset");
+    busyboxTar = await saveImage(await ensureBusyboxImage());
+    fs.mkdirSync(certDir);
+    fs.writeFileSync(emptyAuthFile, "{}\n", { mode: 0o600 });
+    stack = await LocalWorkspace.createOrSelectStack({
+      stackName: STACK,
+      projectName: "dockfleet-registry-test",
+      program,
+    });
+  });
+
+  after(async () => {
+    await stack?.destroy().catch(() => undefined);
+    await stack?.workspace.removeStack(STACK).catch(() => undefined);
+    // Whatever a failed run left behind (the upstream registry too), found by label.
+    for (const kind of ["container", "network", "volume"]) {
+      const ids = (
+        await runDocker([
+          kind,
+          "ls",
+          ...(kind === "container" ? ["--all"] : []),
+          "--quiet",
+          "--filter",
+          `label=dockfleet.io/stack=${STACK}`,
+        ]).catch(() => "")
+      )
+        .split("\n")
+        .filter(Boolean);
+      if (ids.length > 0) await runDocker([kind, "rm", "--force", ...ids]).catch(() => undefined);
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(busyboxTar, { force: true });
+    process.stdout.write(`registry test timings (s): ${JSON.stringify(timings)}\n`);
+  });
+
+  it("runs the registry on host-1 over TLS, with its password a secret", async () => {
+    const result = await up("first up");
+    assert.equal(result.summary.result, "succeeded");
+    assert.equal(result.outputs.url.value, REGISTRY_ADDRESS);
+    assert.equal(result.outputs.publicUrl.value, REGISTRY_ADDRESS);
+    assert.equal(result.outputs.mirrorUrl.value, `https://${REGISTRY_ADDRESS}`);
+    assert.equal(result.outputs.username.value, "fleet");
+    assert.equal(result.outputs.password.secret, true);
+    password = result.outputs.password.value as string;
+    assert.match(password, /^[A-Za-z0-9_-]{32}$/);
+    caPem = result.outputs.caCertPem.value as string;
+    fs.writeFileSync(path.join(certDir, "ca.crt"), caPem);
+    const auth = Buffer.from(`fleet:${password}`).toString("base64");
+    fs.writeFileSync(authFile, JSON.stringify({ auths: { [REGISTRY_ADDRESS]: { auth } } }), {
+      mode: 0o600,
+    });
+    assert.ok(!readBackendFiles().includes(password), "the registry password is in plain state");
+    assert.ok(!output.includes(password), "the registry password is in Pulumi's output");
+    // The certificate chains to the CA and names the address: Node verifies both.
+    const anonymous = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
+    assert.equal(anonymous.status, 401);
+    const authenticated = await getTls(
+      `https://${REGISTRY_ADDRESS}/v2/`,
+      caPem,
+      `fleet:${password}`,
+    );
+    assert.equal(authenticated.status, 200);
+  });
+
+  it("refuses an anonymous push", async () => {
+    const pushed = await timed("anonymous push", () => skopeoPush(emptyAuthFile));
+    assert.notEqual(pushed.code, 0, "an anonymous push succeeded");
+    assert.match(pushed.output, /unauthorized|authentication required/i);
+  });
+
+  it("takes an authenticated push", async () => {
+    const pushed = await timed("authenticated push", () => skopeoPush(authFile));
+    assert.equal(pushed.code, 0, pushed.output);
+  });
+
+  it("serves the image to every host over TLS, logged in, without insecure-registries", async () => {
+    await timed("pull on every host", async () => {
+      for (const host of ["host-1", "host-2"]) {
+        const daemonJson = await runDocker([
+          "exec",
+          container(host),
+          "cat",
+          "/etc/docker/daemon.json",
+        ]);
+        assert.doesNotMatch(daemonJson, /insecure-registries/);
+        const loggedIn = await runDocker([
+          "exec",
+          container(host),
+          "cat",
+          "/root/.docker/config.json",
+        ]);
+        assert.match(loggedIn, new RegExp(REGISTRY_ADDRESS.replace(/\./g, "\\.")));
+        await onHost(host, ["pull", IMAGE]);
+        const said = await onHost(host, ["run", "--rm", IMAGE, "echo", `pulled on ${host}`]);
+        assert.equal(said.trim(), `pulled on ${host}`);
+        const insecure = await onHost(host, [
+          "info",
+          "--format",
+          "{{json .RegistryConfig.InsecureRegistryCIDRs}} {{range $name, $_ := .RegistryConfig.IndexConfigs}}{{$name}} {{end}}",
+        ]);
+        assert.doesNotMatch(insecure, /172\.30\.60\./, "the registry is not an insecure one");
+      }
+    });
+  });
+
+  it("changes nothing on a second up", async () => {
+    const result = await up("second up");
+    assert.deepEqual(
+      Object.keys(changeCounts(result)),
+      ["same"],
+      JSON.stringify(changeCounts(result)),
+    );
+  });
+
+  it("comes back after its host restarts, with the image", async () => {
+    await timed("host restart until served", async () => {
+      await runDocker(["restart", container("host-1")]);
+      await waitFor("registry answering after the restart", async () => {
+        const answer = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
+        assert.equal(answer.status, 401);
+      });
+      const manifest = await getTls(
+        `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
+        caPem,
+        `fleet:${password}`,
+      );
+      assert.equal(manifest.status, 200, manifest.body);
+      await onHost("host-2", ["rmi", IMAGE]);
+      await onHost("host-2", ["pull", IMAGE]);
+    });
+  });
+
+  it("serves as a pull-through mirror for the hosts", async () => {
+    const { network } = localResourceNames(STACK, "host-1");
+    await runDocker([
+      "run",
+      "--detach",
+      "--name",
+      `${STACK}-upstream`,
+      "--network",
+      network,
+      "--ip",
+      UPSTREAM_IP,
+      "--label",
+      `dockfleet.io/stack=${STACK}`,
+      await ensureRegistryImage(),
+    ]);
+    await waitFor("upstream registry taking busybox", async () => {
+      const pushed = await run("skopeo", [
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        `docker-archive:${busyboxTar}`,
+        `docker://${UPSTREAM_IP}:5000/library/busybox:latest`,
+      ]);
+      assert.equal(pushed.code, 0, pushed.output);
+    });
+
+    registryConfig = { username: "fleet", proxy: { remoteUrl: `http://${UPSTREAM_IP}:5000` } };
+    const result = await up("switch to pull-through");
+    const counts = changeCounts(result);
+    for (const kind of ["create", "delete", "replace"]) {
+      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
+    }
+    assert.ok((counts.update ?? 0) >= 1, JSON.stringify(counts));
+    assert.equal(result.outputs.password.value, "", "a mirror serves anonymous reads");
+
+    await timed("pull through the mirror", async () => {
+      await onHost("host-2", ["pull", "busybox"]);
+      const said = await onHost("host-2", ["run", "--rm", "busybox", "echo", "via the mirror"]);
+      assert.equal(said.trim(), "via the mirror");
+    });
+    // host-2 reached Docker Hub's busybox through the registry: its access log names host-2.
+    const host2 = "172.30.60.11";
+    await waitFor(
+      "the registry's log of host-2's pull",
+      async () => {
+        const journal = await runDocker([
+          "exec",
+          container("host-1"),
+          "journalctl",
+          "--unit",
+          "docker-registry",
+          "--no-pager",
+        ]);
+        const served = journal
+          .split("\n")
+          .filter((line) => line.includes("/v2/library/busybox/manifests/latest"));
+        assert.ok(
+          served.some((line) => line.includes(`remoteaddr=${host2}`) || line.includes(`${host2}:`)),
+          `no request from ${host2} for library/busybox in the registry's log:\n${served.join("\n")}`,
+        );
+      },
+      20_000,
+    );
+    const manifest = await getTls(
+      `https://${REGISTRY_ADDRESS}/v2/library/busybox/manifests/latest`,
+      caPem,
+    );
+    assert.equal(manifest.status, 200, "anonymous reads of the upstream's images");
+  });
+
+  it("destroys everything it made", async () => {
+    await runDocker(["rm", "--force", `${STACK}-upstream`]);
+    await timed("destroy", () => stack.destroy());
+    for (const kind of ["ps --all", "network ls", "volume ls"]) {
+      const left = await runDocker([
+        ...kind.split(" "),
+        "--quiet",
+        "--filter",
+        `label=dockfleet.io/stack=${STACK}`,
+      ]);
+      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
+    }
+  });
+});
+
+/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
+function readBackendFiles(): string {
+  const url = process.env.PULUMI_BACKEND_URL ?? "";
+  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
+  const root = url.slice("file://".length);
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
+    .join("\n");
+}
