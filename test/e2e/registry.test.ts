@@ -170,6 +170,8 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(busyboxTar, { force: true });
     process.stdout.write(`registry test timings (s): ${JSON.stringify(timings)}\n`);
+    const steps = output.split("\n").filter((line) => /: done in [\d.]+ s/.test(line));
+    process.stdout.write(`remote steps:\n${steps.join("\n")}\n`);
   });
 
   it("runs the registry on host-1 over TLS, with its password a secret", async () => {
@@ -337,6 +339,46 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       caPem,
     );
     assert.equal(manifest.status, 200, "anonymous reads of the upstream's images");
+  });
+
+  it("runs as a container from a configured image, on the same data and password", async () => {
+    // The test's registry image (Debian's binary) stands in for registry:2 on host-1's engine.
+    const imageTar = await saveImage(await ensureRegistryImage());
+    try {
+      await runDocker(["cp", imageTar, `${container("host-1")}:/tmp/registry-image.tar`]);
+      await onHost("host-1", ["load", "--input", "/tmp/registry-image.tar"]);
+    } finally {
+      fs.rmSync(imageTar, { force: true });
+    }
+    registryConfig = { username: "fleet", runAs: "container", image: "dockfleet-test/registry:2" };
+    const result = await up("switch to container");
+    const counts = changeCounts(result);
+    for (const kind of ["create", "delete", "replace"]) {
+      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
+    }
+    assert.equal(result.outputs.password.value, password, "the generated password came back");
+    const policy = await onHost("host-1", [
+      "inspect",
+      "--format",
+      "{{.HostConfig.RestartPolicy.Name}} {{.State.Running}}",
+      "dockfleet-registry",
+    ]);
+    assert.equal(policy.trim(), "always true");
+    const service = await runDocker([
+      "exec",
+      container("host-1"),
+      "sh",
+      "-c",
+      "systemctl is-enabled docker-registry || true",
+    ]);
+    assert.match(service, /disabled/);
+    assert.equal((await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem)).status, 401);
+    const manifest = await getTls(
+      `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
+      caPem,
+      `fleet:${password}`,
+    );
+    assert.equal(manifest.status, 200, "the pushed image is still served");
   });
 
   it("destroys everything it made", async () => {
