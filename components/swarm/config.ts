@@ -1,0 +1,102 @@
+import { z } from "zod";
+
+/**
+ * `dockfleet:swarm` stack config: which hosts form the swarm and how. Every default lives here;
+ * checks that need the environment's host names (too many managers, unknown hosts) live in
+ * planSwarm (provision/render/swarm.ts), which gets the names.
+ */
+
+const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
+  message: "must be a host name: 2-32 characters of a-z, 0-9 and '-', starting with a letter",
+});
+
+/** Docker's node label keys: letters, digits, '.', '-', '_', '/' (e.g. "dockfleet.io/zone"). */
+const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {
+  message: 'must be a label key of letters, digits, ".", "-", "_" and "/", e.g. "zone"',
+});
+
+const labelValue = z.string().regex(/^[^\s=]{0,255}$/, {
+  message: "must be a label value without spaces or '='",
+});
+
+const nodeLabels = z.record(labelKey, labelValue);
+
+const SwarmNodeSettingsSchema = z.strictObject({
+  /** Node labels for this host, on top of `labels` (this host's value wins). */
+  labels: nodeLabels.default({}),
+  /** "drain" keeps tasks off the node; "pause" stops new tasks from being placed on it. */
+  availability: z.enum(["active", "pause", "drain"]).default("active"),
+});
+
+const overlayNetworkName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, {
+  message: 'must be a network name of letters, digits, "_", "." and "-", e.g. "apps"',
+});
+
+const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, {
+  message: 'must be an IPv4 CIDR, e.g. "10.20.0.0/24"',
+});
+
+const SwarmNetworkSchema = z.strictObject({
+  /** The overlay network's name as services and `docker run --network` use it. */
+  name: overlayNetworkName,
+  /** Standalone containers (`docker run --network`) may join it, not only services. */
+  attachable: z.boolean().default(true),
+  /** IPsec encryption of the VXLAN traffic between nodes (needs the kernel's xfrm support). */
+  encrypted: z.boolean().default(false),
+  /** Subnet of the network; unset lets Docker pick one from its default address pool. */
+  subnet: ipv4Cidr.optional(),
+});
+
+export const SwarmConfigSchema = z
+  .strictObject({
+    /** Form a swarm at all. Keeping the key with false turns the swarm off without losing its settings. */
+    enabled: z.boolean().default(true),
+    /**
+     * Hosts in the swarm, in order: the first `managers` are managers (the very first one runs
+     * `docker swarm init`), the next `workers` are workers. @default every host of the environment
+     */
+    hosts: z.array(hostName).optional(),
+    /**
+     * How many managers. 1 is enough to try things; 3 (or 5) survive the loss of one (or two).
+     * An even number is allowed but warned about: it adds a failure point without adding tolerance.
+     */
+    managers: z.int().min(1).default(1),
+    /** How many workers, after the managers. @default every remaining host */
+    workers: z.int().min(0).optional(),
+    /** Swarm port (advertise and listen), on each host's private address. */
+    port: z.int().min(1).max(65535).default(2377),
+    /** Node labels on every node. */
+    labels: nodeLabels.default({}),
+    /** Per-host node labels and availability, by host name. */
+    nodes: z.record(hostName, SwarmNodeSettingsSchema).default({}),
+    /** Overlay networks to create (on a manager; they span every node that runs a task on them). */
+    networks: z.array(SwarmNetworkSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const duplicate = (values: string[]) =>
+      values.find((value, index) => values.indexOf(value) !== index);
+    const host = duplicate(config.hosts ?? []);
+    if (host !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hosts"],
+        message: `lists ${JSON.stringify(host)} twice: each host joins once`,
+      });
+    }
+    const network = duplicate(config.networks.map((entry) => entry.name));
+    if (network !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["networks"],
+        message: `names the network ${JSON.stringify(network)} twice: network names must be unique`,
+      });
+    }
+  });
+
+/** Resolved `dockfleet:swarm` config: every default applied. */
+export type SwarmConfig = z.infer<typeof SwarmConfigSchema>;
+/** What a user may write: defaults still to apply. */
+export type SwarmConfigInput = z.input<typeof SwarmConfigSchema>;
+export type SwarmNetworkConfig = SwarmConfig["networks"][number];
+export type SwarmNodeSettings = z.infer<typeof SwarmNodeSettingsSchema>;
+export type SwarmAvailability = SwarmNodeSettings["availability"];

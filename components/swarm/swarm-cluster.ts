@@ -1,0 +1,191 @@
+import * as pulumi from "@pulumi/pulumi";
+import { logUrnOf } from "../../provision/providers/log";
+import { SwarmInit } from "../../provision/providers/swarm-init";
+import { SwarmNetwork } from "../../provision/providers/swarm-network";
+import { SwarmNode } from "../../provision/providers/swarm-node";
+import { planSwarm, type SwarmPlan, type SwarmRole } from "../../provision/render/swarm";
+import type { DockerEngine } from "../engine/docker-engine";
+import type { Machine } from "../machines/machine";
+import {
+  SwarmConfigSchema,
+  type SwarmAvailability,
+  type SwarmConfig,
+  type SwarmConfigInput,
+} from "./config";
+
+export interface SwarmClusterArgs extends Omit<SwarmConfigInput, "enabled"> {
+  /**
+   * The engines the swarm may use, in order (an Environment's `engines`). Which of them join, and
+   * as what, follows `hosts`, `managers` and `workers`: by default the first engine inits the
+   * swarm and manages it, every other one joins as a worker. Commands go over each machine's SSH
+   * connection, to the local Docker socket.
+   */
+  engines: DockerEngine[];
+}
+
+/** One node as the swarm's users see it. */
+export interface SwarmNodeSummary {
+  name: string;
+  role: SwarmRole;
+  availability: SwarmAvailability;
+  nodeId: string;
+}
+
+export interface ResolvedSwarmArgs {
+  config: SwarmConfig;
+  plan: SwarmPlan;
+}
+
+/**
+ * Pure: the swarm's config with every default applied, and the plan for these engines' hosts.
+ * Throws with the key, the value and the fix when they cannot make a swarm.
+ */
+export function resolveSwarmArgs(args: SwarmClusterArgs): ResolvedSwarmArgs {
+  const { engines, ...input } = args;
+  const parsed = SwarmConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) =>
+        `dockfleet:swarm.${issue.path.map(String).join(".")} = ` +
+        `${JSON.stringify(valueAt(input, issue.path)) ?? "(missing)"}: ${issue.message}`,
+    );
+    throw new Error(`invalid swarm settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  const config = parsed.data;
+  const names = engines.map((engine) => engine.machine.name);
+  return { config, plan: planSwarm(names, config) };
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (value, part) =>
+      value !== null && typeof value === "object"
+        ? (value as Record<PropertyKey, unknown>)[part]
+        : undefined,
+    input,
+  );
+}
+
+/**
+ * A Docker swarm over a set of engines: `docker swarm init` on the first manager's private
+ * address, the other hosts joined with tokens kept as secrets, node labels and availability, and
+ * overlay networks. Adding a host joins it; removing one drains it, makes it leave and removes the
+ * node. On a formed swarm nothing is done again: every step checks the host's swarm state first.
+ */
+export class SwarmCluster extends pulumi.ComponentResource {
+  /** The first manager: it inits the swarm; node changes and `docker stack deploy` go through it. */
+  readonly manager: Machine;
+  /** The first manager's private address:port, where nodes join. */
+  readonly managerAddress: pulumi.Output<string>;
+  /** The swarm's ID. */
+  readonly clusterId: pulumi.Output<string>;
+  /** Resolves (to the swarm's ID) once every node joined with its labels and the networks exist. */
+  readonly ready: pulumi.Output<string>;
+  /** Every node with its role and availability, once it is in the swarm. */
+  readonly nodes: pulumi.Output<SwarmNodeSummary[]>;
+  /** The overlay networks' names, once they exist. */
+  readonly networks: pulumi.Output<string[]>;
+  /** Join tokens (secrets), for hosts joined outside dockfleet. */
+  readonly workerJoinToken: pulumi.Output<string>;
+  readonly managerJoinToken: pulumi.Output<string>;
+  /** Who inits, who joins as what: worked out before anything is created. */
+  readonly plan: SwarmPlan;
+
+  constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dockfleet:swarm:SwarmCluster", name, {}, opts);
+    let resolved: ResolvedSwarmArgs;
+    try {
+      resolved = resolveSwarmArgs(args);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
+    const { plan } = resolved;
+    this.plan = plan;
+    for (const warning of plan.warnings) pulumi.log.warn(warning, this);
+
+    const engineOf = new Map(args.engines.map((engine) => [engine.machine.name, engine]));
+    const initEngine = engineOf.get(plan.initNode) as DockerEngine;
+    this.manager = initEngine.machine;
+    const logUrn = logUrnOf(this);
+    const init = new SwarmInit(
+      `${name}-init`,
+      {
+        host: this.manager.name,
+        connection: this.manager.ssh,
+        logUrn,
+        advertiseAddress: this.manager.privateAddress,
+        port: plan.port,
+      },
+      { parent: this, dependsOn: [initEngine] },
+    );
+    this.clusterId = init.clusterId;
+    this.managerAddress = pulumi.interpolate`${this.manager.privateAddress}:${plan.port}`;
+    this.workerJoinToken = pulumi.secret(init.workerToken);
+    this.managerJoinToken = pulumi.secret(init.managerToken);
+
+    const managerConnection = { host: this.manager.name, connection: this.manager.ssh };
+    const nodes = plan.nodes.map((node) => {
+      const engine = engineOf.get(node.name) as DockerEngine;
+      return new SwarmNode(
+        `${name}-${node.name}`,
+        {
+          host: node.name,
+          connection: engine.machine.ssh,
+          logUrn,
+          advertiseAddress: engine.machine.privateAddress,
+          port: plan.port,
+          role: node.role,
+          availability: node.availability,
+          labels: node.labels,
+          init: node.init,
+          clusterId: init.clusterId,
+          joinAddress: this.managerAddress,
+          workerToken: init.workerToken,
+          managerToken: init.managerToken,
+          manager: managerConnection,
+        },
+        { parent: this, dependsOn: [engine, init] },
+      );
+    });
+    const networkLabels = { "dockfleet.io/stack": pulumi.getStack(), "dockfleet.io/swarm": name };
+    const networks = plan.networks.map(
+      (network) =>
+        new SwarmNetwork(
+          `${name}-network-${network.name}`,
+          {
+            host: this.manager.name,
+            connection: this.manager.ssh,
+            logUrn,
+            network,
+            labels: networkLabels,
+            clusterId: init.clusterId,
+          },
+          { parent: this, dependsOn: [init] },
+        ),
+    );
+
+    this.nodes = pulumi.all(nodes.map((node) => node.nodeId)).apply((ids) =>
+      plan.nodes.map((node, index) => ({
+        name: node.name,
+        role: node.role,
+        availability: node.availability,
+        nodeId: ids[index],
+      })),
+    );
+    this.networks = pulumi
+      .all(networks.map((network) => network.id))
+      .apply(() => plan.networks.map((network) => network.name));
+    this.ready = pulumi
+      .all([init.clusterId, this.nodes, this.networks])
+      .apply(([clusterId]) => clusterId);
+    this.registerOutputs({
+      managerAddress: this.managerAddress,
+      clusterId: this.clusterId,
+      ready: this.ready,
+      nodes: this.nodes,
+      networks: this.networks,
+      workerJoinToken: this.workerJoinToken,
+      managerJoinToken: this.managerJoinToken,
+    });
+  }
+}

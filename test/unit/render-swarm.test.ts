@@ -1,0 +1,354 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SwarmConfigSchema, type SwarmConfigInput } from "../../components/swarm/config";
+import {
+  parseLocalSwarmState,
+  parseNetworkInspect,
+  parseNodeInspect,
+  planNetwork,
+  planNodeRemoval,
+  planNodeUpdate,
+  planSwarm,
+  planSwarmInit,
+  planSwarmJoin,
+  renderDockerCommand,
+  renderNetworkCreateArgs,
+  renderSwarmInitCommand,
+  renderSwarmJoinCommand,
+  type LocalSwarmState,
+  type ObservedSwarmNode,
+} from "../../provision/render/swarm";
+
+const HOSTS = ["host-1", "host-2", "host-3", "host-4", "host-5"];
+
+function plan(input: SwarmConfigInput, hosts: string[] = HOSTS) {
+  return planSwarm(hosts, SwarmConfigSchema.parse(input));
+}
+
+function roles(input: SwarmConfigInput, hosts?: string[]): string[] {
+  return plan(input, hosts).nodes.map((node) => `${node.name}:${node.role}${node.init ? "*" : ""}`);
+}
+
+describe("SwarmConfigSchema", () => {
+  it("has a default for everything", () => {
+    assert.deepEqual(SwarmConfigSchema.parse({}), {
+      enabled: true,
+      managers: 1,
+      port: 2377,
+      labels: {},
+      nodes: {},
+      networks: [],
+    });
+    assert.deepEqual(SwarmConfigSchema.parse({ networks: [{ name: "apps" }] }).networks, [
+      { name: "apps", attachable: true, encrypted: false },
+    ]);
+  });
+
+  it("refuses 0 managers, unknown keys, bad availability and duplicate networks", () => {
+    const problems = (input: unknown) =>
+      SwarmConfigSchema.safeParse(input).error?.issues.map(
+        (issue) => `${issue.path.join(".")}: ${issue.code}`,
+      );
+    assert.deepEqual(problems({ managers: 0 }), ["managers: too_small"]);
+    assert.deepEqual(problems({ manager: 1 }), [": unrecognized_keys"]);
+    assert.deepEqual(problems({ nodes: { "host-1": { availability: "off" } } }), [
+      "nodes.host-1.availability: invalid_value",
+    ]);
+    assert.deepEqual(problems({ networks: [{ name: "a" }, { name: "a" }] }), ["networks: custom"]);
+    assert.deepEqual(problems({ hosts: ["host-1", "host-1"] }), ["hosts: custom"]);
+    assert.deepEqual(problems({ labels: { "bad key": "x" } }), ["labels.bad key: invalid_key"]);
+  });
+});
+
+describe("planSwarm", () => {
+  it("by default: the first host inits and manages, every other one is a worker", () => {
+    assert.deepEqual(roles({}, ["host-1", "host-2", "host-3"]), [
+      "host-1:manager*",
+      "host-2:worker",
+      "host-3:worker",
+    ]);
+    const single = plan({}, ["solo"]);
+    assert.equal(single.initNode, "solo");
+    assert.deepEqual(single.warnings, []);
+  });
+
+  it("takes managers first, then workers, and leaves the rest out", () => {
+    assert.deepEqual(roles({ managers: 3, workers: 1 }), [
+      "host-1:manager*",
+      "host-2:manager",
+      "host-3:manager",
+      "host-4:worker",
+    ]);
+    assert.deepEqual(plan({ managers: 3, workers: 1 }).outside, ["host-5"]);
+    assert.deepEqual(roles({ hosts: ["host-4", "host-2"] }), ["host-4:manager*", "host-2:worker"]);
+    assert.deepEqual(plan({ hosts: ["host-4", "host-2"] }).outside, ["host-1", "host-3", "host-5"]);
+  });
+
+  it("adding a worker adds one node and leaves every other node as it was", () => {
+    const before = plan({ managers: 3, workers: 1, nodes: { "host-4": { labels: { a: "b" } } } });
+    const after = plan({ managers: 3, workers: 2, nodes: { "host-4": { labels: { a: "b" } } } });
+    assert.deepEqual(after.nodes.slice(0, 4), before.nodes);
+    assert.deepEqual(after.nodes[4], {
+      name: "host-5",
+      role: "worker",
+      init: false,
+      availability: "active",
+      labels: {},
+    });
+  });
+
+  it("warns about an even number of managers, and about more than 7", () => {
+    assert.match(plan({ managers: 2 }).warnings.join("\n"), /managers = 2: an even number/);
+    assert.deepEqual(plan({ managers: 3 }).warnings, []);
+    const many = Array.from({ length: 9 }, (_, index) => `h${index + 1}`);
+    assert.match(plan({ managers: 9 }, many).warnings.join("\n"), /at most 7 managers/);
+  });
+
+  it("merges swarm-wide and per-node labels, and sets availability", () => {
+    const nodes = plan({
+      labels: { zone: "a", tier: "any" },
+      nodes: { "host-2": { labels: { tier: "db" }, availability: "drain" } },
+    }).nodes;
+    assert.deepEqual(nodes[0].labels, { zone: "a", tier: "any" });
+    assert.deepEqual(nodes[1].labels, { zone: "a", tier: "db" });
+    assert.equal(nodes[1].availability, "drain");
+    assert.equal(nodes[0].availability, "active");
+  });
+
+  it("refuses plans that cannot work, naming key, value and fix", () => {
+    assert.throws(
+      () => planSwarm(HOSTS, { ...SwarmConfigSchema.parse({}), managers: 0 }),
+      /dockfleet:swarm\.managers = 0: a swarm needs at least one manager/,
+    );
+    assert.throws(() => plan({ managers: 6 }), /managers = 6, but the swarm has 5 host\(s\)/);
+    assert.throws(
+      () => plan({ managers: 3, workers: 3 }),
+      /workers = 3 with 3 manager\(s\) needs 6 hosts, but the swarm has 5/,
+    );
+    assert.throws(() => plan({ hosts: ["host-9"] }), /hosts names "host-9", not a host/);
+    assert.throws(
+      () => plan({ managers: 1, workers: 1, nodes: { "host-3": { availability: "drain" } } }),
+      /nodes has settings for "host-3", which is not a node of the swarm \(host-1, host-2\)/,
+    );
+  });
+});
+
+function local(overrides: Partial<LocalSwarmState>): LocalSwarmState {
+  return {
+    state: "inactive",
+    nodeId: "",
+    nodeAddress: "",
+    isManager: false,
+    clusterId: "",
+    error: "",
+    ...overrides,
+  };
+}
+
+describe("what a host reports, and what to do", () => {
+  it("parses docker info's Swarm section", () => {
+    const inactive = parseLocalSwarmState(
+      '{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"","RemoteManagers":null}',
+    );
+    assert.deepEqual(inactive, local({}));
+    const manager = parseLocalSwarmState(
+      JSON.stringify({
+        NodeID: "n1",
+        NodeAddr: "10.0.0.1",
+        LocalNodeState: "active",
+        ControlAvailable: true,
+        Cluster: { ID: "c1" },
+      }),
+    );
+    assert.deepEqual(
+      manager,
+      local({
+        state: "active",
+        nodeId: "n1",
+        nodeAddress: "10.0.0.1",
+        isManager: true,
+        clusterId: "c1",
+      }),
+    );
+    assert.throws(() => parseLocalSwarmState('{"LocalNodeState":"odd"}'), /unexpected swarm state/);
+  });
+
+  it("inits only a host outside any swarm", () => {
+    assert.deepEqual(planSwarmInit("h", local({}), "10.0.0.1"), { kind: "init" });
+    const formed = local({ state: "active", isManager: true, nodeAddress: "10.0.0.1" });
+    assert.deepEqual(planSwarmInit("h", formed, "10.0.0.1"), {
+      kind: "initialized",
+      warning: undefined,
+    });
+    const elsewhere = planSwarmInit("h", { ...formed, nodeAddress: "192.168.0.9" }, "10.0.0.1");
+    assert.match(elsewhere.kind === "initialized" ? (elsewhere.warning ?? "") : "", /192\.168/);
+    assert.throws(
+      () => planSwarmInit("h", local({ state: "active" }), "10.0.0.1"),
+      /h cannot init the swarm: .*as a worker of another swarm.*docker swarm leave --force/,
+    );
+    assert.throws(() => planSwarmInit("h", local({ state: "locked" }), "x"), /docker swarm unlock/);
+  });
+
+  it("joins a host outside, skips a member, repairs a failed attempt, refuses another swarm", () => {
+    assert.equal(planSwarmJoin("h", local({}), false), "join");
+    assert.equal(planSwarmJoin("h", local({ state: "active", nodeId: "n" }), true), "member");
+    assert.equal(planSwarmJoin("h", local({ state: "error" }), false), "leave-and-join");
+    assert.equal(planSwarmJoin("h", local({ state: "pending" }), false), "leave-and-join");
+    assert.throws(
+      () => planSwarmJoin("h", local({ state: "active", nodeId: "n" }), false),
+      /h is already a node \(n\) of another swarm/,
+    );
+  });
+});
+
+const NODE_INSPECT = JSON.stringify([
+  {
+    ID: "abc",
+    Description: { Hostname: "host-2" },
+    Spec: { Role: "worker", Availability: "active", Labels: { zone: "a", other: "x" } },
+    Status: { State: "ready" },
+  },
+]);
+
+describe("node settings and removal", () => {
+  const observed: ObservedSwarmNode = parseNodeInspect(NODE_INSPECT);
+
+  it("parses docker node inspect", () => {
+    assert.deepEqual(observed, {
+      id: "abc",
+      hostname: "host-2",
+      role: "worker",
+      availability: "active",
+      labels: { zone: "a", other: "x" },
+      state: "ready",
+      reachability: "",
+    });
+  });
+
+  it("changes nothing on a node that is as wanted", () => {
+    assert.deepEqual(
+      planNodeUpdate(observed, { role: "worker", availability: "active", labels: { zone: "a" } }),
+      [],
+    );
+  });
+
+  it("promotes, relabels and drains in as few commands as possible", () => {
+    assert.deepEqual(
+      planNodeUpdate(
+        observed,
+        { role: "manager", availability: "drain", labels: { zone: "b", disk: "ssd" } },
+        { zone: "a", gone: "1", other: "x" },
+      ),
+      [
+        ["node", "promote", "abc"],
+        [
+          "node",
+          "update",
+          "--label-add",
+          "disk=ssd",
+          "--label-add",
+          "zone=b",
+          "--label-rm",
+          "other",
+          "--availability",
+          "drain",
+          "abc",
+        ],
+      ],
+    );
+  });
+
+  it("leaves labels set by others alone", () => {
+    assert.deepEqual(
+      planNodeUpdate(observed, { role: "worker", availability: "active", labels: {} }, {}),
+      [],
+    );
+  });
+
+  it("drains, demotes a manager, leaves, removes", () => {
+    assert.deepEqual(planNodeRemoval(observed), ["drain", "leave", "remove"]);
+    assert.deepEqual(planNodeRemoval({ ...observed, role: "manager", availability: "drain" }), [
+      "demote",
+      "leave",
+      "remove",
+    ]);
+    assert.deepEqual(planNodeRemoval(undefined), ["leave"]);
+  });
+});
+
+describe("commands", () => {
+  it("inits and joins on the given private address, the token only by variable name", () => {
+    assert.equal(
+      renderSwarmInitCommand("10.0.0.1", 2377),
+      "docker swarm init --advertise-addr '10.0.0.1:2377' --listen-addr '10.0.0.1:2377'",
+    );
+    const join = renderSwarmJoinCommand("10.0.0.2", 2377, "10.0.0.1:2377", "TOKEN");
+    assert.equal(
+      join,
+      `docker swarm join --token "$TOKEN" --advertise-addr '10.0.0.2:2377' ` +
+        `--listen-addr '10.0.0.2:2377' '10.0.0.1:2377'`,
+    );
+    assert.doesNotMatch(join, /SWMTKN/);
+  });
+
+  it("quotes docker arguments only where needed", () => {
+    assert.equal(
+      renderDockerCommand(["node", "ps", "abc", "--format", "{{.CurrentState}}"]),
+      "docker node ps abc --format '{{.CurrentState}}'",
+    );
+  });
+
+  it("creates attachable, optionally encrypted overlay networks", () => {
+    assert.deepEqual(
+      renderNetworkCreateArgs(
+        { name: "apps", attachable: true, encrypted: true, subnet: "10.20.0.0/24" },
+        { "dockfleet.io/stack": "s" },
+      ),
+      [
+        "network",
+        "create",
+        "--driver",
+        "overlay",
+        "--attachable",
+        "--opt",
+        "encrypted",
+        "--subnet",
+        "10.20.0.0/24",
+        "--label",
+        "dockfleet.io/stack=s",
+        "apps",
+      ],
+    );
+    assert.deepEqual(
+      renderNetworkCreateArgs({ name: "n", attachable: false, encrypted: false }, {}),
+      ["network", "create", "--driver", "overlay", "n"],
+    );
+  });
+
+  it("keeps a network that exists as wanted and refuses one that differs", () => {
+    const inspect = parseNetworkInspect(
+      JSON.stringify([
+        {
+          Name: "apps",
+          Driver: "overlay",
+          Scope: "swarm",
+          Attachable: true,
+          Options: { "com.docker.network.driver.overlay.vxlanid_list": "4097" },
+          IPAM: { Config: [{ Subnet: "10.0.1.0/24" }] },
+        },
+      ]),
+    );
+    const wanted = { name: "apps", attachable: true, encrypted: false };
+    assert.equal(planNetwork(wanted, undefined), "create");
+    assert.equal(planNetwork(wanted, inspect), "exists");
+    assert.equal(planNetwork({ ...wanted, subnet: "10.0.1.0/24" }, inspect), "exists");
+    assert.throws(
+      () => planNetwork({ ...wanted, encrypted: true }, inspect),
+      /network named "apps" already exists with encrypted false, not true: remove it/,
+    );
+    assert.throws(
+      () => planNetwork(wanted, { ...inspect, driver: "bridge", scope: "local" }),
+      /driver bridge\/local, not overlay\/swarm/,
+    );
+  });
+});
