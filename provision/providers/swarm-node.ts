@@ -4,6 +4,7 @@ import {
   planNodeRemoval,
   planNodeUpdate,
   planSwarmJoin,
+  renderDockerCommand,
   renderSwarmJoinCommand,
   type SwarmRole,
 } from "../render/swarm";
@@ -176,12 +177,12 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
       if (steps.includes("drain")) {
         await runDockerOn(client, ["node", "update", "--availability", "drain", props.nodeId], log);
         const drained = await pollUntil(async () => {
-          const tasks = await runDockerOn(
-            client,
-            ["node", "ps", props.nodeId, "--format", "{{.CurrentState}}"],
-            log,
+          const tasks = await client.execOrThrow(
+            renderDockerCommand(["node", "ps", props.nodeId, "--format", "{{.CurrentState}}"]),
           );
-          return /^(Running|Starting|Preparing|Assigned|Accepted)/m.test(tasks) ? undefined : true;
+          return /^(Running|Starting|Preparing|Assigned|Accepted)/m.test(tasks.stdout)
+            ? undefined
+            : true;
         }, DRAIN_TIMEOUT_MS);
         if (drained === undefined)
           log.warn("tasks still running after the drain timeout: going on");
