@@ -20,6 +20,8 @@ import type { ExecOptions, ExecResult, SshConnectionArgs } from "./types";
 /** After a timeout: SIGTERM, this long to exit, then SIGKILL and close; then give up waiting. */
 const TIMEOUT_KILL_GRACE_MS = 2_000;
 const DEFAULT_MAX_CONCURRENT_CHANNELS = 8;
+/** Tries to open one channel that sshd refuses (about 3 s in all). */
+const CHANNEL_OPEN_ATTEMPTS = 8;
 /** SFTP status code for a missing file. */
 const SFTP_NO_SUCH_FILE = 2;
 
@@ -203,8 +205,8 @@ export class SshClient {
         rejectTimedOut();
       };
 
-      const onChannel = (error: Error | undefined, channel: ClientChannel) => {
-        if (error) {
+      const onChannel = (error: unknown, channel: ClientChannel | undefined) => {
+        if (error || !channel) {
           settle(() => reject(new SshConnectionLostError(this.target, operation, error)));
           return;
         }
@@ -237,15 +239,43 @@ export class SshClient {
         channel.end(opts.stdin);
       };
 
+      const prefix = timeoutMs !== undefined ? PROCESS_GROUP_REPORT : "";
+      this.openChannel<ClientChannel>(
+        (callback) => this.connection.exec(prefix + remoteCommand, callback),
+        onChannel,
+      );
+    });
+  }
+
+  /**
+   * Opens a channel, asking again when sshd refuses it: sshd frees a closed session's slot lazily,
+   * so a busy connection can briefly hit MaxSessions. Nothing has run yet, so asking again is
+   * safe. onOpen gets the channel synchronously in ssh2's callback, before any of its events.
+   */
+  private openChannel<T>(
+    open: (callback: (error: Error | undefined, channel: T) => void) => void,
+    onOpen: (error: unknown, channel: T | undefined) => void,
+  ): void {
+    let attempt = 0;
+    const tryOpen = () => {
+      attempt++;
       try {
-        const prefix = timeoutMs !== undefined ? PROCESS_GROUP_REPORT : "";
-        this.connection.exec(prefix + remoteCommand, onChannel);
+        if (!this.connected) throw new Error("not connected");
+        open((error, channel) => {
+          const refused = error !== undefined && /channel open failure/i.test(error.message);
+          if (refused && this.connected && attempt < CHANNEL_OPEN_ATTEMPTS) {
+            setTimeout(tryOpen, Math.min(20 * 2 ** attempt, 1_000));
+          } else {
+            onOpen(error, error ? undefined : channel);
+          }
+        });
       } catch (error) {
         // ssh2 throws "Not connected" synchronously when the socket is gone.
         this.connected = false;
-        settle(() => reject(new SshConnectionLostError(this.target, operation, error)));
+        onOpen(error, undefined);
       }
-    });
+    };
+    tryOpen();
   }
 
   /**
@@ -284,10 +314,12 @@ export class SshClient {
     return this.channels.run(async () => {
       let sftp: SFTPWrapper;
       try {
-        sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
-          if (!this.connected) throw new Error("not connected");
-          this.connection.sftp((error, session) => (error ? reject(error) : resolve(session)));
-        });
+        sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+          this.openChannel<SFTPWrapper>(
+            (callback) => this.connection.sftp(callback),
+            (error, session) => (session ? resolve(session) : reject(error)),
+          ),
+        );
       } catch (error) {
         throw new SshConnectionLostError(this.target, operation, error);
       }
