@@ -51,7 +51,10 @@ describe("dockfleet ssh and ssh-config", () => {
       ],
       files,
     );
-    assert.match(config, /^Host host-1\n {2}HostName 172\.30\.80\.10\n {2}User root\n {2}Port 22\n/);
+    assert.match(
+      config,
+      /^Host host-1\n {2}HostName 172\.30\.80\.10\n {2}User root\n {2}Port 22\n/,
+    );
     assert.match(
       config,
       /\n\nHost host-2\n {2}HostName 172\.30\.80\.11\n {2}User admin\n {2}Port 2222\n/,
