@@ -66,6 +66,16 @@ async function authorizeKey(container: string, publicKey: string): Promise<void>
   );
 }
 
+/** The id of the container named `name`, or undefined when there is none. */
+async function inspectContainerId(name: string): Promise<string | undefined> {
+  try {
+    return (await runDocker(["inspect", "--type=container", "--format={{.Id}}", name])).trim();
+  } catch (error) {
+    if (/no such/i.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
 export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs, LocalHostOutputs> =
   {
     async create(inputs) {
@@ -107,6 +117,15 @@ export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs,
         id: names.container,
         outs: { ...kept, containerName: names.container, containerId, hostKey },
       };
+    },
+    async read(id, props) {
+      // `pulumi refresh` notices a host container removed (or replaced by another one) behind
+      // dockfleet's back: an empty id drops it from the state, so the next `up` creates it again
+      // and everything installed on it, whose connection then names a new host key, follows.
+      if (props === undefined) return { id: "" };
+      const containerId = await inspectContainerId(props.containerName);
+      if (containerId !== props.containerId) return { id: "" };
+      return { id, props };
     },
     async diff(_id, olds, news) {
       const replaces = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);

@@ -9,6 +9,7 @@ import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automa
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { docker as runDocker, waitFor } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+import { readBackendFiles } from "../helpers/stack";
 
 /**
  * The local stack end to end, through the Automation API and the real Pulumi CLI with the local
@@ -201,15 +202,3 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
     }
   });
 });
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
-}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { removeByLabel } from "./docker";
+
+/**
+ * Driving real dockfleet stacks from tests and the benchmark: the stack file, the Automation API
+ * stack on the local backend that bin/test sets up, clean-up, and reading the backend's files.
+ */
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+/** A host as the program's `hosts` output lists it. */
+export interface HostOutput {
+  name: string;
+  address: string;
+  dockerHost: string;
+  dockerVersion: string;
+}
+
+export function stackFilePath(stackName: string): string {
+  return path.join(ROOT, "stacks", `Pulumi.${stackName}.yaml`);
+}
+
+/**
+ * Writes stacks/Pulumi.<stack>.yaml with `dockfleet:` keys (without the prefix). An encryption
+ * salt the CLI added to the file is kept.
+ */
+export function writeStackConfig(stackName: string, config: Record<string, unknown>): void {
+  const file = stackFilePath(stackName);
+  const salt = fs.existsSync(file)
+    ? /^encryptionsalt: .*$/m.exec(fs.readFileSync(file, "utf8"))?.[0]
+    : undefined;
+  const keys = Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [`dockfleet:${key}`, value]),
+  );
+  // JSON is YAML.
+  fs.writeFileSync(file, `${salt ?? ""}\nconfig: ${JSON.stringify(keys)}\n`);
+}
+
+/** The stack through the Automation API, in the checkout (Pulumi.yaml, index.ts). */
+export async function openStack(
+  stackName: string,
+  envVars: Record<string, string> = {},
+): Promise<Stack> {
+  assert.ok(
+    process.env.DOCKFLEET_HOST_IMAGE,
+    "DOCKFLEET_HOST_IMAGE is unset: run through bin/test",
+  );
+  return LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT }, { envVars });
+}
+
+/**
+ * Destroys what the stack made, removes it from the backend and deletes its stack file; whatever
+ * of the local driver's a failed destroy left (labelled with the stack) is removed too.
+ */
+export async function removeStackCompletely(stack: Stack | undefined, stackName: string) {
+  await stack?.destroy().catch(() => undefined);
+  await stack?.workspace.removeStack(stackName, { force: true }).catch(() => undefined);
+  await removeByLabel(stackName).catch(() => undefined);
+  fs.rmSync(stackFilePath(stackName), { force: true });
+}
+
+/** Resource change counts of an update's summary ({same: 12, update: 3}). */
+export function changeCounts(result: { summary: { resourceChanges?: unknown } }) {
+  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+}
+
+/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
+export function readBackendFiles(): string {
+  const url = process.env.PULUMI_BACKEND_URL ?? "";
+  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
+  const root = url.slice("file://".length);
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
+    .join("\n");
+}
+
+/** The marker Pulumi puts on a secret value in a state export. */
+const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+
+/**
+ * Walks a state export made with --show-secrets (what `stack.exportStack()` returns) and returns
+ * the string values found only inside secrets, and every other string value.
+ */
+export function collectStateStrings(deployment: unknown): {
+  secretValues: Set<string>;
+  plainValues: Set<string>;
+} {
+  const secretValues = new Set<string>();
+  const plainValues = new Set<string>();
+  const leaves = (value: unknown, into: Set<string>, inSecret: boolean): void => {
+    if (typeof value === "string") {
+      into.add(value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) leaves(item, into, inSecret);
+    } else if (value !== null && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      if (SECRET_SIGNATURE_KEY in record) {
+        const plaintext = record.plaintext ?? record.value;
+        const decoded = typeof plaintext === "string" ? safeJsonParse(plaintext) : plaintext;
+        leaves(decoded, secretValues, true);
+        return;
+      }
+      for (const item of Object.values(record)) leaves(item, into, inSecret);
+    }
+  };
+  leaves(deployment, plainValues, false);
+  // A public value that also sits inside a secret object (an address, a host key) is not secret.
+  for (const value of plainValues) secretValues.delete(value);
+  return { secretValues, plainValues };
+}
+
+function safeJsonParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * What to search the backend's files for to find a secret in plain text: each long line of a
+ * multi-line value (PEM bodies; JSON escaping joins lines with "\n"), or the value itself.
+ */
+export function secretNeedles(secret: string): string[] {
+  const lines = secret.split("\n").map((line) => line.trim());
+  if (lines.length > 1) {
+    return lines.filter((line) => line.length >= 20 && !line.startsWith("-----"));
+  }
+  return secret.length >= 8 ? [secret] : [];
+}
