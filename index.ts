@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Environment, resolveStackConfig } from "./components/environment";
+import { PrivateRegistry } from "./components/registry";
+import { SwarmCluster } from "./components/swarm";
 
 // The program: one environment per stack, from the stack's validated config. Validation runs
 // before any resource is registered, so a bad stack file fails the preview with nothing created.
@@ -14,6 +16,20 @@ const environment = new Environment(stack, {
   hostImage: process.env.DOCKFLEET_HOST_IMAGE,
   sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
 });
+
+// Cluster services on the engines, each from the one before: the swarm, then the registry.
+const caPair = { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem };
+const { enabled: swarmEnabled, ...swarmSettings } = config.swarm;
+const swarm = swarmEnabled
+  ? new SwarmCluster("swarm", { engines: environment.engines, ...swarmSettings })
+  : undefined;
+const registry = config.registry.enabled
+  ? new PrivateRegistry("registry", {
+      engines: environment.engines,
+      ca: caPair,
+      config: config.registry,
+    })
+  : undefined;
 
 /** Where the SSH key is written by bin/up (mode 0600), for the ssh commands below. */
 const keyFile = `.dockfleet/${stack}/id_ed25519`;
@@ -46,3 +62,25 @@ export const dockerTls = {
 };
 
 export const sshPrivateKey = environment.sshPrivateKey;
+
+/** The etcd cluster's client endpoints and credentials (with `etcd.enabled`). */
+export const etcd = environment.etcd && {
+  endpoints: environment.etcd.endpoints,
+  caPem: environment.etcd.caPem,
+  clientCertPem: environment.etcd.clientCertPem,
+  clientKeyPem: pulumi.secret(environment.etcd.clientKeyPem),
+};
+
+/** The swarm's manager, for `docker -H` or `docker swarm join` (with `swarm.enabled`). */
+export const swarmManager = swarm && {
+  name: swarm.manager.name,
+  address: swarm.managerAddress,
+  nodes: swarm.nodes,
+};
+
+/** The private registry (with `registry.enabled`): `docker login <url>` with these. */
+export const privateRegistry = registry && {
+  url: registry.url,
+  username: registry.username,
+  password: pulumi.secret(registry.password),
+};

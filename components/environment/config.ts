@@ -1,6 +1,9 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
 import { MANAGED_DAEMON_KEYS } from "../../provision/render/daemon-json";
+import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
+import { RegistryConfigSchema } from "../registry/config";
+import { SwarmConfigSchema } from "../swarm/config";
 
 /**
  * The one schema for a stack's `dockfleet:*` config. Every default and check lives here, so that a
@@ -381,6 +384,12 @@ export const StackConfigSchema = z
     aliyun: AliyunDriverConfig.optional(),
     /** The virtualbox driver's settings (required with driver "virtualbox"). */
     virtualbox: VirtualBoxDriverConfig.optional(),
+    /** An etcd cluster on the hosts (components/etcd): off unless `enabled: true`. */
+    etcd: EtcdConfigSchema.default(DEFAULT_ETCD_CONFIG),
+    /** A Docker swarm of the hosts (components/swarm): off unless `enabled: true`. */
+    swarm: SwarmConfigSchema.default(SwarmConfigSchema.parse({})),
+    /** A private registry every host trusts (components/registry): off unless `enabled: true`. */
+    registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
     /** ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`. */
     sshPrivateKey: z
       .string()
@@ -480,8 +489,8 @@ function decodeConfigValue(raw: string): unknown {
   }
 }
 
-/** Keys whose values are never quoted back in an error. */
-const SECRET_KEYS = new Set(["sshPrivateKey"]);
+/** Values never quoted back in an error: any key on the path that names a secret. */
+const SECRET_KEY_PATTERN = /password|privatekey|secret|token/i;
 
 function formatKey(path: PropertyKey[]): string {
   return path
@@ -515,7 +524,7 @@ function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
   const shown =
     value === undefined
       ? "(missing)"
-      : SECRET_KEYS.has(String(issue.path[0]))
+      : issue.path.some((part) => SECRET_KEY_PATTERN.test(String(part)))
         ? "[secret]"
         : JSON.stringify(value);
   let message = issue.message;

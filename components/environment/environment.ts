@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
 import { DockerEngine } from "../engine/docker-engine";
+import { EtcdCluster } from "../etcd/etcd-cluster";
 import { AliyunMachines } from "../machines/aliyun";
 import { AwsMachines } from "../machines/aws";
 import { LocalMachines } from "../machines/local";
@@ -38,6 +39,8 @@ export interface HostSummary {
 export class Environment extends pulumi.ComponentResource {
   readonly machines: Machine[];
   readonly engines: DockerEngine[];
+  /** The etcd cluster, when `etcd.enabled`. */
+  readonly etcd?: EtcdCluster;
   readonly ca: Certificate;
   readonly clientCertificate: Certificate;
   /** The environment's SSH private key (a secret); with the ssh driver, the one given. */
@@ -63,11 +66,27 @@ export class Environment extends pulumi.ComponentResource {
     this.sshPrivateKey = hosts.sshPrivateKey;
 
     // Hosts are independent: their engines install in parallel.
+    // etcd needs no Docker, and with `dockerClusterStore` the engines need etcd: it comes first.
+    this.etcd = config.etcd.enabled
+      ? new EtcdCluster(
+          `${name}-etcd`,
+          { machines: this.machines, ca: caPair, config: config.etcd },
+          { parent: this },
+        )
+      : undefined;
     this.engines = this.machines.map(
       (machine) =>
         new DockerEngine(
           `${name}-${machine.name}-engine`,
-          { machine, config: config.engine, ca: caPair },
+          {
+            machine,
+            config: config.engine,
+            ca: caPair,
+            versionedDaemonOptions: this.etcd?.dockerClusterStoreOptions(
+              machine,
+              config.engine.tlsPort,
+            ),
+          },
           { parent: this },
         ),
     );

@@ -49,8 +49,8 @@ const SwarmNetworkSchema = z.strictObject({
 
 export const SwarmConfigSchema = z
   .strictObject({
-    /** Form a swarm at all. Keeping the key with false turns the swarm off without losing its settings. */
-    enabled: z.boolean().default(true),
+    /** Form a swarm (off unless true). Setting it back to false turns the swarm off and keeps its settings. */
+    enabled: z.boolean().default(false),
     /**
      * Hosts in the swarm, in order: the first `managers` are managers (the very first one runs
      * `docker swarm init`), the next `workers` are workers. @default every host of the environment

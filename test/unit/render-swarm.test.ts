@@ -32,7 +32,7 @@ function roles(input: SwarmConfigInput, hosts?: string[]): string[] {
 describe("SwarmConfigSchema", () => {
   it("has a default for everything", () => {
     assert.deepEqual(SwarmConfigSchema.parse({}), {
-      enabled: true,
+      enabled: false,
       managers: 1,
       port: 2377,
       labels: {},
