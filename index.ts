@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CounterApp, WordPressApp } from "./components/apps";
 import { Environment, resolveStackConfig } from "./components/environment";
 import { PrivateRegistry } from "./components/registry";
 import { SwarmCluster } from "./components/swarm";
@@ -30,6 +31,28 @@ const registry = config.registry.enabled
       config: config.registry,
     })
   : undefined;
+
+// The sample apps, on the swarm, from images pushed into the registry.
+const { enabled: appsEnabled, counter, wordpress, ...appSettings } = config.apps;
+const appRegistry = registry && {
+  url: registry.url,
+  username: registry.username,
+  password: registry.password,
+  caPem: registry.caCertPem,
+};
+const counterApp =
+  swarm && appsEnabled && counter.enabled
+    ? new CounterApp("counter", { swarm, registry: appRegistry, ...appSettings, settings: counter })
+    : undefined;
+const wordpressApp =
+  swarm && appsEnabled && wordpress.enabled
+    ? new WordPressApp("wordpress", {
+        swarm,
+        registry: appRegistry,
+        ...appSettings,
+        settings: wordpress,
+      })
+    : undefined;
 
 /** Where the SSH key is written by bin/up (mode 0600), for the ssh commands below. */
 const keyFile = `.dockfleet/${stack}/id_ed25519`;
@@ -83,4 +106,10 @@ export const privateRegistry = registry && {
   url: registry.url,
   username: registry.username,
   password: pulumi.secret(registry.password),
+};
+
+/** Where the sample apps answer (with `apps.enabled`). */
+export const apps = {
+  counter: counterApp?.url,
+  wordpress: wordpressApp?.installUrl,
 };

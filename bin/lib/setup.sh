@@ -9,11 +9,14 @@ source "$DOCKFLEET_ROOT/bin/lib/docker.sh"
 source "$DOCKFLEET_ROOT/bin/lib/pulumi.sh"
 # shellcheck source=bin/lib/host-image.sh
 source "$DOCKFLEET_ROOT/bin/lib/host-image.sh"
+# shellcheck source=bin/lib/app-images.sh
+source "$DOCKFLEET_ROOT/bin/lib/app-images.sh"
 
 run_setup() {
   local started=$SECONDS
   step "checking Debian packages"
-  ensure_apt_packages debootstrap openssh-client openssh-server shellcheck busybox-static
+  ensure_apt_packages debootstrap openssh-client openssh-server shellcheck busybox-static \
+    skopeo docker-registry apache2-utils
   step "checking npm packages"
   ensure_node_modules
   step "checking the Pulumi CLI"
@@ -23,5 +26,7 @@ run_setup() {
   step "checking the local host image"
   DOCKFLEET_HOST_IMAGE="$(ensure_host_image | tail -n 1)"
   export DOCKFLEET_HOST_IMAGE
+  step "checking the sample apps' images"
+  ensure_app_images >/dev/null
   step "set-up done in $((SECONDS - started)) s (pulumi $(pulumi version), host image $DOCKFLEET_HOST_IMAGE)"
 }

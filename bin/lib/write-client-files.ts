@@ -13,6 +13,10 @@ interface StackOutputs {
   }[];
   dockerTls: { caPem: string; certPem: string; keyPem: string };
   sshPrivateKey: string;
+  etcd?: { endpoints: string[] };
+  swarmManager?: { name: string; address: string };
+  privateRegistry?: { url: string; username: string };
+  apps?: { counter?: string; wordpress?: string };
 }
 
 const dir = process.argv[2];
@@ -39,6 +43,23 @@ const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => r
 for (const row of [header, ...rows]) {
   console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  "));
 }
+const services: [string, string | undefined][] = [
+  ["etcd endpoints", outputs.etcd?.endpoints.join(",")],
+  [
+    "swarm manager",
+    outputs.swarmManager && `${outputs.swarmManager.name} (${outputs.swarmManager.address})`,
+  ],
+  [
+    "private registry",
+    outputs.privateRegistry &&
+      `${outputs.privateRegistry.url} (user ${outputs.privateRegistry.username}; password: pulumi stack output privateRegistry --show-secrets)`,
+  ],
+  ["counter app", outputs.apps?.counter],
+  ["WordPress", outputs.apps?.wordpress],
+];
+const shown = services.filter((service): service is [string, string] => service[1] !== undefined);
+if (shown.length > 0) console.log("");
+for (const [what, where] of shown) console.log(`${what.padEnd(17)} ${where}`);
 const first = outputs.hosts[0];
 console.log(`
 Use a host's Docker engine (TLS, client certificate):

@@ -57,8 +57,8 @@ export const WordPressConfigSchema = z.strictObject({
 });
 
 export const AppsConfigSchema = z.strictObject({
-  /** Deploy the sample apps at all (they need the swarm, and the registry when pushImages). */
-  enabled: z.boolean().default(true),
+  /** Deploy the sample apps (off unless true; they need the swarm, and the registry when pushImages). */
+  enabled: z.boolean().default(false),
   /**
    * Copy each image from this machine's Docker engine into the private registry (skopeo) and
    * deploy it from there by digest, so every node can pull it. false: the nodes pull the image

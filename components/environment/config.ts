@@ -1,7 +1,9 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
 import { MANAGED_DAEMON_KEYS } from "../../provision/render/daemon-json";
+import { AppsConfigSchema } from "../apps/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
+import { planLocalHosts } from "../machines/local-run-args";
 import { RegistryConfigSchema } from "../registry/config";
 import { SwarmConfigSchema } from "../swarm/config";
 
@@ -366,6 +368,64 @@ const VirtualBoxDriverConfig = z.strictObject({
   workDir: z.string().min(1).default(".dockfleet/virtualbox"),
 });
 
+/** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
+export function plannedHostNames(config: {
+  driver: string;
+  hosts: number;
+  namePrefix: string;
+  sshHosts: { name: string }[];
+}): string[] {
+  return config.driver === "ssh"
+    ? config.sshHosts.map((host) => host.name)
+    : Array.from({ length: config.hosts }, (_, index) => `${config.namePrefix}-${index + 1}`);
+}
+
+/** Host names that etcd, the swarm and the registry name must be hosts of the environment. */
+function checkHostReferences(
+  config: Parameters<typeof plannedHostNames>[0] & {
+    etcd: { enabled: boolean; members: number | string[] };
+    swarm: { enabled: boolean; hosts?: string[] };
+    registry: { enabled: boolean; host?: string };
+  },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const known = new Set(plannedHostNames(config));
+  const allowed = `a host of this environment (${[...known].join(", ")})`;
+  const references: [PropertyKey[], string | undefined][] = [
+    ...(Array.isArray(config.etcd.members) && config.etcd.enabled
+      ? config.etcd.members.map((name, index): [PropertyKey[], string] => [
+          ["etcd", "members", index],
+          name,
+        ])
+      : []),
+    ...(config.swarm.enabled
+      ? (config.swarm.hosts ?? []).map((name, index): [PropertyKey[], string] => [
+          ["swarm", "hosts", index],
+          name,
+        ])
+      : []),
+    ...(config.registry.enabled
+      ? [[["registry", "host"], config.registry.host] as [PropertyKey[], string | undefined]]
+      : []),
+  ];
+  for (const [path, name] of references) {
+    if (name !== undefined && !known.has(name)) {
+      ctx.addIssue({ code: "custom", path, message: `must be ${allowed}` });
+    }
+  }
+  if (
+    config.etcd.enabled &&
+    typeof config.etcd.members === "number" &&
+    config.etcd.members > known.size
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["etcd", "members"],
+      message: `must be at most the number of hosts (${known.size})`,
+    });
+  }
+}
+
 export const StackConfigSchema = z
   .strictObject({
     /** Which driver creates the hosts. */
@@ -390,6 +450,8 @@ export const StackConfigSchema = z
     swarm: SwarmConfigSchema.default(SwarmConfigSchema.parse({})),
     /** A private registry every host trusts (components/registry): off unless `enabled: true`. */
     registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
+    /** The sample apps on the swarm (components/apps): off unless `enabled: true`. */
+    apps: AppsConfigSchema.default(AppsConfigSchema.parse({})),
     /** ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`. */
     sshPrivateKey: z
       .string()
@@ -411,6 +473,44 @@ export const StackConfigSchema = z
         code: "custom",
         path: ["sshHosts"],
         message: 'must list at least one host when driver is "ssh"',
+      });
+    }
+    if (config.engine.source !== "mirror" && config.engine.mirrorUrl !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine", "mirrorUrl"],
+        message: `is used only with engine.source "mirror" (engine.source is "${config.engine.source}"): set both, or remove mirrorUrl`,
+      });
+    }
+    if (config.driver === "local") {
+      try {
+        planLocalHosts({
+          count: config.hosts,
+          namePrefix: config.namePrefix,
+          subnet: config.local.subnet,
+        });
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["local", "subnet"],
+          message: (error as Error).message,
+        });
+      }
+    }
+    checkHostReferences(config, ctx);
+    if (config.apps.enabled && !config.swarm.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["apps", "enabled"],
+        message: "needs the swarm: set dockfleet:swarm.enabled to true",
+      });
+    }
+    if (config.apps.enabled && config.apps.pushImages && !config.registry.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["apps", "pushImages"],
+        message:
+          "needs the private registry: set dockfleet:registry.enabled to true, or pushImages to false",
       });
     }
     for (const key of Object.keys(config.engine.daemonOptions)) {

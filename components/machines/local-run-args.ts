@@ -291,3 +291,29 @@ export function renderNetworkCreateArgs(spec: { stack: string; subnet: string })
     localNetworkName(spec.stack),
   ];
 }
+
+export interface PlannedLocalHost {
+  name: string;
+  ipv4Address: string;
+}
+
+/** Pure: every host's name and fixed address, worked out before anything is created. */
+export function planLocalHosts(args: { count: number; namePrefix: string; subnet: string }) {
+  const [network, bits] = args.subnet.split("/");
+  const base = network.split(".").reduce((value, octet) => value * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  const firstHostOffset = 10;
+  if (firstHostOffset + args.count >= size - 1) {
+    throw new Error(
+      `subnet ${args.subnet} holds ${Math.max(0, size - 2 - firstHostOffset)} hosts from .${firstHostOffset} on, ` +
+        `not ${args.count}: choose a larger subnet (dockfleet:local.subnet)`,
+    );
+  }
+  return Array.from({ length: args.count }, (_, index): PlannedLocalHost => {
+    const address = base + firstHostOffset + index;
+    return {
+      name: `${args.namePrefix}-${index + 1}`,
+      ipv4Address: [24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join("."),
+    };
+  });
+}

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
 import { LocalHost } from "../../provision/providers/local-host";
 import { LocalNetwork } from "../../provision/providers/local-network";
+import { planLocalHosts } from "./local-run-args";
 import type { Machine } from "./machine";
 
 export interface LocalMachinesArgs {
@@ -17,32 +18,6 @@ export interface LocalMachinesArgs {
   image: string;
   /** The environment's key pair: the public half is authorized on every host. */
   sshKey: { publicKey: pulumi.Input<string>; privateKey: pulumi.Input<string> };
-}
-
-export interface PlannedLocalHost {
-  name: string;
-  ipv4Address: string;
-}
-
-/** Pure: every host's name and fixed address, worked out before anything is created. */
-export function planLocalHosts(args: Pick<LocalMachinesArgs, "count" | "namePrefix" | "subnet">) {
-  const [network, bits] = args.subnet.split("/");
-  const base = network.split(".").reduce((value, octet) => value * 256 + Number(octet), 0);
-  const size = 2 ** (32 - Number(bits));
-  const firstHostOffset = 10;
-  if (firstHostOffset + args.count >= size - 1) {
-    throw new Error(
-      `subnet ${args.subnet} holds ${Math.max(0, size - 2 - firstHostOffset)} hosts from .${firstHostOffset} on, ` +
-        `not ${args.count}: choose a larger subnet (dockfleet:local.subnet)`,
-    );
-  }
-  return Array.from({ length: args.count }, (_, index): PlannedLocalHost => {
-    const address = base + firstHostOffset + index;
-    return {
-      name: `${args.namePrefix}-${index + 1}`,
-      ipv4Address: [24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join("."),
-    };
-  });
 }
 
 /**

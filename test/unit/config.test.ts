@@ -5,7 +5,7 @@ import {
   resolveStackConfig,
   StackConfigError,
 } from "../../components/environment/config";
-import { planLocalHosts } from "../../components/machines/local";
+import { planLocalHosts } from "../../components/machines/local-run-args";
 
 function problemsOf(config: Record<string, unknown>): string[] {
   const raw = Object.fromEntries(

@@ -1,0 +1,174 @@
+import * as https from "node:https";
+import {
+  renderHostRunArgs,
+  renderHostVolumeCreateArgs,
+  renderNetworkCreateArgs,
+  localResourceNames,
+  localNetworkName,
+} from "../components/machines/local-run-args";
+import { planLocalHosts } from "../components/machines/local-run-args";
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServerCertificate,
+} from "../provision/pki";
+import { runDocker, runDockerIgnoringMissing } from "../provision/providers/docker-cli";
+import { DOCKER_TLS_PATHS, renderDaemonJson, renderDockerDropIn } from "../provision/render";
+import { DOCKER_DROP_IN_PATH } from "../provision/render/systemd";
+import { closeAllSshClients, generateSshKeyPair, getSshClient } from "../provision/ssh";
+
+/**
+ * The naive baseline, the way a `docker-machine create` loop works: one host after another,
+ * create it, wait for SSH, `apt-get update` and `apt-get install docker.io` with apt's default
+ * recommends, then certificates, the TLS listener, a restart, and a check that the API answers.
+ * Hosts are the same system containers the local driver makes (renderHostRunArgs, same image).
+ */
+
+export interface NaiveArgs {
+  /** Names and labels the Docker objects ("dockfleet.io/stack" = stack). */
+  stack: string;
+  hosts: number;
+  subnet: string;
+  image: string;
+  /** Every remote command is ended after this long. */
+  commandTimeoutMs: number;
+  progress: (line: string) => void;
+}
+
+const TLS_PORT = 2376;
+
+async function execInContainer(container: string, script: string, stdin?: string) {
+  return runDocker(
+    ["exec", ...(stdin === undefined ? [] : ["-i"]), container, "sh", "-c", script],
+    { stdin },
+  );
+}
+
+async function waitUntil<T>(what: string, deadlineMs: number, attempt: () => Promise<T>) {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`naive baseline: gave up waiting for ${what}: ${(error as Error).message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+function getVersionOverTls(
+  address: string,
+  tls: { caPem: string; certPem: string; keyPem: string },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(
+        `https://${address}:${TLS_PORT}/version`,
+        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 5_000 },
+        (response) => {
+          response.resume();
+          if (response.statusCode === 200) resolve();
+          else reject(new Error(`status ${response.statusCode}`));
+        },
+      )
+      .on("error", reject)
+      .on("timeout", () => reject(new Error("timeout")));
+  });
+}
+
+/** Creates every host and installs Docker on each, strictly one after another. */
+export async function runNaiveBaseline(args: NaiveArgs): Promise<void> {
+  await runDocker(renderNetworkCreateArgs({ stack: args.stack, subnet: args.subnet }));
+  const key = generateSshKeyPair(`bench-${args.stack}`);
+  const ca = await createCertificateAuthority({ commonName: `bench ${args.stack} CA` });
+  const client = await issueClientCertificate(ca, { commonName: "bench-client" });
+  const planned = planLocalHosts({ count: args.hosts, namePrefix: "host", subnet: args.subnet });
+  try {
+    for (const host of planned) {
+      const names = localResourceNames(args.stack, host.name);
+      const started = Date.now();
+      await runDocker(renderHostVolumeCreateArgs({ stack: args.stack, name: host.name }));
+      await runDocker([
+        "run",
+        ...renderHostRunArgs({
+          stack: args.stack,
+          name: host.name,
+          image: args.image,
+          network: localNetworkName(args.stack),
+          ipv4Address: host.ipv4Address,
+        }),
+      ]);
+      const hostKey = await waitUntil(`${host.name}'s SSH host key`, 120_000, async () => {
+        const [type, blob] = (
+          await execInContainer(names.container, "cat /etc/ssh/ssh_host_ed25519_key.pub")
+        )
+          .trim()
+          .split(/\s+/);
+        if (!type || !blob) throw new Error("no key yet");
+        return `${type} ${blob}`;
+      });
+      await execInContainer(
+        names.container,
+        "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys",
+        `${key.publicKey}\n`,
+      );
+      const ssh = await getSshClient(
+        {
+          host: host.ipv4Address,
+          port: 22,
+          user: "root",
+          privateKey: key.privateKey,
+          hostKey,
+        },
+        { deadlineMs: 120_000 },
+      );
+      const run = (command: string) =>
+        ssh.execOrThrow(command, { timeoutMs: args.commandTimeoutMs });
+      // What docker-machine's provisioner does on Debian, with apt's defaults.
+      await run("DEBIAN_FRONTEND=noninteractive apt-get update -q");
+      await run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io");
+      const server = await issueServerCertificate(ca, {
+        commonName: host.name,
+        ipAddresses: [host.ipv4Address],
+        dnsNames: [host.name],
+      });
+      await ssh.putContent(DOCKER_TLS_PATHS.caPath, ca.certPem, 0o644);
+      await ssh.putContent(DOCKER_TLS_PATHS.certPath, server.certPem, 0o644);
+      await ssh.putContent(DOCKER_TLS_PATHS.keyPath, server.keyPem, 0o600);
+      await ssh.putContent(
+        "/etc/docker/daemon.json",
+        renderDaemonJson({ tls: DOCKER_TLS_PATHS, tlsPort: TLS_PORT }),
+        0o644,
+      );
+      await ssh.putContent(DOCKER_DROP_IN_PATH, renderDockerDropIn("/usr/sbin/dockerd"), 0o644);
+      await run("systemctl daemon-reload && systemctl restart docker.service");
+      await waitUntil(`${host.name}'s Docker API over TLS`, 60_000, () =>
+        getVersionOverTls(host.ipv4Address, { caPem: ca.certPem, ...client }),
+      );
+      args.progress(
+        `naive: ${host.name} ready over TLS in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
+  } finally {
+    await closeAllSshClients();
+  }
+}
+
+/** Removes everything runNaiveBaseline made for the stack (containers, volumes, network). */
+export async function removeNaiveBaseline(stack: string): Promise<void> {
+  const ids = (
+    await runDocker(["ps", "--all", "--quiet", "--filter", `label=dockfleet.io/stack=${stack}`])
+  )
+    .split("\n")
+    .filter(Boolean);
+  if (ids.length > 0) await runDocker(["rm", "--force", "--volumes", ...ids]);
+  const volumes = (
+    await runDocker(["volume", "ls", "--quiet", "--filter", `label=dockfleet.io/stack=${stack}`])
+  )
+    .split("\n")
+    .filter(Boolean);
+  if (volumes.length > 0) await runDocker(["volume", "rm", ...volumes]);
+  await runDockerIgnoringMissing(["network", "rm", localNetworkName(stack)]);
+}
