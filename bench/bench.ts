@@ -1,0 +1,299 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import type { Stack } from "@pulumi/pulumi/automation";
+import {
+  changeCounts,
+  openStack,
+  removeStackCompletely,
+  ROOT,
+  writeStackConfig,
+} from "../test/helpers/stack";
+import { describeMachine, startCpuMeasure } from "./measure";
+import { removeNaiveBaseline, runNaiveBaseline } from "./naive";
+import {
+  type BenchResults,
+  renderBenchmarkDoc,
+  renderChartSvg,
+  renderResultsMarkdown,
+  renderTable,
+  renderTargetVerdict,
+  type Sample,
+  type ScenarioId,
+} from "./report";
+
+/**
+ * `npm run bench -- --hosts 1,3,5 --runs 3`: times ready environments on the local driver with
+ * dockfleet against the naive baseline and dockfleet one host at a time, and writes
+ * bench/results/benchmark.{json,md,svg} and docs/benchmark.md. Stops by itself: every `up` has a
+ * time limit, and no new step starts after --max-minutes.
+ */
+
+type Kind = "dockfleet" | "sequential" | "naive";
+
+const KINDS: Record<Kind, { stack: string; subnet: string }> = {
+  dockfleet: { stack: "benchparallel", subnet: "172.30.81.0/24" },
+  sequential: { stack: "benchsequential", subnet: "172.30.82.0/24" },
+  naive: { stack: "benchnaive", subnet: "172.30.83.0/24" },
+};
+
+const USAGE = `usage: npm run bench -- [--hosts 1,3,5] [--runs 3] [--kinds dockfleet,sequential,naive]
+                          [--max-minutes 180] [--op-timeout-minutes 20] [--note TEXT] [--no-docs]
+       npm run bench -- --render-only   (rewrite the tables, chart and docs from benchmark.json)`;
+
+interface Options {
+  hosts: number[];
+  runs: number;
+  kinds: Kind[];
+  maxMinutes: number;
+  opTimeoutMinutes: number;
+  note?: string;
+  writeDocs: boolean;
+  renderOnly: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      hosts: { type: "string", default: "1,3,5" },
+      runs: { type: "string", default: "3" },
+      kinds: { type: "string", default: "dockfleet,sequential,naive" },
+      "max-minutes": { type: "string", default: "180" },
+      "op-timeout-minutes": { type: "string", default: "20" },
+      note: { type: "string" },
+      "no-docs": { type: "boolean", default: false },
+      "render-only": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const positive = (name: string, text: string, max: number) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw new Error(
+        `--${name} ${JSON.stringify(text)}: give a whole number from 1 to ${max}\n${USAGE}`,
+      );
+    }
+    return value;
+  };
+  const kinds = values.kinds.split(",").map((kind) => kind.trim());
+  for (const kind of kinds) {
+    if (!(kind in KINDS)) {
+      throw new Error(
+        `--kinds: "${kind}" is not one of ${Object.keys(KINDS).join(", ")}\n${USAGE}`,
+      );
+    }
+  }
+  return {
+    hosts: values.hosts.split(",").map((count) => positive("hosts", count.trim(), 10)),
+    runs: positive("runs", values.runs, 10),
+    kinds: kinds as Kind[],
+    maxMinutes: positive("max-minutes", values["max-minutes"], 24 * 60),
+    opTimeoutMinutes: positive("op-timeout-minutes", values["op-timeout-minutes"], 240),
+    note: values.note,
+    writeDocs: !values["no-docs"],
+    renderOnly: values["render-only"],
+  };
+}
+
+function progress(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function describeSample(sample: Sample, cores: number): string {
+  return (
+    `run ${sample.run} hosts=${sample.hosts} ${sample.scenario}: ${sample.wallSeconds.toFixed(1)} s wall, ` +
+    `${sample.cpuSeconds.toFixed(1)} CPU-s (CPU-bound limit ${(sample.cpuSeconds / cores).toFixed(1)} s), ` +
+    `machine busy ${sample.machineBusySeconds.toFixed(1)} CPU-s`
+  );
+}
+
+class Bench {
+  readonly results: BenchResults;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly options: Options,
+    private readonly outDir: string,
+  ) {
+    this.deadline = Date.now() + options.maxMinutes * 60_000;
+    const scenarios: ScenarioId[] = [];
+    if (options.kinds.includes("dockfleet")) {
+      scenarios.push("dockfleet", "dockfleet-noop", "dockfleet-mirror-change");
+    }
+    if (options.kinds.includes("sequential")) scenarios.push("dockfleet-sequential");
+    if (options.kinds.includes("naive")) scenarios.push("naive");
+    this.results = {
+      startedAt: new Date().toISOString(),
+      machine: describeMachine(),
+      options: { hosts: options.hosts, runs: options.runs, scenarios },
+      samples: [],
+      note: options.note,
+    };
+  }
+
+  get timeLeft(): boolean {
+    return Date.now() < this.deadline;
+  }
+
+  private record(sample: Sample): void {
+    this.results.samples.push(sample);
+    progress(describeSample(sample, this.results.machine.cores));
+  }
+
+  /** An Automation API operation with the per-operation time limit. */
+  private limit(): AbortSignal {
+    return AbortSignal.timeout(this.options.opTimeoutMinutes * 60_000);
+  }
+
+  private async timedUp(
+    stack: Stack,
+    stackName: string,
+    scenario: ScenarioId,
+    hosts: number,
+    run: number,
+    parallel?: number,
+  ) {
+    const measure = await startCpuMeasure(stackName);
+    const result = await stack.up({ parallel, signal: this.limit() });
+    if (result.summary.result !== "succeeded") {
+      throw new Error(`${scenario}: pulumi up ended "${result.summary.result}"`);
+    }
+    this.record({ scenario, hosts, run, ...(await measure.finish()) });
+    return result;
+  }
+
+  async runDockfleet(kind: "dockfleet" | "sequential", hosts: number, run: number) {
+    const { stack: stackName, subnet } = KINDS[kind];
+    const config = (mirrors: string[]) => ({
+      hosts,
+      local: { subnet },
+      engine: { registryMirrors: mirrors },
+    });
+    writeStackConfig(stackName, config([]));
+    const stack = await openStack(stackName);
+    try {
+      if (kind === "sequential") {
+        await this.timedUp(stack, stackName, "dockfleet-sequential", hosts, run, 1);
+        return;
+      }
+      await this.timedUp(stack, stackName, "dockfleet", hosts, run);
+      const noop = await this.timedUp(stack, stackName, "dockfleet-noop", hosts, run);
+      const changes = changeCounts(noop);
+      if (Object.keys(changes).some((key) => key !== "same")) {
+        throw new Error(`the second up changed something: ${JSON.stringify(changes)}`);
+      }
+      // A mirror that need not exist: only daemon.json changes and Docker restarts.
+      writeStackConfig(stackName, config([`http://${subnet.replace(/0\/24$/, "250")}:5000`]));
+      await this.timedUp(stack, stackName, "dockfleet-mirror-change", hosts, run);
+    } finally {
+      await stack.destroy({ signal: this.limit() });
+    }
+  }
+
+  async runNaive(hosts: number, run: number) {
+    const { stack, subnet } = KINDS.naive;
+    const measure = await startCpuMeasure(stack);
+    try {
+      await runNaiveBaseline({
+        stack,
+        hosts,
+        subnet,
+        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
+        commandTimeoutMs: this.options.opTimeoutMinutes * 60_000,
+        progress,
+      });
+      this.record({ scenario: "naive", hosts, run, ...(await measure.finish()) });
+    } finally {
+      await removeNaiveBaseline(stack);
+    }
+  }
+
+  /** Leftovers of an interrupted benchmark are removed before anything is timed. */
+  async cleanUp(): Promise<void> {
+    for (const kind of ["dockfleet", "sequential"] as const) {
+      const stackName = KINDS[kind].stack;
+      writeStackConfig(stackName, { hosts: 1, local: { subnet: KINDS[kind].subnet } });
+      await removeStackCompletely(await openStack(stackName), stackName);
+    }
+    await removeNaiveBaseline(KINDS.naive.stack);
+  }
+
+  writeResults(): void {
+    fs.mkdirSync(this.outDir, { recursive: true });
+    fs.writeFileSync(
+      path.join(this.outDir, "benchmark.json"),
+      `${JSON.stringify(this.results, null, 2)}\n`,
+    );
+    fs.writeFileSync(path.join(this.outDir, "benchmark.md"), renderResultsMarkdown(this.results));
+    fs.writeFileSync(path.join(this.outDir, "benchmark.svg"), renderChartSvg(this.results));
+    if (this.options.writeDocs) {
+      fs.writeFileSync(path.join(ROOT, "docs", "benchmark.md"), renderBenchmarkDoc(this.results));
+    }
+  }
+
+  async runAll(): Promise<void> {
+    const { hosts: hostCounts, runs, kinds } = this.options;
+    for (let run = 1; run <= runs; run++) {
+      for (const hosts of hostCounts) {
+        // The order rotates from run to run, so no kind always runs on a warmer machine.
+        const order = kinds.map((_, index) => kinds[(index + run - 1) % kinds.length]);
+        for (const kind of order) {
+          if (!this.timeLeft) {
+            this.results.stoppedEarly = `--max-minutes ${this.options.maxMinutes} reached before run ${run}, ${hosts} hosts, ${kind}`;
+            return;
+          }
+          progress(`run ${run}/${runs} hosts=${hosts} ${kind}: starting`);
+          if (kind === "naive") await this.runNaive(hosts, run);
+          else await this.runDockfleet(kind, hosts, run);
+        }
+        this.writeResults();
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const bench = new Bench(options, path.join(ROOT, "bench", "results"));
+  if (options.renderOnly) {
+    const saved = path.join(ROOT, "bench", "results", "benchmark.json");
+    Object.assign(bench.results, JSON.parse(fs.readFileSync(saved, "utf8")) as BenchResults);
+    bench.writeResults();
+    progress(`rewrote bench/results/ and docs/benchmark.md from ${saved}`);
+    return;
+  }
+  for (const name of ["DOCKFLEET_HOST_IMAGE", "PULUMI_BACKEND_URL"]) {
+    if (!process.env[name])
+      throw new Error(`${name} is unset: run the benchmark with npm run bench`);
+  }
+  progress(
+    `hosts ${options.hosts.join(",")}, ${options.runs} run(s), kinds ${options.kinds.join(",")}, ` +
+      `stops by ${new Date(Date.now() + options.maxMinutes * 60_000).toISOString().slice(11, 19)} UTC`,
+  );
+  await bench.cleanUp();
+  try {
+    await bench.runAll();
+  } catch (error) {
+    bench.results.stoppedEarly = (error as Error).message.split("\n")[0];
+    throw error;
+  } finally {
+    bench.writeResults();
+    await bench
+      .cleanUp()
+      .catch((error) => progress(`clean-up failed: ${(error as Error).message}`));
+    process.stdout.write(
+      `\n${renderTable(bench.results)}\n\n${renderTargetVerdict(bench.results)}\n`,
+    );
+    progress(`results in bench/results/ (benchmark.md, benchmark.svg, benchmark.json)`);
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench failed: ${error.message}\n`);
+  process.exit(1);
+});
