@@ -1,9 +1,12 @@
-// The library entry: `import { DockerEngine, createDockerProvider, ... } from "dockfleet"`.
+// The library entry: `import { DockerHost, DockerEngine, SwarmCluster, ... } from "dockfleet"`.
 // Re-exports only: importing dockfleet creates no resource and reads no config or environment.
+export * from "./apps";
 export * from "./engine";
-export * from "./engine/docker-provider";
 export * from "./environment";
+export * from "./etcd";
 export * from "./machines";
+export * from "./registry";
+export * from "./swarm";
 // The PKI and key resources the components use, for programs that compose engines themselves.
 export {
   Certificate,

@@ -11,6 +11,8 @@ import {
   renderDaemonJson,
   renderDockerDropIn,
 } from "../../provision/render";
+import type * as docker from "@pulumi/docker";
+import { createDockerProvider } from "./docker-provider";
 import { dockerCeBaseUrl, type EngineConfig } from "../environment/config";
 import type { Machine } from "../machines/machine";
 
@@ -84,11 +86,16 @@ export class DockerEngine extends pulumi.ComponentResource {
   /** The installed Docker version. */
   readonly version: pulumi.Output<string>;
   readonly machine: Machine;
+  /** PEM of the CA clients check the engine's certificate with. */
+  readonly caCertPem: pulumi.Input<string>;
+  private readonly resourceName: string;
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
     const { machine, config, versionedDaemonOptions } = args;
     this.machine = machine;
+    this.caCertPem = args.ca.certPem;
+    this.resourceName = name;
     const serverCertificate = new Certificate(
       `${name}-server-cert`,
       {
@@ -142,5 +149,23 @@ export class DockerEngine extends pulumi.ComponentResource {
       .apply(([address]) => `tcp://${address}:${config.tlsPort}`);
     this.version = install.version;
     this.registerOutputs({ dockerHost: this.dockerHost, version: this.version });
+  }
+
+  /**
+   * A ready `@pulumi/docker` Provider for this engine, opened with a client certificate from the
+   * same CA (Environment.clientCertificate). Made on request only: a provider resource needs the
+   * docker resource plugin, which programs that do not use @pulumi/docker do not have.
+   */
+  dockerProvider(client: CertificatePair, opts?: pulumi.ResourceOptions): docker.Provider {
+    return createDockerProvider(
+      `${this.resourceName}-docker`,
+      {
+        dockerHost: this.dockerHost,
+        caPem: this.caCertPem,
+        certPem: client.certPem,
+        keyPem: client.keyPem,
+      },
+      { parent: this, ...opts },
+    );
   }
 }

@@ -1,1 +1,3 @@
 export * from "./docker-engine";
+export * from "./docker-host";
+export * from "./docker-provider";

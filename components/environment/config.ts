@@ -115,7 +115,7 @@ const cloudTags = z
   )
   .default({});
 
-const EngineConfig = z.strictObject({
+export const EngineConfigSchema = z.strictObject({
   /** Where Docker comes from: the distribution's docker.io, the official docker-ce repo, or a mirror of it. */
   source: z.enum(["distro", "docker-ce", "mirror"]).default("distro"),
   /** With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a docker-ce mirror. */
@@ -437,7 +437,7 @@ export const StackConfigSchema = z
     local: LocalDriverConfig.default(LocalDriverConfig.parse({})),
     /** The ssh driver's existing hosts. */
     sshHosts: z.array(SshHostConfig).default([]),
-    engine: EngineConfig.default(EngineConfig.parse({})),
+    engine: EngineConfigSchema.default(EngineConfigSchema.parse({})),
     /** The aws driver's settings (required with driver "aws"). */
     aws: AwsDriverConfig.optional(),
     /** The aliyun driver's settings (required with driver "aliyun"). */
@@ -567,6 +567,8 @@ export const StackConfigSchema = z
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 export type EngineConfig = StackConfig["engine"];
+/** Engine settings as written, before defaults (DockerHost's `engine`). */
+export type EngineConfigInput = z.input<typeof EngineConfigSchema>;
 export type SshHostConfig = StackConfig["sshHosts"][number];
 export type AwsDriverConfig = z.infer<typeof AwsDriverConfig>;
 export type AliyunDriverConfig = z.infer<typeof AliyunDriverConfig>;

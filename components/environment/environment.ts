@@ -1,3 +1,4 @@
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
@@ -210,5 +211,23 @@ export class Environment extends pulumi.ComponentResource {
       dockerHost: engine.dockerHost,
       dockerVersion: engine.version,
     }));
+  }
+
+  /**
+   * A ready `@pulumi/docker` Provider for one host's engine, opened with the environment's client
+   * certificate (made on request: it needs the docker resource plugin).
+   */
+  dockerProvider(hostName: string, opts?: pulumi.ResourceOptions): docker.Provider {
+    const engine = this.engines.find((candidate) => candidate.machine.name === hostName);
+    if (engine === undefined) {
+      throw new pulumi.ResourceError(
+        `no host named ${JSON.stringify(hostName)}: the hosts are ${this.engines.map((e) => e.machine.name).join(", ")}`,
+        this,
+      );
+    }
+    return engine.dockerProvider(
+      { certPem: this.clientCertificate.certPem, keyPem: this.clientCertificate.keyPem },
+      opts,
+    );
   }
 }

@@ -1,10 +1,11 @@
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
 import { SwarmInit } from "../../provision/providers/swarm-init";
 import { SwarmNetwork } from "../../provision/providers/swarm-network";
 import { SwarmNode } from "../../provision/providers/swarm-node";
 import { planSwarm, type SwarmPlan, type SwarmRole } from "../../provision/render/swarm";
-import type { DockerEngine } from "../engine/docker-engine";
+import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
 import type { Machine } from "../machines/machine";
 import {
   SwarmConfigSchema,
@@ -75,6 +76,8 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 export class SwarmCluster extends pulumi.ComponentResource {
   /** The first manager: it inits the swarm; node changes and `docker stack deploy` go through it. */
   readonly manager: Machine;
+  /** The first manager's engine: `docker service` and `docker stack` commands go to it. */
+  readonly managerEngine: DockerEngine;
   /** The first manager's private address:port, where nodes join. */
   readonly managerAddress: pulumi.Output<string>;
   /** The swarm's ID. */
@@ -106,6 +109,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const engineOf = new Map(args.engines.map((engine) => [engine.machine.name, engine]));
     const initEngine = engineOf.get(plan.initNode) as DockerEngine;
     this.manager = initEngine.machine;
+    this.managerEngine = initEngine;
     const logUrn = logUrnOf(this);
     const init = new SwarmInit(
       `${name}-init`,
@@ -187,5 +191,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
       workerJoinToken: this.workerJoinToken,
       managerJoinToken: this.managerJoinToken,
     });
+  }
+
+  /**
+   * A ready `@pulumi/docker` Provider on the first manager, for `docker.Service` and other swarm
+   * resources of your own (made on request: it needs the docker resource plugin).
+   */
+  dockerProvider(client: CertificatePair, opts?: pulumi.ResourceOptions): docker.Provider {
+    return this.managerEngine.dockerProvider(client, opts);
   }
 }
