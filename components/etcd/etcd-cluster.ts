@@ -1,5 +1,3 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { Certificate } from "../../provision/providers/certificate";
@@ -9,6 +7,7 @@ import { EtcdDockerClient } from "../../provision/providers/etcd-docker-client";
 import { EtcdInstall } from "../../provision/providers/etcd-install";
 import { EtcdMember } from "../../provision/providers/etcd-member";
 import { logUrnOf } from "../../provision/providers/log";
+import { readScript } from "../../provision/providers/remote-step";
 import type { JsonValue } from "../../provision/render/daemon-json";
 import {
   renderDockerClusterStoreOptions,
@@ -18,12 +17,6 @@ import {
 } from "../../provision/render/etcd";
 import type { Machine } from "../machines/machine";
 import { EtcdConfigSchema, type EtcdConfig } from "./config";
-
-const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
-
-function readScript(name: string): string {
-  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
-}
 
 /** What `config` accepts: any subset of the `dockfleet:etcd` keys; the rest take their defaults. */
 export type EtcdConfigInput = z.input<typeof EtcdConfigSchema>;

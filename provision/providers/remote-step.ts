@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { SshClient } from "../ssh/client";
 import { withSshRetry } from "../ssh/pool";
 import type { SshConnectionArgs } from "../ssh/types";
@@ -52,6 +54,14 @@ function injectFault(host: string, step: string): void {
   if (wanted !== undefined && (wanted === `${host}:${step}` || wanted === `*:${step}`)) {
     throw new Error(`injected failure (DOCKFLEET_FAIL_STEP=${wanted})`);
   }
+}
+
+/** provision/scripts, beside this folder both in the sources and in dist. */
+const SCRIPTS_DIR = path.join(__dirname, "..", "scripts");
+
+/** The text of a provision/scripts file (e.g. "install-docker.sh"), to pass to `runScript`. */
+export function readScript(name: string): string {
+  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
 }
 
 /**
