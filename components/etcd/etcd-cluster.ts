@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { Certificate } from "../../provision/providers/certificate";
-import { EtcdPeerCertificate } from "../../provision/providers/etcd-certificate";
 import { EtcdBootstrap, EtcdClusterHealth } from "../../provision/providers/etcd-cluster-state";
 import { EtcdDockerClient } from "../../provision/providers/etcd-docker-client";
 import { EtcdInstall } from "../../provision/providers/etcd-install";
@@ -120,9 +119,12 @@ export class EtcdCluster extends pulumi.ComponentResource {
     const installs: EtcdInstall[] = [];
     this.members = [];
     selected.forEach((machine, index) => {
-      const certificate = new EtcdPeerCertificate(
+      // Server and client: a member both serves and calls its peers over TLS with client-cert-auth.
+      const certificate = new Certificate(
         `${name}-${machine.name}-cert`,
         {
+          kind: "server",
+          usage: "server-and-client",
           commonName: machine.name,
           ipAddresses: pulumi
             .all([machine.privateAddress, machine.publicAddress])
