@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runScript } from "./remote-step";
 
 interface DockerInstallInputs {
   host: string;
@@ -19,6 +19,9 @@ interface DockerInstallOutputs extends DockerInstallInputs {
   /** Where the package put dockerd: the systemd drop-in starts it from there. */
   dockerdPath: string;
 }
+
+/** Inputs whose change runs the script again (it installs only what differs) or is just kept. */
+const UPDATE_KEYS = ["script", "env", "removeOnDestroy"] as const;
 
 async function install(inputs: DockerInstallInputs): Promise<DockerInstallOutputs> {
   const result = await runRemoteStep(inputs, "install docker", (client, log) =>
@@ -38,14 +41,7 @@ export const dockerInstallProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-docker-install`, outs: await install(inputs) };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.script !== news.script ||
-      JSON.stringify(olds.env) !== JSON.stringify(news.env) ||
-      olds.removeOnDestroy !== news.removeOnDestroy ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, _olds, news) {
     // The script is idempotent: with the same source and version it installs nothing.

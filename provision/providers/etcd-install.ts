@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runScript, runRemoteStep, runUndoStep } from "./remote-step";
 
 interface EtcdInstallInputs {
   host: string;
@@ -19,6 +19,9 @@ interface EtcdInstallOutputs extends EtcdInstallInputs {
   etcdPath: string;
   etcdctlPath: string;
 }
+
+/** Inputs whose change runs the script again (it installs only what differs) or is just kept. */
+const UPDATE_KEYS = ["script", "env", "removeOnDestroy"] as const;
 
 async function install(inputs: EtcdInstallInputs): Promise<EtcdInstallOutputs> {
   const result = await runRemoteStep(inputs, "install etcd", (client, log) =>
@@ -43,14 +46,7 @@ export const etcdInstallProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-etcd-install`, outs: await install(inputs) };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.script !== news.script ||
-      JSON.stringify(olds.env) !== JSON.stringify(news.env) ||
-      olds.removeOnDestroy !== news.removeOnDestroy ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, _olds, news) {
     // The script is idempotent: what is installed already is left alone.
@@ -58,17 +54,9 @@ export const etcdInstallProvider: pulumi.dynamic.ResourceProvider<
   },
   async delete(_id, props) {
     if (!props.removeOnDestroy) return;
-    try {
-      await runRemoteStep(
-        props,
-        "remove etcd",
-        (client, log) =>
-          runScript(client, props.script, { ...props.env, ETCD_ACTION: "remove" }, log),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await runUndoStep(props, "remove etcd", (client, log) =>
+      runScript(client, props.script, { ...props.env, ETCD_ACTION: "remove" }, log),
+    );
   },
 };
 

@@ -109,3 +109,71 @@ export function isAnotherHost(olds: SshConnectionArgs, news: SshConnectionArgs):
     olds.hostKey !== news.hostKey
   );
 }
+
+/**
+ * Runs a remote step that undoes something (a delete), giving up on connecting after 15 s: a host
+ * that is already gone has nothing left to undo, so not reaching it is no error. Any other
+ * failure is.
+ */
+export async function runUndoStep(
+  target: RemoteStepTarget,
+  step: string,
+  body: (client: SshClient, log: StepLog) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await runRemoteStep(target, step, body, { connectDeadlineMs: UNDO_CONNECT_DEADLINE_MS });
+  } catch (error) {
+    if (!isHostGone(error)) throw error;
+  }
+}
+
+/** How long an undo step tries to reach its host before taking it for gone. */
+export const UNDO_CONNECT_DEADLINE_MS = 15_000;
+
+/** Whether a remote step failed because its host could not be reached at all (it is gone). */
+export function isHostGone(error: unknown): boolean {
+  return error instanceof Error && /could not connect/.test(error.message);
+}
+
+/** The inputs every remote step's provider keeps: how to reach its host. */
+export interface RemoteStepInputs {
+  connection: SshConnectionArgs;
+}
+
+/**
+ * The diff of a remote step that is safe to repeat: another host replaces it (it runs anew
+ * there); a change of any of `updateKeys` (compared as JSON) or of the SSH key is an update in
+ * place (the step runs again, or only the new value is kept).
+ */
+export function diffRemoteStep<T extends RemoteStepInputs>(
+  olds: T,
+  news: T,
+  updateKeys: readonly (keyof T)[],
+): { changes: boolean; replaces: string[] } {
+  const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
+  const changes =
+    replaces.length > 0 ||
+    updateKeys.some((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) ||
+    olds.connection.privateKey !== news.connection.privateKey;
+  return { changes, replaces };
+}
+
+/** One file to put on a host over SFTP. */
+export interface FileUpload {
+  path: string;
+  content: string;
+  /** File mode, set as the file is created: a key is 0600 from the moment it lands. */
+  mode: number;
+}
+
+/** Creates `directory` (mode 0700) and puts the files on the host over SFTP, one by one. */
+export async function uploadFiles(
+  client: SshClient,
+  directory: string,
+  uploads: readonly FileUpload[],
+): Promise<void> {
+  await client.execOrThrow(`install -d -m 0700 ${directory}`);
+  for (const upload of uploads) {
+    await client.putContent(upload.path, upload.content, upload.mode);
+  }
+}

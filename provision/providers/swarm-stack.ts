@@ -5,7 +5,7 @@ import { shellQuote } from "../ssh/shell";
 import type { SshConnectionArgs } from "../ssh/types";
 import type { StepLog } from "./log";
 import { loadedProvider } from "./provider-shim";
-import { runRemoteStep } from "./remote-step";
+import { runRemoteStep, runUndoStep } from "./remote-step";
 
 /**
  * A swarm stack deployed with `docker stack deploy` on a manager over SSH: the compose file is
@@ -254,31 +254,26 @@ async function removeSecrets(
 
 async function removeStack(props: SwarmStackOutputs): Promise<void> {
   const name = props.stackName;
-  await runRemoteStep(
-    props,
-    `remove stack ${name}`,
-    async (client, log) => {
-      await client.exec(`docker stack rm ${shellQuote(name)}`);
-      const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
-      const deadline = Date.now() + 180_000;
-      for (;;) {
-        const left = await client.execOrThrow(
-          `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
+  await runUndoStep(props, `remove stack ${name}`, async (client, log) => {
+    await client.exec(`docker stack rm ${shellQuote(name)}`);
+    const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const left = await client.execOrThrow(
+        `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
+      );
+      if (left.stdout.trim() === "") break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left.stdout.trim()}`,
         );
-        if (left.stdout.trim() === "") break;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left.stdout.trim()}`,
-          );
-        }
-        log.progress("waiting for the stack's tasks and networks to go");
-        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-      await removeSecrets(client, name, log, new Set());
-      await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
-    },
-    { connectDeadlineMs: 15_000 },
-  );
+      log.progress("waiting for the stack's tasks and networks to go");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    await removeSecrets(client, name, log, new Set());
+    await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
+  });
 }
 
 export const swarmStackProvider: pulumi.dynamic.ResourceProvider<
@@ -311,12 +306,8 @@ export const swarmStackProvider: pulumi.dynamic.ResourceProvider<
     return { outs: await deploy(news, olds) };
   },
   async delete(_id, props) {
-    try {
-      await removeStack(props);
-    } catch (error) {
-      // A manager already gone (the environment destroyed first) leaves nothing to remove.
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    // A manager already gone (the environment destroyed first) leaves nothing to remove.
+    await removeStack(props);
   },
 };
 
