@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { SshClient } from "../ssh/client";
@@ -223,7 +224,7 @@ async function waitForConvergence(
     if (pending.length === 0 && listed.stdout.trim() !== "") return;
     if (Date.now() > deadline) break;
     log.progress(`waiting for ${pending.join(", ")}`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
   }
   const tasks = await client.exec(
     `docker stack ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(name)} | head -n 20`,
@@ -269,7 +270,7 @@ async function removeStack(props: SwarmStackOutputs): Promise<void> {
         );
       }
       log.progress("waiting for the stack's tasks and networks to go");
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
     }
     await removeSecrets(client, name, log, new Set());
     await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
