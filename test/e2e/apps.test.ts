@@ -12,7 +12,9 @@ import { Environment, resolveStackConfig } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { closeAllSshClients, getSshClient, type SshConnectionArgs } from "../../provision/ssh";
+import { assertNothingLabelled, waitFor } from "../helpers/docker";
 import { ensureRegistryImage, saveImage } from "../helpers/images";
+import { ROOT, changeCounts, readBackendFiles, removeStackCompletely } from "../helpers/stack";
 
 /**
  * The sample apps end to end on the local driver: three hosts, a swarm and a private registry
@@ -21,10 +23,8 @@ import { ensureRegistryImage, saveImage } from "../helpers/images";
  * and pulled from it by every node; a host restart; removing the apps; destroy.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `apps${process.pid}`;
 const SUBNET = "172.30.65.0/24";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 const REGISTRY_USER = "dockfleet";
 const REGISTRY_PASSWORD = `registry-${process.pid}-${Date.now()}`;
 const COUNTER_PORT = 8000;
@@ -161,9 +161,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   after(async () => {
     await closeAllSshClients();
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -315,8 +313,11 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
     const seen = new Set<string>();
     let previous = 0;
     for (const host of [...hosts, ...hosts]) {
-      const page = await waitFor(`the counter on ${host.name}`, () =>
-        httpGet(host.address, COUNTER_PORT, "/"),
+      const page = await waitFor(
+        `the counter on ${host.name}`,
+        () => httpGet(host.address, COUNTER_PORT, "/"),
+        120_000,
+        1000,
       );
       assert.equal(page.status, 200, page.body);
       const visits = Number(/id="visits">(\d+)</.exec(page.body)?.[1]);
@@ -331,10 +332,15 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   it("answers WordPress's install page, with the database reached through the secret", async () => {
     for (const host of hosts) {
-      const page = await waitFor(`WordPress on ${host.name}`, async () => {
-        const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
-        return answer.status === 200 ? answer : undefined;
-      });
+      const page = await waitFor(
+        `WordPress on ${host.name}`,
+        async () => {
+          const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
+          return answer.status === 200 ? answer : undefined;
+        },
+        120_000,
+        1000,
+      );
       assert.match(page.body, /<title>WordPress &rsaquo; Installation<\/title>/);
     }
   });
@@ -383,7 +389,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   it("changes nothing on a second up", async () => {
     const result = await stack.up();
-    const counts = (result.summary.resourceChanges ?? {}) as Record<string, number>;
+    const counts = changeCounts(result);
     assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
   });
 
@@ -403,6 +409,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
         return answer.status === 200 && /id="visits">\d+</.test(answer.body) ? answer : undefined;
       },
       240_000,
+      1000,
     );
     assert.match(page.body, /Hostname:/);
     await waitFor(
@@ -412,6 +419,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
         return answer.status === 200 ? answer : undefined;
       },
       240_000,
+      1000,
     );
   });
 
@@ -431,15 +439,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   it("destroys everything it made", async () => {
     await closeAllSshClients();
     await stack.destroy();
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
 
@@ -464,39 +464,4 @@ function httpGet(
     );
     request.on("error", reject);
   });
-}
-
-async function waitFor<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for ${what}: ${String(lastError)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
 }

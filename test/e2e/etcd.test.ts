@@ -4,13 +4,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { EtcdCluster } from "../../components/etcd";
 import { LocalMachines } from "../../components/machines/local";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
-import { docker, removeByLabel, runCommand, waitFor } from "../helpers/docker";
+import { assertNothingLabelled, docker, runCommand, waitFor } from "../helpers/docker";
+import { changeCounts, removeStackCompletely } from "../helpers/stack";
 
 /**
  * EtcdCluster for real: four local hosts (system containers), an etcd cluster on the first three
@@ -57,10 +58,6 @@ function program(hostImage: string) {
       stack: pulumi.getStack(),
     };
   };
-}
-
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
 }
 
 describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
@@ -126,9 +123,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK, { force: true }).catch(() => undefined);
-    await removeByLabel(STACK).catch(() => undefined);
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(certDir, { recursive: true, force: true });
     console.log(`etcd test timings: ${JSON.stringify(timings)}`);
   });
@@ -241,14 +236,6 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("destroys everything it made", async () => {
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await docker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });

@@ -5,11 +5,18 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
-import { docker as runDocker, waitFor } from "../helpers/docker";
+import { assertNothingLabelled, docker as runDocker, waitFor } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
-import { readBackendFiles } from "../helpers/stack";
+import {
+  changeCounts,
+  openStack,
+  readBackendFiles,
+  removeStackCompletely,
+  writeStackConfig,
+  type HostOutput,
+} from "../helpers/stack";
 
 /**
  * The local stack end to end, through the Automation API and the real Pulumi CLI with the local
@@ -17,34 +24,13 @@ import { readBackendFiles } from "../helpers/stack";
  * `up` that changes nothing, an in-place mirror change, and a `destroy` that leaves nothing.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `e2e${process.pid}`;
 const SUBNET = "172.30.21.0/24";
 const MIRROR_ADDRESS = "172.30.21.250";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 
-interface HostOutput {
-  name: string;
-  address: string;
-  dockerHost: string;
-  dockerVersion: string;
-}
-
-function writeStackConfig(registryMirrors: string[]): void {
-  const config = {
-    "dockfleet:hosts": 3,
-    "dockfleet:local": { subnet: SUBNET },
-    "dockfleet:engine": { registryMirrors },
-  };
-  // JSON is YAML; an encryption salt the CLI added is kept.
-  const salt = fs.existsSync(STACK_FILE)
-    ? /^encryptionsalt: .*$/m.exec(fs.readFileSync(STACK_FILE, "utf8"))?.[0]
-    : undefined;
-  fs.writeFileSync(STACK_FILE, `${salt ?? ""}\nconfig: ${JSON.stringify(config)}\n`);
-}
-
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+/** The stack file: three local hosts with the given registry mirrors. */
+function writeConfig(registryMirrors: string[]): void {
+  writeStackConfig(STACK, { hosts: 3, local: { subnet: SUBNET }, engine: { registryMirrors } });
 }
 
 describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
@@ -66,15 +52,13 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
       process.env.DOCKFLEET_HOST_IMAGE,
       "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
     );
-    writeStackConfig([]);
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    writeConfig([]);
+    stack = await openStack(STACK);
   });
 
   after(async () => {
     await runDocker(["rm", "--force", `${STACK}-mirror`]).catch(() => undefined);
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(certDir, { recursive: true, force: true });
   });
 
@@ -169,7 +153,7 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
     );
     fs.rmSync(busybox, { force: true });
 
-    writeStackConfig([`http://${MIRROR_ADDRESS}:5000`]);
+    writeConfig([`http://${MIRROR_ADDRESS}:5000`]);
     const result = await stack.up();
     const counts = changeCounts(result);
     assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
@@ -191,14 +175,6 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
   it("destroys everything it made", async () => {
     await runDocker(["rm", "--force", `${STACK}-mirror`]);
     await stack.destroy();
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });

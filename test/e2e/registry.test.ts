@@ -5,12 +5,14 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
+import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+import { changeCounts, readBackendFiles, removeStackCompletely } from "../helpers/stack";
 
 /**
  * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
@@ -63,10 +65,6 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
-}
-
 function run(program: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(program, args, { timeout: 120_000 }, (error, stdout, stderr) =>
@@ -89,20 +87,6 @@ function getTls(url: string, ca: string, auth?: string): Promise<{ status: numbe
         this.destroy(new Error(`timeout: ${url}`));
       });
   });
-}
-
-async function waitFor<T>(what: string, attempt: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`${what}: still failing after ${timeoutMs / 1000} s`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  }
 }
 
 describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
@@ -149,24 +133,8 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    // Whatever a failed run left behind (the upstream registry too), found by label.
-    for (const kind of ["container", "network", "volume"]) {
-      const ids = (
-        await runDocker([
-          kind,
-          "ls",
-          ...(kind === "container" ? ["--all"] : []),
-          "--quiet",
-          "--filter",
-          `label=dockfleet.io/stack=${STACK}`,
-        ]).catch(() => "")
-      )
-        .split("\n")
-        .filter(Boolean);
-      if (ids.length > 0) await runDocker([kind, "rm", "--force", ...ids]).catch(() => undefined);
-    }
+    // Whatever a failed run left behind (the upstream registry too) is found by label.
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(busyboxTar, { force: true });
     process.stdout.write(`registry test timings (s): ${JSON.stringify(timings)}\n`);
@@ -256,10 +224,14 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   it("comes back after its host restarts, with the image", async () => {
     await timed("host restart until served", async () => {
       await runDocker(["restart", container("host-1")]);
-      await waitFor("registry answering after the restart", async () => {
-        const answer = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
-        assert.equal(answer.status, 401);
-      });
+      await retryUntilPasses(
+        "registry answering after the restart",
+        async () => {
+          const answer = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
+          assert.equal(answer.status, 401);
+        },
+        90_000,
+      );
       const manifest = await getTls(
         `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
         caPem,
@@ -286,16 +258,20 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       `dockfleet.io/stack=${STACK}`,
       await ensureRegistryImage(),
     ]);
-    await waitFor("upstream registry taking busybox", async () => {
-      const pushed = await run("skopeo", [
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        `docker-archive:${busyboxTar}`,
-        `docker://${UPSTREAM_IP}:5000/library/busybox:latest`,
-      ]);
-      assert.equal(pushed.code, 0, pushed.output);
-    });
+    await retryUntilPasses(
+      "upstream registry taking busybox",
+      async () => {
+        const pushed = await run("skopeo", [
+          "copy",
+          "--quiet",
+          "--dest-tls-verify=false",
+          `docker-archive:${busyboxTar}`,
+          `docker://${UPSTREAM_IP}:5000/library/busybox:latest`,
+        ]);
+        assert.equal(pushed.code, 0, pushed.output);
+      },
+      90_000,
+    );
 
     registryConfig = { username: "fleet", proxy: { remoteUrl: `http://${UPSTREAM_IP}:5000` } };
     const result = await up("switch to pull-through");
@@ -313,7 +289,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     });
     // host-2 reached Docker Hub's busybox through the registry: its access log names host-2.
     const host2 = "172.30.60.11";
-    await waitFor(
+    await retryUntilPasses(
       "the registry's log of host-2's pull",
       async () => {
         const journal = await runDocker([
@@ -384,26 +360,6 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   it("destroys everything it made", async () => {
     await runDocker(["rm", "--force", `${STACK}-upstream`]);
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
-}

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
+import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, saveImage } from "../helpers/images";
+import { changeCounts, readBackendFiles, removeStackCompletely } from "../helpers/stack";
 
 /**
  * SwarmCluster for real, through the Automation API (inline program, real Pulumi CLI, local file
@@ -67,10 +68,6 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
-}
-
 interface NodeRow {
   hostname: string;
   status: string;
@@ -94,20 +91,6 @@ async function nodeRows(through = "host-1"): Promise<NodeRow[]> {
       return { hostname, status, availability, manager };
     })
     .sort((a, b) => a.hostname.localeCompare(b.hostname));
-}
-
-async function waitFor<T>(what: string, attempt: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`${what}: still failing after ${timeoutMs / 1000} s`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  }
 }
 
 describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
@@ -143,24 +126,8 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    // Whatever a failed run left behind, found by label.
-    for (const kind of ["container", "network", "volume"]) {
-      const ids = (
-        await runDocker([
-          kind,
-          "ls",
-          ...(kind === "container" ? ["--all"] : []),
-          "--quiet",
-          "--filter",
-          `label=dockfleet.io/stack=${STACK}`,
-        ]).catch(() => "")
-      )
-        .split("\n")
-        .filter(Boolean);
-      if (ids.length > 0) await runDocker([kind, "rm", "--force", ...ids]).catch(() => undefined);
-    }
+    // Whatever a failed run left behind is found by label.
+    await removeStackCompletely(stack, STACK);
     process.stdout.write(`swarm test timings (s): ${JSON.stringify(timings)}\n`);
     // For a look at every step's duration: SWARM_TEST_OUTPUT=/tmp/swarm-up.log
     if (process.env.SWARM_TEST_OUTPUT) fs.writeFileSync(process.env.SWARM_TEST_OUTPUT, allOutput);
@@ -258,23 +225,27 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       "sleep",
       "3600",
     ]);
-    const taskNodes = await waitFor("two running tasks of spread", async () => {
-      const out = await onHost("host-1", [
-        "service",
-        "ps",
-        "spread",
-        "--filter",
-        "desired-state=running",
-        "--format",
-        "{{.Node}} {{.CurrentState}}",
-      ]);
-      const running = out
-        .trim()
-        .split("\n")
-        .filter((line) => / Running /.test(line));
-      assert.equal(running.length, 2, out);
-      return running.map((line) => line.split(" ")[0]);
-    });
+    const taskNodes = await retryUntilPasses(
+      "two running tasks of spread",
+      async () => {
+        const out = await onHost("host-1", [
+          "service",
+          "ps",
+          "spread",
+          "--filter",
+          "desired-state=running",
+          "--format",
+          "{{.Node}} {{.CurrentState}}",
+        ]);
+        const running = out
+          .trim()
+          .split("\n")
+          .filter((line) => / Running /.test(line));
+        assert.equal(running.length, 2, out);
+        return running.map((line) => line.split(" ")[0]);
+      },
+      60_000,
+    );
     assert.equal(new Set(taskNodes).size, 2, `tasks on two nodes: ${taskNodes.join(", ")}`);
     assert.ok(!taskNodes.includes("host-3"), "no task on the drained node");
 
@@ -291,7 +262,7 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       "600",
     ]);
     try {
-      const ping = await waitFor(
+      const ping = await retryUntilPasses(
         "ping over fleet",
         () =>
           onHost("host-1", [
@@ -342,7 +313,7 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       "600",
     ]);
     try {
-      const ping = await waitFor(
+      const ping = await retryUntilPasses(
         "ping over sealed",
         () =>
           onHost("host-1", [
@@ -371,8 +342,11 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     await runDocker(["exec", container("host-1"), "systemctl", "stop", "docker.socket", "docker"]);
     try {
       await timed("service update with host-1 down", () =>
-        waitFor("service update through host-2", () =>
-          onHost("host-2", ["service", "update", "--detach", "--env-add", "PHASE=2", "spread"]),
+        retryUntilPasses(
+          "service update through host-2",
+          () =>
+            onHost("host-2", ["service", "update", "--detach", "--env-add", "PHASE=2", "spread"]),
+          60_000,
         ),
       );
       const env = await onHost("host-3", [
@@ -388,14 +362,18 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     } finally {
       await runDocker(["exec", container("host-1"), "systemctl", "start", "docker"]);
     }
-    await waitFor("host-1 back as a reachable manager", async () => {
-      const rows = await nodeRows("host-1");
-      assert.ok(
-        rows.every((row) => row.status === "Ready"),
-        JSON.stringify(rows),
-      );
-      assert.match(rows[0].manager, /Leader|Reachable/);
-    });
+    await retryUntilPasses(
+      "host-1 back as a reachable manager",
+      async () => {
+        const rows = await nodeRows("host-1");
+        assert.ok(
+          rows.every((row) => row.status === "Ready"),
+          JSON.stringify(rows),
+        );
+        assert.match(rows[0].manager, /Leader|Reachable/);
+      },
+      60_000,
+    );
   });
 
   it("changes nothing on a second up", async () => {
@@ -422,16 +400,20 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   it("drains, makes leave and removes the worker taken out", async () => {
     // Give host-5 a task, so that the drain has something to move.
     await onHost("host-1", ["service", "update", "--detach", "--replicas", "4", "spread"]);
-    const taskOnHost5 = await waitFor("a task on host-5", async () => {
-      const out = await onHost("host-5", [
-        "ps",
-        "--quiet",
-        "--filter",
-        "label=com.docker.swarm.service.name=spread",
-      ]);
-      assert.notEqual(out.trim(), "");
-      return out.trim();
-    });
+    const taskOnHost5 = await retryUntilPasses(
+      "a task on host-5",
+      async () => {
+        const out = await onHost("host-5", [
+          "ps",
+          "--quiet",
+          "--filter",
+          "label=com.docker.swarm.service.name=spread",
+        ]);
+        assert.notEqual(out.trim(), "");
+        return out.trim();
+      },
+      60_000,
+    );
     settings = { ...settings, workers: 1 };
     output = "";
     const result = await up("up removing a worker");
@@ -453,27 +435,23 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("destroys everything", async () => {
-    await waitFor("spread's tasks gone", async () => {
-      for (const host of ["host-1", "host-2", "host-4"]) {
-        const tasks = await onHost(host, [
-          "ps",
-          "--quiet",
-          "--filter",
-          "label=com.docker.swarm.service.name=spread",
-        ]);
-        assert.equal(tasks.trim(), "", `spread's tasks still run on ${host}`);
-      }
-    });
+    await retryUntilPasses(
+      "spread's tasks gone",
+      async () => {
+        for (const host of ["host-1", "host-2", "host-4"]) {
+          const tasks = await onHost(host, [
+            "ps",
+            "--quiet",
+            "--filter",
+            "label=com.docker.swarm.service.name=spread",
+          ]);
+          assert.equal(tasks.trim(), "", `spread's tasks still run on ${host}`);
+        }
+      },
+      60_000,
+    );
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
 
@@ -485,16 +463,4 @@ function kernelHasEsp(): boolean {
   } catch {
     return true; // unknown: try it
   }
-}
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
 }
