@@ -68,6 +68,47 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
+/**
+ * Starts PEER (busybox) on host-4 in NETWORK, pings it by name from host-1 until the ping
+ * succeeds (at most 30 s), removes PEER and returns the ping's output.
+ */
+async function pingAcross(network: string, peer: string): Promise<string> {
+  await onHost("host-4", [
+    "run",
+    "--detach",
+    "--name",
+    peer,
+    "--network",
+    network,
+    BUSYBOX,
+    "sleep",
+    "600",
+  ]);
+  try {
+    return await retryUntilPasses(
+      `ping over ${network}`,
+      () =>
+        onHost("host-1", [
+          "run",
+          "--rm",
+          "--network",
+          network,
+          BUSYBOX,
+          "busybox",
+          "ping",
+          "-c",
+          "2",
+          "-W",
+          "3",
+          peer,
+        ]),
+      30_000,
+    );
+  } finally {
+    await onHost("host-4", ["rm", "--force", peer]);
+  }
+}
+
 interface NodeRow {
   hostname: string;
   status: string;
@@ -250,41 +291,8 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.ok(!taskNodes.includes("host-3"), "no task on the drained node");
 
     // Standalone containers on two hosts find each other by name across the overlay.
-    await onHost("host-4", [
-      "run",
-      "--detach",
-      "--name",
-      "peer-b",
-      "--network",
-      "fleet",
-      BUSYBOX,
-      "sleep",
-      "600",
-    ]);
-    try {
-      const ping = await retryUntilPasses(
-        "ping over fleet",
-        () =>
-          onHost("host-1", [
-            "run",
-            "--rm",
-            "--network",
-            "fleet",
-            BUSYBOX,
-            "busybox",
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "3",
-            "peer-b",
-          ]),
-        30_000,
-      );
-      assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the overlay");
-    } finally {
-      await onHost("host-4", ["rm", "--force", "peer-b"]);
-    }
+    const ping = await pingAcross("fleet", "peer-b");
+    assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the overlay");
   });
 
   it("creates the encrypted overlay network", async (t) => {
@@ -301,41 +309,8 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       t.skip("traffic not tested: this kernel has no CONFIG_INET_ESP, so IPsec cannot carry it");
       return;
     }
-    await onHost("host-4", [
-      "run",
-      "--detach",
-      "--name",
-      "peer-sealed",
-      "--network",
-      "sealed",
-      BUSYBOX,
-      "sleep",
-      "600",
-    ]);
-    try {
-      const ping = await retryUntilPasses(
-        "ping over sealed",
-        () =>
-          onHost("host-1", [
-            "run",
-            "--rm",
-            "--network",
-            "sealed",
-            BUSYBOX,
-            "busybox",
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "3",
-            "peer-sealed",
-          ]),
-        30_000,
-      );
-      assert.match(ping, /2 packets received/);
-    } finally {
-      await onHost("host-4", ["rm", "--force", "peer-sealed"]);
-    }
+    const ping = await pingAcross("sealed", "peer-sealed");
+    assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the encrypted overlay");
   });
 
   it("updates a service with the leader's Docker stopped (3 managers)", async () => {

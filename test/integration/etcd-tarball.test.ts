@@ -107,17 +107,17 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     fs.rmSync(mirrorDir, { recursive: true, force: true });
   });
 
-  const install = async () => {
+  /** install-etcd.sh from the mirror in the host container; its exit code and output. */
+  const runInstallScript = () => {
     const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
     const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    const result = await runCommand(
-      DOCKER_CLI,
-      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
-      {
-        input: SCRIPT,
-        timeoutMs: 120_000,
-      },
-    );
+    return runCommand(DOCKER_CLI, ["exec", "-i", container, "env", ...exports, "bash", "-s"], {
+      input: SCRIPT,
+      timeoutMs: 120_000,
+    });
+  };
+  const install = async () => {
+    const result = await runInstallScript();
     assert.equal(result.code, 0, `install-etcd.sh failed:\n${result.stderr}`);
     return { fields: parseScriptResult(result.stdout), stderr: result.stderr };
   };
@@ -165,15 +165,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
       path.join(mirrorDir, `v${VERSION}`, "SHA256SUMS"),
       `${"0".repeat(64)}  etcd-v${VERSION}-linux-amd64.tar.gz\n`,
     );
-    const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
-    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    const result = await runCommand(
-      DOCKER_CLI,
-      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
-      {
-        input: SCRIPT,
-      },
-    );
+    const result = await runInstallScript();
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /does not match the release's SHA256SUMS/);
   });
