@@ -11,7 +11,7 @@ import { localResourceNames } from "../../components/machines/local-run-args";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
 import { assertNothingLabelled, docker, runCommand, waitFor } from "../helpers/docker";
-import { changeCounts, removeStackCompletely } from "../helpers/stack";
+import { changeCounts, removeStackCompletely, stepTimer } from "../helpers/stack";
 
 /**
  * EtcdCluster for real: four local hosts (system containers), an etcd cluster on the first three
@@ -64,7 +64,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let outputs: Outputs;
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-etcd-certs-"));
-  const timings: Record<string, string> = {};
+  const { timings, timed } = stepTimer();
 
   /** etcdctl on this machine (Debian's etcd-client) against the given endpoints. */
   const etcdctl = (endpoints: string[], args: string[], withCertificate = true) =>
@@ -92,14 +92,6 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       .map((line) => line.split(", ")[2])
       .sort();
   const container = (host: string) => localResourceNames(STACK, host).container;
-  const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await step();
-    } finally {
-      timings[what] = `${((Date.now() - started) / 1000).toFixed(1)} s`;
-    }
-  };
   const up = async (what: string) => {
     const result = await timed(what, () =>
       stack.up({ onOutput: (line) => process.stdout.write(line) }),
@@ -125,7 +117,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   after(async () => {
     await removeStackCompletely(stack, STACK);
     fs.rmSync(certDir, { recursive: true, force: true });
-    console.log(`etcd test timings: ${JSON.stringify(timings)}`);
+    console.log(`etcd test timings (s): ${JSON.stringify(timings)}`);
   });
 
   it("brings up three healthy members with TLS and a secret client key", async () => {

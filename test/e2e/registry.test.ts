@@ -12,7 +12,7 @@ import { PrivateRegistry, type RegistryConfigInput } from "../../components/regi
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
-import { changeCounts, readBackendFiles, removeStackCompletely } from "../helpers/stack";
+import { changeCounts, readBackendFiles, removeStackCompletely, stepTimer } from "../helpers/stack";
 
 /**
  * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
@@ -99,15 +99,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   const certDir = path.join(work, "certs");
   const authFile = path.join(work, "auth.json");
   const emptyAuthFile = path.join(work, "empty-auth.json");
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await body();
-    } finally {
-      timings[label] = Math.round((Date.now() - started) / 100) / 10;
-    }
-  };
+  const { timings, timed } = stepTimer();
   const up = (label: string) =>
     timed(label, () => stack.up({ onOutput: (line) => (output += line) }));
   const skopeoPush = (auth: string) =>

@@ -10,7 +10,7 @@ import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, saveImage } from "../helpers/images";
-import { changeCounts, readBackendFiles, removeStackCompletely } from "../helpers/stack";
+import { changeCounts, readBackendFiles, removeStackCompletely, stepTimer } from "../helpers/stack";
 
 /**
  * SwarmCluster for real, through the Automation API (inline program, real Pulumi CLI, local file
@@ -137,15 +137,7 @@ async function nodeRows(through = "host-1"): Promise<NodeRow[]> {
 describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let output = "";
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await body();
-    } finally {
-      timings[label] = Math.round((Date.now() - started) / 100) / 10;
-    }
-  };
+  const { timings, timed } = stepTimer();
   let allOutput = "";
   const up = (label: string) =>
     timed(label, () =>

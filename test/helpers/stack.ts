@@ -62,6 +62,23 @@ export async function removeStackCompletely(stack: Stack | undefined, stackName:
   fs.rmSync(stackFilePath(stackName), { force: true });
 }
 
+/**
+ * Times a test's steps: `timed(label, body)` runs body and records in `timings[label]` how long
+ * it took, in seconds to one decimal, whether it succeeded or not.
+ */
+export function stepTimer() {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await body();
+    } finally {
+      timings[label] = Math.round((Date.now() - started) / 100) / 10;
+    }
+  };
+  return { timings, timed };
+}
+
 /** Resource change counts of an update's summary ({same: 12, update: 3}). */
 export function changeCounts(result: { summary: { resourceChanges?: unknown } }) {
   return (result.summary.resourceChanges ?? {}) as Record<string, number>;
