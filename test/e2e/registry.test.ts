@@ -12,7 +12,14 @@ import { PrivateRegistry, type RegistryConfigInput } from "../../components/regi
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
-import { changeCounts, readBackendFiles, removeStackCompletely, stepTimer } from "../helpers/stack";
+import {
+  assertNothingChanged,
+  assertNothingCreatedDeletedOrReplaced,
+  changeCounts,
+  readBackendFiles,
+  removeStackCompletely,
+  stepTimer,
+} from "../helpers/stack";
 
 /**
  * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
@@ -206,11 +213,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("changes nothing on a second up", async () => {
     const result = await up("second up");
-    assert.deepEqual(
-      Object.keys(changeCounts(result)),
-      ["same"],
-      JSON.stringify(changeCounts(result)),
-    );
+    assertNothingChanged(result);
   });
 
   it("comes back after its host restarts, with the image", async () => {
@@ -268,9 +271,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     registryConfig = { username: "fleet", proxy: { remoteUrl: `http://${UPSTREAM_IP}:5000` } };
     const result = await up("switch to pull-through");
     const counts = changeCounts(result);
-    for (const kind of ["create", "delete", "replace"]) {
-      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
-    }
+    assertNothingCreatedDeletedOrReplaced(counts);
     assert.ok((counts.update ?? 0) >= 1, JSON.stringify(counts));
     assert.equal(result.outputs.password.value, "", "a mirror serves anonymous reads");
 
@@ -320,10 +321,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     }
     registryConfig = { username: "fleet", runAs: "container", image: "dockfleet-test/registry:2" };
     const result = await up("switch to container");
-    const counts = changeCounts(result);
-    for (const kind of ["create", "delete", "replace"]) {
-      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
-    }
+    assertNothingCreatedDeletedOrReplaced(changeCounts(result));
     assert.equal(result.outputs.password.value, password, "the generated password came back");
     const policy = await onHost("host-1", [
       "inspect",

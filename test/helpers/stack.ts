@@ -84,6 +84,19 @@ export function changeCounts(result: { summary: { resourceChanges?: unknown } })
   return (result.summary.resourceChanges ?? {}) as Record<string, number>;
 }
 
+/** Fails unless the update left every resource as it was (only "same" among the changes). */
+export function assertNothingChanged(result: { summary: { resourceChanges?: unknown } }): void {
+  const counts = changeCounts(result);
+  assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+}
+
+/** Fails when the update created, deleted or replaced a resource (updates in place pass). */
+export function assertNothingCreatedDeletedOrReplaced(counts: Record<string, number>): void {
+  for (const kind of ["create", "delete", "replace"]) {
+    assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
+  }
+}
+
 /** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
 export function readBackendFiles(): string {
   const url = process.env.PULUMI_BACKEND_URL ?? "";
