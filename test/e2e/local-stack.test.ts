@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
-import { localResourceNames } from "../../components/machines/local-run-args";
-import { assertNothingLabelled, docker as runDocker, waitFor } from "../helpers/docker";
-import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+import { assertNothingLabelled, docker as runDocker, retryUntilPasses } from "../helpers/docker";
+import {
+  ensureBusyboxImage,
+  pushBusyboxAsLibraryImage,
+  saveImage,
+  startRegistryContainer,
+} from "../helpers/images";
 import {
   assertNothingChanged,
   assertNothingCreatedDeletedOrReplaced,
@@ -122,32 +125,12 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
   });
 
   it("pulls through a registry mirror after an in-place mirror change", async () => {
-    const { network } = localResourceNames(STACK, "host-1");
-    await runDocker([
-      "run",
-      "--detach",
-      "--name",
-      `${STACK}-mirror`,
-      "--network",
-      network,
-      "--ip",
-      MIRROR_ADDRESS,
-      "--label",
-      `dockfleet.io/stack=${STACK}`,
-      await ensureRegistryImage(),
-    ]);
+    await startRegistryContainer(STACK, `${STACK}-mirror`, MIRROR_ADDRESS);
     const busybox = await saveImage(await ensureBusyboxImage());
     // The registry starts in a moment: the push is retried until it answers.
-    await waitFor(
+    await retryUntilPasses(
       "the push to the mirror",
-      async () =>
-        execFileSync("skopeo", [
-          "copy",
-          "--quiet",
-          "--dest-tls-verify=false",
-          `docker-archive:${busybox}`,
-          `docker://${MIRROR_ADDRESS}:5000/library/busybox:latest`,
-        ]),
+      () => pushBusyboxAsLibraryImage(busybox, `${MIRROR_ADDRESS}:5000`),
       30_000,
       500,
     );

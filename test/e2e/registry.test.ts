@@ -11,7 +11,13 @@ import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
-import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+import {
+  ensureBusyboxImage,
+  ensureRegistryImage,
+  pushBusyboxAsLibraryImage,
+  saveImage,
+  startRegistryContainer,
+} from "../helpers/images";
 import {
   assertNothingChanged,
   assertNothingCreatedDeletedOrReplaced,
@@ -239,32 +245,10 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("serves as a pull-through mirror for the hosts", async () => {
-    const { network } = localResourceNames(STACK, "host-1");
-    await runDocker([
-      "run",
-      "--detach",
-      "--name",
-      `${STACK}-upstream`,
-      "--network",
-      network,
-      "--ip",
-      UPSTREAM_IP,
-      "--label",
-      `dockfleet.io/stack=${STACK}`,
-      await ensureRegistryImage(),
-    ]);
+    await startRegistryContainer(STACK, `${STACK}-upstream`, UPSTREAM_IP);
     await retryUntilPasses(
       "upstream registry taking busybox",
-      async () => {
-        const pushed = await run("skopeo", [
-          "copy",
-          "--quiet",
-          "--dest-tls-verify=false",
-          `docker-archive:${busyboxTar}`,
-          `docker://${UPSTREAM_IP}:5000/library/busybox:latest`,
-        ]);
-        assert.equal(pushed.code, 0, pushed.output);
-      },
+      () => pushBusyboxAsLibraryImage(busyboxTar, `${UPSTREAM_IP}:5000`),
       90_000,
     );
 
