@@ -5,12 +5,10 @@ import { after, before, describe, it } from "node:test";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import {
   localResourceNames,
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
-import { docker, dockerExec, removeByLabel, waitFor } from "../helpers/docker";
+import { docker, dockerExec, removeByLabel, startHostContainer, waitFor } from "../helpers/docker";
 import { assertNothingChanged } from "../helpers/stack";
 
 /**
@@ -35,17 +33,7 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     const image = process.env.DOCKFLEET_HOST_IMAGE;
     assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
-    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: EXISTING }));
-    await docker([
-      "run",
-      ...renderHostRunArgs({
-        stack: STACK,
-        name: EXISTING,
-        image,
-        network: names.network,
-        ipv4Address: ADDRESS,
-      }),
-    ]);
+    await startHostContainer({ stack: STACK, name: EXISTING, image, ipv4Address: ADDRESS });
     await waitFor(
       "the host's SSH keys",
       () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),

@@ -3,7 +3,12 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LOCAL_LABELS } from "../../components/machines/local-run-args";
+import {
+  LOCAL_LABELS,
+  localNetworkName,
+  renderHostRunArgs,
+  renderHostVolumeCreateArgs,
+} from "../../components/machines/local-run-args";
 
 /** Tests use the client ensure_docker picked (bin/lib/docker.sh exports DOCKER_CLI). */
 export const DOCKER_CLI = process.env.DOCKER_CLI ?? "docker";
@@ -154,6 +159,21 @@ export async function assertNothingLabelled(stack: string): Promise<void> {
     ]);
     assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
   }
+}
+
+/**
+ * Starts host NAME of STACK by hand, as the local driver would: its Docker volume, then its
+ * host container at IPV4ADDRESS on the stack's network (which must exist). Returns at once; the
+ * container is still booting.
+ */
+export async function startHostContainer(spec: {
+  stack: string;
+  name: string;
+  image: string;
+  ipv4Address: string;
+}): Promise<void> {
+  await docker(renderHostVolumeCreateArgs({ stack: spec.stack, name: spec.name }));
+  await docker(["run", ...renderHostRunArgs({ ...spec, network: localNetworkName(spec.stack) })]);
 }
 
 /**

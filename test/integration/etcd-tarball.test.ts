@@ -7,10 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  localNetworkName,
   localResourceNames,
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { parseScriptResult } from "../../provision/providers/remote-step";
@@ -21,6 +18,7 @@ import {
   removeByLabel,
   runCommand,
   runOrThrow,
+  startHostContainer,
   waitFor,
 } from "../helpers/docker";
 
@@ -78,17 +76,12 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     downloadUrl = `http://${GATEWAY}:${(server.address() as AddressInfo).port}/`;
 
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: SUBNET }));
-    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: "host-1" }));
-    await docker([
-      "run",
-      ...renderHostRunArgs({
-        stack: STACK,
-        name: "host-1",
-        image: hostImage,
-        network: localNetworkName(STACK),
-        ipv4Address: HOST_ADDRESS,
-      }),
-    ]);
+    await startHostContainer({
+      stack: STACK,
+      name: "host-1",
+      image: hostImage,
+      ipv4Address: HOST_ADDRESS,
+    });
     await waitFor(
       "systemd in the host container",
       async () =>
