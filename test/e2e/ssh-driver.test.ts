@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import {
   localResourceNames,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import { docker, dockerExec, removeByLabel, startHostContainer, waitFor } from "../helpers/docker";
-import { assertNothingChanged } from "../helpers/stack";
+import {
+  assertNothingChanged,
+  openStack,
+  removeStackCompletely,
+  writeStackConfig,
+} from "../helpers/stack";
 
 /**
  * The ssh driver against a host that exists before dockfleet (made here by hand, the way an
@@ -18,11 +21,9 @@ import { assertNothingChanged } from "../helpers/stack";
  * configuration without touching the host itself.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `e2essh${process.pid}`;
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 
 describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   const names = localResourceNames(STACK, EXISTING);
@@ -43,21 +44,14 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
       names.container,
       `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys; echo precious > /root/operator-data`,
     );
-    fs.writeFileSync(
-      STACK_FILE,
-      `config: ${JSON.stringify({
-        "dockfleet:driver": "ssh",
-        "dockfleet:sshHosts": [{ name: EXISTING, address: ADDRESS }],
-      })}\n`,
-    );
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    writeStackConfig(STACK, { driver: "ssh", sshHosts: [{ name: EXISTING, address: ADDRESS }] });
+    stack = await openStack(STACK);
     await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
+    // Again, not caught this time: a failure to clean up the hand-made host fails the run.
     await removeByLabel(STACK);
   });
 
