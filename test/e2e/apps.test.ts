@@ -12,7 +12,7 @@ import { Environment, resolveStackConfig } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { closeAllSshClients, getSshClient, type SshConnectionArgs } from "../../provision/ssh";
-import { assertNothingLabelled, waitFor } from "../helpers/docker";
+import { assertNothingLabelled, requireHostImage, waitFor } from "../helpers/docker";
 import { ensureRegistryImage, saveImage } from "../helpers/images";
 import {
   ROOT,
@@ -134,10 +134,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
     (await (await getSshClient(ssh(host))).execOrThrow(command, stdin ? { stdin } : {})).stdout;
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
+    requireHostImage();
     const started = Date.now();
     const built = execFileSync(
       "bash",

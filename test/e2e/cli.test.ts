@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
+import { requireHostImage } from "../helpers/docker";
 import { ROOT, openStack, removeStackCompletely, writeStackConfig } from "../helpers/stack";
 
 /**
@@ -48,10 +49,7 @@ describe("dockfleet CLI on a local stack", { timeout: 20 * 60_000 }, () => {
   const dockfleet = (args: string) => bash(`${DOCKFLEET} ${args}`);
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
+    requireHostImage();
     writeStackConfig(STACK, { hosts: 2, local: { subnet: SUBNET } });
     stack = await openStack(STACK);
     const result = await stack.up({ onOutput: (line) => (upOutput += line) });

@@ -10,7 +10,13 @@ import { LocalMachines } from "../../components/machines/local";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
-import { assertNothingLabelled, docker, runCommand, waitFor } from "../helpers/docker";
+import {
+  assertNothingLabelled,
+  docker,
+  requireHostImage,
+  runCommand,
+  waitFor,
+} from "../helpers/docker";
 import {
   assertNothingChanged,
   changeCounts,
@@ -110,8 +116,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   };
 
   before(async () => {
-    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const hostImage = requireHostImage();
     stack = await LocalWorkspace.createOrSelectStack({
       stackName: STACK,
       projectName: "dockfleet-etcd-test",

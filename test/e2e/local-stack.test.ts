@@ -5,7 +5,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
-import { assertNothingLabelled, docker as runDocker, retryUntilPasses } from "../helpers/docker";
+import {
+  assertNothingLabelled,
+  docker as runDocker,
+  requireHostImage,
+  retryUntilPasses,
+} from "../helpers/docker";
 import {
   ensureBusyboxImage,
   pushBusyboxAsLibraryImage,
@@ -53,10 +58,7 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
     ]);
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
+    requireHostImage();
     writeConfig([]);
     stack = await openStack(STACK);
   });

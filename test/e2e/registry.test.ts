@@ -10,7 +10,7 @@ import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
-import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
+import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
 import {
   ensureBusyboxImage,
   ensureRegistryImage,
@@ -126,7 +126,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     ]);
 
   before(async () => {
-    assert.ok(process.env.DOCKFLEET_HOST_IMAGE, "run through bin/test: DOCKFLEET_HOST_IMAGE unset");
+    requireHostImage();
     busyboxTar = await saveImage(await ensureBusyboxImage());
     fs.mkdirSync(certDir);
     fs.writeFileSync(emptyAuthFile, "{}\n", { mode: 0o600 });

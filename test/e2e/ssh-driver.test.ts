@@ -6,7 +6,14 @@ import {
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
-import { docker, dockerExec, removeByLabel, startHostContainer, waitFor } from "../helpers/docker";
+import {
+  docker,
+  dockerExec,
+  removeByLabel,
+  requireHostImage,
+  startHostContainer,
+  waitFor,
+} from "../helpers/docker";
 import {
   assertNothingChanged,
   openStack,
@@ -31,8 +38,7 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    const image = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const image = requireHostImage();
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
     await startHostContainer({ stack: STACK, name: EXISTING, image, ipv4Address: ADDRESS });
     await waitFor(

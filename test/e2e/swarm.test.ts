@@ -8,7 +8,7 @@ import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
-import { assertNothingLabelled, retryUntilPasses } from "../helpers/docker";
+import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
 import { ensureBusyboxImage, saveImage } from "../helpers/images";
 import {
   assertNothingChanged,
@@ -156,7 +156,7 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     );
 
   before(async () => {
-    assert.ok(process.env.DOCKFLEET_HOST_IMAGE, "run through bin/test: DOCKFLEET_HOST_IMAGE unset");
+    requireHostImage();
     stack = await LocalWorkspace.createOrSelectStack({
       stackName: STACK,
       projectName: "dockfleet-swarm-test",

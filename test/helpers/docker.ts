@@ -29,6 +29,13 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** The host image tag bin/test exports in DOCKFLEET_HOST_IMAGE; fails the test when it is unset. */
+export function requireHostImage(): string {
+  const image = process.env.DOCKFLEET_HOST_IMAGE;
+  assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+  return image;
+}
+
 /** Runs a program, collecting its output; never throws for a non-zero exit code. */
 export function runCommand(
   program: string,

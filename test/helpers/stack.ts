@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { removeByLabel } from "./docker";
+import { removeByLabel, requireHostImage } from "./docker";
 
 /**
  * Driving real dockfleet stacks from tests and the benchmark: the stack file, the Automation API
@@ -44,10 +44,7 @@ export async function openStack(
   stackName: string,
   envVars: Record<string, string> = {},
 ): Promise<Stack> {
-  assert.ok(
-    process.env.DOCKFLEET_HOST_IMAGE,
-    "DOCKFLEET_HOST_IMAGE is unset: run through bin/test",
-  );
+  requireHostImage();
   return LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT }, { envVars });
 }
 

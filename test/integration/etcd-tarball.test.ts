@@ -16,6 +16,7 @@ import {
   DOCKER_CLI,
   docker,
   removeByLabel,
+  requireHostImage,
   runCommand,
   runOrThrow,
   startHostContainer,
@@ -47,8 +48,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
   const container = localResourceNames(STACK, "host-1").container;
 
   before(async () => {
-    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const hostImage = requireHostImage();
     // A release laid out as on GitHub: v<version>/etcd-v<version>-linux-amd64.tar.gz + SHA256SUMS.
     const name = `etcd-v${VERSION}-linux-amd64`;
     const release = path.join(mirrorDir, `v${VERSION}`);
