@@ -14,6 +14,7 @@ import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../he
 import {
   ensureBusyboxImage,
   ensureRegistryImage,
+  loadImageIntoHostContainers,
   pushBusyboxAsLibraryImage,
   saveImage,
   startRegistryContainer,
@@ -296,13 +297,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("runs as a container from a configured image, on the same data and password", async () => {
     // The test's registry image (Debian's binary) stands in for registry:2 on host-1's engine.
-    const imageTar = await saveImage(await ensureRegistryImage());
-    try {
-      await runDocker(["cp", imageTar, `${container("host-1")}:/tmp/registry-image.tar`]);
-      await onHost("host-1", ["load", "--input", "/tmp/registry-image.tar"]);
-    } finally {
-      fs.rmSync(imageTar, { force: true });
-    }
+    await loadImageIntoHostContainers(await ensureRegistryImage(), [container("host-1")]);
     registryConfig = { username: "fleet", runAs: "container", image: "dockfleet-test/registry:2" };
     const result = await up("switch to container");
     assertNothingCreatedDeletedOrReplaced(changeCounts(result));

@@ -9,7 +9,7 @@ import { localResourceNames } from "../../components/machines/local-run-args";
 import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
-import { ensureBusyboxImage, saveImage } from "../helpers/images";
+import { ensureBusyboxImage, loadImageIntoHostContainers } from "../helpers/images";
 import {
   assertNothingChanged,
   changeCounts,
@@ -238,12 +238,10 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("spans the overlay network over the nodes", async () => {
-    const tarball = await saveImage(await ensureBusyboxImage());
-    for (const host of ["host-1", "host-2", "host-3", "host-4", "host-5"]) {
-      await runDocker(["cp", tarball, `${container(host)}:/tmp/busybox.tar`]);
-      await onHost(host, ["load", "--input", "/tmp/busybox.tar"]);
-    }
-    fs.rmSync(tarball, { force: true });
+    await loadImageIntoHostContainers(
+      await ensureBusyboxImage(),
+      ["host-1", "host-2", "host-3", "host-4", "host-5"].map(container),
+    );
     // A service: two replicas, at most one per node, on the attachable overlay.
     await onHost("host-1", [
       "service",

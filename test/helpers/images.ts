@@ -103,6 +103,23 @@ export async function pushBusyboxAsLibraryImage(tarball: string, address: string
   ]);
 }
 
+/**
+ * Loads image TAG into the Docker engine inside each of the host CONTAINERS (docker save here,
+ * docker cp into the container, docker load there); the tarball here is removed afterwards.
+ */
+export async function loadImageIntoHostContainers(tag: string, containers: string[]) {
+  const tarball = await saveImage(tag);
+  const inside = `/tmp/${path.basename(tarball)}`;
+  try {
+    for (const container of containers) {
+      await runDocker(["cp", tarball, `${container}:${inside}`]);
+      await runDocker(["exec", container, "docker", "load", "--input", inside]);
+    }
+  } finally {
+    fs.rmSync(tarball, { force: true });
+  }
+}
+
 /** `docker save` of an image into a temporary tarball (for `docker load` or skopeo). */
 export async function saveImage(tag: string): Promise<string> {
   const tarball = path.join(os.tmpdir(), `${tag.replace(/[/:]/g, "-")}-${process.pid}.tar`);
