@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SshClient } from "../ssh/client";
+import { HostKeyMismatchError, SshConnectTimeoutError } from "../ssh/errors";
 import { withSshRetry } from "../ssh/pool";
 import type { SshConnectionArgs } from "../ssh/types";
 import { createStepLog, type StepLog } from "./log";
@@ -130,9 +131,17 @@ export async function runUndoStep(
 /** How long an undo step tries to reach its host before taking it for gone. */
 export const UNDO_CONNECT_DEADLINE_MS = 15_000;
 
-/** Whether a remote step failed because its host could not be reached at all (it is gone). */
+/**
+ * Whether a remote step failed because its host is gone: unreachable until the deadline, or
+ * answering at its address with another host key (the machine was replaced: nothing of the old
+ * one is left to undo there, and nothing is sent to a host whose key does not match).
+ */
 export function isHostGone(error: unknown): boolean {
-  return error instanceof Error && /could not connect/.test(error.message);
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof SshConnectTimeoutError || cause instanceof HostKeyMismatchError)
+      return true;
+  }
+  return false;
 }
 
 /** The inputs every remote step's provider keeps: how to reach its host. */

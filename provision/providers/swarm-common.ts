@@ -103,10 +103,3 @@ export async function withMembershipLock<T>(swarmId: string, body: () => Promise
     if (locks.get(swarmId) === tail) locks.delete(swarmId);
   }
 }
-
-/** Whether an error says the host could not be reached at all (gone, not merely failing). */
-export function isUnreachable(error: unknown): boolean {
-  return /could not connect|timed out while connecting|ECONNREFUSED|EHOSTUNREACH/i.test(
-    error instanceof Error ? error.message : String(error),
-  );
-}
