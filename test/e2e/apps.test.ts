@@ -19,6 +19,7 @@ import {
   assertNothingChanged,
   readBackendFiles,
   removeStackCompletely,
+  upPrintingOutput,
 } from "../helpers/stack";
 
 /**
@@ -168,8 +169,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   });
 
   it("brings up three hosts, a swarm and a private registry (by hand for now)", async () => {
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
-    assert.equal(result.summary.result, "succeeded");
+    const result = await upPrintingOutput(stack);
     hosts = result.outputs.hosts.value as HostOutput[];
     sshKey = result.outputs.sshPrivateKey.value as string;
     assert.equal(hosts.length, 3);
@@ -294,9 +294,8 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   it("deploys both apps from images pushed to the private registry", async () => {
     programInput.withApps = true;
     const started = Date.now();
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    const result = await upPrintingOutput(stack);
     console.log(`apps up took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    assert.equal(result.summary.result, "succeeded");
     const images = {
       ...result.outputs.counterImages.value,
       ...result.outputs.wordpressImages.value,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
 import { removeByLabel, requireHostImage } from "./docker";
 
 /**
@@ -74,6 +74,13 @@ export function stepTimer() {
     }
   };
   return { timings, timed };
+}
+
+/** `pulumi up` with Pulumi's output shown on this process's stdout; fails unless it succeeded. */
+export async function upPrintingOutput(stack: Stack): Promise<UpResult> {
+  const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+  assert.equal(result.summary.result, "succeeded");
+  return result;
 }
 
 /** Resource change counts of an update's summary ({same: 12, update: 3}). */
