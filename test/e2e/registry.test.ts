@@ -6,11 +6,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
+import { localTestEnvironment } from "../helpers/environment";
 import {
   ensureBusyboxImage,
   ensureRegistryImage,
@@ -46,17 +46,12 @@ const IMAGE = `${REGISTRY_ADDRESS}/test/busybox:1`;
 let registryConfig: RegistryConfigInput = { username: "fleet" };
 
 async function program() {
-  const config = StackConfigSchema.parse({
+  const environment = localTestEnvironment(STACK, {
     hosts: 2,
     local: { subnet: SUBNET },
     // The registry as mirror from the start: only used in pull-through mode, and so switching
     // modes later restarts no engine.
     engine: { registryMirrors: [`https://${REGISTRY_ADDRESS}`] },
-  });
-  const environment = new Environment(STACK, {
-    stack: STACK,
-    config,
-    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
   });
   const registry = new PrivateRegistry("registry", {
     engines: environment.engines,

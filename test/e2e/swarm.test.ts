@@ -4,11 +4,11 @@ import * as zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { Environment, StackConfigSchema } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
+import { localTestEnvironment } from "../helpers/environment";
 import { ensureBusyboxImage, loadImageIntoHostContainers } from "../helpers/images";
 import {
   assertNothingChanged,
@@ -44,12 +44,7 @@ let settings: SwarmSettings = {
 
 /** The program: an environment of five local hosts and the swarm over them. */
 async function program() {
-  const config = StackConfigSchema.parse({ hosts: 5, local: { subnet: SUBNET } });
-  const environment = new Environment(STACK, {
-    stack: STACK,
-    config,
-    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
-  });
+  const environment = localTestEnvironment(STACK, { hosts: 5, local: { subnet: SUBNET } });
   const swarm = new SwarmCluster("swarm", { engines: environment.engines, ...settings });
   return {
     managerAddress: swarm.managerAddress,
