@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
@@ -9,7 +8,12 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
-import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
+import {
+  assertNothingLabelled,
+  requireHostImage,
+  retryUntilPasses,
+  runCommand,
+} from "../helpers/docker";
 import { localTestEnvironment } from "../helpers/environment";
 import {
   ensureBusyboxImage,
@@ -74,14 +78,6 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
-function run(program: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(program, args, { timeout: 120_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) || 1 : 0, output: `${stdout}${stderr}` }),
-    );
-  });
-}
-
 /** GET over TLS with the CA; resolves with the status code and body. */
 function getTls(url: string, ca: string, auth?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -111,8 +107,9 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   const { timings, timed } = stepTimer();
   const up = (label: string) =>
     timed(label, () => stack.up({ onOutput: (line) => (output += line) }));
-  const skopeoPush = (auth: string) =>
-    run("skopeo", [
+  /** skopeo copy of busybox to the registry; its exit code and output (stdout, then stderr). */
+  const skopeoPush = async (auth: string) => {
+    const result = await runCommand("skopeo", [
       "copy",
       "--quiet",
       `--dest-cert-dir=${certDir}`,
@@ -120,6 +117,8 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       `docker-archive:${busyboxTar}`,
       `docker://${IMAGE}`,
     ]);
+    return { code: result.code, output: `${result.stdout}${result.stderr}` };
+  };
 
   before(async () => {
     requireHostImage();
