@@ -333,15 +333,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   it("answers WordPress's install page, with the database reached through the secret", async () => {
     for (const host of hosts) {
-      const page = await waitFor(
-        `WordPress on ${host.name}`,
-        async () => {
-          const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
-          return answer.status === 200 ? answer : undefined;
-        },
-        120_000,
-        1000,
-      );
+      const page = await waitForWordPressInstallPage(host, `WordPress on ${host.name}`, 120_000);
       assert.match(page.body, /<title>WordPress &rsaquo; Installation<\/title>/);
     }
   });
@@ -411,14 +403,10 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
       1000,
     );
     assert.match(page.body, /Hostname:/);
-    await waitFor(
+    await waitForWordPressInstallPage(
+      restarted,
       "WordPress's install page after the restart",
-      async () => {
-        const answer = await httpGet(restarted.address, WORDPRESS_PORT, "/wp-admin/install.php");
-        return answer.status === 200 ? answer : undefined;
-      },
       240_000,
-      1000,
     );
   });
 
@@ -441,6 +429,19 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
     await assertNothingLabelled(STACK);
   });
 });
+
+/** Polls (every second) until WordPress's install page on HOST answers 200; that answer. */
+function waitForWordPressInstallPage(host: HostOutput, what: string, timeoutMs: number) {
+  return waitFor(
+    what,
+    async () => {
+      const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
+      return answer.status === 200 ? answer : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
 
 function httpGet(
   host: string,

@@ -97,6 +97,9 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal(result.code, 0, `etcdctl ${args.join(" ")} failed:\n${result.stderr}`);
     return result.stdout;
   };
+  /** The value of KEY read through one member (etcdctl get --print-value-only), trimmed. */
+  const valueAt = async (endpoint: string, key: string) =>
+    (await etcdctlOk([endpoint], ["get", "--print-value-only", key])).trim();
   const memberNames = async () =>
     (await etcdctlOk(outputs.endpoints, ["member", "list"]))
       .trim()
@@ -153,11 +156,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("reads through one member what was written through another", async () => {
     await etcdctlOk([outputs.endpoints[0]], ["put", "/dockfleet/greeting", "written via host-1"]);
-    const read = await etcdctlOk(
-      [outputs.endpoints[2]],
-      ["get", "--print-value-only", "/dockfleet/greeting"],
-    );
-    assert.equal(read.trim(), "written via host-1");
+    assert.equal(await valueAt(outputs.endpoints[2], "/dockfleet/greeting"), "written via host-1");
   });
 
   it("refuses a client without a certificate", async () => {
@@ -170,11 +169,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     await docker(["exec", container("host-3"), "systemctl", "stop", "etcd"]);
     try {
       await etcdctlOk(outputs.endpoints.slice(0, 2), ["put", "/dockfleet/degraded", "yes"]);
-      const read = await etcdctlOk(
-        [outputs.endpoints[1]],
-        ["get", "--print-value-only", "/dockfleet/degraded"],
-      );
-      assert.equal(read.trim(), "yes");
+      assert.equal(await valueAt(outputs.endpoints[1], "/dockfleet/degraded"), "yes");
       const stopped = await etcdctl([outputs.endpoints[2]], ["endpoint", "health"]);
       assert.notEqual(stopped.code, 0, "the stopped member still answers");
     } finally {
@@ -193,11 +188,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
         1000,
       );
     });
-    const read = await etcdctlOk(
-      [outputs.endpoints[1]],
-      ["get", "--print-value-only", "/dockfleet/degraded"],
-    );
-    assert.equal(read.trim(), "yes");
+    assert.equal(await valueAt(outputs.endpoints[1], "/dockfleet/degraded"), "yes");
   });
 
   it("changes nothing on a second up", async () => {
@@ -212,11 +203,11 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3", "host-4"]);
     const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
     assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 4);
-    const read = await etcdctlOk(
-      [outputs.endpoints[3]],
-      ["get", "--print-value-only", "/dockfleet/greeting"],
+    assert.equal(
+      await valueAt(outputs.endpoints[3], "/dockfleet/greeting"),
+      "written via host-1",
+      "the new member has the cluster's data",
     );
-    assert.equal(read.trim(), "written via host-1", "the new member has the cluster's data");
 
     wanted.memberCount = 3;
     counts = changeCounts(await up("remove a member"));
