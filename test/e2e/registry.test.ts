@@ -107,6 +107,9 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   const { timings, timed } = stepTimer();
   const up = (label: string) =>
     timed(label, () => stack.up({ onOutput: (line) => (output += line) }));
+  /** The manifest of the image pushed in "takes an authenticated push", read as fleet. */
+  const getPushedManifest = () =>
+    getTls(`https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`, caPem, `fleet:${password}`);
   /** skopeo copy of busybox to the registry; its exit code and output (stdout, then stderr). */
   const skopeoPush = async (auth: string) => {
     const result = await runCommand("skopeo", [
@@ -228,11 +231,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
         },
         90_000,
       );
-      const manifest = await getTls(
-        `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
-        caPem,
-        `fleet:${password}`,
-      );
+      const manifest = await getPushedManifest();
       assert.equal(manifest.status, 200, manifest.body);
       await onHost("host-2", ["rmi", IMAGE]);
       await onHost("host-2", ["pull", IMAGE]);
@@ -312,11 +311,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     ]);
     assert.match(service, /disabled/);
     assert.equal((await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem)).status, 401);
-    const manifest = await getTls(
-      `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
-      caPem,
-      `fleet:${password}`,
-    );
+    const manifest = await getPushedManifest();
     assert.equal(manifest.status, 200, "the pushed image is still served");
   });
 
