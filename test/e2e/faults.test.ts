@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { localResourceNames } from "../../components/machines/local-run-args";
+import { docker, dockerExec, runCommand, waitFor } from "../helpers/docker";
+import {
+  changeCounts,
+  type HostOutput,
+  openStack,
+  removeStackCompletely,
+  writeStackConfig,
+} from "../helpers/stack";
+
+/**
+ * Faults during provisioning, on real local hosts: the SSH connection cut mid-install, the
+ * package manager's lock held by another process, a failure injected at each provisioning step,
+ * and a host container removed behind dockfleet's back. Each time the `up` after the fault
+ * completes and host-1 (the one hit) ends in the same state as host-2 (a clean run beside it).
+ *
+ * Not covered yet: rejoining the swarm and the etcd cluster after a host is recreated (those
+ * components are being built; add the checks here once they are in the program).
+ */
+
+const STACK = `faults${process.pid}`;
+const SUBNET = "172.30.70.0/24";
+/** The steps runRemoteStep runs per host in an `up` (DOCKFLEET_FAIL_STEP="host:step"). */
+const PROVISIONING_STEPS = ["install docker", "configure docker"];
+
+const container = (host: string) => localResourceNames(STACK, host).container;
+
+/**
+ * What a clean run leaves on a host, with the host's own name replaced: packages (name, version,
+ * status), daemon.json, the systemd drop-in, TLS file modes, docker's unit state and `docker info`.
+ */
+async function hostState(host: string): Promise<Record<string, string>> {
+  const run = (script: string) => dockerExec(container(host), script);
+  const normalize = (text: string) => text.replaceAll(host, "<host>").trim();
+  return {
+    packages: await run("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' | sort"),
+    brokenPackages: await run("dpkg --audit || true"),
+    daemonJson: normalize(await run("cat /etc/docker/daemon.json")),
+    dropIn: await run("cat /etc/systemd/system/docker.service.d/dockfleet.conf"),
+    tlsFiles: await run("cd /etc/docker/tls && stat -c '%n %a %U' ca.pem cert.pem key.pem"),
+    staging: await run("ls -d /etc/docker/dockfleet.* 2>/dev/null || echo none"),
+    unit: await run("systemctl is-enabled docker.service; systemctl is-active docker.service"),
+    dockerInfo: normalize(
+      await run(
+        "docker info --format '{{.ServerVersion}} {{.Driver}} {{.LoggingDriver}} {{.CgroupDriver}} " +
+          "{{json .RegistryConfig.Mirrors}}'",
+      ),
+    ),
+    // Docker lists its labels in no fixed order.
+    dockerLabels: normalize(
+      await run("docker info --format '{{range .Labels}}{{println .}}{{end}}' | sort"),
+    ),
+  };
+}
+
+async function assertSameAsCleanHost(): Promise<void> {
+  const [hit, clean] = await Promise.all([hostState("host-1"), hostState("host-2")]);
+  assert.equal(hit.brokenPackages.trim(), "", "dpkg --audit finds half-installed packages");
+  assert.match(hit.unit, /^enabled\nactive/);
+  assert.deepEqual(hit, clean);
+}
+
+/** Polls until `pattern` names a running process in the host (pgrep -f), for up to timeoutMs. */
+function waitForProcess(host: string, pattern: string, timeoutMs: number): Promise<true> {
+  return waitFor(
+    `a process matching "${pattern}" on ${host}`,
+    async () => {
+      const found = await runCommand("docker", ["exec", container(host), "pgrep", "-f", pattern]);
+      return found.code === 0 ? true : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+describe("faults during provisioning", { timeout: 45 * 60_000 }, () => {
+  let stack: Stack | undefined;
+  let output = "";
+  const up = () => stack!.up({ onOutput: (line) => (output += line) });
+  /** The provider process inherits the CLI's environment, which the workspace's envVars set. */
+  const failStep = (value: string | undefined) => {
+    const envVars = (stack!.workspace as LocalWorkspace).envVars;
+    if (value === undefined) delete envVars.DOCKFLEET_FAIL_STEP;
+    else envVars.DOCKFLEET_FAIL_STEP = value;
+  };
+
+  before(async () => {
+    writeStackConfig(STACK, { hosts: 2, local: { subnet: SUBNET } });
+    stack = await openStack(STACK);
+  });
+
+  after(async () => {
+    await removeStackCompletely(stack, STACK);
+  });
+
+  for (const step of PROVISIONING_STEPS) {
+    it(`a failure in "${step}" fails the up naming host and step; the next up repairs it`, async () => {
+      await stack!.destroy();
+      failStep(`host-1:${step}`);
+      try {
+        output = "";
+        await assert.rejects(up(), (error: Error) => {
+          const said = `${error.message}\n${output}`;
+          assert.ok(said.includes(`host-1: step "${step}" failed`), said);
+          assert.ok(said.includes("injected failure (DOCKFLEET_FAIL_STEP="), said);
+          return true;
+        });
+      } finally {
+        failStep(undefined);
+      }
+      const repaired = await up();
+      assert.equal(repaired.summary.result, "succeeded");
+      assert.ok((changeCounts(repaired).create ?? 0) >= 1, "the repair created what failed");
+      await assertSameAsCleanHost();
+    });
+  }
+
+  it("the SSH connection cut while dpkg runs: the step retries and the up completes", async () => {
+    await stack!.destroy();
+    output = "";
+    const running = up();
+    // dpkg unpacking or configuring docker.io: the worst moment to lose the connection.
+    await waitForProcess("host-1", "^/usr/bin/dpkg .*--status-fd", 300_000).catch(
+      async (error: Error) => {
+        await running.catch(() => undefined);
+        throw error;
+      },
+    );
+    const killed = await dockerExec(container("host-1"), "pkill -e -f '^sshd: root' || true");
+    assert.match(killed, /killed/, "no sshd session process was running");
+    const result = await running;
+    assert.equal(result.summary.result, "succeeded");
+    assert.match(output, /connection lost \(attempt 1 of 3\); reconnecting to retry/);
+    await assertSameAsCleanHost();
+  });
+
+  it("the package manager's lock held when the install starts: it waits and completes", async () => {
+    await stack!.destroy();
+    output = "";
+    const running = up();
+    // The lock is taken as soon as the container runs, before SSH is even up, for 15 s.
+    await waitFor(
+      "host-1's container",
+      async () =>
+        (await docker(["ps", "-q", "--filter", `name=^${container("host-1")}$`])).trim() ||
+        undefined,
+      300_000,
+      200,
+    );
+    const holder = runCommand(
+      "docker",
+      [
+        "exec",
+        container("host-1"),
+        "perl",
+        "-e",
+        // A POSIX write lock, as dpkg takes it (struct flock on x86_64).
+        'use Fcntl; open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die "open: $!"; ' +
+          'my $lock = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0); ' +
+          'fcntl($f, F_SETLK, $lock) or die "lock: $!"; ' +
+          "print time(), qq(\\n); sleep 15; print time(), qq(\\n);",
+      ],
+      { timeoutMs: 60_000 },
+    );
+    const held = await holder;
+    if (held.code !== 0) {
+      await running.catch(() => undefined);
+      assert.fail(`the lock holder failed: ${held.stderr}`);
+    }
+    const [lockedAt, releasedAt] = held.stdout.trim().split("\n").map(Number);
+    const result = await running;
+    assert.equal(result.summary.result, "succeeded");
+    // The install started while the lock was held, and said what it waited for.
+    assert.match(output, /waiting for \/var\/lib\/dpkg\/lock-frontend held by perl \(pid \d+\)/);
+    // dpkg ran only after the lock was released: no dpkg.log entry falls inside the hold.
+    const dpkgTimes = (
+      await dockerExec(
+        container("host-1"),
+        "grep ' startup ' /var/log/dpkg.log | while read -r day time _; do date -d \"$day $time\" +%s; done",
+      )
+    )
+      .trim()
+      .split("\n")
+      .map(Number)
+      .filter((time) => time >= lockedAt);
+    assert.ok(dpkgTimes.length > 0, "dpkg never ran after the lock was taken");
+    assert.ok(
+      dpkgTimes.every((time) => time >= releasedAt),
+      `dpkg ran while the lock was held (${lockedAt}-${releasedAt}): ${dpkgTimes.join(" ")}`,
+    );
+    await assertSameAsCleanHost();
+  });
+
+  it(
+    "a host container removed behind dockfleet's back: refresh + up recreate it with Docker",
+    {
+      // Known failure: the replaced DockerConfig's delete runs "remove docker configuration"
+      // against the recreated host with the old pinned host key and fails on the mismatch
+      // (provision/providers/docker-config.ts delete). Drop this once that delete skips a host
+      // that was replaced.
+      todo: "DockerConfig delete fails with a host key mismatch on the recreated host",
+    },
+    async () => {
+      const before = await docker(["inspect", "--format", "{{.Id}}", container("host-1")]);
+      await docker(["rm", "--force", "--volumes", container("host-1")]);
+      await docker(["volume", "rm", localResourceNames(STACK, "host-1").volume]);
+      await stack!.refresh();
+      const state = await stack!.exportStack();
+      const resources = (state.deployment as { resources: { type: string; id?: string }[] })
+        .resources;
+      assert.ok(
+        !resources.some((resource) => resource.id === container("host-1")),
+        "refresh kept the removed host in the state",
+      );
+      output = "";
+      const result = await up();
+      assert.equal(result.summary.result, "succeeded");
+      const after = await docker(["inspect", "--format", "{{.Id}}", container("host-1")]);
+      assert.notEqual(after.trim(), before.trim());
+      const hosts = result.outputs.hosts.value as HostOutput[];
+      assert.equal(hosts.length, 2);
+      await assertSameAsCleanHost();
+      // A second up finds nothing more to do.
+      const again = await up();
+      assert.deepEqual(
+        Object.keys(changeCounts(again)),
+        ["same"],
+        JSON.stringify(changeCounts(again)),
+      );
+    },
+  );
+});
