@@ -1,4 +1,4 @@
 export * from "./config";
 export * from "./counter-app";
 export * from "./wordpress-app";
-export type { AppsRegistry, AppsSwarm } from "./swarm-target";
+export type { AppDeploymentArgs, AppsRegistry, AppsSwarm } from "./swarm-target";

@@ -1,23 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
-import { SwarmStack, secretNamePlaceholder } from "../../provision/providers/swarm-stack";
+import { secretNamePlaceholder } from "../../provision/providers/swarm-stack";
 import {
   DATABASE_PASSWORD_SECRET,
-  type PublishMode,
   renderWordPressStackFile,
 } from "../../provision/render/stack-files";
 import { WordPressConfigSchema, type WordPressConfig } from "./config";
-import { deployedImage, registryLogin, type AppsRegistry, type AppsSwarm } from "./swarm-target";
+import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 
-export interface WordPressAppArgs {
-  /** The swarm to deploy on (a SwarmCluster, or anything with its manager and ready). */
-  swarm: AppsSwarm;
-  /** The private registry the images are pushed to and pulled from. @default none: images as written */
-  registry?: AppsRegistry;
-  /** Push the images from this machine's engine into `registry`. @default true */
-  pushImages?: boolean;
-  /** Routing mesh or one task per node binding the port (`dockfleet:apps` publishMode). @default "ingress" */
-  publishMode?: PublishMode;
+export interface WordPressAppArgs extends AppDeploymentArgs {
   /** `dockfleet:apps` wordpress settings; unset fields take the schema's defaults. */
   settings?: Partial<WordPressConfig>;
   /**
@@ -46,57 +37,30 @@ export class WordPressApp extends pulumi.ComponentResource {
   constructor(name: string, args: WordPressAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:apps:WordPressApp", name, {}, opts);
     const settings: WordPressConfig = WordPressConfigSchema.parse(args.settings ?? {});
-    const pushImages = args.pushImages ?? true;
-    const publishMode = args.publishMode ?? "ingress";
-    const logUrn = logUrnOf(this);
-    const wordpress = deployedImage(
-      `${name}-wordpress-image`,
-      settings.wordpressImage,
-      args.registry,
-      pushImages,
-      logUrn,
-      this,
-    );
-    const database = deployedImage(
-      `${name}-database-image`,
-      settings.databaseImage,
-      args.registry,
-      pushImages,
-      logUrn,
-      this,
-    );
-    const manager = args.swarm.manager;
-    const stack = new SwarmStack(
-      `${name}-stack`,
+    const { stack, images } = deployAppStack(
+      name,
+      args,
       {
-        host: manager.name,
-        connection: manager.ssh,
-        logUrn,
         stackName: settings.stackName,
-        stackFile: pulumi.all([wordpress, database]).apply(([wordpressImage, databaseImage]) =>
+        images: { wordpress: settings.wordpressImage, database: settings.databaseImage },
+        renderStackFile: ({ wordpress, database }, publishMode) =>
           renderWordPressStackFile({
-            wordpressImage,
-            databaseImage,
+            wordpressImage: wordpress,
+            databaseImage: database,
             port: settings.port,
             publishMode,
             passwordSecretName: secretNamePlaceholder(DATABASE_PASSWORD_SECRET),
             databaseConstraints: settings.databaseConstraints,
           }),
-        ),
         secrets: { [DATABASE_PASSWORD_SECRET]: args.databasePassword ?? "" },
-        registry: registryLogin(args.registry),
-        swarmReady: args.swarm.ready,
-        requiresIpvs: publishMode === "ingress",
       },
-      { parent: this },
+      logUrnOf(this),
+      this,
     );
     this.stackName = settings.stackName;
-    this.url = pulumi.interpolate`http://${manager.publicAddress}:${settings.port}/`;
+    this.url = pulumi.interpolate`http://${args.swarm.manager.publicAddress}:${settings.port}/`;
     this.installUrl = pulumi.interpolate`${this.url}wp-admin/install.php`;
-    this.images = pulumi.all([wordpress, database]).apply(([wordpressRef, databaseRef]) => ({
-      wordpress: wordpressRef,
-      database: databaseRef,
-    }));
+    this.images = images;
     this.databasePassword = pulumi.secret(
       stack.secretValues.apply((values) => values[DATABASE_PASSWORD_SECRET]),
     );

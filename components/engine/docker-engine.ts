@@ -1,7 +1,6 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
+import { readScript } from "../../provision/providers/remote-step";
 import { Certificate } from "../../provision/providers/certificate";
 import { DockerConfig } from "../../provision/providers/docker-config";
 import { DockerInstall } from "../../provision/providers/docker-install";
@@ -15,12 +14,6 @@ import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
 import { dockerCeBaseUrl, type EngineConfig } from "../environment/config";
 import type { Machine } from "../machines/machine";
-
-const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
-
-function readScript(name: string): string {
-  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
-}
 
 /** PEM certificate and key; the key a Pulumi secret. */
 export interface CertificatePair {

@@ -1,14 +1,12 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { Certificate } from "../../provision/providers/certificate";
-import { EtcdPeerCertificate } from "../../provision/providers/etcd-certificate";
 import { EtcdBootstrap, EtcdClusterHealth } from "../../provision/providers/etcd-cluster-state";
 import { EtcdDockerClient } from "../../provision/providers/etcd-docker-client";
 import { EtcdInstall } from "../../provision/providers/etcd-install";
 import { EtcdMember } from "../../provision/providers/etcd-member";
 import { logUrnOf } from "../../provision/providers/log";
+import { readScript } from "../../provision/providers/remote-step";
 import type { JsonValue } from "../../provision/render/daemon-json";
 import {
   renderDockerClusterStoreOptions,
@@ -18,12 +16,6 @@ import {
 } from "../../provision/render/etcd";
 import type { Machine } from "../machines/machine";
 import { EtcdConfigSchema, type EtcdConfig } from "./config";
-
-const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
-
-function readScript(name: string): string {
-  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
-}
 
 /** What `config` accepts: any subset of the `dockfleet:etcd` keys; the rest take their defaults. */
 export type EtcdConfigInput = z.input<typeof EtcdConfigSchema>;
@@ -127,9 +119,12 @@ export class EtcdCluster extends pulumi.ComponentResource {
     const installs: EtcdInstall[] = [];
     this.members = [];
     selected.forEach((machine, index) => {
-      const certificate = new EtcdPeerCertificate(
+      // Server and client: a member both serves and calls its peers over TLS with client-cert-auth.
+      const certificate = new Certificate(
         `${name}-${machine.name}-cert`,
         {
+          kind: "server",
+          usage: "server-and-client",
           commonName: machine.name,
           ipAddresses: pulumi
             .all([machine.privateAddress, machine.publicAddress])

@@ -1,8 +1,7 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/providers/certificate";
 import { logUrnOf } from "../../provision/providers/log";
+import { readScript } from "../../provision/providers/remote-step";
 import { RegistryPassword } from "../../provision/providers/registry-password";
 import { RegistryServer } from "../../provision/providers/registry-server";
 import { RegistryTrust } from "../../provision/providers/registry-trust";
@@ -19,12 +18,6 @@ import {
   RegistryConfigSchema,
   resolveRegistryAuthentication,
 } from "./config";
-
-const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provision", "scripts");
-
-function readScript(name: string): string {
-  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
-}
 
 export interface PrivateRegistryArgs {
   /** Every engine of the environment: each trusts the registry (certs.d) and, with loginOnHosts, logs in. */

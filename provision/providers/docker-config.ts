@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../render/staging";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runScript, runUndoStep, uploadFiles } from "./remote-step";
 
 interface DockerConfigInputs {
   host: string;
@@ -20,7 +20,7 @@ interface DockerConfigInputs {
 type DockerConfigOutputs = DockerConfigInputs;
 
 /** Inputs whose change is applied in place (daemon.json rewritten, Docker restarted). */
-const CONTENT_KEYS = [
+const UPDATE_KEYS = [
   "script",
   "daemonJson",
   "systemdDropIn",
@@ -40,10 +40,7 @@ async function apply(inputs: DockerConfigInputs): Promise<void> {
         serverKeyPem: inputs.serverKeyPem,
       },
     });
-    await client.execOrThrow(`install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}`);
-    for (const upload of uploads) {
-      await client.putContent(upload.path, upload.content, upload.mode);
-    }
+    await uploadFiles(client, DOCKER_CONFIG_STAGING_DIR, uploads);
     const result = await runScript(client, inputs.script, {}, log);
     log.info(result.changed === "1" ? "configuration applied, docker restarted" : "unchanged");
   });
@@ -58,29 +55,16 @@ export const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-docker-config`, outs: inputs };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      CONTENT_KEYS.some((key) => olds[key] !== news[key]) ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, _olds, news) {
     await apply(news);
     return { outs: news };
   },
   async delete(_id, props) {
-    // Undo on a host that is still there; a host already gone has nothing left to undo.
-    try {
-      await runRemoteStep(
-        props,
-        "remove docker configuration",
-        (client, log) => runScript(client, props.script, { REMOVE: "1" }, log),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await runUndoStep(props, "remove docker configuration", (client, log) =>
+      runScript(client, props.script, { REMOVE: "1" }, log),
+    );
   },
 };
 

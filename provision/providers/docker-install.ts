@@ -1,63 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { type PackageInstallInputs, packageInstallProvider } from "./package-install";
 
-interface DockerInstallInputs {
-  host: string;
-  connection: SshConnectionArgs;
-  logUrn: string;
-  /** provision/scripts/install-docker.sh, sent over stdin. */
-  script: string;
-  /** The script's parameters (DOCKER_SOURCE, DOCKER_CE_MIRROR, ...). */
-  env: Record<string, string>;
-  removeOnDestroy: boolean;
-}
-
-interface DockerInstallOutputs extends DockerInstallInputs {
+interface DockerInstallOutputs extends PackageInstallInputs {
   version: string;
   /** Where the package put dockerd: the systemd drop-in starts it from there. */
   dockerdPath: string;
 }
 
-async function install(inputs: DockerInstallInputs): Promise<DockerInstallOutputs> {
-  const result = await runRemoteStep(inputs, "install docker", (client, log) =>
-    runScript(client, inputs.script, inputs.env, log),
-  );
-  if (result.dockerd === undefined) {
-    throw new Error(`${inputs.host}: install-docker.sh did not report where dockerd is`);
-  }
-  return { ...inputs, version: result.version ?? "unknown", dockerdPath: result.dockerd };
-}
-
-export const dockerInstallProvider: pulumi.dynamic.ResourceProvider<
-  DockerInstallInputs,
-  DockerInstallOutputs
-> = {
-  async create(inputs) {
-    return { id: `${inputs.host}-docker-install`, outs: await install(inputs) };
+export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs>({
+  what: "docker",
+  actionVariable: "DOCKER_ACTION",
+  outputs: (inputs, result) => {
+    if (result.dockerd === undefined) {
+      throw new Error(`${inputs.host}: install-docker.sh did not report where dockerd is`);
+    }
+    return { ...inputs, version: result.version ?? "unknown", dockerdPath: result.dockerd };
   },
-  async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.script !== news.script ||
-      JSON.stringify(olds.env) !== JSON.stringify(news.env) ||
-      olds.removeOnDestroy !== news.removeOnDestroy ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
-  },
-  async update(_id, _olds, news) {
-    // The script is idempotent: with the same source and version it installs nothing.
-    return { outs: await install(news) };
-  },
-  async delete(_id, props) {
-    if (!props.removeOnDestroy) return;
-    await runRemoteStep(props, "remove docker", (client, log) =>
-      runScript(client, props.script, { ...props.env, DOCKER_ACTION: "remove" }, log),
-    );
-  },
-};
+});
 
 export interface DockerInstallArgs {
   host: string;

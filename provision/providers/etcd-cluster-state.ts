@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { ETCD_PKI_PATHS, type EtcdPeer } from "../render/etcd";
@@ -86,7 +87,7 @@ async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
             `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
     }
   });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   parseEtcdMemberList,
   parseHealthyEndpoints,
@@ -101,8 +102,4 @@ export class RemoteEtcdctl {
       await sleep(2000);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

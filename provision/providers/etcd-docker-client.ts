@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { DOCKER_ETCD_CLIENT_PATHS } from "../render/etcd";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runUndoStep, uploadFiles } from "./remote-step";
 
 interface EtcdDockerClientInputs {
   host: string;
@@ -15,12 +15,16 @@ interface EtcdDockerClientInputs {
 
 const DIRECTORY = DOCKER_ETCD_CLIENT_PATHS.caPath.replace(/\/[^/]+$/, "");
 
+/** Inputs whose change puts the files again. */
+const UPDATE_KEYS = ["caCertPem", "certPem", "keyPem"] as const;
+
 async function put(inputs: EtcdDockerClientInputs): Promise<void> {
   await runRemoteStep(inputs, "install etcd client certificate for docker", async (client) => {
-    await client.execOrThrow(`install -d -m 0700 ${DIRECTORY}`);
-    await client.putContent(DOCKER_ETCD_CLIENT_PATHS.caPath, inputs.caCertPem, 0o644);
-    await client.putContent(DOCKER_ETCD_CLIENT_PATHS.certPath, inputs.certPem, 0o644);
-    await client.putContent(DOCKER_ETCD_CLIENT_PATHS.keyPath, inputs.keyPem, 0o600);
+    await uploadFiles(client, DIRECTORY, [
+      { path: DOCKER_ETCD_CLIENT_PATHS.caPath, content: inputs.caCertPem, mode: 0o644 },
+      { path: DOCKER_ETCD_CLIENT_PATHS.certPath, content: inputs.certPem, mode: 0o644 },
+      { path: DOCKER_ETCD_CLIENT_PATHS.keyPath, content: inputs.keyPem, mode: 0o600 },
+    ]);
   });
 }
 
@@ -33,30 +37,16 @@ export const etcdDockerClientProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-etcd-docker-client`, outs: inputs };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.connection.privateKey !== news.connection.privateKey ||
-      olds.caCertPem !== news.caCertPem ||
-      olds.certPem !== news.certPem ||
-      olds.keyPem !== news.keyPem;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, _olds, news) {
     await put(news);
     return { outs: news };
   },
   async delete(_id, props) {
-    try {
-      await runRemoteStep(
-        props,
-        "remove etcd client certificate for docker",
-        (client) => client.execOrThrow(`rm -rf ${DIRECTORY}`),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await runUndoStep(props, "remove etcd client certificate for docker", (client) =>
+      client.execOrThrow(`rm -rf ${DIRECTORY}`),
+    );
   },
 };
 

@@ -1,76 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { type PackageInstallInputs, packageInstallProvider } from "./package-install";
 
-interface EtcdInstallInputs {
-  host: string;
-  connection: SshConnectionArgs;
-  logUrn: string;
-  /** provision/scripts/install-etcd.sh, sent over stdin. */
-  script: string;
-  /** The script's parameters (renderEtcdInstallEnv). */
-  env: Record<string, string>;
-  removeOnDestroy: boolean;
-}
-
-interface EtcdInstallOutputs extends EtcdInstallInputs {
+interface EtcdInstallOutputs extends PackageInstallInputs {
   version: string;
   etcdPath: string;
   etcdctlPath: string;
 }
 
-async function install(inputs: EtcdInstallInputs): Promise<EtcdInstallOutputs> {
-  const result = await runRemoteStep(inputs, "install etcd", (client, log) =>
-    runScript(client, inputs.script, inputs.env, log),
-  );
-  if (result.etcd === undefined || result.etcdctl === undefined) {
-    throw new Error(`${inputs.host}: install-etcd.sh did not report where etcd and etcdctl are`);
-  }
-  return {
-    ...inputs,
-    version: result.version ?? "unknown",
-    etcdPath: result.etcd,
-    etcdctlPath: result.etcdctl,
-  };
-}
-
-export const etcdInstallProvider: pulumi.dynamic.ResourceProvider<
-  EtcdInstallInputs,
-  EtcdInstallOutputs
-> = {
-  async create(inputs) {
-    return { id: `${inputs.host}-etcd-install`, outs: await install(inputs) };
-  },
-  async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.script !== news.script ||
-      JSON.stringify(olds.env) !== JSON.stringify(news.env) ||
-      olds.removeOnDestroy !== news.removeOnDestroy ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
-  },
-  async update(_id, _olds, news) {
-    // The script is idempotent: what is installed already is left alone.
-    return { outs: await install(news) };
-  },
-  async delete(_id, props) {
-    if (!props.removeOnDestroy) return;
-    try {
-      await runRemoteStep(
-        props,
-        "remove etcd",
-        (client, log) =>
-          runScript(client, props.script, { ...props.env, ETCD_ACTION: "remove" }, log),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
+export const etcdInstallProvider = packageInstallProvider<EtcdInstallOutputs>({
+  what: "etcd",
+  actionVariable: "ETCD_ACTION",
+  outputs: (inputs, result) => {
+    if (result.etcd === undefined || result.etcdctl === undefined) {
+      throw new Error(`${inputs.host}: install-etcd.sh did not report where etcd and etcdctl are`);
     }
+    return {
+      ...inputs,
+      version: result.version ?? "unknown",
+      etcdPath: result.etcd,
+      etcdctlPath: result.etcdctl,
+    };
   },
-};
+});
 
 export interface EtcdInstallArgs {
   host: string;

@@ -16,7 +16,7 @@ import type { SshClient } from "../ssh/client";
 import type { SshConnectionArgs } from "../ssh/types";
 import { RemoteEtcdctl } from "./etcd-ctl";
 import type { StepLog } from "./log";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runScript, runUndoStep, uploadFiles } from "./remote-step";
 
 interface EtcdMemberInputs {
   host: string;
@@ -102,10 +102,11 @@ function settingsOf(
 const staged = (file: string) => `${ETCD_STAGING_DIR}/${file}`;
 
 async function stageCertificates(client: SshClient, inputs: EtcdMemberInputs): Promise<void> {
-  await client.execOrThrow(`install -d -m 0700 ${ETCD_STAGING_DIR}`);
-  await client.putContent(staged("ca.pem"), inputs.caCertPem, 0o644);
-  await client.putContent(staged("member.pem"), inputs.certPem, 0o644);
-  await client.putContent(staged("member-key.pem"), inputs.keyPem, 0o600);
+  await uploadFiles(client, ETCD_STAGING_DIR, [
+    { path: staged("ca.pem"), content: inputs.caCertPem, mode: 0o644 },
+    { path: staged("member.pem"), content: inputs.certPem, mode: 0o644 },
+    { path: staged("member-key.pem"), content: inputs.keyPem, mode: 0o600 },
+  ]);
 }
 
 /** Uploads the config and runs configure-etcd.sh; true when something changed (a restart). */
@@ -174,53 +175,49 @@ async function join(inputs: EtcdMemberInputs): Promise<EtcdMemberOutputs> {
   });
 }
 
+/** Removes the member from the cluster and stops it; a host that is already gone has none left. */
 async function leave(props: EtcdMemberOutputs): Promise<void> {
-  await runRemoteStep(
-    props,
-    "remove etcd member",
-    async (client, log) => {
-      const ctl = new RemoteEtcdctl(client, props.etcdctlPath, ETCD_PKI_PATHS);
-      const selfClientUrl = clientUrlOf(props);
-      const endpoints = [...new Set([...props.peerEndpoints, selfClientUrl])];
-      const members = await ctl.listMembers(endpoints);
-      if (members === undefined) {
-        throw new Error(
-          `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} cannot ` +
-            `be removed from the cluster safely. Start the stopped members and run again; to drop ` +
-            `the member from dockfleet's state anyway: pulumi state delete <its URN>`,
-        );
-      }
-      const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
-      if (self !== undefined && members.length > 1) {
-        const others = members.filter((member) => member !== self);
-        const otherEndpoints = others.flatMap((member) => member.clientUrls);
-        const healthy = await ctl.healthyEndpoints(otherEndpoints);
-        checkRemovalKeepsQuorum({
-          member: props.name,
-          clusterSize: members.length,
-          healthyOthers: others.filter((member) =>
-            member.clientUrls.some((url) => healthy.includes(url)),
-          ).length,
-        });
-        await ctl.changeMembership(
-          healthy,
-          ["member", "remove", self.id],
-          MEMBERSHIP_CHANGE_TIMEOUT_MS,
-          log,
-        );
-        log.info(`removed ${props.name} (${self.id}); ${others.length} member(s) left`);
-      } else if (self !== undefined) {
-        log.info(`${props.name} is the last member: stopping it`);
-      }
-      await runScript(
-        client,
-        props.script,
-        { ETCD_ACTION: "remove", ETCD_DATA_DIR: props.dataDir },
+  await runUndoStep(props, "remove etcd member", async (client, log) => {
+    const ctl = new RemoteEtcdctl(client, props.etcdctlPath, ETCD_PKI_PATHS);
+    const selfClientUrl = clientUrlOf(props);
+    const endpoints = [...new Set([...props.peerEndpoints, selfClientUrl])];
+    const members = await ctl.listMembers(endpoints);
+    if (members === undefined) {
+      throw new Error(
+        `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} cannot ` +
+          `be removed from the cluster safely. Start the stopped members and run again; to drop ` +
+          `the member from dockfleet's state anyway: pulumi state delete <its URN>`,
+      );
+    }
+    const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
+    if (self !== undefined && members.length > 1) {
+      const others = members.filter((member) => member !== self);
+      const otherEndpoints = others.flatMap((member) => member.clientUrls);
+      const healthy = await ctl.healthyEndpoints(otherEndpoints);
+      checkRemovalKeepsQuorum({
+        member: props.name,
+        clusterSize: members.length,
+        healthyOthers: others.filter((member) =>
+          member.clientUrls.some((url) => healthy.includes(url)),
+        ).length,
+      });
+      await ctl.changeMembership(
+        healthy,
+        ["member", "remove", self.id],
+        MEMBERSHIP_CHANGE_TIMEOUT_MS,
         log,
       );
-    },
-    { connectDeadlineMs: 15_000 },
-  );
+      log.info(`removed ${props.name} (${self.id}); ${others.length} member(s) left`);
+    } else if (self !== undefined) {
+      log.info(`${props.name} is the last member: stopping it`);
+    }
+    await runScript(
+      client,
+      props.script,
+      { ETCD_ACTION: "remove", ETCD_DATA_DIR: props.dataDir },
+      log,
+    );
+  });
 }
 
 export const etcdMemberProvider: pulumi.dynamic.ResourceProvider<
@@ -231,12 +228,9 @@ export const etcdMemberProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-etcd-member`, outs: await join(inputs) };
   },
   async diff(_id, olds, news) {
-    const replaces: string[] = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);
-    if (isAnotherHost(olds.connection, news.connection)) replaces.push("connection");
-    const changes =
-      replaces.length > 0 ||
-      olds.connection.privateKey !== news.connection.privateKey ||
-      UPDATE_KEYS.some((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
+    const step = diffRemoteStep(olds, news, UPDATE_KEYS);
+    const replaces = [...REPLACE_KEYS.filter((key) => olds[key] !== news[key]), ...step.replaces];
+    const changes = replaces.length > 0 || step.changes;
     // The token and the bootstrap record matter only at the first start; peer endpoints only
     // for joining and leaving: none of them changes a running member.
     return { changes, replaces, deleteBeforeReplace: true };
@@ -263,12 +257,7 @@ export const etcdMemberProvider: pulumi.dynamic.ResourceProvider<
     return { outs };
   },
   async delete(_id, props) {
-    try {
-      await leave(props);
-    } catch (error) {
-      // A host that is already gone has no member left to remove.
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await leave(props);
   },
 };
 

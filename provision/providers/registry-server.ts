@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { REGISTRY_STAGING_DIR } from "../render/registry";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runScript, runUndoStep, uploadFiles } from "./remote-step";
 
 interface RegistryServerInputs {
   host: string;
@@ -26,27 +26,35 @@ interface RegistryServerInputs {
 
 type RegistryServerOutputs = RegistryServerInputs;
 
-/** Inputs applied in place: files rewritten, the registry restarted (only when they changed). */
-const CONTENT_KEYS = [
+/**
+ * Inputs applied in place: files rewritten, the registry restarted (only when they changed); a
+ * new removeDataOnDestroy is only kept.
+ */
+const UPDATE_KEYS = [
   "script",
+  "env",
   "configYml",
   "serviceDropIn",
   "caCertPem",
   "certPem",
   "keyPem",
   "password",
+  "removeDataOnDestroy",
 ] as const;
 
 async function apply(inputs: RegistryServerInputs): Promise<void> {
   await runRemoteStep(inputs, "ensure registry", async (client, log) => {
     const at = (name: string) => `${REGISTRY_STAGING_DIR}/${name}`;
-    await client.execOrThrow(`install -d -m 0700 ${REGISTRY_STAGING_DIR}`);
-    await client.putContent(at("config.yml"), inputs.configYml, 0o600);
-    await client.putContent(at("dropin.conf"), inputs.serviceDropIn, 0o644);
-    await client.putContent(at("ca.pem"), inputs.caCertPem, 0o644);
-    await client.putContent(at("cert.pem"), inputs.certPem, 0o644);
-    await client.putContent(at("key.pem"), inputs.keyPem, 0o600);
-    if (inputs.password !== "") await client.putContent(at("password"), inputs.password, 0o600);
+    await uploadFiles(client, REGISTRY_STAGING_DIR, [
+      { path: at("config.yml"), content: inputs.configYml, mode: 0o600 },
+      { path: at("dropin.conf"), content: inputs.serviceDropIn, mode: 0o644 },
+      { path: at("ca.pem"), content: inputs.caCertPem, mode: 0o644 },
+      { path: at("cert.pem"), content: inputs.certPem, mode: 0o644 },
+      { path: at("key.pem"), content: inputs.keyPem, mode: 0o600 },
+      ...(inputs.password !== ""
+        ? [{ path: at("password"), content: inputs.password, mode: 0o600 }]
+        : []),
+    ]);
     const result = await runScript(client, inputs.script, inputs.env, log);
     log.info(result.changed === "1" ? "registry (re)started with the new files" : "unchanged");
   });
@@ -61,37 +69,21 @@ export const registryServerProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-registry`, outs: inputs };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      CONTENT_KEYS.some((key) => olds[key] !== news[key]) ||
-      JSON.stringify(olds.env) !== JSON.stringify(news.env) ||
-      olds.removeDataOnDestroy !== news.removeDataOnDestroy ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, _olds, news) {
     await apply(news);
     return { outs: news };
   },
   async delete(_id, props) {
-    // Undo on a host that is still there; a host already gone has nothing left to undo.
-    try {
-      await runRemoteStep(
-        props,
-        "remove registry",
-        (client, log) =>
-          runScript(
-            client,
-            props.script,
-            { ...props.env, REMOVE: "1", REMOVE_DATA: props.removeDataOnDestroy ? "1" : "0" },
-            log,
-          ),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await runUndoStep(props, "remove registry", (client, log) =>
+      runScript(
+        client,
+        props.script,
+        { ...props.env, REMOVE: "1", REMOVE_DATA: props.removeDataOnDestroy ? "1" : "0" },
+        log,
+      ),
+    );
   },
 };
 

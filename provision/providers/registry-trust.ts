@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { REGISTRY_TRUST_STAGING_DIR } from "../render/registry";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep, runScript } from "./remote-step";
+import { diffRemoteStep, runRemoteStep, runScript, runUndoStep, uploadFiles } from "./remote-step";
 
 interface RegistryTrustInputs {
   host: string;
@@ -22,16 +22,28 @@ interface RegistryTrustInputs {
 
 type RegistryTrustOutputs = RegistryTrustInputs;
 
+/** Inputs whose change runs the script again: certs.d and the login brought up to date. */
+const UPDATE_KEYS = [
+  "script",
+  "caCertPem",
+  "addresses",
+  "loginAddress",
+  "username",
+  "password",
+] as const;
+
 async function apply(inputs: RegistryTrustInputs, olds?: RegistryTrustInputs): Promise<void> {
   const stale = (olds?.addresses ?? []).filter((address) => !inputs.addresses.includes(address));
   const loggedOut =
     olds !== undefined && olds.loginAddress !== inputs.loginAddress ? olds.loginAddress : "";
   await runRemoteStep(inputs, "trust registry", async (client, log) => {
-    await client.execOrThrow(`install -d -m 0700 ${REGISTRY_TRUST_STAGING_DIR}`);
-    await client.putContent(`${REGISTRY_TRUST_STAGING_DIR}/ca.crt`, inputs.caCertPem, 0o644);
-    if (inputs.loginAddress !== "") {
-      await client.putContent(`${REGISTRY_TRUST_STAGING_DIR}/password`, inputs.password, 0o600);
-    }
+    const at = (name: string) => `${REGISTRY_TRUST_STAGING_DIR}/${name}`;
+    await uploadFiles(client, REGISTRY_TRUST_STAGING_DIR, [
+      { path: at("ca.crt"), content: inputs.caCertPem, mode: 0o644 },
+      ...(inputs.loginAddress !== ""
+        ? [{ path: at("password"), content: inputs.password, mode: 0o600 }]
+        : []),
+    ]);
     const result = await runScript(
       client,
       inputs.script,
@@ -58,43 +70,25 @@ export const registryTrustProvider: pulumi.dynamic.ResourceProvider<
     return { id: `${inputs.host}-registry-trust`, outs: inputs };
   },
   async diff(_id, olds, news) {
-    const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
-    const changes =
-      replaces.length > 0 ||
-      olds.script !== news.script ||
-      olds.caCertPem !== news.caCertPem ||
-      JSON.stringify(olds.addresses) !== JSON.stringify(news.addresses) ||
-      olds.loginAddress !== news.loginAddress ||
-      olds.username !== news.username ||
-      olds.password !== news.password ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces };
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
   },
   async update(_id, olds, news) {
     await apply(news, olds);
     return { outs: news };
   },
   async delete(_id, props) {
-    try {
-      await runRemoteStep(
-        props,
-        "untrust registry",
-        (client, log) =>
-          runScript(
-            client,
-            props.script,
-            {
-              ADDRESSES: props.addresses.join(" "),
-              REMOVE: "1",
-              STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
-            },
-            log,
-          ),
-        { connectDeadlineMs: 15_000 },
-      );
-    } catch (error) {
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    await runUndoStep(props, "untrust registry", (client, log) =>
+      runScript(
+        client,
+        props.script,
+        {
+          ADDRESSES: props.addresses.join(" "),
+          REMOVE: "1",
+          STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
+        },
+        log,
+      ),
+    );
   },
 };
 

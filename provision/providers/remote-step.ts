@@ -1,4 +1,7 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { SshClient } from "../ssh/client";
+import { HostKeyMismatchError, SshConnectTimeoutError } from "../ssh/errors";
 import { withSshRetry } from "../ssh/pool";
 import type { SshConnectionArgs } from "../ssh/types";
 import { createStepLog, type StepLog } from "./log";
@@ -54,6 +57,14 @@ function injectFault(host: string, step: string): void {
   }
 }
 
+/** provision/scripts, beside this folder both in the sources and in dist. */
+const SCRIPTS_DIR = path.join(__dirname, "..", "scripts");
+
+/** The text of a provision/scripts file (e.g. "install-docker.sh"), to pass to `runScript`. */
+export function readScript(name: string): string {
+  return fs.readFileSync(path.join(SCRIPTS_DIR, name), "utf8");
+}
+
 /**
  * Runs a provision/scripts file on the host through `bash -s` and returns the key=value pairs of
  * its last `DOCKFLEET_RESULT` line. Output lines stream into the step's progress.
@@ -98,4 +109,80 @@ export function isAnotherHost(olds: SshConnectionArgs, news: SshConnectionArgs):
     (olds.user ?? "root") !== (news.user ?? "root") ||
     olds.hostKey !== news.hostKey
   );
+}
+
+/**
+ * Runs a remote step that undoes something (a delete), giving up on connecting after 15 s: a host
+ * that is already gone has nothing left to undo, so not reaching it is no error. Any other
+ * failure is.
+ */
+export async function runUndoStep(
+  target: RemoteStepTarget,
+  step: string,
+  body: (client: SshClient, log: StepLog) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await runRemoteStep(target, step, body, { connectDeadlineMs: UNDO_CONNECT_DEADLINE_MS });
+  } catch (error) {
+    if (!isHostGone(error)) throw error;
+  }
+}
+
+/** How long an undo step tries to reach its host before taking it for gone. */
+export const UNDO_CONNECT_DEADLINE_MS = 15_000;
+
+/**
+ * Whether a remote step failed because its host is gone: unreachable until the deadline, or
+ * answering at its address with another host key (the machine was replaced: nothing of the old
+ * one is left to undo there, and nothing is sent to a host whose key does not match).
+ */
+export function isHostGone(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof SshConnectTimeoutError || cause instanceof HostKeyMismatchError)
+      return true;
+  }
+  return false;
+}
+
+/** The inputs every remote step's provider keeps: how to reach its host. */
+export interface RemoteStepInputs {
+  connection: SshConnectionArgs;
+}
+
+/**
+ * The diff of a remote step that is safe to repeat: another host replaces it (it runs anew
+ * there); a change of any of `updateKeys` (compared as JSON) or of the SSH key is an update in
+ * place (the step runs again, or only the new value is kept).
+ */
+export function diffRemoteStep<T extends RemoteStepInputs>(
+  olds: T,
+  news: T,
+  updateKeys: readonly (keyof T)[],
+): { changes: boolean; replaces: string[] } {
+  const replaces = isAnotherHost(olds.connection, news.connection) ? ["connection"] : [];
+  const changes =
+    replaces.length > 0 ||
+    updateKeys.some((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) ||
+    olds.connection.privateKey !== news.connection.privateKey;
+  return { changes, replaces };
+}
+
+/** One file to put on a host over SFTP. */
+export interface FileUpload {
+  path: string;
+  content: string;
+  /** File mode, set as the file is created: a key is 0600 from the moment it lands. */
+  mode: number;
+}
+
+/** Creates `directory` (mode 0700) and puts the files on the host over SFTP, one by one. */
+export async function uploadFiles(
+  client: SshClient,
+  directory: string,
+  uploads: readonly FileUpload[],
+): Promise<void> {
+  await client.execOrThrow(`install -d -m 0700 ${directory}`);
+  for (const upload of uploads) {
+    await client.putContent(upload.path, upload.content, upload.mode);
+  }
 }

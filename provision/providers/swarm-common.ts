@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   LOCAL_SWARM_STATE_COMMAND,
   parseLocalSwarmState,
@@ -58,7 +59,7 @@ export async function runDockerOn(
       return (await client.execOrThrow(command)).stdout;
     }
     log.progress(`the swarm is electing a leader: retrying (${result.stderr.trim()})`);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await sleep(1_000);
   }
 }
 
@@ -76,7 +77,7 @@ export async function pollUntil<T>(
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() >= deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }
 
@@ -101,11 +102,4 @@ export async function withMembershipLock<T>(swarmId: string, body: () => Promise
   } finally {
     if (locks.get(swarmId) === tail) locks.delete(swarmId);
   }
-}
-
-/** Whether an error says the host could not be reached at all (gone, not merely failing). */
-export function isUnreachable(error: unknown): boolean {
-  return /could not connect|timed out while connecting|ECONNREFUSED|EHOSTUNREACH/i.test(
-    error instanceof Error ? error.message : String(error),
-  );
 }

@@ -3,8 +3,8 @@ import { loadedProvider } from "./provider-shim";
 import { planSwarmInit, renderSwarmInitCommand } from "../render/swarm";
 import type { SshClient } from "../ssh/client";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep } from "./remote-step";
-import { getLocalSwarmState, isUnreachable } from "./swarm-common";
+import { isAnotherHost, isHostGone, runRemoteStep } from "./remote-step";
+import { getLocalSwarmState } from "./swarm-common";
 
 interface SwarmInitInputs {
   host: string;
@@ -112,7 +112,7 @@ export const swarmInitProvider: pulumi.dynamic.ResourceProvider<SwarmInitInputs,
         );
       } catch (error) {
         // A host that is already gone took its swarm with it.
-        if (!isUnreachable(error)) throw error;
+        if (!isHostGone(error)) throw error;
       }
     },
   };

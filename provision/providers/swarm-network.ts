@@ -10,8 +10,8 @@ import {
 } from "../render/swarm";
 import type { SshClient } from "../ssh/client";
 import type { SshConnectionArgs } from "../ssh/types";
-import { isAnotherHost, runRemoteStep } from "./remote-step";
-import { isUnreachable, runDockerOn } from "./swarm-common";
+import { isAnotherHost, isHostGone, runRemoteStep } from "./remote-step";
+import { runDockerOn } from "./swarm-common";
 
 interface SwarmNetworkInputs {
   /** The manager the network is created through. */
@@ -111,7 +111,7 @@ export const swarmNetworkProvider: pulumi.dynamic.ResourceProvider<
         { connectDeadlineMs: 15_000 },
       );
     } catch (error) {
-      if (!isUnreachable(error)) throw error;
+      if (!isHostGone(error)) throw error;
     }
   },
 };

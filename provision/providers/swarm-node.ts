@@ -12,11 +12,10 @@ import type { SwarmAvailability } from "../../components/swarm/config";
 import { getSshClient } from "../ssh/pool";
 import type { SshConnectionArgs } from "../ssh/types";
 import type { StepLog } from "./log";
-import { isAnotherHost, runRemoteStep, type RemoteStepTarget } from "./remote-step";
+import { isAnotherHost, isHostGone, runRemoteStep, type RemoteStepTarget } from "./remote-step";
 import {
   getLocalSwarmState,
   inspectNode,
-  isUnreachable,
   pollUntil,
   runDockerOn,
   withMembershipLock,
@@ -168,7 +167,7 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
       inspectNode(client, props.nodeId),
     );
   } catch (error) {
-    if (!isUnreachable(error)) throw error;
+    if (!isHostGone(error)) throw error;
     managerReachable = false;
   }
   const steps = managerReachable ? planNodeRemoval(observed) : ["leave" as const];
@@ -215,7 +214,7 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
       { connectDeadlineMs: 15_000 },
     );
   } catch (error) {
-    if (!isUnreachable(error)) throw error;
+    if (!isHostGone(error)) throw error;
   }
   if (steps.includes("remove")) {
     await runRemoteStep(manager, `remove node ${props.host}`, async (client, log) => {

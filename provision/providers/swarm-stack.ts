@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { SshClient } from "../ssh/client";
@@ -5,7 +6,7 @@ import { shellQuote } from "../ssh/shell";
 import type { SshConnectionArgs } from "../ssh/types";
 import type { StepLog } from "./log";
 import { loadedProvider } from "./provider-shim";
-import { runRemoteStep } from "./remote-step";
+import { runRemoteStep, runUndoStep } from "./remote-step";
 
 /**
  * A swarm stack deployed with `docker stack deploy` on a manager over SSH: the compose file is
@@ -223,7 +224,7 @@ async function waitForConvergence(
     if (pending.length === 0 && listed.stdout.trim() !== "") return;
     if (Date.now() > deadline) break;
     log.progress(`waiting for ${pending.join(", ")}`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
   }
   const tasks = await client.exec(
     `docker stack ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(name)} | head -n 20`,
@@ -254,31 +255,26 @@ async function removeSecrets(
 
 async function removeStack(props: SwarmStackOutputs): Promise<void> {
   const name = props.stackName;
-  await runRemoteStep(
-    props,
-    `remove stack ${name}`,
-    async (client, log) => {
-      await client.exec(`docker stack rm ${shellQuote(name)}`);
-      const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
-      const deadline = Date.now() + 180_000;
-      for (;;) {
-        const left = await client.execOrThrow(
-          `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
+  await runUndoStep(props, `remove stack ${name}`, async (client, log) => {
+    await client.exec(`docker stack rm ${shellQuote(name)}`);
+    const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const left = await client.execOrThrow(
+        `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
+      );
+      if (left.stdout.trim() === "") break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left.stdout.trim()}`,
         );
-        if (left.stdout.trim() === "") break;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left.stdout.trim()}`,
-          );
-        }
-        log.progress("waiting for the stack's tasks and networks to go");
-        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-      await removeSecrets(client, name, log, new Set());
-      await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
-    },
-    { connectDeadlineMs: 15_000 },
-  );
+      log.progress("waiting for the stack's tasks and networks to go");
+      await sleep(1000);
+    }
+    await removeSecrets(client, name, log, new Set());
+    await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
+  });
 }
 
 export const swarmStackProvider: pulumi.dynamic.ResourceProvider<
@@ -311,12 +307,8 @@ export const swarmStackProvider: pulumi.dynamic.ResourceProvider<
     return { outs: await deploy(news, olds) };
   },
   async delete(_id, props) {
-    try {
-      await removeStack(props);
-    } catch (error) {
-      // A manager already gone (the environment destroyed first) leaves nothing to remove.
-      if (!/could not connect/.test((error as Error).message)) throw error;
-    }
+    // A manager already gone (the environment destroyed first) leaves nothing to remove.
+    await removeStack(props);
   },
 };
 

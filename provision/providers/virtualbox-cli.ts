@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -157,7 +158,7 @@ async function waitForSshBanner(
           "(VirtualBox Manager, or VBoxManage showvminfo) and that its image runs cloud-init",
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
   }
 }
 
@@ -182,7 +183,7 @@ export async function runVirtualBoxSteps(steps: VirtualBoxStep[], log: StepLog):
         const result = await run(vboxmanage, step.args);
         if (result.code === 0 || step.ignoreFailure) break;
         if (Date.now() >= giveUpAt) throw commandError(vboxmanage, step.args, result);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sleep(1000);
       }
       if (step.onlyIfAdapterMissing !== undefined) {
         const adapters = await listHostOnlyAdapters(vboxmanage);

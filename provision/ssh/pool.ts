@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { SshClient } from "./client";
 import { resolveSshConnectionArgs, sshTarget, type SshConnectOptions } from "./connect";
@@ -100,10 +101,6 @@ export async function withSshRetry<T>(
 }
 
 const RETRY_PAUSE_MS = 500;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function checkPinnedHostKey(client: SshClient, args: SshConnectionArgs): void {
   if (!args.hostKey) return;

@@ -12,7 +12,15 @@ import { Environment, resolveStackConfig } from "../../components/environment";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { runDocker } from "../../provision/providers/docker-cli";
 import { closeAllSshClients, getSshClient, type SshConnectionArgs } from "../../provision/ssh";
+import { assertNothingLabelled, requireHostImage, waitFor } from "../helpers/docker";
 import { ensureRegistryImage, saveImage } from "../helpers/images";
+import {
+  ROOT,
+  assertNothingChanged,
+  readBackendFiles,
+  removeStackCompletely,
+  upPrintingOutput,
+} from "../helpers/stack";
 
 /**
  * The sample apps end to end on the local driver: three hosts, a swarm and a private registry
@@ -21,10 +29,8 @@ import { ensureRegistryImage, saveImage } from "../helpers/images";
  * and pulled from it by every node; a host restart; removing the apps; destroy.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `apps${process.pid}`;
 const SUBNET = "172.30.65.0/24";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 const REGISTRY_USER = "dockfleet";
 const REGISTRY_PASSWORD = `registry-${process.pid}-${Date.now()}`;
 const COUNTER_PORT = 8000;
@@ -129,10 +135,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
     (await (await getSshClient(ssh(host))).execOrThrow(command, stdin ? { stdin } : {})).stdout;
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
+    requireHostImage();
     const started = Date.now();
     const built = execFileSync(
       "bash",
@@ -161,15 +164,12 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   after(async () => {
     await closeAllSshClients();
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
   it("brings up three hosts, a swarm and a private registry (by hand for now)", async () => {
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
-    assert.equal(result.summary.result, "succeeded");
+    const result = await upPrintingOutput(stack);
     hosts = result.outputs.hosts.value as HostOutput[];
     sshKey = result.outputs.sshPrivateKey.value as string;
     assert.equal(hosts.length, 3);
@@ -294,9 +294,8 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   it("deploys both apps from images pushed to the private registry", async () => {
     programInput.withApps = true;
     const started = Date.now();
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    const result = await upPrintingOutput(stack);
     console.log(`apps up took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    assert.equal(result.summary.result, "succeeded");
     const images = {
       ...result.outputs.counterImages.value,
       ...result.outputs.wordpressImages.value,
@@ -315,8 +314,11 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
     const seen = new Set<string>();
     let previous = 0;
     for (const host of [...hosts, ...hosts]) {
-      const page = await waitFor(`the counter on ${host.name}`, () =>
-        httpGet(host.address, COUNTER_PORT, "/"),
+      const page = await waitFor(
+        `the counter on ${host.name}`,
+        () => httpGet(host.address, COUNTER_PORT, "/"),
+        120_000,
+        1000,
       );
       assert.equal(page.status, 200, page.body);
       const visits = Number(/id="visits">(\d+)</.exec(page.body)?.[1]);
@@ -331,10 +333,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
 
   it("answers WordPress's install page, with the database reached through the secret", async () => {
     for (const host of hosts) {
-      const page = await waitFor(`WordPress on ${host.name}`, async () => {
-        const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
-        return answer.status === 200 ? answer : undefined;
-      });
+      const page = await waitForWordPressInstallPage(host, `WordPress on ${host.name}`, 120_000);
       assert.match(page.body, /<title>WordPress &rsaquo; Installation<\/title>/);
     }
   });
@@ -382,9 +381,7 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   });
 
   it("changes nothing on a second up", async () => {
-    const result = await stack.up();
-    const counts = (result.summary.resourceChanges ?? {}) as Record<string, number>;
-    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+    assertNothingChanged(await stack.up());
   });
 
   it("comes back after a host restart without another up", async () => {
@@ -403,14 +400,12 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
         return answer.status === 200 && /id="visits">\d+</.test(answer.body) ? answer : undefined;
       },
       240_000,
+      1000,
     );
     assert.match(page.body, /Hostname:/);
-    await waitFor(
+    await waitForWordPressInstallPage(
+      restarted,
       "WordPress's install page after the restart",
-      async () => {
-        const answer = await httpGet(restarted.address, WORDPRESS_PORT, "/wp-admin/install.php");
-        return answer.status === 200 ? answer : undefined;
-      },
       240_000,
     );
   });
@@ -431,17 +426,22 @@ describe("sample apps on the swarm, end to end", { timeout: 30 * 60_000 }, () =>
   it("destroys everything it made", async () => {
     await closeAllSshClients();
     await stack.destroy();
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
+
+/** Polls (every second) until WordPress's install page on HOST answers 200; that answer. */
+function waitForWordPressInstallPage(host: HostOutput, what: string, timeoutMs: number) {
+  return waitFor(
+    what,
+    async () => {
+      const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
+      return answer.status === 200 ? answer : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
 
 function httpGet(
   host: string,
@@ -464,39 +464,4 @@ function httpGet(
     );
     request.on("error", reject);
   });
-}
-
-async function waitFor<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for ${what}: ${String(lastError)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
 }

@@ -4,7 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
+import { requireHostImage } from "../helpers/docker";
+import { ROOT, openStack, removeStackCompletely, writeStackConfig } from "../helpers/stack";
 
 /**
  * The dockfleet CLI against a real local stack of two hosts (Automation API + the real Pulumi CLI,
@@ -13,10 +15,8 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
  * and strict host key checking, and unknown names fail with a clear message.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `cli${process.pid}`;
 const SUBNET = "172.30.80.0/24";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 const DOCKFLEET = path.join(ROOT, "bin", "dockfleet");
 
 interface Run {
@@ -49,21 +49,15 @@ describe("dockfleet CLI on a local stack", { timeout: 20 * 60_000 }, () => {
   const dockfleet = (args: string) => bash(`${DOCKFLEET} ${args}`);
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
-    const config = { "dockfleet:hosts": 2, "dockfleet:local": { subnet: SUBNET } };
-    fs.writeFileSync(STACK_FILE, `config: ${JSON.stringify(config)}\n`);
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    requireHostImage();
+    writeStackConfig(STACK, { hosts: 2, local: { subnet: SUBNET } });
+    stack = await openStack(STACK);
     const result = await stack.up({ onOutput: (line) => (upOutput += line) });
     assert.equal(result.summary.result, "succeeded");
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(home, { recursive: true, force: true });
   });
 

@@ -4,13 +4,26 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { EtcdCluster } from "../../components/etcd";
 import { LocalMachines } from "../../components/machines/local";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { Certificate } from "../../provision/providers/certificate";
 import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
-import { docker, removeByLabel, runCommand, waitFor } from "../helpers/docker";
+import {
+  assertNothingLabelled,
+  docker,
+  requireHostImage,
+  runCommand,
+  waitFor,
+} from "../helpers/docker";
+import {
+  assertNothingChanged,
+  changeCounts,
+  removeStackCompletely,
+  stepTimer,
+  upPrintingOutput,
+} from "../helpers/stack";
 
 /**
  * EtcdCluster for real: four local hosts (system containers), an etcd cluster on the first three
@@ -59,15 +72,11 @@ function program(hostImage: string) {
   };
 }
 
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
-}
-
 describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let outputs: Outputs;
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-etcd-certs-"));
-  const timings: Record<string, string> = {};
+  const { timings, timed } = stepTimer();
 
   /** etcdctl on this machine (Debian's etcd-client) against the given endpoints. */
   const etcdctl = (endpoints: string[], args: string[], withCertificate = true) =>
@@ -88,6 +97,9 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal(result.code, 0, `etcdctl ${args.join(" ")} failed:\n${result.stderr}`);
     return result.stdout;
   };
+  /** The value of KEY read through one member (etcdctl get --print-value-only), trimmed. */
+  const valueAt = async (endpoint: string, key: string) =>
+    (await etcdctlOk([endpoint], ["get", "--print-value-only", key])).trim();
   const memberNames = async () =>
     (await etcdctlOk(outputs.endpoints, ["member", "list"]))
       .trim()
@@ -95,19 +107,8 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       .map((line) => line.split(", ")[2])
       .sort();
   const container = (host: string) => localResourceNames(STACK, host).container;
-  const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await step();
-    } finally {
-      timings[what] = `${((Date.now() - started) / 1000).toFixed(1)} s`;
-    }
-  };
   const up = async (what: string) => {
-    const result = await timed(what, () =>
-      stack.up({ onOutput: (line) => process.stdout.write(line) }),
-    );
-    assert.equal(result.summary.result, "succeeded");
+    const result = await timed(what, () => upPrintingOutput(stack));
     outputs = {
       endpoints: result.outputs.endpoints.value as string[],
       memberNames: result.outputs.memberNames.value as string[],
@@ -116,8 +117,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   };
 
   before(async () => {
-    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const hostImage = requireHostImage();
     stack = await LocalWorkspace.createOrSelectStack({
       stackName: STACK,
       projectName: "dockfleet-etcd-test",
@@ -126,11 +126,9 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK, { force: true }).catch(() => undefined);
-    await removeByLabel(STACK).catch(() => undefined);
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(certDir, { recursive: true, force: true });
-    console.log(`etcd test timings: ${JSON.stringify(timings)}`);
+    console.log(`etcd test timings (s): ${JSON.stringify(timings)}`);
   });
 
   it("brings up three healthy members with TLS and a secret client key", async () => {
@@ -158,11 +156,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("reads through one member what was written through another", async () => {
     await etcdctlOk([outputs.endpoints[0]], ["put", "/dockfleet/greeting", "written via host-1"]);
-    const read = await etcdctlOk(
-      [outputs.endpoints[2]],
-      ["get", "--print-value-only", "/dockfleet/greeting"],
-    );
-    assert.equal(read.trim(), "written via host-1");
+    assert.equal(await valueAt(outputs.endpoints[2], "/dockfleet/greeting"), "written via host-1");
   });
 
   it("refuses a client without a certificate", async () => {
@@ -175,11 +169,7 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     await docker(["exec", container("host-3"), "systemctl", "stop", "etcd"]);
     try {
       await etcdctlOk(outputs.endpoints.slice(0, 2), ["put", "/dockfleet/degraded", "yes"]);
-      const read = await etcdctlOk(
-        [outputs.endpoints[1]],
-        ["get", "--print-value-only", "/dockfleet/degraded"],
-      );
-      assert.equal(read.trim(), "yes");
+      assert.equal(await valueAt(outputs.endpoints[1], "/dockfleet/degraded"), "yes");
       const stopped = await etcdctl([outputs.endpoints[2]], ["endpoint", "health"]);
       assert.notEqual(stopped.code, 0, "the stopped member still answers");
     } finally {
@@ -198,16 +188,11 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
         1000,
       );
     });
-    const read = await etcdctlOk(
-      [outputs.endpoints[1]],
-      ["get", "--print-value-only", "/dockfleet/degraded"],
-    );
-    assert.equal(read.trim(), "yes");
+    assert.equal(await valueAt(outputs.endpoints[1], "/dockfleet/degraded"), "yes");
   });
 
   it("changes nothing on a second up", async () => {
-    const counts = changeCounts(await up("second up (no changes)"));
-    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+    assertNothingChanged(await up("second up (no changes)"));
   });
 
   it("adds a fourth member through up, then removes it again", async () => {
@@ -218,11 +203,11 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3", "host-4"]);
     const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
     assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 4);
-    const read = await etcdctlOk(
-      [outputs.endpoints[3]],
-      ["get", "--print-value-only", "/dockfleet/greeting"],
+    assert.equal(
+      await valueAt(outputs.endpoints[3], "/dockfleet/greeting"),
+      "written via host-1",
+      "the new member has the cluster's data",
     );
-    assert.equal(read.trim(), "written via host-1", "the new member has the cluster's data");
 
     wanted.memberCount = 3;
     counts = changeCounts(await up("remove a member"));
@@ -241,14 +226,6 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("destroys everything it made", async () => {
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await docker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });

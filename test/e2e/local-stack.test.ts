@@ -1,15 +1,33 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
-import { localResourceNames } from "../../components/machines/local-run-args";
-import { docker as runDocker, waitFor } from "../helpers/docker";
-import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
-import { readBackendFiles } from "../helpers/stack";
+import { type Stack } from "@pulumi/pulumi/automation";
+import {
+  assertNothingLabelled,
+  docker as runDocker,
+  requireHostImage,
+  retryUntilPasses,
+} from "../helpers/docker";
+import {
+  ensureBusyboxImage,
+  pushBusyboxAsLibraryImage,
+  saveImage,
+  startRegistryContainer,
+} from "../helpers/images";
+import {
+  assertNothingChanged,
+  assertNothingCreatedDeletedOrReplaced,
+  changeCounts,
+  type HostOutput,
+  openStack,
+  readBackendFiles,
+  removeStackCompletely,
+  upPrintingOutput,
+  writeStackConfig,
+} from "../helpers/stack";
 
 /**
  * The local stack end to end, through the Automation API and the real Pulumi CLI with the local
@@ -17,34 +35,13 @@ import { readBackendFiles } from "../helpers/stack";
  * `up` that changes nothing, an in-place mirror change, and a `destroy` that leaves nothing.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `e2e${process.pid}`;
 const SUBNET = "172.30.21.0/24";
 const MIRROR_ADDRESS = "172.30.21.250";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 
-interface HostOutput {
-  name: string;
-  address: string;
-  dockerHost: string;
-  dockerVersion: string;
-}
-
-function writeStackConfig(registryMirrors: string[]): void {
-  const config = {
-    "dockfleet:hosts": 3,
-    "dockfleet:local": { subnet: SUBNET },
-    "dockfleet:engine": { registryMirrors },
-  };
-  // JSON is YAML; an encryption salt the CLI added is kept.
-  const salt = fs.existsSync(STACK_FILE)
-    ? /^encryptionsalt: .*$/m.exec(fs.readFileSync(STACK_FILE, "utf8"))?.[0]
-    : undefined;
-  fs.writeFileSync(STACK_FILE, `${salt ?? ""}\nconfig: ${JSON.stringify(config)}\n`);
-}
-
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+/** The stack file: three local hosts with the given registry mirrors. */
+function writeConfig(registryMirrors: string[]): void {
+  writeStackConfig(STACK, { hosts: 3, local: { subnet: SUBNET }, engine: { registryMirrors } });
 }
 
 describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
@@ -62,25 +59,19 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
     ]);
 
   before(async () => {
-    assert.ok(
-      process.env.DOCKFLEET_HOST_IMAGE,
-      "run through bin/test: DOCKFLEET_HOST_IMAGE is unset",
-    );
-    writeStackConfig([]);
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    requireHostImage();
+    writeConfig([]);
+    stack = await openStack(STACK);
   });
 
   after(async () => {
     await runDocker(["rm", "--force", `${STACK}-mirror`]).catch(() => undefined);
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(certDir, { recursive: true, force: true });
   });
 
   it("brings up three hosts whose Docker API answers over TLS", async () => {
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
-    assert.equal(result.summary.result, "succeeded");
+    const result = await upPrintingOutput(stack);
     hosts = result.outputs.hosts.value as HostOutput[];
     assert.deepEqual(
       hosts.map((host) => host.name),
@@ -132,50 +123,26 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
   });
 
   it("changes nothing on a second up", async () => {
-    const result = await stack.up();
-    const counts = changeCounts(result);
-    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+    assertNothingChanged(await stack.up());
   });
 
   it("pulls through a registry mirror after an in-place mirror change", async () => {
-    const { network } = localResourceNames(STACK, "host-1");
-    await runDocker([
-      "run",
-      "--detach",
-      "--name",
-      `${STACK}-mirror`,
-      "--network",
-      network,
-      "--ip",
-      MIRROR_ADDRESS,
-      "--label",
-      `dockfleet.io/stack=${STACK}`,
-      await ensureRegistryImage(),
-    ]);
+    await startRegistryContainer(STACK, `${STACK}-mirror`, MIRROR_ADDRESS);
     const busybox = await saveImage(await ensureBusyboxImage());
     // The registry starts in a moment: the push is retried until it answers.
-    await waitFor(
+    await retryUntilPasses(
       "the push to the mirror",
-      async () =>
-        execFileSync("skopeo", [
-          "copy",
-          "--quiet",
-          "--dest-tls-verify=false",
-          `docker-archive:${busybox}`,
-          `docker://${MIRROR_ADDRESS}:5000/library/busybox:latest`,
-        ]),
+      () => pushBusyboxAsLibraryImage(busybox, `${MIRROR_ADDRESS}:5000`),
       30_000,
       500,
     );
     fs.rmSync(busybox, { force: true });
 
-    writeStackConfig([`http://${MIRROR_ADDRESS}:5000`]);
+    writeConfig([`http://${MIRROR_ADDRESS}:5000`]);
     const result = await stack.up();
     const counts = changeCounts(result);
     assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
-    for (const kind of ["create", "delete", "replace"]) {
-      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
-    }
+    assertNothingCreatedDeletedOrReplaced(counts);
     const host = hosts[1];
     await docker(host, ["pull", "busybox"]);
     const said = await docker(host, [
@@ -191,14 +158,6 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
   it("destroys everything it made", async () => {
     await runDocker(["rm", "--force", `${STACK}-mirror`]);
     await stack.destroy();
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });

@@ -1,16 +1,36 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
-import { Environment, StackConfigSchema } from "../../components/environment";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
 import { runDocker } from "../../provision/providers/docker-cli";
-import { ensureBusyboxImage, ensureRegistryImage, saveImage } from "../helpers/images";
+import {
+  assertNothingLabelled,
+  requireHostImage,
+  retryUntilPasses,
+  runCommand,
+} from "../helpers/docker";
+import { localTestEnvironment } from "../helpers/environment";
+import {
+  ensureBusyboxImage,
+  ensureRegistryImage,
+  loadImageIntoHostContainers,
+  pushBusyboxAsLibraryImage,
+  saveImage,
+  startRegistryContainer,
+} from "../helpers/images";
+import {
+  assertNothingChanged,
+  assertNothingCreatedDeletedOrReplaced,
+  changeCounts,
+  readBackendFiles,
+  removeStackCompletely,
+  stepTimer,
+} from "../helpers/stack";
 
 /**
  * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
@@ -30,17 +50,12 @@ const IMAGE = `${REGISTRY_ADDRESS}/test/busybox:1`;
 let registryConfig: RegistryConfigInput = { username: "fleet" };
 
 async function program() {
-  const config = StackConfigSchema.parse({
+  const environment = localTestEnvironment(STACK, {
     hosts: 2,
     local: { subnet: SUBNET },
     // The registry as mirror from the start: only used in pull-through mode, and so switching
     // modes later restarts no engine.
     engine: { registryMirrors: [`https://${REGISTRY_ADDRESS}`] },
-  });
-  const environment = new Environment(STACK, {
-    stack: STACK,
-    config,
-    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
   });
   const registry = new PrivateRegistry("registry", {
     engines: environment.engines,
@@ -63,18 +78,6 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
-}
-
-function run(program: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(program, args, { timeout: 120_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) || 1 : 0, output: `${stdout}${stderr}` }),
-    );
-  });
-}
-
 /** GET over TLS with the CA; resolves with the status code and body. */
 function getTls(url: string, ca: string, auth?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -91,20 +94,6 @@ function getTls(url: string, ca: string, auth?: string): Promise<{ status: numbe
   });
 }
 
-async function waitFor<T>(what: string, attempt: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`${what}: still failing after ${timeoutMs / 1000} s`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  }
-}
-
 describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let output = "";
@@ -115,19 +104,15 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   const certDir = path.join(work, "certs");
   const authFile = path.join(work, "auth.json");
   const emptyAuthFile = path.join(work, "empty-auth.json");
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await body();
-    } finally {
-      timings[label] = Math.round((Date.now() - started) / 100) / 10;
-    }
-  };
+  const { timings, timed } = stepTimer();
   const up = (label: string) =>
     timed(label, () => stack.up({ onOutput: (line) => (output += line) }));
-  const skopeoPush = (auth: string) =>
-    run("skopeo", [
+  /** The manifest of the image pushed in "takes an authenticated push", read as fleet. */
+  const getPushedManifest = () =>
+    getTls(`https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`, caPem, `fleet:${password}`);
+  /** skopeo copy of busybox to the registry; its exit code and output (stdout, then stderr). */
+  const skopeoPush = async (auth: string) => {
+    const result = await runCommand("skopeo", [
       "copy",
       "--quiet",
       `--dest-cert-dir=${certDir}`,
@@ -135,9 +120,11 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       `docker-archive:${busyboxTar}`,
       `docker://${IMAGE}`,
     ]);
+    return { code: result.code, output: `${result.stdout}${result.stderr}` };
+  };
 
   before(async () => {
-    assert.ok(process.env.DOCKFLEET_HOST_IMAGE, "run through bin/test: DOCKFLEET_HOST_IMAGE unset");
+    requireHostImage();
     busyboxTar = await saveImage(await ensureBusyboxImage());
     fs.mkdirSync(certDir);
     fs.writeFileSync(emptyAuthFile, "{}\n", { mode: 0o600 });
@@ -149,24 +136,8 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    // Whatever a failed run left behind (the upstream registry too), found by label.
-    for (const kind of ["container", "network", "volume"]) {
-      const ids = (
-        await runDocker([
-          kind,
-          "ls",
-          ...(kind === "container" ? ["--all"] : []),
-          "--quiet",
-          "--filter",
-          `label=dockfleet.io/stack=${STACK}`,
-        ]).catch(() => "")
-      )
-        .split("\n")
-        .filter(Boolean);
-      if (ids.length > 0) await runDocker([kind, "rm", "--force", ...ids]).catch(() => undefined);
-    }
+    // Whatever a failed run left behind (the upstream registry too) is found by label.
+    await removeStackCompletely(stack, STACK);
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(busyboxTar, { force: true });
     process.stdout.write(`registry test timings (s): ${JSON.stringify(timings)}\n`);
@@ -246,25 +217,21 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("changes nothing on a second up", async () => {
     const result = await up("second up");
-    assert.deepEqual(
-      Object.keys(changeCounts(result)),
-      ["same"],
-      JSON.stringify(changeCounts(result)),
-    );
+    assertNothingChanged(result);
   });
 
   it("comes back after its host restarts, with the image", async () => {
     await timed("host restart until served", async () => {
       await runDocker(["restart", container("host-1")]);
-      await waitFor("registry answering after the restart", async () => {
-        const answer = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
-        assert.equal(answer.status, 401);
-      });
-      const manifest = await getTls(
-        `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
-        caPem,
-        `fleet:${password}`,
+      await retryUntilPasses(
+        "registry answering after the restart",
+        async () => {
+          const answer = await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem);
+          assert.equal(answer.status, 401);
+        },
+        90_000,
       );
+      const manifest = await getPushedManifest();
       assert.equal(manifest.status, 200, manifest.body);
       await onHost("host-2", ["rmi", IMAGE]);
       await onHost("host-2", ["pull", IMAGE]);
@@ -272,37 +239,17 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("serves as a pull-through mirror for the hosts", async () => {
-    const { network } = localResourceNames(STACK, "host-1");
-    await runDocker([
-      "run",
-      "--detach",
-      "--name",
-      `${STACK}-upstream`,
-      "--network",
-      network,
-      "--ip",
-      UPSTREAM_IP,
-      "--label",
-      `dockfleet.io/stack=${STACK}`,
-      await ensureRegistryImage(),
-    ]);
-    await waitFor("upstream registry taking busybox", async () => {
-      const pushed = await run("skopeo", [
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        `docker-archive:${busyboxTar}`,
-        `docker://${UPSTREAM_IP}:5000/library/busybox:latest`,
-      ]);
-      assert.equal(pushed.code, 0, pushed.output);
-    });
+    await startRegistryContainer(STACK, `${STACK}-upstream`, UPSTREAM_IP);
+    await retryUntilPasses(
+      "upstream registry taking busybox",
+      () => pushBusyboxAsLibraryImage(busyboxTar, `${UPSTREAM_IP}:5000`),
+      90_000,
+    );
 
     registryConfig = { username: "fleet", proxy: { remoteUrl: `http://${UPSTREAM_IP}:5000` } };
     const result = await up("switch to pull-through");
     const counts = changeCounts(result);
-    for (const kind of ["create", "delete", "replace"]) {
-      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
-    }
+    assertNothingCreatedDeletedOrReplaced(counts);
     assert.ok((counts.update ?? 0) >= 1, JSON.stringify(counts));
     assert.equal(result.outputs.password.value, "", "a mirror serves anonymous reads");
 
@@ -313,7 +260,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     });
     // host-2 reached Docker Hub's busybox through the registry: its access log names host-2.
     const host2 = "172.30.60.11";
-    await waitFor(
+    await retryUntilPasses(
       "the registry's log of host-2's pull",
       async () => {
         const journal = await runDocker([
@@ -343,19 +290,10 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("runs as a container from a configured image, on the same data and password", async () => {
     // The test's registry image (Debian's binary) stands in for registry:2 on host-1's engine.
-    const imageTar = await saveImage(await ensureRegistryImage());
-    try {
-      await runDocker(["cp", imageTar, `${container("host-1")}:/tmp/registry-image.tar`]);
-      await onHost("host-1", ["load", "--input", "/tmp/registry-image.tar"]);
-    } finally {
-      fs.rmSync(imageTar, { force: true });
-    }
+    await loadImageIntoHostContainers(await ensureRegistryImage(), [container("host-1")]);
     registryConfig = { username: "fleet", runAs: "container", image: "dockfleet-test/registry:2" };
     const result = await up("switch to container");
-    const counts = changeCounts(result);
-    for (const kind of ["create", "delete", "replace"]) {
-      assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
-    }
+    assertNothingCreatedDeletedOrReplaced(changeCounts(result));
     assert.equal(result.outputs.password.value, password, "the generated password came back");
     const policy = await onHost("host-1", [
       "inspect",
@@ -373,37 +311,13 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     ]);
     assert.match(service, /disabled/);
     assert.equal((await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem)).status, 401);
-    const manifest = await getTls(
-      `https://${REGISTRY_ADDRESS}/v2/test/busybox/manifests/1`,
-      caPem,
-      `fleet:${password}`,
-    );
+    const manifest = await getPushedManifest();
     assert.equal(manifest.status, 200, "the pushed image is still served");
   });
 
   it("destroys everything it made", async () => {
     await runDocker(["rm", "--force", `${STACK}-upstream`]);
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
-}

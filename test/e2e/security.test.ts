@@ -12,6 +12,7 @@ import {
   readBackendFiles,
   removeStackCompletely,
   secretNeedles,
+  upPrintingOutput,
   writeStackConfig,
 } from "../helpers/stack";
 
@@ -62,8 +63,7 @@ describe("security of a local environment", { timeout: 20 * 60_000 }, () => {
   before(async () => {
     writeStackConfig(STACK, { hosts: 1, local: { subnet: SUBNET } });
     stack = await openStack(STACK);
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
-    assert.equal(result.summary.result, "succeeded");
+    const result = await upPrintingOutput(stack);
     [host] = result.outputs.hosts.value as HostOutput[];
     tls = result.outputs.dockerTls.value as TlsMaterial;
     assert.equal(result.outputs.sshPrivateKey.secret, true, "sshPrivateKey is a secret output");

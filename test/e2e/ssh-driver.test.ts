@@ -1,16 +1,25 @@
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type Stack } from "@pulumi/pulumi/automation";
 import {
   localResourceNames,
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
-import { docker, dockerExec, removeByLabel, waitFor } from "../helpers/docker";
+import {
+  docker,
+  dockerExec,
+  removeByLabel,
+  requireHostImage,
+  startHostContainer,
+  waitFor,
+} from "../helpers/docker";
+import {
+  assertNothingChanged,
+  openStack,
+  removeStackCompletely,
+  writeStackConfig,
+} from "../helpers/stack";
 
 /**
  * The ssh driver against a host that exists before dockfleet (made here by hand, the way an
@@ -19,11 +28,9 @@ import { docker, dockerExec, removeByLabel, waitFor } from "../helpers/docker";
  * configuration without touching the host itself.
  */
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const STACK = `e2essh${process.pid}`;
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
-const STACK_FILE = path.join(ROOT, "stacks", `Pulumi.${STACK}.yaml`);
 
 describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   const names = localResourceNames(STACK, EXISTING);
@@ -31,20 +38,9 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    const image = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const image = requireHostImage();
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
-    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: EXISTING }));
-    await docker([
-      "run",
-      ...renderHostRunArgs({
-        stack: STACK,
-        name: EXISTING,
-        image,
-        network: names.network,
-        ipv4Address: ADDRESS,
-      }),
-    ]);
+    await startHostContainer({ stack: STACK, name: EXISTING, image, ipv4Address: ADDRESS });
     await waitFor(
       "the host's SSH keys",
       () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
@@ -54,21 +50,14 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
       names.container,
       `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys; echo precious > /root/operator-data`,
     );
-    fs.writeFileSync(
-      STACK_FILE,
-      `config: ${JSON.stringify({
-        "dockfleet:driver": "ssh",
-        "dockfleet:sshHosts": [{ name: EXISTING, address: ADDRESS }],
-      })}\n`,
-    );
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+    writeStackConfig(STACK, { driver: "ssh", sshHosts: [{ name: EXISTING, address: ADDRESS }] });
+    stack = await openStack(STACK);
     await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    fs.rmSync(STACK_FILE, { force: true });
+    await removeStackCompletely(stack, STACK);
+    // Again, not caught this time: a failure to clean up the hand-made host fails the run.
     await removeByLabel(STACK);
   });
 
@@ -97,8 +86,7 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   });
 
   it("changes nothing on a second up", async () => {
-    const result = await stack.up();
-    assert.deepEqual(Object.keys(result.summary.resourceChanges ?? {}), ["same"]);
+    assertNothingChanged(await stack.up());
   });
 
   it("destroy removes dockfleet's configuration and leaves the host and its data", async () => {

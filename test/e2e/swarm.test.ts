@@ -1,15 +1,22 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
-import { Environment, StackConfigSchema } from "../../components/environment";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
 import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
 import { runDocker } from "../../provision/providers/docker-cli";
-import { ensureBusyboxImage, saveImage } from "../helpers/images";
+import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
+import { localTestEnvironment } from "../helpers/environment";
+import { ensureBusyboxImage, loadImageIntoHostContainers } from "../helpers/images";
+import {
+  assertNothingChanged,
+  changeCounts,
+  readBackendFiles,
+  removeStackCompletely,
+  stepTimer,
+} from "../helpers/stack";
 
 /**
  * SwarmCluster for real, through the Automation API (inline program, real Pulumi CLI, local file
@@ -37,12 +44,7 @@ let settings: SwarmSettings = {
 
 /** The program: an environment of five local hosts and the swarm over them. */
 async function program() {
-  const config = StackConfigSchema.parse({ hosts: 5, local: { subnet: SUBNET } });
-  const environment = new Environment(STACK, {
-    stack: STACK,
-    config,
-    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
-  });
+  const environment = localTestEnvironment(STACK, { hosts: 5, local: { subnet: SUBNET } });
   const swarm = new SwarmCluster("swarm", { engines: environment.engines, ...settings });
   return {
     managerAddress: swarm.managerAddress,
@@ -67,8 +69,45 @@ function onHost(host: string, args: string[]): Promise<string> {
   return runDocker(["exec", container(host), "docker", ...args]);
 }
 
-function changeCounts(result: UpResult): Record<string, number> {
-  return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+/**
+ * Starts PEER (busybox) on host-4 in NETWORK, pings it by name from host-1 until the ping
+ * succeeds (at most 30 s), removes PEER and returns the ping's output.
+ */
+async function pingAcross(network: string, peer: string): Promise<string> {
+  await onHost("host-4", [
+    "run",
+    "--detach",
+    "--name",
+    peer,
+    "--network",
+    network,
+    BUSYBOX,
+    "sleep",
+    "600",
+  ]);
+  try {
+    return await retryUntilPasses(
+      `ping over ${network}`,
+      () =>
+        onHost("host-1", [
+          "run",
+          "--rm",
+          "--network",
+          network,
+          BUSYBOX,
+          "busybox",
+          "ping",
+          "-c",
+          "2",
+          "-W",
+          "3",
+          peer,
+        ]),
+      30_000,
+    );
+  } finally {
+    await onHost("host-4", ["rm", "--force", peer]);
+  }
 }
 
 interface NodeRow {
@@ -96,32 +135,10 @@ async function nodeRows(through = "host-1"): Promise<NodeRow[]> {
     .sort((a, b) => a.hostname.localeCompare(b.hostname));
 }
 
-async function waitFor<T>(what: string, attempt: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`${what}: still failing after ${timeoutMs / 1000} s`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  }
-}
-
 describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let output = "";
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    try {
-      return await body();
-    } finally {
-      timings[label] = Math.round((Date.now() - started) / 100) / 10;
-    }
-  };
+  const { timings, timed } = stepTimer();
   let allOutput = "";
   const up = (label: string) =>
     timed(label, () =>
@@ -134,7 +151,7 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     );
 
   before(async () => {
-    assert.ok(process.env.DOCKFLEET_HOST_IMAGE, "run through bin/test: DOCKFLEET_HOST_IMAGE unset");
+    requireHostImage();
     stack = await LocalWorkspace.createOrSelectStack({
       stackName: STACK,
       projectName: "dockfleet-swarm-test",
@@ -143,24 +160,8 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await stack?.destroy().catch(() => undefined);
-    await stack?.workspace.removeStack(STACK).catch(() => undefined);
-    // Whatever a failed run left behind, found by label.
-    for (const kind of ["container", "network", "volume"]) {
-      const ids = (
-        await runDocker([
-          kind,
-          "ls",
-          ...(kind === "container" ? ["--all"] : []),
-          "--quiet",
-          "--filter",
-          `label=dockfleet.io/stack=${STACK}`,
-        ]).catch(() => "")
-      )
-        .split("\n")
-        .filter(Boolean);
-      if (ids.length > 0) await runDocker([kind, "rm", "--force", ...ids]).catch(() => undefined);
-    }
+    // Whatever a failed run left behind is found by label.
+    await removeStackCompletely(stack, STACK);
     process.stdout.write(`swarm test timings (s): ${JSON.stringify(timings)}\n`);
     // For a look at every step's duration: SWARM_TEST_OUTPUT=/tmp/swarm-up.log
     if (process.env.SWARM_TEST_OUTPUT) fs.writeFileSync(process.env.SWARM_TEST_OUTPUT, allOutput);
@@ -232,12 +233,10 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("spans the overlay network over the nodes", async () => {
-    const tarball = await saveImage(await ensureBusyboxImage());
-    for (const host of ["host-1", "host-2", "host-3", "host-4", "host-5"]) {
-      await runDocker(["cp", tarball, `${container(host)}:/tmp/busybox.tar`]);
-      await onHost(host, ["load", "--input", "/tmp/busybox.tar"]);
-    }
-    fs.rmSync(tarball, { force: true });
+    await loadImageIntoHostContainers(
+      await ensureBusyboxImage(),
+      ["host-1", "host-2", "host-3", "host-4", "host-5"].map(container),
+    );
     // A service: two replicas, at most one per node, on the attachable overlay.
     await onHost("host-1", [
       "service",
@@ -258,62 +257,33 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       "sleep",
       "3600",
     ]);
-    const taskNodes = await waitFor("two running tasks of spread", async () => {
-      const out = await onHost("host-1", [
-        "service",
-        "ps",
-        "spread",
-        "--filter",
-        "desired-state=running",
-        "--format",
-        "{{.Node}} {{.CurrentState}}",
-      ]);
-      const running = out
-        .trim()
-        .split("\n")
-        .filter((line) => / Running /.test(line));
-      assert.equal(running.length, 2, out);
-      return running.map((line) => line.split(" ")[0]);
-    });
+    const taskNodes = await retryUntilPasses(
+      "two running tasks of spread",
+      async () => {
+        const out = await onHost("host-1", [
+          "service",
+          "ps",
+          "spread",
+          "--filter",
+          "desired-state=running",
+          "--format",
+          "{{.Node}} {{.CurrentState}}",
+        ]);
+        const running = out
+          .trim()
+          .split("\n")
+          .filter((line) => / Running /.test(line));
+        assert.equal(running.length, 2, out);
+        return running.map((line) => line.split(" ")[0]);
+      },
+      60_000,
+    );
     assert.equal(new Set(taskNodes).size, 2, `tasks on two nodes: ${taskNodes.join(", ")}`);
     assert.ok(!taskNodes.includes("host-3"), "no task on the drained node");
 
     // Standalone containers on two hosts find each other by name across the overlay.
-    await onHost("host-4", [
-      "run",
-      "--detach",
-      "--name",
-      "peer-b",
-      "--network",
-      "fleet",
-      BUSYBOX,
-      "sleep",
-      "600",
-    ]);
-    try {
-      const ping = await waitFor(
-        "ping over fleet",
-        () =>
-          onHost("host-1", [
-            "run",
-            "--rm",
-            "--network",
-            "fleet",
-            BUSYBOX,
-            "busybox",
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "3",
-            "peer-b",
-          ]),
-        30_000,
-      );
-      assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the overlay");
-    } finally {
-      await onHost("host-4", ["rm", "--force", "peer-b"]);
-    }
+    const ping = await pingAcross("fleet", "peer-b");
+    assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the overlay");
   });
 
   it("creates the encrypted overlay network", async (t) => {
@@ -330,49 +300,19 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       t.skip("traffic not tested: this kernel has no CONFIG_INET_ESP, so IPsec cannot carry it");
       return;
     }
-    await onHost("host-4", [
-      "run",
-      "--detach",
-      "--name",
-      "peer-sealed",
-      "--network",
-      "sealed",
-      BUSYBOX,
-      "sleep",
-      "600",
-    ]);
-    try {
-      const ping = await waitFor(
-        "ping over sealed",
-        () =>
-          onHost("host-1", [
-            "run",
-            "--rm",
-            "--network",
-            "sealed",
-            BUSYBOX,
-            "busybox",
-            "ping",
-            "-c",
-            "2",
-            "-W",
-            "3",
-            "peer-sealed",
-          ]),
-        30_000,
-      );
-      assert.match(ping, /2 packets received/);
-    } finally {
-      await onHost("host-4", ["rm", "--force", "peer-sealed"]);
-    }
+    const ping = await pingAcross("sealed", "peer-sealed");
+    assert.match(ping, /2 packets received/, "host-1 reaches host-4 over the encrypted overlay");
   });
 
   it("updates a service with the leader's Docker stopped (3 managers)", async () => {
     await runDocker(["exec", container("host-1"), "systemctl", "stop", "docker.socket", "docker"]);
     try {
       await timed("service update with host-1 down", () =>
-        waitFor("service update through host-2", () =>
-          onHost("host-2", ["service", "update", "--detach", "--env-add", "PHASE=2", "spread"]),
+        retryUntilPasses(
+          "service update through host-2",
+          () =>
+            onHost("host-2", ["service", "update", "--detach", "--env-add", "PHASE=2", "spread"]),
+          60_000,
         ),
       );
       const env = await onHost("host-3", [
@@ -388,20 +328,22 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     } finally {
       await runDocker(["exec", container("host-1"), "systemctl", "start", "docker"]);
     }
-    await waitFor("host-1 back as a reachable manager", async () => {
-      const rows = await nodeRows("host-1");
-      assert.ok(
-        rows.every((row) => row.status === "Ready"),
-        JSON.stringify(rows),
-      );
-      assert.match(rows[0].manager, /Leader|Reachable/);
-    });
+    await retryUntilPasses(
+      "host-1 back as a reachable manager",
+      async () => {
+        const rows = await nodeRows("host-1");
+        assert.ok(
+          rows.every((row) => row.status === "Ready"),
+          JSON.stringify(rows),
+        );
+        assert.match(rows[0].manager, /Leader|Reachable/);
+      },
+      60_000,
+    );
   });
 
   it("changes nothing on a second up", async () => {
-    const result = await up("second up");
-    const counts = changeCounts(result);
-    assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+    assertNothingChanged(await up("second up"));
   });
 
   it("joins only the added worker", async () => {
@@ -422,16 +364,20 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   it("drains, makes leave and removes the worker taken out", async () => {
     // Give host-5 a task, so that the drain has something to move.
     await onHost("host-1", ["service", "update", "--detach", "--replicas", "4", "spread"]);
-    const taskOnHost5 = await waitFor("a task on host-5", async () => {
-      const out = await onHost("host-5", [
-        "ps",
-        "--quiet",
-        "--filter",
-        "label=com.docker.swarm.service.name=spread",
-      ]);
-      assert.notEqual(out.trim(), "");
-      return out.trim();
-    });
+    const taskOnHost5 = await retryUntilPasses(
+      "a task on host-5",
+      async () => {
+        const out = await onHost("host-5", [
+          "ps",
+          "--quiet",
+          "--filter",
+          "label=com.docker.swarm.service.name=spread",
+        ]);
+        assert.notEqual(out.trim(), "");
+        return out.trim();
+      },
+      60_000,
+    );
     settings = { ...settings, workers: 1 };
     output = "";
     const result = await up("up removing a worker");
@@ -453,27 +399,23 @@ describe("SwarmCluster on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("destroys everything", async () => {
-    await waitFor("spread's tasks gone", async () => {
-      for (const host of ["host-1", "host-2", "host-4"]) {
-        const tasks = await onHost(host, [
-          "ps",
-          "--quiet",
-          "--filter",
-          "label=com.docker.swarm.service.name=spread",
-        ]);
-        assert.equal(tasks.trim(), "", `spread's tasks still run on ${host}`);
-      }
-    });
+    await retryUntilPasses(
+      "spread's tasks gone",
+      async () => {
+        for (const host of ["host-1", "host-2", "host-4"]) {
+          const tasks = await onHost(host, [
+            "ps",
+            "--quiet",
+            "--filter",
+            "label=com.docker.swarm.service.name=spread",
+          ]);
+          assert.equal(tasks.trim(), "", `spread's tasks still run on ${host}`);
+        }
+      },
+      60_000,
+    );
     await timed("destroy", () => stack.destroy());
-    for (const kind of ["ps --all", "network ls", "volume ls"]) {
-      const left = await runDocker([
-        ...kind.split(" "),
-        "--quiet",
-        "--filter",
-        `label=dockfleet.io/stack=${STACK}`,
-      ]);
-      assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
-    }
+    await assertNothingLabelled(STACK);
   });
 });
 
@@ -485,16 +427,4 @@ function kernelHasEsp(): boolean {
   } catch {
     return true; // unknown: try it
   }
-}
-
-/** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */
-function readBackendFiles(): string {
-  const url = process.env.PULUMI_BACKEND_URL ?? "";
-  assert.match(url, /^file:\/\//, "the tests run on the local file backend");
-  const root = url.slice("file://".length);
-  return fs
-    .readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
-    .join("\n");
 }

@@ -1,8 +1,14 @@
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LOCAL_LABELS } from "../../components/machines/local-run-args";
+import {
+  LOCAL_LABELS,
+  localNetworkName,
+  renderHostRunArgs,
+  renderHostVolumeCreateArgs,
+} from "../../components/machines/local-run-args";
 
 /** Tests use the client ensure_docker picked (bin/lib/docker.sh exports DOCKER_CLI). */
 export const DOCKER_CLI = process.env.DOCKER_CLI ?? "docker";
@@ -21,6 +27,13 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Killed (SIGKILL) after this long. @default 120_000 */
   timeoutMs?: number;
+}
+
+/** The host image tag bin/test exports in DOCKFLEET_HOST_IMAGE; fails the test when it is unset. */
+export function requireHostImage(): string {
+  const image = process.env.DOCKFLEET_HOST_IMAGE;
+  assert.ok(image, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+  return image;
 }
 
 /** Runs a program, collecting its output; never throws for a non-zero exit code. */
@@ -120,16 +133,54 @@ export async function ensureEngineAndHostImage(): Promise<string> {
   return tag;
 }
 
-/** Removes every container, volume and network labelled dockfleet.io/stack=STACK. */
+/**
+ * Removes every container, volume and network labelled dockfleet.io/stack=STACK. Every kind is
+ * tried even when an earlier one fails; the first failure is thrown at the end.
+ */
 export async function removeByLabel(stack: string): Promise<void> {
   const filter = `label=${LOCAL_LABELS.stack}=${stack}`;
   const ids = async (args: string[]) => (await docker(args)).split("\n").filter(Boolean);
-  const containers = await ids(["ps", "--all", "--quiet", "--filter", filter]);
-  if (containers.length > 0) await docker(["rm", "--force", ...containers]);
-  const volumes = await ids(["volume", "ls", "--quiet", "--filter", filter]);
-  if (volumes.length > 0) await docker(["volume", "rm", "--force", ...volumes]);
-  const networks = await ids(["network", "ls", "--quiet", "--filter", filter]);
-  if (networks.length > 0) await docker(["network", "rm", ...networks]);
+  const failures: unknown[] = [];
+  const removeAll = async (list: string[], remove: string[]) => {
+    try {
+      const found = await ids([...list, "--quiet", "--filter", filter]);
+      if (found.length > 0) await docker([...remove, ...found]);
+    } catch (error) {
+      failures.push(error);
+    }
+  };
+  await removeAll(["ps", "--all"], ["rm", "--force"]);
+  await removeAll(["volume", "ls"], ["volume", "rm", "--force"]);
+  await removeAll(["network", "ls"], ["network", "rm"]);
+  if (failures.length > 0) throw failures[0];
+}
+
+/** Fails when a container, network or volume labelled dockfleet.io/stack=STACK is left. */
+export async function assertNothingLabelled(stack: string): Promise<void> {
+  for (const kind of ["ps --all", "network ls", "volume ls"]) {
+    const left = await docker([
+      ...kind.split(" "),
+      "--quiet",
+      "--filter",
+      `label=${LOCAL_LABELS.stack}=${stack}`,
+    ]);
+    assert.equal(left.trim(), "", `docker ${kind} still lists objects of the stack`);
+  }
+}
+
+/**
+ * Starts host NAME of STACK by hand, as the local driver would: its Docker volume, then its
+ * host container at IPV4ADDRESS on the stack's network (which must exist). Returns at once; the
+ * container is still booting.
+ */
+export async function startHostContainer(spec: {
+  stack: string;
+  name: string;
+  image: string;
+  ipv4Address: string;
+}): Promise<void> {
+  await docker(renderHostVolumeCreateArgs({ stack: spec.stack, name: spec.name }));
+  await docker(["run", ...renderHostRunArgs({ ...spec, network: localNetworkName(spec.stack) })]);
 }
 
 /**
@@ -202,4 +253,23 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Runs `attempt` until it does not throw (an assertion inside it, a failing command) and returns
+ * what it returned; fails after `timeoutMs` with the last error.
+ */
+export async function retryUntilPasses<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  timeoutMs: number,
+  intervalMs = 1000,
+): Promise<T> {
+  const passed = await waitFor(
+    what,
+    async () => ({ value: await attempt() }),
+    timeoutMs,
+    intervalMs,
+  );
+  return passed.value;
 }

@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { docker as runDocker, importBusyboxImage } from "./docker";
+import { LOCAL_LABELS, localNetworkName } from "../../components/machines/local-run-args";
+import { docker as runDocker, importBusyboxImage, runOrThrow } from "./docker";
 
 /**
  * Test images made from Debian packages, since no registry is reachable here: a 2 MB busybox
@@ -66,6 +67,57 @@ export async function ensureRegistryImage(): Promise<string> {
   ]);
   fs.rmSync(rootfs, { recursive: true, force: true });
   return REGISTRY_IMAGE;
+}
+
+/**
+ * Starts the test registry (plain HTTP on port 5000) as container NAME at IP on STACK's local
+ * network, labelled with the stack so that removeByLabel takes it away with the hosts.
+ */
+export async function startRegistryContainer(stack: string, name: string, ip: string) {
+  await runDocker([
+    "run",
+    "--detach",
+    "--name",
+    name,
+    "--network",
+    localNetworkName(stack),
+    "--ip",
+    ip,
+    "--label",
+    `${LOCAL_LABELS.stack}=${stack}`,
+    await ensureRegistryImage(),
+  ]);
+}
+
+/**
+ * Pushes a saved busybox image (saveImage) to the plain-HTTP registry at ADDRESS (host:port) as
+ * library/busybox:latest, Docker Hub's name for it; throws with skopeo's output when it fails.
+ */
+export async function pushBusyboxAsLibraryImage(tarball: string, address: string) {
+  await runOrThrow("skopeo", [
+    "copy",
+    "--quiet",
+    "--dest-tls-verify=false",
+    `docker-archive:${tarball}`,
+    `docker://${address}/library/busybox:latest`,
+  ]);
+}
+
+/**
+ * Loads image TAG into the Docker engine inside each of the host CONTAINERS (docker save here,
+ * docker cp into the container, docker load there); the tarball here is removed afterwards.
+ */
+export async function loadImageIntoHostContainers(tag: string, containers: string[]) {
+  const tarball = await saveImage(tag);
+  const inside = `/tmp/${path.basename(tarball)}`;
+  try {
+    for (const container of containers) {
+      await runDocker(["cp", tarball, `${container}:${inside}`]);
+      await runDocker(["exec", container, "docker", "load", "--input", inside]);
+    }
+  } finally {
+    fs.rmSync(tarball, { force: true });
+  }
 }
 
 /** `docker save` of an image into a temporary tarball (for `docker load` or skopeo). */

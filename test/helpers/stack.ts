@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { removeByLabel } from "./docker";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { removeByLabel, requireHostImage } from "./docker";
 
 /**
  * Driving real dockfleet stacks from tests and the benchmark: the stack file, the Automation API
@@ -44,10 +44,7 @@ export async function openStack(
   stackName: string,
   envVars: Record<string, string> = {},
 ): Promise<Stack> {
-  assert.ok(
-    process.env.DOCKFLEET_HOST_IMAGE,
-    "DOCKFLEET_HOST_IMAGE is unset: run through bin/test",
-  );
+  requireHostImage();
   return LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT }, { envVars });
 }
 
@@ -62,9 +59,46 @@ export async function removeStackCompletely(stack: Stack | undefined, stackName:
   fs.rmSync(stackFilePath(stackName), { force: true });
 }
 
+/**
+ * Times a test's steps: `timed(label, body)` runs body and records in `timings[label]` how long
+ * it took, in seconds to one decimal, whether it succeeded or not.
+ */
+export function stepTimer() {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(label: string, body: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await body();
+    } finally {
+      timings[label] = Math.round((Date.now() - started) / 100) / 10;
+    }
+  };
+  return { timings, timed };
+}
+
+/** `pulumi up` with Pulumi's output shown on this process's stdout; fails unless it succeeded. */
+export async function upPrintingOutput(stack: Stack): Promise<UpResult> {
+  const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+  assert.equal(result.summary.result, "succeeded");
+  return result;
+}
+
 /** Resource change counts of an update's summary ({same: 12, update: 3}). */
 export function changeCounts(result: { summary: { resourceChanges?: unknown } }) {
   return (result.summary.resourceChanges ?? {}) as Record<string, number>;
+}
+
+/** Fails unless the update left every resource as it was (only "same" among the changes). */
+export function assertNothingChanged(result: { summary: { resourceChanges?: unknown } }): void {
+  const counts = changeCounts(result);
+  assert.deepEqual(Object.keys(counts), ["same"], JSON.stringify(counts));
+}
+
+/** Fails when the update created, deleted or replaced a resource (updates in place pass). */
+export function assertNothingCreatedDeletedOrReplaced(counts: Record<string, number>): void {
+  for (const kind of ["create", "delete", "replace"]) {
+    assert.equal(counts[kind], undefined, `nothing is ${kind}d: ${JSON.stringify(counts)}`);
+  }
 }
 
 /** Every file of the local backend (PULUMI_BACKEND_URL=file://...), concatenated. */

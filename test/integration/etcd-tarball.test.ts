@@ -7,10 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  localNetworkName,
   localResourceNames,
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import { parseScriptResult } from "../../provision/providers/remote-step";
@@ -19,8 +16,10 @@ import {
   DOCKER_CLI,
   docker,
   removeByLabel,
+  requireHostImage,
   runCommand,
   runOrThrow,
+  startHostContainer,
   waitFor,
 } from "../helpers/docker";
 
@@ -49,8 +48,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
   const container = localResourceNames(STACK, "host-1").container;
 
   before(async () => {
-    const hostImage = process.env.DOCKFLEET_HOST_IMAGE;
-    assert.ok(hostImage, "run through bin/test: DOCKFLEET_HOST_IMAGE is unset");
+    const hostImage = requireHostImage();
     // A release laid out as on GitHub: v<version>/etcd-v<version>-linux-amd64.tar.gz + SHA256SUMS.
     const name = `etcd-v${VERSION}-linux-amd64`;
     const release = path.join(mirrorDir, `v${VERSION}`);
@@ -78,17 +76,12 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     downloadUrl = `http://${GATEWAY}:${(server.address() as AddressInfo).port}/`;
 
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: SUBNET }));
-    await docker(renderHostVolumeCreateArgs({ stack: STACK, name: "host-1" }));
-    await docker([
-      "run",
-      ...renderHostRunArgs({
-        stack: STACK,
-        name: "host-1",
-        image: hostImage,
-        network: localNetworkName(STACK),
-        ipv4Address: HOST_ADDRESS,
-      }),
-    ]);
+    await startHostContainer({
+      stack: STACK,
+      name: "host-1",
+      image: hostImage,
+      ipv4Address: HOST_ADDRESS,
+    });
     await waitFor(
       "systemd in the host container",
       async () =>
@@ -107,17 +100,17 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     fs.rmSync(mirrorDir, { recursive: true, force: true });
   });
 
-  const install = async () => {
+  /** install-etcd.sh from the mirror in the host container; its exit code and output. */
+  const runInstallScript = () => {
     const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
     const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    const result = await runCommand(
-      DOCKER_CLI,
-      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
-      {
-        input: SCRIPT,
-        timeoutMs: 120_000,
-      },
-    );
+    return runCommand(DOCKER_CLI, ["exec", "-i", container, "env", ...exports, "bash", "-s"], {
+      input: SCRIPT,
+      timeoutMs: 120_000,
+    });
+  };
+  const install = async () => {
+    const result = await runInstallScript();
     assert.equal(result.code, 0, `install-etcd.sh failed:\n${result.stderr}`);
     return { fields: parseScriptResult(result.stdout), stderr: result.stderr };
   };
@@ -165,15 +158,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
       path.join(mirrorDir, `v${VERSION}`, "SHA256SUMS"),
       `${"0".repeat(64)}  etcd-v${VERSION}-linux-amd64.tar.gz\n`,
     );
-    const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
-    const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    const result = await runCommand(
-      DOCKER_CLI,
-      ["exec", "-i", container, "env", ...exports, "bash", "-s"],
-      {
-        input: SCRIPT,
-      },
-    );
+    const result = await runInstallScript();
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /does not match the release's SHA256SUMS/);
   });

@@ -5,8 +5,6 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   localResourceNames,
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
 } from "../../components/machines/local-run-args";
 import {
@@ -19,6 +17,7 @@ import {
   removeImagesByLabel,
   runCommand,
   runOrThrow,
+  startHostContainer,
   waitFor,
 } from "../helpers/docker";
 
@@ -99,17 +98,12 @@ describe("local host container", { timeout: 15 * 60_000 }, () => {
     for (const host of HOSTS) {
       const names = localResourceNames(STACK, host);
       containers.set(host, names.container);
-      await docker(renderHostVolumeCreateArgs({ stack: STACK, name: host }));
-      await docker([
-        "run",
-        ...renderHostRunArgs({
-          stack: STACK,
-          name: host,
-          image,
-          network: names.network,
-          ipv4Address: addresses.get(host) ?? "",
-        }),
-      ]);
+      await startHostContainer({
+        stack: STACK,
+        name: host,
+        image,
+        ipv4Address: addresses.get(host) ?? "",
+      });
     }
     for (const host of HOSTS) {
       const container = containers.get(host) ?? "";

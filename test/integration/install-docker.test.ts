@@ -107,6 +107,14 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
   const dockerdPid = async () =>
     (await exec(["systemctl", "show", "-p", "MainPID", "--value", "docker.service"])).stdout.trim();
 
+  /** daemon.json with these mirrors, the host's label and TLS on 2376. */
+  const daemonJsonWithTls = (registryMirrors: string[]) =>
+    renderDaemonJson({
+      registryMirrors,
+      labels: { "dockfleet.host": container },
+      tls: DOCKER_TLS_PATHS,
+    });
+
   const stageAndApply = async (daemonJson: string, env: Record<string, string> = {}) => {
     const uploads = planDockerConfigUploads({
       daemonJson,
@@ -294,11 +302,7 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
   });
 
   it("applies daemon.json and TLS: the API answers on 2376 to a client certificate only", async () => {
-    const daemonJson = renderDaemonJson({
-      registryMirrors: ["https://mirror-a.example.com"],
-      labels: { "dockfleet.host": container },
-      tls: DOCKER_TLS_PATHS,
-    });
+    const daemonJson = daemonJsonWithTls(["https://mirror-a.example.com"]);
     const applied = await stageAndApply(daemonJson);
     timings.applyFirst = applied.seconds;
     assert.equal(applied.code, 0, applied.stderr);
@@ -317,11 +321,7 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
 
   it("leaves docker running when the config is unchanged (changed=0, same dockerd PID)", async () => {
     const pidBefore = await dockerdPid();
-    const daemonJson = renderDaemonJson({
-      registryMirrors: ["https://mirror-a.example.com"],
-      labels: { "dockfleet.host": container },
-      tls: DOCKER_TLS_PATHS,
-    });
+    const daemonJson = daemonJsonWithTls(["https://mirror-a.example.com"]);
     const again = await stageAndApply(daemonJson);
     timings.applyUnchanged = again.seconds;
     assert.equal(again.code, 0, again.stderr);
@@ -333,13 +333,7 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
     const packagesBefore = await installedPackages();
     const pidBefore = await dockerdPid();
     const mirrors = ["https://mirror-b.example.com", "http://10.0.0.2:5000"];
-    const changed = await stageAndApply(
-      renderDaemonJson({
-        registryMirrors: mirrors,
-        labels: { "dockfleet.host": container },
-        tls: DOCKER_TLS_PATHS,
-      }),
-    );
+    const changed = await stageAndApply(daemonJsonWithTls(mirrors));
     timings.applyChanged = changed.seconds;
     assert.equal(changed.code, 0, changed.stderr);
     assert.equal(parseResult(changed.stdout).changed, "1");

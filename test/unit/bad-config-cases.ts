@@ -20,7 +20,8 @@ export type BadConfigKind =
   | "CIDR"
   | "conflict"
   | "duplicate"
-  | "secret";
+  | "secret"
+  | "reference";
 
 export interface BadConfigCase {
   /** One line: what is wrong. */
@@ -276,15 +277,45 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     title: "a mirror URL while the source is the distribution's package",
     kind: "conflict",
     config: { engine: { source: "distro", mirrorUrl: "aliyun" } },
-    errors: [],
-    gap: 'accepted, and the mirror is silently unused; should say engine.mirrorUrl needs source "mirror"',
+    errors: [
+      'dockfleet:engine.mirrorUrl = "aliyun": is used only with engine.source "mirror" (engine.source is "distro"): set both, or remove mirrorUrl',
+    ],
   },
   {
     title: "more hosts than the subnet holds",
     kind: "conflict",
     config: { hosts: 10, local: { subnet: "172.30.10.0/28" } },
-    errors: [],
-    gap: "accepted by resolveStackConfig; planLocalHosts refuses it later, inside the LocalMachines component, after the CA and key pair are registered",
+    errors: [
+      'dockfleet:local.subnet = "172.30.10.0/28": subnet 172.30.10.0/28 holds 4 hosts from .10 on, not 10: choose a larger subnet (dockfleet:local.subnet)',
+    ],
+  },
+  {
+    title: "an etcd member that is not a host of the environment",
+    kind: "reference",
+    config: { etcd: { enabled: true, members: ["host-1", "host-9"] } },
+    errors: [
+      'dockfleet:etcd.members[1] = "host-9": must be a host of this environment (host-1, host-2, host-3)',
+    ],
+  },
+  {
+    title: "more etcd members than hosts",
+    kind: "range",
+    config: { hosts: 2, etcd: { enabled: true, members: 3 } },
+    errors: ["dockfleet:etcd.members = 3: must be at most the number of hosts (2)"],
+  },
+  {
+    title: "the sample apps without a swarm",
+    kind: "conflict",
+    config: { apps: { enabled: true, pushImages: false } },
+    errors: ["dockfleet:apps.enabled = true: needs the swarm: set dockfleet:swarm.enabled to true"],
+  },
+  {
+    title: "a registry password that is not a string (never quoted back)",
+    kind: "secret",
+    config: { registry: { enabled: true, password: 1234 } },
+    errors: [
+      "dockfleet:registry.password = [secret]: Invalid input: expected string, received number",
+    ],
   },
   {
     title: "a daemon label key with spaces",

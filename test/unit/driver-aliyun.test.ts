@@ -5,6 +5,7 @@ import {
   MOCK_PRIVATE_KEY,
   MOCK_PUBLIC_KEY,
   calls,
+  deployEnvironment,
   dynamicType,
   installMocks,
   readStackFile,
@@ -12,7 +13,6 @@ import {
   resourcesOf,
   resourcesWithPlainText,
   secretInput,
-  settle,
   stackConfig,
   valueOf,
 } from "./fixtures/pulumi-mocks";
@@ -21,7 +21,6 @@ installMocks("aliyuntest");
 
 type EnvironmentModule = typeof import("../../components/environment/environment");
 type ConfigModule = typeof import("../../components/environment/config");
-let Environment: EnvironmentModule["Environment"];
 let resolveStackConfig: ConfigModule["resolveStackConfig"];
 let renderInstallEnv: typeof import("../../components/engine/docker-engine").renderInstallEnv;
 
@@ -30,23 +29,17 @@ const RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule";
 describe("aliyun driver (Pulumi mocks)", () => {
   let environment: InstanceType<EnvironmentModule["Environment"]>;
   before(async () => {
-    ({ Environment } = await import("../../components/environment/environment"));
     ({ resolveStackConfig } = await import("../../components/environment/config"));
     ({ renderInstallEnv } = await import("../../components/engine/docker-engine"));
-    const config = resolveStackConfig(
-      stackConfig({
-        driver: "aliyun",
-        hosts: 3,
-        aliyun: {
-          region: "cn-hangzhou",
-          adminCidrs: ["203.0.113.0/24"],
-          tags: { owner: "ops" },
-        },
-      }),
-    );
-    environment = new Environment("ali", { stack: "ali", config });
-    await Promise.all(environment.engines.map((engine) => valueOf(engine.dockerHost)));
-    await settle();
+    environment = await deployEnvironment("ali", {
+      driver: "aliyun",
+      hosts: 3,
+      aliyun: {
+        region: "cn-hangzhou",
+        adminCidrs: ["203.0.113.0/24"],
+        tags: { owner: "ops" },
+      },
+    });
   });
 
   it("uses an explicit provider for the region and puts the VSwitch in an offering zone", () => {

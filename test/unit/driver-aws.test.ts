@@ -5,35 +5,23 @@ import {
   MOCK_PRIVATE_KEY,
   MOCK_PUBLIC_KEY,
   calls,
+  deployEnvironment,
   dynamicType,
   installMocks,
   readStackFile,
   resourcesOf,
   resourcesWithPlainText,
   secretInput,
-  settle,
-  stackConfig,
   valueOf,
 } from "./fixtures/pulumi-mocks";
 
 installMocks("awstest");
 
-// Imported after setMocks, as Pulumi's unit-testing guide requires.
 type EnvironmentModule = typeof import("../../components/environment/environment");
-type ConfigModule = typeof import("../../components/environment/config");
-let Environment: EnvironmentModule["Environment"];
-let resolveStackConfig: ConfigModule["resolveStackConfig"];
 
-async function deploy(
-  name: string,
-  aws: Record<string, unknown>,
-  extra: Record<string, unknown> = {},
-) {
-  const config = resolveStackConfig(stackConfig({ driver: "aws", hosts: 2, aws, ...extra }));
-  const environment = new Environment(name, { stack: name, config });
-  await Promise.all(environment.engines.map((engine) => valueOf(engine.dockerHost)));
-  await settle();
-  return environment;
+/** Two aws hosts with these aws settings (and other `dockfleet:` keys), built under the mocks. */
+function deploy(name: string, aws: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return deployEnvironment(name, { driver: "aws", hosts: 2, aws, ...extra });
 }
 
 /** [protocol, from, to, source] per ingress rule, "group" for self-references. */
@@ -49,11 +37,6 @@ function ingressRules(prefix: string, groupId: string): string[] {
 }
 
 describe("aws driver (Pulumi mocks)", () => {
-  before(async () => {
-    ({ Environment } = await import("../../components/environment/environment"));
-    ({ resolveStackConfig } = await import("../../components/environment/config"));
-  });
-
   describe("defaults: a new VPC, Debian 12, two hosts", () => {
     let environment: InstanceType<EnvironmentModule["Environment"]>;
     before(async () => {

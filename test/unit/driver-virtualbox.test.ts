@@ -5,12 +5,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  deployEnvironment,
   dynamicType,
   installMocks,
   readStackFile,
   resourcesOf,
   secretInput,
-  settle,
   stackConfig,
   valueOf,
 } from "./fixtures/pulumi-mocks";
@@ -201,13 +201,11 @@ describe("virtualbox driver", () => {
   });
 
   it("hands every VM to DockerEngine with its host-only address, SSH through the NAT forward (mocks)", async () => {
-    const { Environment } = await import("../../components/environment/environment");
-    const resolved = config.resolveStackConfig(
-      stackConfig({ driver: "virtualbox", hosts: 2, virtualbox: { image: "boxes/debian.ova" } }),
-    );
-    const environment = new Environment("vb", { stack: "vb", config: resolved });
-    await Promise.all(environment.engines.map((engine) => valueOf(engine.dockerHost)));
-    await settle();
+    const environment = await deployEnvironment("vb", {
+      driver: "virtualbox",
+      hosts: 2,
+      virtualbox: { image: "boxes/debian.ova" },
+    });
     const vms = resourcesOf(dynamicType("VirtualBoxVm"), "vb");
     assert.equal(vms.length, 2);
     assert.equal(
