@@ -42,6 +42,8 @@ export function renderInstallEnv(config: EngineConfig): Record<string, string> {
   const env: Record<string, string> = {
     DOCKER_SOURCE: config.source === "distro" ? "distro" : "docker-ce",
     INSTALL_RECOMMENDS: config.installRecommends ? "1" : "0",
+    // DockerConfig writes daemon.json next and starts dockerd once, with it.
+    DOCKER_START: "0",
   };
   const baseUrl = dockerCeBaseUrl(config);
   if (baseUrl !== undefined) env.DOCKER_CE_MIRROR = baseUrl;

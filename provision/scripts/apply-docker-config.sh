@@ -162,9 +162,15 @@ for entry in "${FILE_MAP[@]}"; do
 done
 
 if ((${#to_install[@]} == 0)); then
-  log "configuration unchanged: docker is not restarted"
   rm -rf "$STAGING_DIR"
-  printf 'DOCKFLEET_RESULT changed=0\n'
+  if systemctl is-active --quiet docker.service; then
+    log "configuration unchanged: docker is not restarted"
+    printf 'DOCKFLEET_RESULT changed=0\n'
+  else
+    log "configuration unchanged, docker not running: starting it"
+    restart_docker || die "docker did not start with the installed configuration; $(dockerd_log_tail)"
+    printf 'DOCKFLEET_RESULT changed=1\n'
+  fi
   exit 0
 fi
 

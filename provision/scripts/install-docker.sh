@@ -20,6 +20,8 @@
 #   APT_LISTS_MAX_AGE_HOURS  apt lists updated less than this long ago are used as they are
 #                            (default 6)
 #   OS_RELEASE_FILE          where the OS is read from (default /etc/os-release)
+#   DOCKER_START             0 installs and enables docker without starting it, for a caller that
+#                            writes daemon.json next and starts it once, with that (default 1)
 set -euo pipefail
 
 DOCKER_SOURCE="${DOCKER_SOURCE:-distro}"
@@ -29,6 +31,7 @@ INSTALL_RECOMMENDS="${INSTALL_RECOMMENDS:-0}"
 LOCK_TIMEOUT_SECONDS="${LOCK_TIMEOUT_SECONDS:-600}"
 APT_LISTS_MAX_AGE_HOURS="${APT_LISTS_MAX_AGE_HOURS:-6}"
 OS_RELEASE_FILE="${OS_RELEASE_FILE:-/etc/os-release}"
+DOCKER_START="${DOCKER_START:-1}"
 
 readonly DOCKER_CE_OFFICIAL="https://download.docker.com"
 readonly APT_KEYRING=/etc/apt/keyrings/docker.asc
@@ -248,7 +251,17 @@ install_with_apt() {
     install_args+=("${packages[@]}")
   fi
   log "running: apt-get install ${install_args[*]}"
-  apt_get install "${install_args[@]}"
+  if [[ "$DOCKER_START" == 0 && ! -e /usr/sbin/policy-rc.d ]]; then
+    # The package would start dockerd only for the caller to restart it with its configuration.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt_get install "${install_args[@]}"
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  else
+    apt_get install "${install_args[@]}"
+  fi
 }
 
 installed_version_apt() {
@@ -379,7 +392,7 @@ if ! systemctl is-enabled --quiet docker.service 2>/dev/null; then
   systemctl enable docker.service >&2
   changed=1
 fi
-if ! systemctl is-active --quiet docker.service; then
+if [[ "$DOCKER_START" == 1 ]] && ! systemctl is-active --quiet docker.service; then
   log "starting docker.service"
   systemctl start docker.service ||
     die "docker.service did not start; see: journalctl -u docker.service -n 50"
@@ -388,6 +401,6 @@ fi
 
 dockerd_path=$(command -v dockerd) || die "dockerd is not on PATH ($PATH) although $engine_package is installed"
 docker_version=$("$dockerd_path" --version | awk '{ sub(/,$/, "", $3); print $3 }')
-log "docker $docker_version is running ($dockerd_path)"
+log "docker $docker_version is installed ($dockerd_path)"
 printf 'DOCKFLEET_RESULT changed=%s version=%s dockerd=%s source=%s\n' \
   "$changed" "$docker_version" "$dockerd_path" "$DOCKER_SOURCE"

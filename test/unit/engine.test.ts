@@ -11,6 +11,7 @@ describe("DockerEngine rendering", () => {
     assert.deepEqual(renderInstallEnv(engineConfig({})), {
       DOCKER_SOURCE: "distro",
       INSTALL_RECOMMENDS: "0",
+      DOCKER_START: "0",
     });
     assert.deepEqual(
       renderInstallEnv(
@@ -26,6 +27,7 @@ describe("DockerEngine rendering", () => {
         DOCKER_CE_MIRROR: "https://mirrors.aliyun.com/docker-ce",
         DOCKER_VERSION: "24.0.7",
         INSTALL_RECOMMENDS: "1",
+        DOCKER_START: "0",
       },
     );
   });
