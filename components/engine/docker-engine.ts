@@ -13,7 +13,7 @@ import {
 import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
 import { dockerCeBaseUrl, type EngineConfig } from "../environment/config";
-import type { Machine } from "../machines/machine";
+import { type Machine, machineSubjectAltNames } from "../machines/machine";
 
 /** PEM certificate and key; the key a Pulumi secret. */
 export interface CertificatePair {
@@ -96,10 +96,7 @@ export class DockerEngine extends pulumi.ComponentResource {
       {
         kind: "server",
         commonName: machine.name,
-        ipAddresses: pulumi
-          .all([machine.publicAddress, machine.privateAddress])
-          .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
-        dnsNames: [machine.name, "localhost"],
+        ...machineSubjectAltNames(machine),
         ca: args.ca,
       },
       { parent: this },

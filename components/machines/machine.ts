@@ -26,3 +26,19 @@ export interface MachineSsh {
   privateKey: string;
   hostKey: string;
 }
+
+/**
+ * The names a server certificate on this machine must carry: both of its addresses, loopback, its
+ * name and localhost, so that clients reach it by any of them with verification on.
+ */
+export function machineSubjectAltNames(machine: Machine): {
+  ipAddresses: pulumi.Output<string[]>;
+  dnsNames: string[];
+} {
+  return {
+    ipAddresses: pulumi
+      .all([machine.publicAddress, machine.privateAddress])
+      .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
+    dnsNames: [machine.name, "localhost"],
+  };
+}

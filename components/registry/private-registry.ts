@@ -12,6 +12,7 @@ import {
   renderRegistryServiceDropIn,
 } from "../../provision/render/registry";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
+import { machineSubjectAltNames } from "../machines/machine";
 import {
   type RegistryConfig,
   type RegistryConfigInput,
@@ -117,10 +118,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
       {
         kind: "server",
         commonName: `${machine.name} registry`,
-        ipAddresses: pulumi
-          .all([machine.publicAddress, machine.privateAddress])
-          .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
-        dnsNames: [machine.name, "localhost"],
+        ...machineSubjectAltNames(machine),
         ca: args.ca,
       },
       { parent: this },

@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
-import type { SshConnectionArgs } from "../ssh/types";
-import { type PackageInstallInputs, packageInstallProvider } from "./package-install";
+import {
+  type PackageInstallArgs,
+  type PackageInstallInputs,
+  packageInstallProvider,
+} from "./package-install";
 
 interface DockerInstallOutputs extends PackageInstallInputs {
   version: string;
@@ -20,14 +23,7 @@ export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs
   },
 });
 
-export interface DockerInstallArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  env: Record<string, string>;
-  removeOnDestroy: boolean;
-}
+export type DockerInstallArgs = PackageInstallArgs;
 
 /** Docker's packages on one host, installed by provision/scripts/install-docker.sh over SSH. */
 export class DockerInstall extends pulumi.dynamic.Resource {

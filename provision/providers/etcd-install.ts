@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
-import type { SshConnectionArgs } from "../ssh/types";
-import { type PackageInstallInputs, packageInstallProvider } from "./package-install";
+import {
+  type PackageInstallArgs,
+  type PackageInstallInputs,
+  packageInstallProvider,
+} from "./package-install";
 
 interface EtcdInstallOutputs extends PackageInstallInputs {
   version: string;
@@ -25,14 +28,7 @@ export const etcdInstallProvider = packageInstallProvider<EtcdInstallOutputs>({
   },
 });
 
-export interface EtcdInstallArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  env: Record<string, string>;
-  removeOnDestroy: boolean;
-}
+export type EtcdInstallArgs = PackageInstallArgs;
 
 /** etcd and etcdctl on one host (install-etcd.sh over SSH), installed but not started. */
 export class EtcdInstall extends pulumi.dynamic.Resource {

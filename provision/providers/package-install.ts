@@ -15,6 +15,16 @@ export interface PackageInstallInputs {
   removeOnDestroy: boolean;
 }
 
+/** What a package install resource is given (its inputs, some still to be resolved). */
+export interface PackageInstallArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  env: Record<string, string>;
+  removeOnDestroy: boolean;
+}
+
 /** Inputs whose change runs the script again (it installs only what differs) or is just kept. */
 const UPDATE_KEYS = ["script", "env", "removeOnDestroy"] as const;
 
