@@ -1,10 +1,9 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { SshHost } from "../../provision/providers/ssh-host";
 import type { AliyunDriverConfig } from "../environment/config";
 import { planFirewallRules } from "./cloud-firewall";
 import { renderCloudConfig } from "./cloud-init";
+import { machineAfterFirstContact } from "./first-contact";
 import type { Machine } from "./machine";
 
 export interface AliyunMachinesArgs {
@@ -206,40 +205,22 @@ export class AliyunMachines extends pulumi.ComponentResource {
       );
       const privateAddress = instance.privateIp;
       const publicAddress = config.connectVia === "private" ? privateAddress : instance.publicIp;
-      const reached = new SshHost(
+      return machineAfterFirstContact(
+        this,
         `${name}-${host}-ssh`,
         {
-          host,
-          connection: pulumi
-            .all([publicAddress, args.sshKey.privateKey])
-            .apply(([address, privateKey]) => ({
-              host: address,
-              port: 22,
-              user: "root",
-              privateKey,
-            })),
-          logUrn: logUrnOf(this),
+          name: host,
+          driver: "aliyun",
+          publicAddress,
+          privateAddress,
+          sshAddress: publicAddress,
+          sshPort: 22,
+          user: "root",
+          privateKey: args.sshKey.privateKey,
+          labels: { "dockfleet.io/driver": "aliyun", "dockfleet.io/region": config.region },
         },
-        { parent: this, dependsOn: [instance, ...rules] },
+        [instance, ...rules],
       );
-      return {
-        name: host,
-        driver: "aliyun",
-        publicAddress,
-        privateAddress,
-        ssh: pulumi.secret(
-          pulumi
-            .all([publicAddress, reached.hostKey, args.sshKey.privateKey])
-            .apply(([address, hostKey, privateKey]) => ({
-              host: address,
-              port: 22,
-              user: "root",
-              privateKey,
-              hostKey,
-            })),
-        ),
-        labels: { "dockfleet.io/driver": "aliyun", "dockfleet.io/region": config.region },
-      };
     });
     this.registerOutputs({
       machines: this.machines.map((machine) => machine.name),

@@ -1,10 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { SshHost } from "../../provision/providers/ssh-host";
 import type { AwsDriverConfig } from "../environment/config";
 import { planFirewallRules } from "./cloud-firewall";
 import { renderCloudConfig } from "./cloud-init";
+import { machineAfterFirstContact } from "./first-contact";
 import type { Machine } from "./machine";
 
 export interface AwsMachinesArgs {
@@ -260,47 +259,22 @@ export class AwsMachines extends pulumi.ComponentResource {
       const publicAddress = elasticIp?.publicIp ?? instance.publicIp;
       const privateAddress = instance.privateIp;
       const sshAddress = config.connectVia === "private" ? privateAddress : publicAddress;
-      // First contact pins the host key; it waits for the rules that admit SSH.
-      const reached = new SshHost(
+      return machineAfterFirstContact(
+        this,
         `${name}-${host}-ssh`,
         {
-          host,
-          connection: pulumi
-            .all([sshAddress, args.sshKey.privateKey])
-            .apply(([address, privateKey]) => ({
-              host: address,
-              port: 22,
-              user: "root",
-              privateKey,
-            })),
-          logUrn: logUrnOf(this),
+          name: host,
+          driver: "aws",
+          publicAddress: config.connectVia === "private" ? privateAddress : publicAddress,
+          privateAddress,
+          sshAddress,
+          sshPort: 22,
+          user: "root",
+          privateKey: args.sshKey.privateKey,
+          labels: { "dockfleet.io/driver": "aws", "dockfleet.io/region": config.region },
         },
-        {
-          parent: this,
-          dependsOn: [instance, egress, ...rules, ...(elasticIp ? [elasticIp] : [])],
-        },
+        [instance, egress, ...rules, ...(elasticIp ? [elasticIp] : [])],
       );
-      return {
-        name: host,
-        driver: "aws",
-        publicAddress: config.connectVia === "private" ? privateAddress : publicAddress,
-        privateAddress,
-        ssh: pulumi.secret(
-          pulumi
-            .all([sshAddress, reached.hostKey, args.sshKey.privateKey])
-            .apply(([address, hostKey, privateKey]) => ({
-              host: address,
-              port: 22,
-              user: "root",
-              privateKey,
-              hostKey,
-            })),
-        ),
-        labels: {
-          "dockfleet.io/driver": "aws",
-          "dockfleet.io/region": config.region,
-        },
-      };
     });
     this.registerOutputs({
       machines: this.machines.map((machine) => machine.name),

@@ -1,9 +1,9 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
-import { SshHost } from "../../provision/providers/ssh-host";
 import { VirtualBoxHostOnlyNetwork, VirtualBoxVm } from "../../provision/providers/virtualbox-vm";
 import type { VirtualBoxDriverConfig } from "../environment/config";
+import { machineAfterFirstContact } from "./first-contact";
 import type { Machine } from "./machine";
 import { planVirtualBoxVms } from "./virtualbox-plan";
 
@@ -66,30 +66,23 @@ export class VirtualBoxMachines extends pulumi.ComponentResource {
         { vm, config, authorizedKey: args.sshKey.publicKey, logUrn: logUrnOf(this) },
         { parent: this, dependsOn: [network] },
       );
-      const connection = { host: "127.0.0.1", port: vm.sshPort, user: "root" };
-      const reached = new SshHost(
+      // VirtualBox forwards a port on this machine to the VM's SSH (NAT adapter).
+      return machineAfterFirstContact(
+        this,
         `${name}-${vm.host}-ssh`,
         {
-          host: vm.host,
-          connection: pulumi
-            .output(args.sshKey.privateKey)
-            .apply((privateKey) => ({ ...connection, privateKey })),
-          logUrn: logUrnOf(this),
+          name: vm.host,
+          driver: "virtualbox",
+          publicAddress: vm.ipv4Address,
+          privateAddress: vm.ipv4Address,
+          sshAddress: "127.0.0.1",
+          sshPort: vm.sshPort,
+          user: "root",
+          privateKey: args.sshKey.privateKey,
+          labels: { "dockfleet.io/driver": "virtualbox" },
         },
-        { parent: this, dependsOn: [created] },
+        [created],
       );
-      return {
-        name: vm.host,
-        driver: "virtualbox",
-        publicAddress: pulumi.output(vm.ipv4Address),
-        privateAddress: pulumi.output(vm.ipv4Address),
-        ssh: pulumi.secret(
-          pulumi
-            .all([reached.hostKey, args.sshKey.privateKey])
-            .apply(([hostKey, privateKey]) => ({ ...connection, privateKey, hostKey })),
-        ),
-        labels: { "dockfleet.io/driver": "virtualbox" },
-      };
     });
     this.registerOutputs({ machines: this.machines.map((machine) => machine.name) });
   }
