@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
-import { ETCD_PKI_PATHS, type EtcdPeer } from "../render/etcd";
+import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdPeer } from "../render/etcd";
 import type { SshConnectionArgs } from "../ssh/types";
 import { RemoteEtcdctl } from "./etcd-ctl";
-import { runRemoteStep } from "./remote-step";
+import type { StepLog } from "./log";
+import { runRemoteStep, runUndoStep } from "./remote-step";
 
 // ---- EtcdBootstrap: the facts of the cluster's first start -------------------------------------
 
@@ -66,6 +67,30 @@ interface EtcdClusterHealthInputs {
   timeoutSeconds: number;
 }
 
+/**
+ * Removes the members no longer planned that do not answer: those whose host went away before
+ * their own delete could reach it (it skips a host that is gone), and those an interrupted
+ * attempt added but never started. One that answers is left to its own delete, which runs later.
+ */
+async function removeDeadUnplannedMembers(
+  ctl: RemoteEtcdctl,
+  inputs: EtcdClusterHealthInputs,
+  log: StepLog,
+): Promise<void> {
+  for (;;) {
+    const members = (await ctl.listMembers(inputs.endpoints)) ?? [];
+    const unplanned = members.filter((member) => !inputs.memberNames.includes(member.name));
+    const healthy = await ctl.healthyEndpoints(unplanned.flatMap((member) => member.clientUrls));
+    const dead = unplanned.find(
+      (member) => !member.clientUrls.some((url) => healthy.includes(url)),
+    );
+    if (dead === undefined) return;
+    const name = dead.name || `${dead.id} (never started)`;
+    log.warn(`etcd member ${name} is not planned and does not answer: removing it`);
+    await ctl.removeMember(members, dead, name, log);
+  }
+}
+
 async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
   await runRemoteStep(inputs, "wait for a healthy etcd cluster", async (client, log) => {
     const ctl = new RemoteEtcdctl(client, inputs.etcdctlPath, ETCD_PKI_PATHS);
@@ -79,6 +104,9 @@ async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
       );
       if (missing.length === 0) {
         log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
+        await removeDeadUnplannedMembers(ctl, inputs, log);
+        // Left by a destroy that stopped halfway: the members kept must leave one by one again.
+        await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
         return;
       }
       if (Date.now() > deadline) {
@@ -110,6 +138,18 @@ export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
   async update(_id, _olds, news) {
     await waitForCluster(news);
     return { outs: news };
+  },
+  async delete(_id, props) {
+    // Deleted only with the whole cluster, before any member (they come first in its inputs).
+    await runUndoStep(props, "mark the etcd cluster as being removed", async (client, log) => {
+      const ctl = new RemoteEtcdctl(client, props.etcdctlPath, ETCD_PKI_PATHS);
+      const marked = await ctl.put(props.endpoints, ETCD_TEARDOWN_KEY, new Date().toISOString());
+      log.info(
+        marked
+          ? "marked: the members stop without membership changes"
+          : "no quorum to mark it: the members leave one by one",
+      );
+    });
   },
 };
 

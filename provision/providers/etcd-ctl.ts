@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  checkRemovalKeepsQuorum,
   parseEtcdMemberList,
   parseHealthyEndpoints,
   renderEtcdctlCommand,
@@ -8,6 +9,9 @@ import {
 } from "../render/etcd";
 import type { SshClient } from "../ssh/client";
 import type { StepLog } from "./log";
+
+/** How long a membership change is retried while etcd answers "unhealthy cluster". */
+const MEMBERSHIP_CHANGE_TIMEOUT_MS = 60_000;
 
 /**
  * etcdctl run over SSH on a host that has it (every member host): the membership and health
@@ -40,6 +44,27 @@ export class RemoteEtcdctl {
     if (endpoints.length === 0) return undefined;
     const result = await this.run(endpoints, ["member", "list"]);
     return result.ok ? parseEtcdMemberList(result.stdout) : undefined;
+  }
+
+  /** Writes a key through the endpoints (needs quorum); false when no endpoint took it. */
+  async put(endpoints: readonly string[], key: string, value: string): Promise<boolean> {
+    return (await this.run(endpoints, ["put", key, value])).ok;
+  }
+
+  async delete(endpoints: readonly string[], key: string): Promise<void> {
+    const result = await this.run(endpoints, ["del", key]);
+    if (!result.ok) throw new Error(`etcdctl del ${key} failed:\n${result.output.trim()}`);
+  }
+
+  /**
+   * A key's value as the first endpoint that answers has it (a serializable read: no quorum
+   * needed), or undefined when the key is not set or no endpoint answered.
+   */
+  async readLocally(endpoints: readonly string[], key: string): Promise<string | undefined> {
+    if (endpoints.length === 0) return undefined;
+    const result = await this.run(endpoints, ["get", "--consistency=s", "--print-value-only", key]);
+    const value = result.stdout.trim();
+    return result.ok && value !== "" ? value : undefined;
   }
 
   /** The endpoints (of those given) that commit a proposal now. */
@@ -85,10 +110,9 @@ export class RemoteEtcdctl {
   async changeMembership(
     endpoints: readonly string[],
     command: string[],
-    timeoutMs: number,
     log: StepLog,
   ): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + MEMBERSHIP_CHANGE_TIMEOUT_MS;
     for (;;) {
       const result = await this.run(endpoints, command, 15);
       if (result.ok) return result.stdout;
@@ -101,5 +125,28 @@ export class RemoteEtcdctl {
       log.progress(`etcd is not ready for "${command.slice(0, 2).join(" ")}" yet: trying again`);
       await sleep(2000);
     }
+  }
+
+  /**
+   * `member remove` through the healthy members left, refused (before etcd would) when those
+   * would not be a quorum of the smaller cluster.
+   */
+  async removeMember(
+    members: readonly EtcdMemberEntry[],
+    removed: EtcdMemberEntry,
+    name: string,
+    log: StepLog,
+  ): Promise<void> {
+    const others = members.filter((member) => member !== removed);
+    const healthy = await this.healthyEndpoints(others.flatMap((member) => member.clientUrls));
+    checkRemovalKeepsQuorum({
+      member: name,
+      clusterSize: members.length,
+      healthyOthers: others.filter((member) =>
+        member.clientUrls.some((url) => healthy.includes(url)),
+      ).length,
+    });
+    await this.changeMembership(healthy, ["member", "remove", removed.id], log);
+    log.info(`removed ${name} (${removed.id}); ${others.length} member(s) left`);
   }
 }

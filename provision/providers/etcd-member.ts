@@ -3,7 +3,7 @@ import { loadedProvider } from "./provider-shim";
 import {
   ETCD_PKI_PATHS,
   ETCD_STAGING_DIR,
-  checkRemovalKeepsQuorum,
+  ETCD_TEARDOWN_KEY,
   planEtcdJoin,
   renderEtcdDropIn,
   renderEtcdEnv,
@@ -13,6 +13,7 @@ import {
   type EtcdPeer,
 } from "../render/etcd";
 import type { SshClient } from "../ssh/client";
+import { shellQuote } from "../ssh/shell";
 import type { SshConnectionArgs } from "../ssh/types";
 import { RemoteEtcdctl } from "./etcd-ctl";
 import type { StepLog } from "./log";
@@ -68,8 +69,6 @@ const UPDATE_KEYS = [
   "keyPem",
   "etcdctlPath",
 ] as const;
-
-const MEMBERSHIP_CHANGE_TIMEOUT_MS = 60_000;
 
 function peerUrlOf(inputs: EtcdMemberInputs): string {
   return renderEtcdUrl(inputs.privateAddress, inputs.peerPort);
@@ -139,22 +138,36 @@ async function join(inputs: EtcdMemberInputs): Promise<EtcdMemberOutputs> {
     });
     const self = { name: inputs.name, peerUrl: peerUrlOf(inputs) };
     const members = await stagedCtl.listMembers(inputs.peerEndpoints);
-    const plan = planEtcdJoin({ self, bootstrapPeers: inputs.bootstrapPeers, members });
+    const hasLocalData =
+      (await client.exec(`test -d ${shellQuote(`${inputs.dataDir}/member`)}`)).code === 0;
+    const plan = planEtcdJoin({
+      self,
+      bootstrapPeers: inputs.bootstrapPeers,
+      members,
+      hasLocalData,
+    });
     log.info(
       members === undefined
         ? `no member answered: bootstrapping with ${plan.initialCluster}`
         : `the cluster has ${members.length} member(s): ${plan.action}`,
     );
-    if (plan.action === "add") {
+    if (plan.action === "replace-stale" && members !== undefined) {
+      log.warn(
+        `${inputs.name} is listed as member ${plan.staleMemberId} but this host has no member ` +
+          `data (it was recreated): removing the stale member, then joining as a new one`,
+      );
+      const stale = members.find((member) => member.id === plan.staleMemberId);
+      if (stale !== undefined) await stagedCtl.removeMember(members, stale, inputs.name, log);
+    }
+    if (plan.action === "add" || plan.action === "replace-stale") {
       await stagedCtl.changeMembership(
         inputs.peerEndpoints,
         ["member", "add", inputs.name, `--peer-urls=${self.peerUrl}`],
-        MEMBERSHIP_CHANGE_TIMEOUT_MS,
         log,
       );
       log.info(`added ${inputs.name} (${self.peerUrl}) to the cluster`);
     }
-    const wipeData = plan.action === "add" || plan.action === "start-listed";
+    const wipeData = plan.action !== "bootstrap" && plan.action !== "already-member";
     await applyConfig(client, inputs, settingsOf(inputs, plan), wipeData, log);
     // A bootstrap member becomes healthy only with its peers, which may start after it:
     // EtcdClusterHealth waits for all of them. A member that joined a running cluster is
@@ -175,41 +188,34 @@ async function join(inputs: EtcdMemberInputs): Promise<EtcdMemberOutputs> {
   });
 }
 
-/** Removes the member from the cluster and stops it; a host that is already gone has none left. */
+/**
+ * Removes the member from the cluster and stops it; a host that is already gone has none left
+ * (the member is replaced when the host comes back, see planEtcdJoin). When the whole cluster is
+ * being removed (ETCD_TEARDOWN_KEY), it only stops: membership changes would be refused by a
+ * cluster with a member down, and keep nothing.
+ */
 async function leave(props: EtcdMemberOutputs): Promise<void> {
   await runUndoStep(props, "remove etcd member", async (client, log) => {
     const ctl = new RemoteEtcdctl(client, props.etcdctlPath, ETCD_PKI_PATHS);
-    const selfClientUrl = clientUrlOf(props);
-    const endpoints = [...new Set([...props.peerEndpoints, selfClientUrl])];
-    const members = await ctl.listMembers(endpoints);
-    if (members === undefined) {
-      throw new Error(
-        `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} cannot ` +
-          `be removed from the cluster safely. Start the stopped members and run again; to drop ` +
-          `the member from dockfleet's state anyway: pulumi state delete <its URN>`,
-      );
-    }
-    const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
-    if (self !== undefined && members.length > 1) {
-      const others = members.filter((member) => member !== self);
-      const otherEndpoints = others.flatMap((member) => member.clientUrls);
-      const healthy = await ctl.healthyEndpoints(otherEndpoints);
-      checkRemovalKeepsQuorum({
-        member: props.name,
-        clusterSize: members.length,
-        healthyOthers: others.filter((member) =>
-          member.clientUrls.some((url) => healthy.includes(url)),
-        ).length,
-      });
-      await ctl.changeMembership(
-        healthy,
-        ["member", "remove", self.id],
-        MEMBERSHIP_CHANGE_TIMEOUT_MS,
-        log,
-      );
-      log.info(`removed ${props.name} (${self.id}); ${others.length} member(s) left`);
-    } else if (self !== undefined) {
-      log.info(`${props.name} is the last member: stopping it`);
+    const endpoints = [...new Set([clientUrlOf(props), ...props.peerEndpoints])];
+    const teardown = await ctl.readLocally(endpoints, ETCD_TEARDOWN_KEY);
+    if (teardown !== undefined) {
+      log.info(`the whole cluster is being removed (since ${teardown}): stopping ${props.name}`);
+    } else {
+      const members = await ctl.listMembers(endpoints);
+      if (members === undefined) {
+        throw new Error(
+          `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} ` +
+            `cannot be removed from the cluster safely. Start the stopped members and run again; ` +
+            `to drop the member from dockfleet's state anyway: pulumi state delete <its URN>`,
+        );
+      }
+      const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
+      if (self !== undefined && members.length > 1) {
+        await ctl.removeMember(members, self, props.name, log);
+      } else if (self !== undefined) {
+        log.info(`${props.name} is the last member: stopping it`);
+      }
     }
     await runScript(
       client,

@@ -4,6 +4,8 @@
  * the daemon.json options that make an old Docker engine use the cluster as its store.
  */
 
+import { shellQuote } from "../ssh/shell";
+
 /** Where configure-etcd.sh installs the staged TLS files (read by etcd and by etcdctl). */
 export const ETCD_PKI_PATHS = Object.freeze({
   caPath: "/etc/etcd/pki/ca.pem",
@@ -13,6 +15,13 @@ export const ETCD_PKI_PATHS = Object.freeze({
 
 /** Where the member's provider uploads files before running configure-etcd.sh. */
 export const ETCD_STAGING_DIR = "/etc/etcd/dockfleet.staged";
+
+/**
+ * The key EtcdClusterHealth's delete writes when the whole cluster is being removed (destroy, or
+ * etcd turned off): members then leave without membership changes, which a degraded cluster
+ * would refuse, since nothing of the cluster is kept anyway.
+ */
+export const ETCD_TEARDOWN_KEY = "dockfleet/teardown";
 
 /** Where Docker's client credentials for the cluster store go on every engine host. */
 export const DOCKER_ETCD_CLIENT_PATHS = Object.freeze({
@@ -235,7 +244,14 @@ export type EtcdJoinPlan =
   | { action: "bootstrap"; initialClusterState: "new"; initialCluster: string }
   | { action: "add"; initialClusterState: "existing"; initialCluster: string }
   | { action: "start-listed"; initialClusterState: "existing"; initialCluster: string }
-  | { action: "already-member"; initialClusterState: "existing"; initialCluster: string };
+  | { action: "already-member"; initialClusterState: "existing"; initialCluster: string }
+  | {
+      action: "replace-stale";
+      /** The listed member this host's lost data belonged to: removed before the new one is added. */
+      staleMemberId: string;
+      initialClusterState: "existing";
+      initialCluster: string;
+    };
 
 /**
  * Plans how a member joins.
@@ -244,7 +260,9 @@ export type EtcdJoinPlan =
  * - The cluster answered and lists the member's peer URL: it is one of the bootstrap members the
  *   others started without it (etcd lists those by name, without client URLs) or an earlier
  *   attempt added it: it starts empty with state "existing". Listed with client URLs, it has
- *   run before and is a member already (its data is kept).
+ *   run before: with its data on the host it is a member already (the data is kept); without
+ *   (the host was recreated), the listed member is stale, since etcd cannot take a member back
+ *   with an empty log, so it is removed and the host joins as a new member.
  * - The cluster answered without it: `member add`, then start with state "existing" and the
  *   started members plus itself as the initial cluster.
  */
@@ -253,6 +271,8 @@ export function planEtcdJoin(args: {
   bootstrapPeers: readonly EtcdPeer[];
   /** The member list, or undefined when no endpoint answered. */
   members: readonly EtcdMemberEntry[] | undefined;
+  /** Whether the host holds a member's data (`<dataDir>/member`). */
+  hasLocalData: boolean;
 }): EtcdJoinPlan {
   const { self, members } = args;
   if (members === undefined) {
@@ -293,7 +313,14 @@ export function planEtcdJoin(args: {
   // Client URLs appear once the member has run and published itself; until then (a bootstrap
   // member that has not started yet, or one added by an interrupted attempt) it starts afresh.
   if (listed.clientUrls.length > 0) {
-    return { action: "already-member", initialClusterState: "existing", initialCluster };
+    return args.hasLocalData
+      ? { action: "already-member", initialClusterState: "existing", initialCluster }
+      : {
+          action: "replace-stale",
+          staleMemberId: listed.id,
+          initialClusterState: "existing",
+          initialCluster,
+        };
   }
   return { action: "start-listed", initialClusterState: "existing", initialCluster };
 }
@@ -411,7 +438,6 @@ export function renderEtcdctlCommand(args: {
   commandTimeoutSeconds?: number;
 }): string {
   if (args.endpoints.length === 0) throw new Error("renderEtcdctlCommand: no endpoints given");
-  const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
   const words = [
     args.etcdctlPath,
     `--endpoints=${args.endpoints.join(",")}`,
@@ -422,7 +448,7 @@ export function renderEtcdctlCommand(args: {
     `--command-timeout=${args.commandTimeoutSeconds ?? 5}s`,
     ...args.command,
   ];
-  return `ETCDCTL_API=3 ${words.map(quote).join(" ")}`;
+  return `ETCDCTL_API=3 ${words.map(shellQuote).join(" ")}`;
 }
 
 /** Endpoints that `etcdctl endpoint health` reported healthy ("<url> is healthy: ..."). */

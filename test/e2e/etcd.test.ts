@@ -29,7 +29,8 @@ import {
  * EtcdCluster for real: four local hosts (system containers), an etcd cluster on the first three
  * through the real Pulumi CLI (Automation API, inline program), then the faults and changes the
  * issue names: another member's read, a client without a certificate, a stopped member, a host
- * restart, a fourth member added and removed again, a second `up` and `destroy`.
+ * restart, a fourth member added and removed again (also with its host stopped), a second `up`
+ * and `destroy`.
  */
 
 const STACK = `etcd${process.pid}`;
@@ -222,6 +223,19 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     ]).catch((error: Error) => error.message);
     assert.match(left, /inactive/, "the removed member's etcd is stopped");
     assert.doesNotMatch(left, /dockfleet/, "the removed member's data is wiped");
+  });
+
+  it("drops a member whose host went away when it is no longer planned", async () => {
+    wanted.memberCount = 4;
+    await up("add host-4 again");
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3", "host-4"]);
+    // Its own delete cannot reach the host and skips it: the cluster's health check removes it.
+    await docker(["stop", container("host-4")]);
+    wanted.memberCount = 3;
+    await up("remove the member of a stopped host");
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
+    const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
+    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
   });
 
   it("destroys everything it made", async () => {

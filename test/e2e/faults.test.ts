@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local-run-args";
-import { docker, dockerExec, runCommand, waitFor } from "../helpers/docker";
+import { assertNothingLabelled, docker, dockerExec, runCommand, waitFor } from "../helpers/docker";
 import {
   assertNothingChanged,
   changeCounts,
@@ -17,13 +17,13 @@ import {
  * package manager's lock held by another process, a failure injected at each provisioning step,
  * and a host container removed behind dockfleet's back. Each time the `up` after the fault
  * completes and host-1 (the one hit) ends in the same state as host-2 (a clean run beside it).
- *
- * Not covered yet: rejoining the swarm and the etcd cluster after a host is recreated (those
- * components are being built; add the checks here once they are in the program).
+ * Then, on an environment with an etcd cluster and a swarm: a host removed behind dockfleet's
+ * back rejoins both after `refresh` + `up`, and `destroy` completes with an etcd member down.
  */
 
 const STACK = `faults${process.pid}`;
 const SUBNET = "172.30.70.0/24";
+const REJOIN_SUBNET = "172.30.72.0/24";
 /** The steps runRemoteStep runs per host in an `up` (DOCKFLEET_FAIL_STEP="host:step"). */
 const PROVISIONING_STEPS = ["install docker", "configure docker"];
 
@@ -220,3 +220,121 @@ describe("faults during provisioning", { timeout: 45 * 60_000 }, () => {
     assertNothingChanged(again);
   });
 });
+
+describe(
+  "a host recreated behind dockfleet's back, with etcd and a swarm",
+  { timeout: 30 * 60_000 },
+  () => {
+    const REJOIN_STACK = `rejoin${process.pid}`;
+    const hostContainer = (host: string) => localResourceNames(REJOIN_STACK, host).container;
+    let stack: Stack | undefined;
+    let addresses: Record<string, string> = {};
+
+    const endpoint = (host: string) => `https://${addresses[host]}:2379`;
+    /** etcdctl inside a host with the member's own certificate, by default against its member. */
+    const etcdctl = (host: string, args: string, endpoints = [endpoint(host)]) =>
+      dockerExec(
+        hostContainer(host),
+        `ETCDCTL_API=3 etcdctl --endpoints=${endpoints.join(",")} ` +
+          "--cacert=/etc/etcd/pki/ca.pem --cert=/etc/etcd/pki/member.pem " +
+          `--key=/etc/etcd/pki/member-key.pem --dial-timeout=3s --command-timeout=5s ${args}`,
+      );
+    /** `member list` as name -> ID, and whether every member has started. */
+    const etcdMembers = async (host: string) => {
+      const lines = (await etcdctl(host, "member list")).trim().split("\n");
+      const fields = lines.map((line) => line.split(", "));
+      return {
+        ids: Object.fromEntries(fields.map(([id, , name]) => [name, id])),
+        allStarted: fields.every(([, status]) => status === "started"),
+      };
+    };
+    /** `docker node ls` on the manager (host-1): hostname -> ID and status. */
+    const swarmNodes = async () =>
+      (
+        await dockerExec(
+          hostContainer("host-1"),
+          "docker node ls --format '{{.Hostname}} {{.ID}} {{.Status}}'",
+        )
+      )
+        .trim()
+        .split("\n")
+        .map((line) => line.split(" "))
+        .map(([hostname, id, status]) => ({ hostname, id, status }));
+    const up = async () => {
+      const result = await stack!.up({ onOutput: (line) => process.stdout.write(line) });
+      assert.equal(result.summary.result, "succeeded");
+      const hosts = result.outputs.hosts.value as HostOutput[];
+      addresses = Object.fromEntries(hosts.map((host) => [host.name, host.address]));
+      return result;
+    };
+
+    before(async () => {
+      writeStackConfig(REJOIN_STACK, {
+        hosts: 3,
+        local: { subnet: REJOIN_SUBNET },
+        etcd: { enabled: true, members: 3 },
+        swarm: { enabled: true, managers: 1 },
+      });
+      stack = await openStack(REJOIN_STACK);
+      await up();
+    });
+
+    after(async () => {
+      await removeStackCompletely(stack, REJOIN_STACK);
+    });
+
+    it("refresh + up recreate it, and it rejoins the etcd cluster and the swarm", async () => {
+      await etcdctl("host-1", "put /dockfleet/before-the-fault written-via-host-1");
+      const membersBefore = await etcdMembers("host-1");
+      const nodesBefore = await swarmNodes();
+      assert.deepEqual(Object.keys(membersBefore.ids).sort(), ["host-1", "host-2", "host-3"]);
+      assert.equal(nodesBefore.length, 3);
+
+      await docker(["rm", "--force", "--volumes", hostContainer("host-3")]);
+      await docker(["volume", "rm", localResourceNames(REJOIN_STACK, "host-3").volume]);
+      await stack!.refresh();
+      await up();
+
+      // etcd: the stale member was replaced by a new one that has the cluster's data.
+      const membersAfter = await etcdMembers("host-1");
+      assert.deepEqual(Object.keys(membersAfter.ids).sort(), ["host-1", "host-2", "host-3"]);
+      assert.ok(membersAfter.allStarted, "a member is listed but not started");
+      assert.notEqual(membersAfter.ids["host-3"], membersBefore.ids["host-3"]);
+      assert.equal(membersAfter.ids["host-1"], membersBefore.ids["host-1"]);
+      const health = await etcdctl("host-3", "endpoint health 2>&1", [
+        endpoint("host-1"),
+        endpoint("host-2"),
+        endpoint("host-3"),
+      ]);
+      assert.equal(health.match(/is healthy/g)?.length, 3, health);
+      // A serializable read answers from host-3's own copy of the data.
+      const value = await etcdctl(
+        "host-3",
+        "get --consistency=s --print-value-only /dockfleet/before-the-fault",
+      );
+      assert.equal(value.trim(), "written-via-host-1");
+
+      // swarm: host-3 is a ready node again, and the node it was before is gone from the list.
+      const nodesAfter = await swarmNodes();
+      assert.deepEqual(nodesAfter.map((node) => `${node.hostname} ${node.status}`).sort(), [
+        "host-1 Ready",
+        "host-2 Ready",
+        "host-3 Ready",
+      ]);
+      const oldHost3 = nodesBefore.find((node) => node.hostname === "host-3")!;
+      assert.ok(
+        !nodesAfter.some((node) => node.id === oldHost3.id),
+        "the old host-3 node is listed",
+      );
+
+      assertNothingChanged(await stack!.up());
+    });
+
+    it("destroy completes with an etcd member stopped", async () => {
+      await dockerExec(hostContainer("host-2"), "systemctl stop etcd");
+      const result = await stack!.destroy({ onOutput: (line) => process.stdout.write(line) });
+      assert.equal(result.summary.result, "succeeded");
+      await assertNothingLabelled(REJOIN_STACK);
+    });
+  },
+);

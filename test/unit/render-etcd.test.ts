@@ -181,16 +181,30 @@ describe("planEtcdJoin", () => {
   const self4 = { name: "host-4", peerUrl: "https://10.0.0.4:2380" };
 
   it("bootstraps with every bootstrap member when nothing answers", () => {
-    assert.deepEqual(planEtcdJoin({ self: PEERS[0], bootstrapPeers: PEERS, members: undefined }), {
-      action: "bootstrap",
-      initialClusterState: "new",
-      initialCluster: renderInitialCluster(PEERS),
-    });
+    assert.deepEqual(
+      planEtcdJoin({
+        self: PEERS[0],
+        bootstrapPeers: PEERS,
+        members: undefined,
+        hasLocalData: false,
+      }),
+      {
+        action: "bootstrap",
+        initialClusterState: "new",
+        initialCluster: renderInitialCluster(PEERS),
+      },
+    );
   });
 
   it("refuses to bootstrap a member added later when the cluster does not answer", () => {
     assert.throws(
-      () => planEtcdJoin({ self: self4, bootstrapPeers: PEERS, members: undefined }),
+      () =>
+        planEtcdJoin({
+          self: self4,
+          bootstrapPeers: PEERS,
+          members: undefined,
+          hasLocalData: false,
+        }),
       /host-4 is new, but no existing member answered/,
     );
   });
@@ -200,6 +214,7 @@ describe("planEtcdJoin", () => {
       self: self4,
       bootstrapPeers: PEERS,
       members: parseEtcdMemberList(LIST_FORMED),
+      hasLocalData: false,
     });
     assert.equal(plan.action, "add");
     assert.equal(plan.initialClusterState, "existing");
@@ -214,18 +229,37 @@ describe("planEtcdJoin", () => {
       self: PEERS[2],
       bootstrapPeers: PEERS,
       members: parseEtcdMemberList(LIST_BOOTSTRAPPING),
+      hasLocalData: false,
     });
     assert.equal(plan.action, "start-listed");
     assert.equal(plan.initialClusterState, "existing");
   });
 
-  it("keeps a member that has run before as it is", () => {
+  it("keeps a member that has run before and still has its data as it is", () => {
     const plan = planEtcdJoin({
       self: PEERS[2],
       bootstrapPeers: PEERS,
       members: parseEtcdMemberList(LIST_FORMED),
+      hasLocalData: true,
     });
     assert.equal(plan.action, "already-member");
+  });
+
+  it("replaces a member that has run before when its host lost the data (a recreated host)", () => {
+    const members = parseEtcdMemberList(LIST_FORMED);
+    const stale = members.find((member) => member.name === "host-3");
+    const plan = planEtcdJoin({
+      self: PEERS[2],
+      bootstrapPeers: PEERS,
+      members,
+      hasLocalData: false,
+    });
+    assert.deepEqual(plan, {
+      action: "replace-stale",
+      staleMemberId: stale?.id,
+      initialClusterState: "existing",
+      initialCluster: renderInitialCluster(PEERS),
+    });
   });
 
   it("refuses a peer URL that belongs to another member, and a pending unstarted member", () => {
@@ -235,6 +269,7 @@ describe("planEtcdJoin", () => {
           self: { name: "host-9", peerUrl: "https://10.0.0.3:2380" },
           bootstrapPeers: PEERS,
           members: parseEtcdMemberList(LIST_FORMED),
+          hasLocalData: false,
         }),
       /belongs to member host-3/,
     );
@@ -246,6 +281,7 @@ describe("planEtcdJoin", () => {
           members: parseEtcdMemberList(
             `${LIST_FORMED}8e9e05c52164694d, unstarted, , https://10.0.0.4:2380, , false\n`,
           ),
+          hasLocalData: false,
         }),
       /8e9e05c52164694d .* was added but never started/,
     );
