@@ -15,8 +15,9 @@ source "$DOCKFLEET_ROOT/bin/lib/app-images.sh"
 run_setup() {
   local started=$SECONDS
   step "checking Debian packages"
+  # etcd-client: etcdctl, to use the environment's etcd cluster from here (and the tests do).
   ensure_apt_packages debootstrap openssh-client openssh-server shellcheck busybox-static \
-    skopeo docker-registry apache2-utils
+    skopeo docker-registry apache2-utils etcd-client
   step "checking npm packages"
   ensure_node_modules
   step "checking the Pulumi CLI"
