@@ -12,7 +12,7 @@ import {
 } from "../../provision/render";
 import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
-import { dockerCeBaseUrl, type EngineConfig } from "../environment/config";
+import { dockerCeBaseUrl, type EngineConfig } from "./config";
 import { type Machine, machineSubjectAltNames } from "../machines/machine";
 
 /** PEM certificate and key; the key a Pulumi secret. */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type EngineConfigInput, EngineConfigSchema } from "../environment/config";
+import { type EngineConfigInput, EngineConfigSchema } from "./config";
 import type { Machine } from "../machines/machine";
 import { SshMachines } from "../machines/ssh";
 import { type CertificatePair, DockerEngine } from "./docker-engine";

@@ -1,3 +1,4 @@
+export * from "./config";
 export * from "./docker-engine";
 export * from "./docker-host";
 export * from "./docker-provider";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hostName, httpUrl } from "../config-fields";
 
 /**
  * The `dockfleet:etcd` stack config: every default and check of an EtcdCluster in one schema, so
@@ -11,16 +12,6 @@ export const ETCD_OFFICIAL_DOWNLOAD_URL = "https://github.com/etcd-io/etcd/relea
 
 /** The release the tarball source installs when no version is given. */
 export const DEFAULT_ETCD_TARBALL_VERSION = "3.5.17";
-
-const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
-  message: "must be a host name of the environment (2-32 characters of a-z, 0-9 and '-')",
-});
-
-const httpUrl = z
-  .string()
-  .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
-    message: 'must be an http(s) URL, e.g. "https://mirrors.example.com/etcd"',
-  });
 
 /** etcd flags dockfleet sets itself: `extraFlags` may not name them. */
 export const MANAGED_ETCD_FLAGS: readonly string[] = Object.freeze([
@@ -66,7 +57,7 @@ export const EtcdConfigSchema = z
       .regex(/^\d+\.\d+\.\d+$/, { message: 'must be a release number like "3.5.17"' })
       .default(DEFAULT_ETCD_TARBALL_VERSION),
     /** With source "tarball": base URL laid out like GitHub's release downloads (a mirror of them). */
-    downloadUrl: httpUrl.default(ETCD_OFFICIAL_DOWNLOAD_URL),
+    downloadUrl: httpUrl("https://mirrors.example.com/etcd").default(ETCD_OFFICIAL_DOWNLOAD_URL),
     /** The cluster token (--initial-cluster-token); unset: "dockfleet-<cluster name>". */
     clusterToken: z
       .string()

@@ -1,6 +1,6 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import type { AliyunDriverConfig } from "../environment/config";
+import type { AliyunDriverConfig } from "./config";
 import { planFirewallRules } from "./cloud-firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "./first-contact";

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AwsDriverConfig } from "../environment/config";
+import type { AwsDriverConfig } from "./config";
 import { planFirewallRules } from "./cloud-firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "./first-contact";

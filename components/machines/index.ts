@@ -1,3 +1,13 @@
+// The driver schemas stay internal (the stack schema uses them); their types and helpers are public.
+export {
+  type AliyunDriverConfig,
+  type AwsDriverConfig,
+  cidrContains,
+  parseIpv4Cidr,
+  type SshHostConfig,
+  VIRTUALBOX_HOST_ONLY_RANGE,
+  type VirtualBoxDriverConfig,
+} from "./config";
 export * from "./local";
 export * from "./machine";
 export * from "./ssh";

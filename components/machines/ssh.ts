@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
 import { SshHost } from "../../provision/providers/ssh-host";
-import type { SshHostConfig } from "../environment/config";
+import type { SshHostConfig } from "./config";
 import type { Machine } from "./machine";
 
 export interface SshMachinesArgs {

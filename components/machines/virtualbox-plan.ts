@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { parseIpv4Cidr, type VirtualBoxDriverConfig } from "../environment/config";
+import { parseIpv4Cidr, type VirtualBoxDriverConfig } from "./config";
 import { renderCloudConfig } from "./cloud-init";
 
 /**

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/providers/log";
 import { VirtualBoxHostOnlyNetwork, VirtualBoxVm } from "../../provision/providers/virtualbox-vm";
-import type { VirtualBoxDriverConfig } from "../environment/config";
+import type { VirtualBoxDriverConfig } from "./config";
 import { machineAfterFirstContact } from "./first-contact";
 import type { Machine } from "./machine";
 import { planVirtualBoxVms } from "./virtualbox-plan";

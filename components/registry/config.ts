@@ -1,20 +1,11 @@
 import { z } from "zod";
+import { hostName, httpUrl } from "../config-fields";
 
 /**
  * The `dockfleet:registry` stack config: a private distribution registry (v2) on one of the hosts.
  * Every default lives here; resolveRegistryAuthentication settles the one that depends on another
  * key (authentication follows the pull-through mode).
  */
-
-const httpUrl = z
-  .string()
-  .refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
-    message: 'must be an http(s) URL, e.g. "https://registry-1.docker.io"',
-  });
-
-const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
-  message: 'must be a host name of the environment, e.g. "host-1"',
-});
 
 const absolutePath = z.string().regex(/^\/[^\s:]*$/, {
   message: 'must be an absolute path without spaces or ":", e.g. "/var/lib/docker-registry"',
@@ -23,7 +14,7 @@ const absolutePath = z.string().regex(/^\/[^\s:]*$/, {
 /** Pull-through cache: the registry serves (and caches) the images of an upstream registry. */
 export const RegistryProxySchema = z.strictObject({
   /** The upstream registry, e.g. "https://registry-1.docker.io" (Docker Hub) or a mirror of it. */
-  remoteUrl: httpUrl,
+  remoteUrl: httpUrl("https://registry-1.docker.io"),
   /** Upstream credentials, for a private upstream or Docker Hub's pull limits. */
   username: z.string().min(1).optional(),
   /** Upstream password (set it with `pulumi config set --secret --path`). */

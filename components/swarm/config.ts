@@ -1,14 +1,11 @@
 import { z } from "zod";
+import { hostName } from "../config-fields";
 
 /**
  * `dockfleet:swarm` stack config: which hosts form the swarm and how. Every default lives here;
  * checks that need the environment's host names (too many managers, unknown hosts) live in
  * planSwarm (provision/render/swarm.ts), which gets the names.
  */
-
-const hostName = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, {
-  message: "must be a host name: 2-32 characters of a-z, 0-9 and '-', starting with a letter",
-});
 
 /** Docker's node label keys: letters, digits, '.', '-', '_', '/' (e.g. "dockfleet.io/zone"). */
 const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { VirtualBoxDriverConfig } from "../../components/environment/config";
+import type { VirtualBoxDriverConfig } from "../../components/machines/config";
 import {
   planHostOnlyNetworkCreate,
   planVirtualBoxVmCreate,

@@ -95,7 +95,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "format",
     config: { namePrefix: "Host_1" },
     errors: [
-      "dockfleet:namePrefix = \"Host_1\": must be 2-32 characters of a-z, 0-9 and '-', starting with a letter",
+      "dockfleet:namePrefix = \"Host_1\": must be a host name: 2-32 characters of a-z, 0-9 and '-', starting with a letter",
     ],
   },
   {

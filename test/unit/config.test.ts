@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  dockerCeBaseUrl,
-  resolveStackConfig,
-  StackConfigError,
-} from "../../components/environment/config";
+import { dockerCeBaseUrl } from "../../components/engine/config";
+import { resolveStackConfig, StackConfigError } from "../../components/environment/config";
 import { planLocalHosts } from "../../components/machines/local-run-args";
 
 function problemsOf(config: Record<string, unknown>): string[] {

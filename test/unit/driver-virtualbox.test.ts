@@ -4,6 +4,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { cidrContains } from "../../components/machines/config";
 import {
   deployEnvironment,
   dynamicType,
@@ -88,7 +89,7 @@ describe("virtualbox driver", () => {
       ],
     );
     for (const { vm: planned } of vms) {
-      assert.ok(config.cidrContains("192.168.56.0/21", `${planned.ipv4Address}/32`));
+      assert.ok(cidrContains("192.168.56.0/21", `${planned.ipv4Address}/32`));
     }
     assert.equal(
       new Set(vms.flatMap(({ vm: p }) => [p.natMacAddress, p.hostOnlyMacAddress])).size,

@@ -1,0 +1,315 @@
+import { isIPv4 } from "node:net";
+import { z } from "zod";
+import { hostName, httpUrl } from "../config-fields";
+
+/**
+ * The drivers' stack config: `dockfleet:local`, `dockfleet:sshHosts`, `dockfleet:aws`,
+ * `dockfleet:aliyun` and `dockfleet:virtualbox`, with every default and check of one driver's
+ * settings. The stack schema (components/environment/config.ts) wires them in and checks what
+ * involves other keys: which driver's settings are required, a publicKey's private half, unique
+ * ssh host names, room in the subnet or host-only network for `hosts`.
+ */
+
+const ipv4Cidr = z.string().refine(
+  (value) => {
+    const [address, bits, ...rest] = value.split("/");
+    const prefix = Number(bits);
+    return (
+      rest.length === 0 &&
+      isIPv4(address) &&
+      Number.isInteger(prefix) &&
+      prefix >= 16 &&
+      prefix <= 28
+    );
+  },
+  { message: 'must be an IPv4 CIDR with a prefix from /16 to /28, e.g. "172.30.10.0/24"' },
+);
+
+/** Pure: an IPv4 CIDR's network address (as a 32-bit number) and prefix, or undefined. */
+export function parseIpv4Cidr(value: string): { base: number; prefix: number } | undefined {
+  const [address, bits, ...rest] = value.split("/");
+  const prefix = Number(bits);
+  if (rest.length > 0 || !isIPv4(address) || bits === "" || !Number.isInteger(prefix)) {
+    return undefined;
+  }
+  if (prefix < 0 || prefix > 32) return undefined;
+  const base = address.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  return { base, prefix };
+}
+
+/** Pure: whether CIDR `inner` lies wholly inside CIDR `outer`. */
+export function cidrContains(outer: string, inner: string): boolean {
+  const a = parseIpv4Cidr(outer);
+  const b = parseIpv4Cidr(inner);
+  if (a === undefined || b === undefined || b.prefix < a.prefix) return false;
+  const size = 2 ** (32 - a.prefix);
+  return Math.floor(b.base / size) === Math.floor(a.base / size);
+}
+
+/**
+ * Where the cloud drivers open SSH (22) and the Docker API (2376): the operator's own addresses.
+ * There is no default, and 0.0.0.0/0 is refused: the whole internet is never an admin network.
+ */
+const adminCidr = z.string().superRefine((value, ctx) => {
+  const cidr = parseIpv4Cidr(value);
+  if (cidr === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'must be an IPv4 CIDR of the addresses you administer from, e.g. "203.0.113.7/32"',
+    });
+  } else if (cidr.prefix < 8) {
+    ctx.addIssue({
+      code: "custom",
+      message: `opens SSH and the Docker API to ${value === "0.0.0.0/0" ? "the whole internet" : "too many addresses"}: give your own address or network, e.g. "203.0.113.7/32" (prefix /8 to /32)`,
+    });
+  } else if (cidr.base % 2 ** (32 - cidr.prefix) !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: "has bits set after the prefix: give the network address (the clouds refuse others)",
+    });
+  }
+});
+
+/** An OpenSSH public key line, as authorized_keys and the clouds' key pairs take it. */
+const openSshPublicKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$/, {
+    message: 'must be an OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop"',
+  });
+
+/** Cloud resource tags: added to every resource the driver creates. */
+const cloudTags = z
+  .record(
+    z.string().regex(/^(?!aws:|acs:)[A-Za-z0-9 _.:/=+@-]{1,128}$/, {
+      message:
+        "must be 1-128 letters, digits, spaces or _ . : / = + - @, not starting aws: or acs:",
+    }),
+    z.string().max(256),
+  )
+  .default({});
+
+export const LocalDriverConfig = z.strictObject({
+  /** Subnet of the stack's own Docker network; hosts get fixed addresses from .10 on. */
+  subnet: ipv4Cidr.default("172.30.10.0/24"),
+});
+
+export const SshHostConfig = z.strictObject({
+  name: hostName,
+  /** Address the operator reaches the host at. */
+  address: z.string().min(1),
+  /** Address other hosts reach it at (swarm, etcd); @default address */
+  privateAddress: z.string().min(1).optional(),
+  port: z.int().min(1).max(65535).default(22),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/)
+    .default("root"),
+  /** The host's public key ("ssh-ed25519 AAAA..."); unset pins the key seen on first contact. */
+  hostKey: z
+    .string()
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+/, {
+      message: 'must be an OpenSSH public key line, e.g. "ssh-ed25519 AAAA..."',
+    })
+    .optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+const AwsImageConfig = z.strictObject({
+  /** Which OS the AMI filter looks for: Debian's or Canonical's own published images. */
+  os: z.enum(["debian-12", "ubuntu-22.04"]).default("debian-12"),
+  /** CPU architecture of the AMI; the instance type must match it. */
+  architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
+  /** A fixed AMI id instead of the filter (the filter then only documents what it was). */
+  id: z
+    .string()
+    .regex(/^ami-[0-9a-f]{8,17}$/, { message: 'must be an AMI id, e.g. "ami-0123456789abcdef0"' })
+    .optional(),
+  /** AMI owners for the filter; @default the os preset's publisher account. */
+  owners: z
+    .array(
+      z.string().regex(/^(\d{12}|self|amazon|aws-marketplace)$/, {
+        message: "must be a 12-digit account id, self, amazon or aws-marketplace",
+      }),
+    )
+    .min(1)
+    .optional(),
+  /** AMI name pattern for the filter (`*` wildcards); @default the os preset's pattern. */
+  nameFilter: z.string().min(1).optional(),
+});
+
+export const AwsDriverConfig = z
+  .strictObject({
+    /** AWS region code; credentials come from the usual AWS_* variables or profiles, never here. */
+    region: z
+      .string()
+      .regex(
+        /^[a-z]{2}(-gov|-iso[a-z]?)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-\d$/,
+        { message: 'must be an AWS region code, e.g. "eu-west-1" or "us-east-1"' },
+      ),
+    /** Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0. */
+    adminCidrs: z.array(adminCidr).min(1),
+    /** A new VPC's address range (used unless vpcId is set). */
+    vpcCidr: ipv4Cidr.default("10.70.0.0/16"),
+    /** The new public subnet's range, inside vpcCidr. */
+    subnetCidr: ipv4Cidr.default("10.70.1.0/24"),
+    /** Zone of the new subnet; @default AWS chooses. */
+    availabilityZone: z
+      .string()
+      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, {
+        message: 'must be a zone name, e.g. "eu-west-1a"',
+      })
+      .optional(),
+    /** An existing VPC, with subnetId: nothing network-wide is created then. */
+    vpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]{8,17}$/, { message: 'must be a VPC id, e.g. "vpc-0123456789abcdef0"' })
+      .optional(),
+    subnetId: z
+      .string()
+      .regex(/^subnet-[0-9a-f]{8,17}$/, {
+        message: 'must be a subnet id, e.g. "subnet-0123456789abcdef0"',
+      })
+      .optional(),
+    instanceType: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, {
+        message: 'must be an instance type, e.g. "t3.small"',
+      })
+      .default("t3.small"),
+    image: AwsImageConfig.default(AwsImageConfig.parse({})),
+    rootVolume: z
+      .strictObject({
+        sizeGb: z.int().min(8).max(16384).default(20),
+        type: z.enum(["gp3", "gp2", "io1", "io2", "st1", "sc1"]).default("gp3"),
+        /** EBS encryption with the account's default KMS key. */
+        encrypted: z.boolean().default(true),
+      })
+      .default({ sizeGb: 20, type: "gp3", encrypted: true }),
+    /** Give every host an Elastic IP (a fixed public address that outlives stop/start). */
+    elasticIps: z.boolean().default(false),
+    /** Which address dockfleet's SSH and the Docker client use: public, or private over a VPN. */
+    connectVia: z.enum(["public", "private"]).default("public"),
+    tags: cloudTags,
+    /** Your own public key for the hosts (then dockfleet:sshPrivateKey is its private half). */
+    publicKey: openSshPublicKey.optional(),
+  })
+  .superRefine((aws, ctx) => {
+    if ((aws.vpcId === undefined) !== (aws.subnetId === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [aws.vpcId === undefined ? "vpcId" : "subnetId"],
+        message: "is required with the other: give both vpcId and subnetId, or neither",
+      });
+    }
+    if (aws.vpcId === undefined && !cidrContains(aws.vpcCidr, aws.subnetCidr)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["subnetCidr"],
+        message: `must lie inside vpcCidr ${aws.vpcCidr}`,
+      });
+    }
+  });
+
+export const AliyunDriverConfig = z
+  .strictObject({
+    /** Region id; credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, never from here. */
+    region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z]+)?(-\d+)?$/, {
+      message: 'must be an Alibaba Cloud region id, e.g. "cn-hangzhou" or "ap-southeast-1"',
+    }),
+    /** Zone of the VSwitch; @default the first zone that offers instanceType. */
+    zoneId: z
+      .string()
+      .regex(/^[a-z]{2}-[a-z]+(-[a-z]+)?(-\d+)?-?[a-z0-9]+$/, {
+        message: 'must be a zone id, e.g. "cn-hangzhou-h"',
+      })
+      .optional(),
+    /** Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0. */
+    adminCidrs: z.array(adminCidr).min(1),
+    vpcCidr: ipv4Cidr.default("10.80.0.0/16"),
+    /** The VSwitch's range, inside vpcCidr. */
+    vswitchCidr: ipv4Cidr.default("10.80.1.0/24"),
+    instanceType: z
+      .string()
+      .regex(/^ecs\.[a-z0-9-]+\.[a-z0-9]+$/, {
+        message: 'must be an ECS instance type, e.g. "ecs.t6-c1m2.large"',
+      })
+      .default("ecs.t6-c1m2.large"),
+    image: z
+      .strictObject({
+        /** Regular expression on the public image names; the newest match is used. */
+        nameRegex: z.string().min(1).default("^debian_12_\\d+_x64_20G_alibase_\\d+\\.vhd$"),
+        owners: z.enum(["system", "self", "others", "marketplace"]).default("system"),
+        /** A fixed image id instead of the filter. */
+        id: z.string().min(1).optional(),
+      })
+      .default({ nameRegex: "^debian_12_\\d+_x64_20G_alibase_\\d+\\.vhd$", owners: "system" }),
+    systemDisk: z
+      .strictObject({
+        category: z
+          .enum(["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"])
+          .default("cloud_essd"),
+        sizeGb: z.int().min(20).max(2048).default(40),
+        encrypted: z.boolean().default(true),
+      })
+      .default({ category: "cloud_essd", sizeGb: 40, encrypted: true }),
+    /** Public bandwidth in Mbit/s (pay by traffic); 0 gives no public address. */
+    internetMaxBandwidthOut: z.int().min(0).max(200).default(10),
+    connectVia: z.enum(["public", "private"]).default("public"),
+    /** OS package mirror written into the hosts' apt sources at first boot, or "none". */
+    osMirror: z
+      .union([httpUrl("https://mirror.example.com"), z.literal("none")])
+      .default("https://mirrors.aliyun.com"),
+    tags: cloudTags,
+    publicKey: openSshPublicKey.optional(),
+  })
+  .superRefine((aliyun, ctx) => {
+    if (!cidrContains(aliyun.vpcCidr, aliyun.vswitchCidr)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["vswitchCidr"],
+        message: `must lie inside vpcCidr ${aliyun.vpcCidr}`,
+      });
+    }
+    if (aliyun.connectVia === "public" && aliyun.internetMaxBandwidthOut === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["internetMaxBandwidthOut"],
+        message: 'must be at least 1 when connectVia is "public" (0 gives no public address)',
+      });
+    }
+  });
+
+/** The range VirtualBox 6.1.28+ allows for host-only networks unless /etc/vbox/networks.conf says more. */
+export const VIRTUALBOX_HOST_ONLY_RANGE = "192.168.56.0/21";
+
+export const VirtualBoxDriverConfig = z.strictObject({
+  /** The base image: an .ova/.ovf with cloud-init (a cloud image, or a Vagrant box's box.ovf). */
+  image: z.string().regex(/\.(ova|ovf)$/i, {
+    message: 'must be the path of an .ova or .ovf file, e.g. "images/debian-12-cloud.ova"',
+  }),
+  memoryMb: z.int().min(512).max(65536).default(2048),
+  cpus: z.int().min(1).max(32).default(2),
+  /** The host-only network: the host takes .1, VMs get fixed addresses from .10. */
+  hostOnlyCidr: z
+    .string()
+    .refine((value) => cidrContains(VIRTUALBOX_HOST_ONLY_RANGE, value), {
+      message: `must be an IPv4 CIDR inside ${VIRTUALBOX_HOST_ONLY_RANGE}, the range VirtualBox allows for host-only networks by default (e.g. "192.168.56.0/24")`,
+    })
+    .default("192.168.56.0/24"),
+  /** The host-only interface to use (created when missing; VirtualBox numbers them vboxnet0, 1...). */
+  hostOnlyAdapter: z
+    .string()
+    .regex(/^vboxnet\d+$/, { message: 'must be a host-only interface name, e.g. "vboxnet0"' })
+    .default("vboxnet0"),
+  /** VM i (from 0) forwards 127.0.0.1:<sshPortBase + i> to its port 22 over NAT. */
+  sshPortBase: z.int().min(1024).max(65000).default(2222),
+  /** The storage controller of the imported image that the cloud-init seed ISO is attached to. */
+  storageController: z.string().min(1).default("SATA Controller"),
+  /** Where VMs and seed ISOs are kept (VBoxManage --basefolder); relative to the project. */
+  workDir: z.string().min(1).default(".dockfleet/virtualbox"),
+});
+
+export type SshHostConfig = z.infer<typeof SshHostConfig>;
+export type AwsDriverConfig = z.infer<typeof AwsDriverConfig>;
+export type AliyunDriverConfig = z.infer<typeof AliyunDriverConfig>;
+export type VirtualBoxDriverConfig = z.infer<typeof VirtualBoxDriverConfig>;
