@@ -27,6 +27,8 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Killed (SIGKILL) after this long. @default 120_000 */
   timeoutMs?: number;
+  /** Working directory. @default the test's */
+  cwd?: string;
 }
 
 /** The host image tag bin/test exports in DOCKFLEET_HOST_IMAGE; fails the test when it is unset. */
@@ -43,7 +45,7 @@ export function runCommand(
   options: RunOptions = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], cwd: options.cwd });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));

@@ -26,7 +26,7 @@ import {
 /**
  * install-etcd.sh's tarball source in a real systemd host container, against a download mirror
  * served from this machine. GitHub is unreachable here, so the "release" is laid out like the
- * official one but built from Debian's etcd 3.4 binaries: the download, the SHA256SUMS check, the
+ * official one but built from the binaries of Debian's etcd 3.4 packages: the download, the SHA256SUMS check, the
  * install, the unit and the second run that changes nothing are real; the official artefact is not.
  */
 
@@ -53,8 +53,18 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     const name = `etcd-v${VERSION}-linux-amd64`;
     const release = path.join(mirrorDir, `v${VERSION}`);
     fs.mkdirSync(path.join(release, name), { recursive: true });
+    // Debian's binaries, unpacked from its packages (nothing is installed on this machine).
+    const debs = path.join(mirrorDir, "debs");
+    fs.mkdirSync(debs);
+    await runOrThrow("apt-get", ["download", "etcd-server", "etcd-client"], { cwd: debs });
+    for (const deb of fs.readdirSync(debs).filter((file) => file.endsWith(".deb"))) {
+      await runOrThrow("dpkg-deb", ["-x", path.join(debs, deb), path.join(debs, "root")]);
+    }
     for (const binary of ["etcd", "etcdctl"]) {
-      fs.copyFileSync(`/usr/bin/${binary}`, path.join(release, name, binary));
+      fs.copyFileSync(
+        path.join(debs, "root", "usr", "bin", binary),
+        path.join(release, name, binary),
+      );
     }
     await runOrThrow("tar", ["-C", release, "-czf", path.join(release, `${name}.tar.gz`), name]);
     const digest = createHash("sha256")
