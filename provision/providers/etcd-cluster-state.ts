@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
-import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdPeer } from "../render/etcd";
+import {
+  ETCD_PKI_PATHS,
+  ETCD_TEARDOWN_KEY,
+  type EtcdMemberEntry,
+  type EtcdPeer,
+} from "../render/etcd";
 import type { SshConnectionArgs } from "../ssh/types";
 import { RemoteEtcdctl } from "./etcd-ctl";
 import type { StepLog } from "./log";
@@ -75,10 +80,11 @@ interface EtcdClusterHealthInputs {
 async function removeDeadUnplannedMembers(
   ctl: RemoteEtcdctl,
   inputs: EtcdClusterHealthInputs,
+  listed: EtcdMemberEntry[],
   log: StepLog,
 ): Promise<void> {
+  let members = listed;
   for (;;) {
-    const members = (await ctl.listMembers(inputs.endpoints)) ?? [];
     const unplanned = members.filter((member) => !inputs.memberNames.includes(member.name));
     const healthy = await ctl.healthyEndpoints(unplanned.flatMap((member) => member.clientUrls));
     const dead = unplanned.find(
@@ -88,6 +94,7 @@ async function removeDeadUnplannedMembers(
     const name = dead.name || `${dead.id} (never started)`;
     log.warn(`etcd member ${name} is not planned and does not answer: removing it`);
     await ctl.removeMember(members, dead, name, log);
+    members = (await ctl.listMembers(inputs.endpoints)) ?? [];
   }
 }
 
@@ -104,7 +111,7 @@ async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
       );
       if (missing.length === 0) {
         log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
-        await removeDeadUnplannedMembers(ctl, inputs, log);
+        await removeDeadUnplannedMembers(ctl, inputs, members, log);
         // Left by a destroy that stopped halfway: the members kept must leave one by one again.
         await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
         return;

@@ -153,11 +153,10 @@ async function join(inputs: EtcdMemberInputs): Promise<EtcdMemberOutputs> {
     );
     if (plan.action === "replace-stale" && members !== undefined) {
       log.warn(
-        `${inputs.name} is listed as member ${plan.staleMemberId} but this host has no member ` +
+        `${inputs.name} is listed as member ${plan.stale.id} but this host has no member ` +
           `data (it was recreated): removing the stale member, then joining as a new one`,
       );
-      const stale = members.find((member) => member.id === plan.staleMemberId);
-      if (stale !== undefined) await stagedCtl.removeMember(members, stale, inputs.name, log);
+      await stagedCtl.removeMember(members, plan.stale, inputs.name, log);
     }
     if (plan.action === "add" || plan.action === "replace-stale") {
       await stagedCtl.changeMembership(

@@ -248,7 +248,7 @@ export type EtcdJoinPlan =
   | {
       action: "replace-stale";
       /** The listed member this host's lost data belonged to: removed before the new one is added. */
-      staleMemberId: string;
+      stale: EtcdMemberEntry;
       initialClusterState: "existing";
       initialCluster: string;
     };
@@ -317,7 +317,7 @@ export function planEtcdJoin(args: {
       ? { action: "already-member", initialClusterState: "existing", initialCluster }
       : {
           action: "replace-stale",
-          staleMemberId: listed.id,
+          stale: listed,
           initialClusterState: "existing",
           initialCluster,
         };

@@ -26,8 +26,9 @@ import {
 /**
  * install-etcd.sh's tarball source in a real systemd host container, against a download mirror
  * served from this machine. GitHub is unreachable here, so the "release" is laid out like the
- * official one but built from the binaries of Debian's etcd 3.4 packages: the download, the SHA256SUMS check, the
- * install, the unit and the second run that changes nothing are real; the official artefact is not.
+ * official one but built from the binaries of Debian's etcd 3.4 packages: the download, the
+ * SHA256SUMS check, the install, the unit and the second run that changes nothing are real; the
+ * official artefact is not.
  */
 
 const STACK = `etcdtar${process.pid}`;

@@ -256,7 +256,7 @@ describe("planEtcdJoin", () => {
     });
     assert.deepEqual(plan, {
       action: "replace-stale",
-      staleMemberId: stale?.id,
+      stale,
       initialClusterState: "existing",
       initialCluster: renderInitialCluster(PEERS),
     });
