@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { SshConnectionArgs } from "../ssh/types";
+import { withProcessLock } from "./process-lock";
 import { diffRemoteStep, runRemoteStep, runScript, runUndoStep } from "./remote-step";
 
 /** What every package install step keeps: where, which script, with which parameters. */
@@ -38,6 +39,18 @@ export interface PackageInstallSpec<Outputs> {
 }
 
 /**
+ * One host's package steps run one at a time: two apt-get runs at once (the Docker, etcd and
+ * registry installs) race on apt's package cache ("Problem renaming the file pkgcache.bin"), which no apt
+ * lock covers.
+ */
+export function withHostPackageLock<T>(
+  target: { connection: SshConnectionArgs },
+  body: () => Promise<T>,
+): Promise<T> {
+  return withProcessLock(`packages:${target.connection.host}:${target.connection.port}`, body);
+}
+
+/**
  * The provider of a package install step over SSH (Docker, etcd): the idempotent script runs on
  * create and again on update; delete removes the packages only when asked to.
  */
@@ -45,8 +58,10 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
   spec: PackageInstallSpec<Outputs>,
 ): pulumi.dynamic.ResourceProvider<PackageInstallInputs, Outputs> {
   const install = async (inputs: PackageInstallInputs): Promise<Outputs> => {
-    const result = await runRemoteStep(inputs, `install ${spec.what}`, (client, log) =>
-      runScript(client, inputs.script, inputs.env, log),
+    const result = await withHostPackageLock(inputs, () =>
+      runRemoteStep(inputs, `install ${spec.what}`, (client, log) =>
+        runScript(client, inputs.script, inputs.env, log),
+      ),
     );
     return spec.outputs(inputs, result);
   };
@@ -62,8 +77,10 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
     },
     async delete(_id, props) {
       if (!props.removeOnDestroy) return;
-      await runUndoStep(props, `remove ${spec.what}`, (client, log) =>
-        runScript(client, props.script, { ...props.env, [spec.actionVariable]: "remove" }, log),
+      await withHostPackageLock(props, () =>
+        runUndoStep(props, `remove ${spec.what}`, (client, log) =>
+          runScript(client, props.script, { ...props.env, [spec.actionVariable]: "remove" }, log),
+        ),
       );
     },
   };

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadedProvider } from "./provider-shim";
 import { REGISTRY_STAGING_DIR } from "../render/registry";
 import type { SshConnectionArgs } from "../ssh/types";
+import { withHostPackageLock } from "./package-install";
 import { diffRemoteStep, runRemoteStep, runScript, runUndoStep, uploadFiles } from "./remote-step";
 
 interface RegistryServerInputs {
@@ -43,6 +44,11 @@ const UPDATE_KEYS = [
 ] as const;
 
 async function apply(inputs: RegistryServerInputs): Promise<void> {
+  // ensure-registry.sh may install the docker-registry package.
+  await withHostPackageLock(inputs, () => ensure(inputs));
+}
+
+async function ensure(inputs: RegistryServerInputs): Promise<void> {
   await runRemoteStep(inputs, "ensure registry", async (client, log) => {
     const at = (name: string) => `${REGISTRY_STAGING_DIR}/${name}`;
     await uploadFiles(client, REGISTRY_STAGING_DIR, [
@@ -76,12 +82,14 @@ export const registryServerProvider: pulumi.dynamic.ResourceProvider<
     return { outs: news };
   },
   async delete(_id, props) {
-    await runUndoStep(props, "remove registry", (client, log) =>
-      runScript(
-        client,
-        props.script,
-        { ...props.env, REMOVE: "1", REMOVE_DATA: props.removeDataOnDestroy ? "1" : "0" },
-        log,
+    await withHostPackageLock(props, () =>
+      runUndoStep(props, "remove registry", (client, log) =>
+        runScript(
+          client,
+          props.script,
+          { ...props.env, REMOVE: "1", REMOVE_DATA: props.removeDataOnDestroy ? "1" : "0" },
+          log,
+        ),
       ),
     );
   },

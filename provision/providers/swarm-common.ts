@@ -9,6 +9,7 @@ import {
 } from "../render/swarm";
 import type { SshClient } from "../ssh/client";
 import type { StepLog } from "./log";
+import { withProcessLock } from "./process-lock";
 
 /** What the swarm providers share: reading a host's swarm state, polling, and one lock. */
 
@@ -81,25 +82,11 @@ export async function pollUntil<T>(
   }
 }
 
-// On globalThis under a registered symbol, as the SSH pool: one table per provider process.
-const LOCKS_SYMBOL = Symbol.for("dockfleet.provision.swarm.membershipLocks.v1");
-
 /**
  * Runs membership changes of one swarm (join, promote, demote, leave, remove) one at a time:
  * Pulumi creates and deletes nodes in parallel, and raft changes its member list one by one
  * (concurrent manager joins and demotions can time out or risk quorum).
  */
-export async function withMembershipLock<T>(swarmId: string, body: () => Promise<T>): Promise<T> {
-  const holder = globalThis as { [LOCKS_SYMBOL]?: Map<string, Promise<unknown>> };
-  holder[LOCKS_SYMBOL] ??= new Map();
-  const locks = holder[LOCKS_SYMBOL];
-  const previous = locks.get(swarmId) ?? Promise.resolve();
-  const current = previous.catch(() => undefined).then(body);
-  const tail = current.catch(() => undefined);
-  locks.set(swarmId, tail);
-  try {
-    return await current;
-  } finally {
-    if (locks.get(swarmId) === tail) locks.delete(swarmId);
-  }
+export function withMembershipLock<T>(swarmId: string, body: () => Promise<T>): Promise<T> {
+  return withProcessLock(`swarm-membership:${swarmId}`, body);
 }
