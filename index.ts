@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CounterApp, WordPressApp } from "./components/apps";
-import { Environment, resolveStackConfig } from "./components/environment";
+import { Environment, resolveStackConfig } from "./components/stack";
 import { PrivateRegistry } from "./components/registry";
 import { SwarmCluster } from "./components/swarm";
 

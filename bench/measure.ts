@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
-import { runDocker } from "../provision/providers/docker-cli";
+import { runDocker } from "../components/machines/local/docker-cli";
 
 /**
  * CPU accounting for one benchmark step: this process and every child it has waited for (the

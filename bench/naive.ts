@@ -5,16 +5,16 @@ import {
   renderNetworkCreateArgs,
   localResourceNames,
   localNetworkName,
-} from "../components/machines/local-run-args";
-import { planLocalHosts } from "../components/machines/local-run-args";
+} from "../components/machines/local/run-args";
+import { planLocalHosts } from "../components/machines/local/run-args";
 import {
   createCertificateAuthority,
   issueClientCertificate,
   issueServerCertificate,
 } from "../provision/pki";
-import { runDocker, runDockerIgnoringMissing } from "../provision/providers/docker-cli";
-import { DOCKER_TLS_PATHS, renderDaemonJson, renderDockerDropIn } from "../provision/render";
-import { DOCKER_DROP_IN_PATH } from "../provision/render/systemd";
+import { runDocker, runDockerIgnoringMissing } from "../components/machines/local/docker-cli";
+import { DOCKER_TLS_PATHS, renderDaemonJson, renderDockerDropIn } from "../components/engine/plan";
+import { DOCKER_DROP_IN_PATH } from "../components/engine/plan";
 import { closeAllSshClients, generateSshKeyPair, getSshClient } from "../provision/ssh";
 
 /**

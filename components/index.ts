@@ -2,7 +2,7 @@
 // Re-exports only: importing dockfleet creates no resource and reads no config or environment.
 export * from "./apps";
 export * from "./engine";
-export * from "./environment";
+export * from "./stack";
 export * from "./etcd";
 export * from "./machines";
 export * from "./registry";
@@ -12,5 +12,5 @@ export {
   Certificate,
   type CertificateArgs,
   type CertificateKind,
-} from "../provision/providers/certificate";
-export { SshKeyPair } from "../provision/providers/ssh-key-pair";
+} from "../provision/pki/certificate";
+export { SshKeyPair } from "../provision/ssh/key-pair";

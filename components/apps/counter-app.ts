@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { renderCounterStackFile } from "../../provision/render/stack-files";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { renderCounterStackFile } from "./plan";
 import { CounterConfigSchema, type CounterConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { AppImagePush } from "../../provision/providers/app-image-push";
-import { SwarmStack } from "../../provision/providers/swarm-stack";
-import type { PublishMode } from "../../provision/render/stack-files";
+import { AppImagePush } from "./resources/app-image-push";
+import { SwarmStack } from "./resources/swarm-stack";
+import type { PublishMode } from "./plan";
 import type { Machine } from "../machines/machine";
 
 /**

@@ -1,10 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { secretNamePlaceholder } from "../../provision/providers/swarm-stack";
-import {
-  DATABASE_PASSWORD_SECRET,
-  renderWordPressStackFile,
-} from "../../provision/render/stack-files";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { secretNamePlaceholder } from "./resources/swarm-stack";
+import { DATABASE_PASSWORD_SECRET, renderWordPressStackFile } from "./plan";
 import { WordPressConfigSchema, type WordPressConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 

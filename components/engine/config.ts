@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { httpUrl } from "../config-fields";
+import { httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:engine` stack config: where Docker comes from and how every host's daemon is set
  * up. Every default lives here; checks that involve other keys (mirrorUrl only with source
  * "mirror", daemonOptions keys dockfleet manages, the aliyun driver's default mirror) live in the
- * stack schema, components/environment/config.ts, which wires this one in under the key `engine`.
+ * stack schema, components/stack/config.ts, which wires this one in under the key `engine`.
  */
 
 /** Presets for `engine.mirrorUrl`: docker-ce repositories laid out like download.docker.com. */

@@ -1,15 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { readScript } from "../../provision/providers/remote-step";
-import { Certificate } from "../../provision/providers/certificate";
-import { DockerConfig } from "../../provision/providers/docker-config";
-import { DockerInstall } from "../../provision/providers/docker-install";
-import {
-  DOCKER_TLS_PATHS,
-  type JsonValue,
-  renderDaemonJson,
-  renderDockerDropIn,
-} from "../../provision/render";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { readScript } from "../../provision/dynamic/remote-step";
+import { Certificate } from "../../provision/pki/certificate";
+import { DockerConfig } from "./resources/docker-config";
+import { DockerInstall } from "./resources/docker-install";
+import { DOCKER_TLS_PATHS, type JsonValue, renderDaemonJson, renderDockerDropIn } from "./plan";
 import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
 import { dockerCeBaseUrl, type EngineConfig } from "./config";
@@ -107,7 +102,7 @@ export class DockerEngine extends pulumi.ComponentResource {
         host: machine.name,
         connection: machine.ssh,
         logUrn: logUrnOf(this),
-        script: readScript("install-docker.sh"),
+        script: readScript(__dirname, "install-docker.sh"),
         env: renderInstallEnv(config),
         removeOnDestroy: config.removeOnDestroy,
       },
@@ -120,7 +115,7 @@ export class DockerEngine extends pulumi.ComponentResource {
         host: machine.name,
         connection: machine.ssh,
         logUrn: logUrnOf(this),
-        script: readScript("apply-docker-config.sh"),
+        script: readScript(__dirname, "apply-docker-config.sh"),
         daemonJson: versionedDaemonOptions
           ? install.version.apply((version) =>
               pulumi

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type EngineConfigInput, EngineConfigSchema } from "./config";
 import type { Machine } from "../machines/machine";
-import { SshMachines } from "../machines/ssh";
+import { SshMachines } from "../machines/ssh/ssh-machines";
 import { type CertificatePair, DockerEngine } from "./docker-engine";
 
 export interface DockerHostArgs {

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { hostName, httpUrl } from "../config-fields";
+import { hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:etcd` stack config: every default and check of an EtcdCluster in one schema, so
  * that a bad value stops the preview before anything exists. Wired into the stack schema by
- * components/environment/config.ts under the key `etcd`.
+ * components/stack/config.ts under the key `etcd`.
  */
 
 /** Where the official release tarballs live (laid out as /v<version>/etcd-v<version>-linux-<arch>.tar.gz). */

@@ -1,19 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { Certificate } from "../../provision/providers/certificate";
-import { EtcdBootstrap, EtcdClusterHealth } from "../../provision/providers/etcd-cluster-state";
-import { EtcdDockerClient } from "../../provision/providers/etcd-docker-client";
-import { EtcdInstall } from "../../provision/providers/etcd-install";
-import { EtcdMember } from "../../provision/providers/etcd-member";
-import { logUrnOf } from "../../provision/providers/log";
-import { readScript } from "../../provision/providers/remote-step";
-import type { JsonValue } from "../../provision/render/daemon-json";
+import { Certificate } from "../../provision/pki/certificate";
+import { EtcdBootstrap, EtcdClusterHealth } from "./resources/cluster-health";
+import { EtcdDockerClient } from "./resources/docker-client";
+import { EtcdInstall } from "./resources/etcd-install";
+import { EtcdMember } from "./resources/etcd-member";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { readScript } from "../../provision/dynamic/remote-step";
+import type { JsonValue } from "../engine/plan";
 import {
   renderDockerClusterStoreOptions,
   renderEtcdInstallEnv,
   renderEtcdUrl,
   selectEtcdMemberHosts,
-} from "../../provision/render/etcd";
+} from "./plan";
 import type { Machine } from "../machines/machine";
 import { EtcdConfigSchema, type EtcdConfig } from "./config";
 
@@ -141,7 +141,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
           host: machine.name,
           connection: machine.ssh,
           logUrn,
-          script: readScript("install-etcd.sh"),
+          script: readScript(__dirname, "install-etcd.sh"),
           env: renderEtcdInstallEnv(config),
           removeOnDestroy: config.removeOnDestroy,
         },
@@ -155,7 +155,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
           host: machine.name,
           connection: machine.ssh,
           logUrn,
-          script: readScript("configure-etcd.sh"),
+          script: readScript(__dirname, "configure-etcd.sh"),
           name: machine.name,
           privateAddress: machine.privateAddress,
           clientPort: config.clientPort,

@@ -1,11 +1,11 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { hostName, httpUrl } from "../config-fields";
+import { hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The drivers' stack config: `dockfleet:local`, `dockfleet:sshHosts`, `dockfleet:aws`,
  * `dockfleet:aliyun` and `dockfleet:virtualbox`, with every default and check of one driver's
- * settings. The stack schema (components/environment/config.ts) wires them in and checks what
+ * settings. The stack schema (components/stack/config.ts) wires them in and checks what
  * involves other keys: which driver's settings are required, a publicKey's private half, unique
  * ssh host names, room in the subnet or host-only network for `hosts`.
  */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { SshHost } from "../../provision/providers/ssh-host";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { SshHost } from "./ssh-host";
 import type { Machine } from "./machine";
 
 /** A host a driver has just created, as SSH will reach it. */

@@ -8,6 +8,6 @@ export {
   VIRTUALBOX_HOST_ONLY_RANGE,
   type VirtualBoxDriverConfig,
 } from "./config";
-export * from "./local";
+export * from "./local/local-machines";
 export * from "./machine";
-export * from "./ssh";
+export * from "./ssh/ssh-machines";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostName, httpUrl } from "../config-fields";
+import { hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:registry` stack config: a private distribution registry (v2) on one of the hosts.

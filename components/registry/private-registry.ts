@@ -1,16 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Certificate } from "../../provision/providers/certificate";
-import { logUrnOf } from "../../provision/providers/log";
-import { readScript } from "../../provision/providers/remote-step";
-import { RegistryPassword } from "../../provision/providers/registry-password";
-import { RegistryServer } from "../../provision/providers/registry-server";
-import { RegistryTrust } from "../../provision/providers/registry-trust";
+import { Certificate } from "../../provision/pki/certificate";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { readScript } from "../../provision/dynamic/remote-step";
+import { RegistryPassword } from "./resources/registry-password";
+import { RegistryServer } from "./resources/registry-server";
+import { RegistryTrust } from "./resources/registry-trust";
 import {
   registryAddress,
   renderRegistryConfigYml,
   renderRegistryServerEnv,
   renderRegistryServiceDropIn,
-} from "../../provision/render/registry";
+} from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
 import { machineSubjectAltNames } from "../machines/machine";
 import {
@@ -139,7 +139,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         host: machine.name,
         connection: machine.ssh,
         logUrn: logUrnOf(this),
-        script: readScript("ensure-registry.sh"),
+        script: readScript(__dirname, "ensure-registry.sh"),
         env: renderRegistryServerEnv({
           runAs: config.runAs,
           port: config.port,
@@ -184,7 +184,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
           host: engine.machine.name,
           connection: engine.machine.ssh,
           logUrn: logUrnOf(this),
-          script: readScript("trust-registry.sh"),
+          script: readScript(__dirname, "trust-registry.sh"),
           addresses: pulumi.all([this.url, this.publicUrl]).apply((urls) => [...new Set(urls)]),
           caCertPem: args.ca.certPem,
           loginAddress: login ? this.url : "",

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { hostName } from "../config-fields";
+import { hostName } from "../../provision/config/fields";
 
 /**
  * `dockfleet:swarm` stack config: which hosts form the swarm and how. Every default lives here;
  * checks that need the environment's host names (too many managers, unknown hosts) live in
- * planSwarm (provision/render/swarm.ts), which gets the names.
+ * planSwarm (components/swarm/plan.ts), which gets the names.
  */
 
 /** Docker's node label keys: letters, digits, '.', '-', '_', '/' (e.g. "dockfleet.io/zone"). */

@@ -1,10 +1,10 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { logUrnOf } from "../../provision/providers/log";
-import { SwarmInit } from "../../provision/providers/swarm-init";
-import { SwarmNetwork } from "../../provision/providers/swarm-network";
-import { SwarmNode } from "../../provision/providers/swarm-node";
-import { planSwarm, type SwarmPlan, type SwarmRole } from "../../provision/render/swarm";
+import { logUrnOf } from "../../provision/dynamic/log";
+import { SwarmInit } from "./resources/swarm-init";
+import { SwarmNetwork } from "./resources/swarm-network";
+import { SwarmNode } from "./resources/swarm-node";
+import { planSwarm, type SwarmPlan, type SwarmRole } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
 import type { Machine } from "../machines/machine";
 import {

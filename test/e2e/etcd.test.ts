@@ -6,10 +6,10 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { EtcdCluster } from "../../components/etcd";
-import { LocalMachines } from "../../components/machines/local";
-import { localResourceNames } from "../../components/machines/local-run-args";
-import { Certificate } from "../../provision/providers/certificate";
-import { SshKeyPair } from "../../provision/providers/ssh-key-pair";
+import { LocalMachines } from "../../components/machines/local/local-machines";
+import { localResourceNames } from "../../components/machines/local/run-args";
+import { Certificate } from "../../provision/pki/certificate";
+import { SshKeyPair } from "../../provision/ssh/key-pair";
 import {
   assertNothingLabelled,
   docker,

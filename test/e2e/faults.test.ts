@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { localResourceNames } from "../../components/machines/local-run-args";
+import { localResourceNames } from "../../components/machines/local/run-args";
 import { assertNothingLabelled, docker, dockerExec, runCommand, waitFor } from "../helpers/docker";
 import {
   assertNothingChanged,

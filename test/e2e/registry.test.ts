@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { localResourceNames } from "../../components/machines/local-run-args";
+import { localResourceNames } from "../../components/machines/local/run-args";
 import { PrivateRegistry, type RegistryConfigInput } from "../../components/registry";
-import { runDocker } from "../../provision/providers/docker-cli";
+import { runDocker } from "../../components/machines/local/docker-cli";
 import {
   assertNothingLabelled,
   requireHostImage,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as https from "node:https";
 import { after, before, describe, it } from "node:test";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { localResourceNames } from "../../components/machines/local-run-args";
+import { localResourceNames } from "../../components/machines/local/run-args";
 import { createCertificateAuthority, issueClientCertificate } from "../../provision/pki";
 import { dockerExec, runCommand } from "../helpers/docker";
 import {

@@ -4,7 +4,7 @@ import { type Stack } from "@pulumi/pulumi/automation";
 import {
   localResourceNames,
   renderNetworkCreateArgs,
-} from "../../components/machines/local-run-args";
+} from "../../components/machines/local/run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
   docker,

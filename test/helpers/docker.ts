@@ -8,7 +8,7 @@ import {
   localNetworkName,
   renderHostRunArgs,
   renderHostVolumeCreateArgs,
-} from "../../components/machines/local-run-args";
+} from "../../components/machines/local/run-args";
 
 /** Tests use the client ensure_docker picked (bin/lib/docker.sh exports DOCKER_CLI). */
 export const DOCKER_CLI = process.env.DOCKER_CLI ?? "docker";

@@ -1,4 +1,4 @@
-import { Environment, StackConfigSchema } from "../../components/environment";
+import { Environment, StackConfigSchema } from "../../components/stack";
 
 /**
  * For the e2e tests' inline programs: the environment of STACK from `dockfleet:` settings (keys

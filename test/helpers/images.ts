@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LOCAL_LABELS, localNetworkName } from "../../components/machines/local-run-args";
+import { LOCAL_LABELS, localNetworkName } from "../../components/machines/local/run-args";
 import { docker as runDocker, importBusyboxImage, runOrThrow } from "./docker";
 
 /**

@@ -9,9 +9,9 @@ import { after, before, describe, it } from "node:test";
 import {
   localResourceNames,
   renderNetworkCreateArgs,
-} from "../../components/machines/local-run-args";
-import { parseScriptResult } from "../../provision/providers/remote-step";
-import { renderEtcdInstallEnv, renderEtcdTarballUrl } from "../../provision/render/etcd";
+} from "../../components/machines/local/run-args";
+import { parseScriptResult } from "../../provision/dynamic/remote-step";
+import { renderEtcdInstallEnv, renderEtcdTarballUrl } from "../../components/etcd/plan";
 import {
   DOCKER_CLI,
   docker,

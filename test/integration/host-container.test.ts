@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import {
   localResourceNames,
   renderNetworkCreateArgs,
-} from "../../components/machines/local-run-args";
+} from "../../components/machines/local/run-args";
 import {
   DOCKER_CLI,
   docker,

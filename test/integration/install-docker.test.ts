@@ -12,7 +12,7 @@ import {
   planDockerConfigUploads,
   renderDaemonJson,
   renderDockerDropIn,
-} from "../../provision/render";
+} from "../../components/engine/plan";
 import {
   createCertificateAuthority,
   issueClientCertificate,
@@ -22,7 +22,7 @@ import {
 
 const HOST_IMAGE = process.env.DOCKFLEET_HOST_IMAGE;
 const TEST_LABEL = "dockfleet.test=install-docker";
-const SCRIPTS_DIR = join(__dirname, "../../provision/scripts");
+const SCRIPTS_DIR = join(__dirname, "../../components/engine/scripts");
 const INSTALL_SCRIPT = readFileSync(join(SCRIPTS_DIR, "install-docker.sh"), "utf8");
 const APPLY_SCRIPT = readFileSync(join(SCRIPTS_DIR, "apply-docker-config.sh"), "utf8");
 

@@ -359,7 +359,7 @@ export function renderBadInputDoc(cases: readonly BadConfigCase[]): string {
     "     `npx tsx test/unit/bad-config-cases.ts`. test/unit/bad-config.test.ts fails on drift. -->",
     "",
     "Every stack config is checked by one schema (`resolveStackConfig` in",
-    "`components/environment/config.ts`) before the program registers any resource, so a bad",
+    "`components/stack/config.ts`) before the program registers any resource, so a bad",
     "stack file stops `pulumi preview` and `pulumi up` with nothing created. The error lists every",
     "problem, one a line, naming the key, the value given (secrets are never quoted back) and what",
     "is allowed. Rows marked _preview_ are also run through a real `pulumi preview`, which is shown",

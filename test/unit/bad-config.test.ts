@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { resolveStackConfig, StackConfigError } from "../../components/environment/config";
+import { resolveStackConfig, StackConfigError } from "../../components/stack/config";
 import {
   BAD_CONFIG_CASES,
   BAD_INPUT_DOC,

@@ -4,8 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { contextName, renderDockerEndpoint } from "../../bin/cli/context";
-import { detectShell, renderShellEnv, writeDockerCertPath } from "../../bin/cli/env";
+import { contextName, renderDockerEndpoint } from "../../cli/context";
+import { detectShell, renderShellEnv, writeDockerCertPath } from "../../cli/env";
 
 const variables = {
   DOCKER_TLS_VERIFY: "1",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { swarmRoleOf } from "../../bin/cli/docker-api";
-import { hostStatus, renderHostTable } from "../../bin/cli/ls";
+import { swarmRoleOf } from "../../cli/docker-api";
+import { hostStatus, renderHostTable } from "../../cli/ls";
 
 const host = {
   name: "host-1",

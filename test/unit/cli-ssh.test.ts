@@ -4,9 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { renderKnownHostsLine, renderSshArgs } from "../../bin/cli/ssh";
-import { renderSshConfig } from "../../bin/cli/ssh-config";
-import { findHost, requireSshLogin, type StackOutputs } from "../../bin/cli/stack-outputs";
+import { renderKnownHostsLine, renderSshArgs } from "../../cli/ssh";
+import { renderSshConfig } from "../../cli/ssh-config";
+import { findHost, requireSshLogin, type StackOutputs } from "../../cli/stack-outputs";
 
 const files = {
   identityFile: "/root/.dockfleet/dev/ssh_key",

@@ -17,7 +17,7 @@ describe("configuration reference", () => {
     const committed = fs.existsSync(CONFIG_DOC) ? fs.readFileSync(CONFIG_DOC, "utf8") : "(missing)";
     assert.ok(
       committed === generateConfigReference(),
-      "docs/configuration.md differs from the schema in components/environment/config.ts: " +
+      "docs/configuration.md differs from the schema in components/stack/config.ts: " +
         "run `npx tsx bin/gen-config-docs.ts` and commit the result",
     );
   });

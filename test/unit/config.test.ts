@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dockerCeBaseUrl } from "../../components/engine/config";
-import { resolveStackConfig, StackConfigError } from "../../components/environment/config";
-import { planLocalHosts } from "../../components/machines/local-run-args";
+import { resolveStackConfig, StackConfigError } from "../../components/stack/config";
+import { planLocalHosts } from "../../components/machines/local/run-args";
 
 function problemsOf(config: Record<string, unknown>): string[] {
   const raw = Object.fromEntries(

@@ -19,8 +19,8 @@ import {
 
 installMocks("aliyuntest");
 
-type EnvironmentModule = typeof import("../../components/environment/environment");
-type ConfigModule = typeof import("../../components/environment/config");
+type EnvironmentModule = typeof import("../../components/stack/environment");
+type ConfigModule = typeof import("../../components/stack/config");
 let resolveStackConfig: ConfigModule["resolveStackConfig"];
 let renderInstallEnv: typeof import("../../components/engine/docker-engine").renderInstallEnv;
 
@@ -29,7 +29,7 @@ const RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule";
 describe("aliyun driver (Pulumi mocks)", () => {
   let environment: InstanceType<EnvironmentModule["Environment"]>;
   before(async () => {
-    ({ resolveStackConfig } = await import("../../components/environment/config"));
+    ({ resolveStackConfig } = await import("../../components/stack/config"));
     ({ renderInstallEnv } = await import("../../components/engine/docker-engine"));
     environment = await deployEnvironment("ali", {
       driver: "aliyun",
@@ -180,7 +180,7 @@ describe("aliyun driver (Pulumi mocks)", () => {
   });
 
   it("accepts the example stack stacks/Pulumi.aliyun.yaml", async () => {
-    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const { resolveStackConfig: resolve } = await import("../../components/stack/config");
     const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.aliyun.yaml`));
     assert.equal(config.driver, "aliyun");
     assert.equal(config.engine.mirrorUrl, "aliyun");

@@ -17,7 +17,7 @@ import {
 
 installMocks("awstest");
 
-type EnvironmentModule = typeof import("../../components/environment/environment");
+type EnvironmentModule = typeof import("../../components/stack/environment");
 
 /** Two aws hosts with these aws settings (and other `dockfleet:` keys), built under the mocks. */
 function deploy(name: string, aws: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -257,7 +257,7 @@ describe("aws driver (Pulumi mocks)", () => {
   });
 
   it("accepts the example stack stacks/Pulumi.aws.yaml", async () => {
-    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const { resolveStackConfig: resolve } = await import("../../components/stack/config");
     const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.aws.yaml`));
     assert.equal(config.driver, "aws");
     assert.equal(config.aws?.adminCidrs.length, 1);

@@ -18,10 +18,10 @@ import {
 
 installMocks("vboxtest");
 
-type ConfigModule = typeof import("../../components/environment/config");
-type PlanModule = typeof import("../../components/machines/virtualbox-plan");
-type CliModule = typeof import("../../provision/providers/virtualbox-cli");
-type VmModule = typeof import("../../provision/providers/virtualbox-vm");
+type ConfigModule = typeof import("../../components/stack/config");
+type PlanModule = typeof import("../../components/machines/virtualbox/plan");
+type CliModule = typeof import("../../components/machines/virtualbox/vboxmanage");
+type VmModule = typeof import("../../components/machines/virtualbox/vm");
 let config: ConfigModule;
 let plan: PlanModule;
 let cli: CliModule;
@@ -67,10 +67,10 @@ async function withPath<T>(dirs: string[], body: () => Promise<T>): Promise<T> {
 describe("virtualbox driver", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-vbox-test-"));
   before(async () => {
-    config = await import("../../components/environment/config");
-    plan = await import("../../components/machines/virtualbox-plan");
-    cli = await import("../../provision/providers/virtualbox-cli");
-    vm = await import("../../provision/providers/virtualbox-vm");
+    config = await import("../../components/stack/config");
+    plan = await import("../../components/machines/virtualbox/plan");
+    cli = await import("../../components/machines/virtualbox/vboxmanage");
+    vm = await import("../../components/machines/virtualbox/vm");
   });
   after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
@@ -226,7 +226,7 @@ describe("virtualbox driver", () => {
   });
 
   it("accepts the example stack stacks/Pulumi.vbox.yaml", async () => {
-    const { resolveStackConfig: resolve } = await import("../../components/environment/config");
+    const { resolveStackConfig: resolve } = await import("../../components/stack/config");
     const config = resolve(readStackFile(`${__dirname}/../../stacks/Pulumi.vbox.yaml`));
     assert.equal(config.driver, "virtualbox");
     assert.equal(config.virtualbox?.hostOnlyCidr, "192.168.56.0/24");

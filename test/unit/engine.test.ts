@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveStackConfig } from "../../components/environment/config";
+import { resolveStackConfig } from "../../components/stack/config";
 import { renderEngineDaemonJson, renderInstallEnv } from "../../components/engine/docker-engine";
 
 const engineConfig = (engine: object) =>

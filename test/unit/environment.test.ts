@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import type { Environment as EnvironmentClass } from "../../components/environment/environment";
-import type { StackConfig } from "../../components/environment/config";
+import type { Environment as EnvironmentClass } from "../../components/stack/environment";
+import type { StackConfig } from "../../components/stack/config";
 
 /**
  * The Environment's wiring under Pulumi mocks (no hosts): what is created per driver, which
@@ -42,8 +42,8 @@ before(() => {
 });
 
 async function newEnvironment(config: Partial<StackConfig>): Promise<EnvironmentClass> {
-  const { Environment } = await import("../../components/environment/environment");
-  const { resolveStackConfig } = await import("../../components/environment/config");
+  const { Environment } = await import("../../components/stack/environment");
+  const { resolveStackConfig } = await import("../../components/stack/config");
   const resolved = {
     ...resolveStackConfig({}),
     ...config,

@@ -7,7 +7,7 @@ import {
   renderHostRunArgs,
   renderHostVolumeCreateArgs,
   renderNetworkCreateArgs,
-} from "../../components/machines/local-run-args";
+} from "../../components/machines/local/run-args";
 
 const example = {
   stack: "dev",

@@ -1,6 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DOCKER_TLS_PATHS, MANAGED_DAEMON_KEYS, renderDaemonJson } from "../../provision/render";
+import {
+  DOCKER_TLS_PATHS,
+  MANAGED_DAEMON_KEYS,
+  renderDaemonJson,
+} from "../../components/engine/plan";
 
 describe("renderDaemonJson", () => {
   it("renders a full example to exact bytes", () => {

@@ -19,7 +19,7 @@ import {
   renderInitialCluster,
   selectEtcdMemberHosts,
   type EtcdMemberSettings,
-} from "../../provision/render/etcd";
+} from "../../components/etcd/plan";
 
 const HOSTS = ["host-1", "host-2", "host-3", "host-4", "host-5"].map((name) => ({ name }));
 

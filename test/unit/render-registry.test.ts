@@ -10,7 +10,7 @@ import {
   renderRegistryConfigYml,
   renderRegistryServerEnv,
   renderRegistryServiceDropIn,
-} from "../../provision/render/registry";
+} from "../../components/registry/plan";
 
 const base = {
   runAs: "service" as const,

@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppsConfigSchema } from "../../components/apps/config";
-import { planPushTarget } from "../../provision/providers/app-image-push";
+import { planPushTarget } from "../../components/apps/resources/app-image-push";
 import {
   planStackSecrets,
   resolveStackFile,
   secretNamePlaceholder,
   servicesNotConverged,
   swarmSecretName,
-} from "../../provision/providers/swarm-stack";
+} from "../../components/apps/resources/swarm-stack";
 import {
   renderCounterStackFile,
   renderWordPressStackFile,
   renderYaml,
-} from "../../provision/render/stack-files";
+} from "../../components/apps/plan";
 
 const COUNTER = {
   webImage: "10.0.0.5:5000/dockfleet/apps-counter@sha256:" + "a".repeat(64),

@@ -17,7 +17,7 @@ import {
   renderSwarmJoinCommand,
   type LocalSwarmState,
   type ObservedSwarmNode,
-} from "../../provision/render/swarm";
+} from "../../components/swarm/plan";
 
 const HOSTS = ["host-1", "host-2", "host-3", "host-4", "host-5"];
 

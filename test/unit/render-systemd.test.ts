@@ -5,7 +5,7 @@ import {
   INSTALLED_PATH_OF_STAGED_FILE,
   planDockerConfigUploads,
   renderDockerDropIn,
-} from "../../provision/render";
+} from "../../components/engine/plan";
 
 describe("renderDockerDropIn", () => {
   it("clears ExecStart and starts Debian's dockerd without -H, on the system containerd", () => {

@@ -1,0 +1,183 @@
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { createStepLog } from "../../../provision/dynamic/log";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+
+/**
+ * An image copied from this machine's Docker engine into a private registry with skopeo
+ * (layers the registry already holds are not sent again). The output `reference` names the
+ * pushed image by digest, so a rebuilt image changes the reference and redeploys its stack.
+ *
+ * check() records the local image's ID, so a rebuilt image under the same tag is pushed again.
+ * The password reaches skopeo in a temporary auth file (mode 0600), never on a command line.
+ * delete() leaves the image in the registry (the registry is removed with the environment).
+ */
+
+interface AppImagePushInputs {
+  /** The image in this machine's Docker engine ("dockfleet/apps-counter:latest"). */
+  source: string;
+  /** Filled in by check(): the local image's ID. */
+  sourceImageId?: string;
+  /** host:port */
+  registryUrl: string;
+  username: string;
+  password: string;
+  /** PEM of the CA that signed the registry's certificate. */
+  caPem: string;
+  logUrn: string;
+}
+
+interface AppImagePushOutputs extends AppImagePushInputs {
+  /** registry/repository@sha256:... */
+  reference: string;
+  digest: string;
+}
+
+/** Pure: where an image goes in the registry: same repository path and tag. */
+export function planPushTarget(source: string, registryUrl: string): string {
+  const withoutDigest = source.split("@")[0];
+  const lastSlash = withoutDigest.lastIndexOf("/");
+  const lastColon = withoutDigest.lastIndexOf(":");
+  const hasTag = lastColon > lastSlash;
+  const repository = hasTag ? withoutDigest.slice(0, lastColon) : withoutDigest;
+  const tag = hasTag ? withoutDigest.slice(lastColon + 1) : "latest";
+  // A registry host in the source ("registry:5000/x") is dropped: the path stays.
+  const firstPart = repository.split("/")[0];
+  const isRegistryHost =
+    repository.includes("/") &&
+    (firstPart.includes(".") || firstPart.includes(":") || firstPart === "localhost");
+  const path = isRegistryHost ? repository.slice(firstPart.length + 1) : repository;
+  return `${registryUrl}/${path}:${tag}`;
+}
+
+function runTool(program: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(
+          new Error(
+            `${program} ${args.join(" ")} failed (exit ${error.code ?? "?"}):\n` +
+              (stderr.trim().split("\n").slice(-10).join("\n") || error.message),
+          ),
+        );
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+async function localImageId(source: string): Promise<string> {
+  try {
+    return (await runTool("docker", ["image", "inspect", "--format", "{{.Id}}", source])).trim();
+  } catch (error) {
+    throw new Error(
+      `image "${source}" is not in this machine's Docker engine, so it cannot be pushed to the ` +
+        "private registry. Build the sample app images first (`source bin/lib/docker.sh && " +
+        "ensure_docker && source bin/lib/app-images.sh && ensure_app_images`), or set " +
+        "dockfleet:apps pushImages: false with images every node can pull.\n" +
+        (error as Error).message,
+      { cause: error },
+    );
+  }
+}
+
+async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
+  const target = planPushTarget(inputs.source, inputs.registryUrl);
+  const log = createStepLog(inputs.logUrn, `push ${inputs.source} to ${target}`);
+  const started = Date.now();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-push-"));
+  try {
+    const certDir = path.join(dir, "certs");
+    fs.mkdirSync(certDir);
+    fs.writeFileSync(path.join(certDir, "ca.crt"), inputs.caPem);
+    const auth = Buffer.from(`${inputs.username}:${inputs.password}`).toString("base64");
+    const authFile = path.join(dir, "auth.json");
+    fs.writeFileSync(authFile, JSON.stringify({ auths: { [inputs.registryUrl]: { auth } } }), {
+      mode: 0o600,
+    });
+    const digestFile = path.join(dir, "digest");
+    log.progress("copying layers");
+    await runTool("skopeo", [
+      "copy",
+      "--quiet",
+      "--dest-authfile",
+      authFile,
+      "--dest-cert-dir",
+      certDir,
+      "--digestfile",
+      digestFile,
+      `docker-daemon:${inputs.source}`,
+      `docker://${target}`,
+    ]);
+    const digest = fs.readFileSync(digestFile, "utf8").trim();
+    log.info(`pushed ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const repository = target.slice(0, target.lastIndexOf(":"));
+    return { ...inputs, reference: `${repository}@${digest}`, digest };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const appImagePushProvider: pulumi.dynamic.ResourceProvider<
+  AppImagePushInputs,
+  AppImagePushOutputs
+> = {
+  async check(_olds, news) {
+    return { inputs: { ...news, sourceImageId: await localImageId(news.source) } };
+  },
+  async create(inputs) {
+    const outs = await push(inputs);
+    return { id: outs.reference, outs };
+  },
+  async diff(_id, olds, news) {
+    const keys = [
+      "source",
+      "sourceImageId",
+      "registryUrl",
+      "username",
+      "password",
+      "caPem",
+    ] as const;
+    return { changes: keys.some((key) => olds[key] !== news[key]) };
+  },
+  async update(_id, _olds, news) {
+    return { outs: await push(news) };
+  },
+};
+
+export interface AppImagePushArgs {
+  source: pulumi.Input<string>;
+  registryUrl: pulumi.Input<string>;
+  username: pulumi.Input<string>;
+  password: pulumi.Input<string>;
+  caPem: pulumi.Input<string>;
+  logUrn: pulumi.Input<string>;
+}
+
+/** One local image pushed to the private registry (see the provider above). */
+export class AppImagePush extends pulumi.dynamic.Resource {
+  /** registry/repository@sha256:..., what the stack file deploys. */
+  declare readonly reference: pulumi.Output<string>;
+  declare readonly digest: pulumi.Output<string>;
+
+  constructor(name: string, args: AppImagePushArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "appImagePushProvider"),
+      name,
+      {
+        ...args,
+        password: pulumi.secret(args.password),
+        sourceImageId: undefined,
+        reference: undefined,
+        digest: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["password"] },
+      "dockfleet",
+      "AppImagePush",
+    );
+  }
+}

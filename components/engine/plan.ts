@@ -1,0 +1,316 @@
+// Pure rendering of Docker's configuration on a host: daemon.json, the systemd drop-in, and the
+// files staged for apply-docker-config.sh. No I/O: unit tests call these directly.
+
+/** Any value JSON can hold: what `extra` daemon options may be. */
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Where dockerd reads its TLS material on the host (what apply-docker-config.sh installs). */
+export interface DaemonTlsPaths {
+  /** CA that client certificates must chain to. */
+  caPath: string;
+  /** The server certificate. */
+  certPath: string;
+  /** The server's private key (mode 0600 on the host). */
+  keyPath: string;
+}
+
+/** The paths apply-docker-config.sh installs the staged certificates to. */
+export const DOCKER_TLS_PATHS: Readonly<DaemonTlsPaths> = Object.freeze({
+  caPath: "/etc/docker/tls/ca.pem",
+  certPath: "/etc/docker/tls/cert.pem",
+  keyPath: "/etc/docker/tls/key.pem",
+});
+
+export const DOCKER_UNIX_SOCKET_HOST = "unix:///var/run/docker.sock";
+export const DEFAULT_DOCKER_TLS_PORT = 2376;
+
+export interface DaemonJsonOptions {
+  /**
+   * Pull-through mirrors for Docker Hub ("https://mirror.example.com", "http://10.0.0.2:5000"),
+   * written as given, in the given order. Each needs an http:// or https:// scheme.
+   * @default [] (the key is left out)
+   */
+  registryMirrors?: string[];
+  /**
+   * Registries reached over plain HTTP or with untrusted certificates, as "host:port" or a CIDR,
+   * without a scheme. A mirror does not need to be listed here.
+   * @default [] (the key is left out)
+   */
+  insecureRegistries?: string[];
+  /** Container log driver. @default "json-file" */
+  logDriver?: string;
+  /**
+   * Log driver options, values as strings. When left out and the driver is json-file, logs rotate
+   * at 10 MB with 3 files kept; give `{}` to turn rotation off.
+   * @default { "max-size": "10m", "max-file": "3" } for json-file, none for other drivers
+   */
+  logOpts?: Record<string, string>;
+  /** Storage driver ("overlay2"). @default left out: dockerd chooses */
+  storageDriver?: string;
+  /** Engine labels, written as sorted "key=value" strings. @default {} (the key is left out) */
+  labels?: Record<string, string>;
+  /**
+   * Turns on the TLS-verified remote API: dockerd listens on tcp://0.0.0.0:<tlsPort> as well as
+   * the unix socket, and only clients with a certificate from the CA get in. Without it, dockerd
+   * listens on the unix socket only.
+   * @default no TCP listener
+   */
+  tls?: DaemonTlsPaths;
+  /** Port of the TLS API, used only with `tls`. @default 2376 */
+  tlsPort?: number;
+  /**
+   * Any other daemon.json option, passed through (object keys sorted for stable output). Naming
+   * a key that the options above manage is an error.
+   * @default {}
+   */
+  extra?: Record<string, JsonValue>;
+}
+
+/** daemon.json keys that DaemonJsonOptions sets; `extra` may not name them. */
+export const MANAGED_DAEMON_KEYS: readonly string[] = Object.freeze([
+  "hosts",
+  "tls",
+  "tlsverify",
+  "tlscacert",
+  "tlscert",
+  "tlskey",
+  "registry-mirrors",
+  "insecure-registries",
+  "log-driver",
+  "log-opts",
+  "storage-driver",
+  "labels",
+]);
+
+const OPTION_FOR_KEY: Record<string, string> = {
+  hosts: "tls/tlsPort",
+  tls: "tls",
+  tlsverify: "tls",
+  tlscacert: "tls.caPath",
+  tlscert: "tls.certPath",
+  tlskey: "tls.keyPath",
+  "registry-mirrors": "registryMirrors",
+  "insecure-registries": "insecureRegistries",
+  "log-driver": "logDriver",
+  "log-opts": "logOpts",
+  "storage-driver": "storageDriver",
+  labels: "labels",
+};
+
+/**
+ * Renders /etc/docker/daemon.json. Pure and byte-stable: the same options always give the same
+ * text (fixed key order, 2-space indent, trailing newline), so an unchanged config never
+ * restarts Docker.
+ */
+export function renderDaemonJson(options: DaemonJsonOptions = {}): string {
+  const extra = options.extra ?? {};
+  for (const key of Object.keys(extra)) {
+    if (MANAGED_DAEMON_KEYS.includes(key)) {
+      throw new Error(
+        `renderDaemonJson: extra.${JSON.stringify(key)} clashes with a key dockfleet manages; ` +
+          `set it through the "${OPTION_FOR_KEY[key]}" option instead.`,
+      );
+    }
+  }
+
+  const config: Record<string, JsonValue> = {};
+  const tlsPort = options.tlsPort ?? DEFAULT_DOCKER_TLS_PORT;
+  if (!Number.isInteger(tlsPort) || tlsPort < 1 || tlsPort > 65535) {
+    throw new Error(
+      `renderDaemonJson: tlsPort is ${JSON.stringify(tlsPort)}; give a TCP port from 1 to 65535.`,
+    );
+  }
+  if (options.tls) {
+    const tls = options.tls;
+    for (const field of ["caPath", "certPath", "keyPath"] as const) {
+      if (typeof tls[field] !== "string" || !tls[field].startsWith("/")) {
+        throw new Error(
+          `renderDaemonJson: tls.${field} is ${JSON.stringify(tls[field])}; give an absolute path on the host ` +
+            `(DOCKER_TLS_PATHS has the ones apply-docker-config.sh installs).`,
+        );
+      }
+    }
+    config.hosts = [DOCKER_UNIX_SOCKET_HOST, `tcp://0.0.0.0:${tlsPort}`];
+    config.tls = true;
+    config.tlsverify = true;
+    config.tlscacert = tls.caPath;
+    config.tlscert = tls.certPath;
+    config.tlskey = tls.keyPath;
+  } else {
+    config.hosts = [DOCKER_UNIX_SOCKET_HOST];
+  }
+
+  const registryMirrors = options.registryMirrors ?? [];
+  for (const mirror of registryMirrors) {
+    if (!/^https?:\/\/[^/\s]+/.test(mirror)) {
+      throw new Error(
+        `renderDaemonJson: registryMirrors holds ${JSON.stringify(mirror)}; a mirror is a URL with ` +
+          `an http:// or https:// scheme, such as "https://mirror.example.com".`,
+      );
+    }
+  }
+  if (registryMirrors.length > 0) config["registry-mirrors"] = [...registryMirrors];
+
+  const insecureRegistries = options.insecureRegistries ?? [];
+  for (const registry of insecureRegistries) {
+    if (registry.trim() === "" || registry.includes("://")) {
+      throw new Error(
+        `renderDaemonJson: insecureRegistries holds ${JSON.stringify(registry)}; give "host:port" or a ` +
+          `CIDR without a scheme, such as "10.0.0.2:5000".`,
+      );
+    }
+  }
+  if (insecureRegistries.length > 0) config["insecure-registries"] = [...insecureRegistries];
+
+  const logDriver = options.logDriver ?? "json-file";
+  config["log-driver"] = logDriver;
+  const logOpts =
+    options.logOpts ?? (logDriver === "json-file" ? { "max-size": "10m", "max-file": "3" } : {});
+  if (Object.keys(logOpts).length > 0) config["log-opts"] = sortKeys(logOpts);
+
+  if (options.storageDriver !== undefined) config["storage-driver"] = options.storageDriver;
+
+  const labels = Object.entries(options.labels ?? {});
+  for (const [key] of labels) {
+    if (key === "" || key.includes("=")) {
+      throw new Error(
+        `renderDaemonJson: labels has the key ${JSON.stringify(key)}; label keys are non-empty and hold no "=".`,
+      );
+    }
+  }
+  if (labels.length > 0) {
+    config.labels = labels
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => `${key}=${value}`);
+  }
+
+  for (const key of Object.keys(extra).sort()) {
+    config[key] = sortKeysDeep(extra[key]);
+  }
+
+  return JSON.stringify(config, null, 2) + "\n";
+}
+
+function sortKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+}
+
+function sortKeysDeep(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeysDeep(value[key])]),
+    );
+  }
+  return value;
+}
+
+/** Where apply-docker-config.sh installs the drop-in rendered by renderDockerDropIn. */
+export const DOCKER_DROP_IN_PATH = "/etc/systemd/system/docker.service.d/dockfleet.conf";
+
+/** The containerd socket that both Debian's docker.io and docker-ce units hand to dockerd. */
+export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
+
+export interface DockerDropInOptions {
+  /**
+   * containerd socket passed as --containerd. Debian's docker.io and docker-ce (apt and rpm)
+   * units all start dockerd with the system containerd's socket; without the flag dockerd would
+   * start a second containerd of its own. Give null to leave the flag out.
+   * @default "/run/containerd/containerd.sock"
+   */
+  containerdSocket?: string | null;
+}
+
+/**
+ * Renders a systemd drop-in for docker.service that replaces ExecStart with a dockerd taking no
+ * -H flag, so that "hosts" in daemon.json is the only listener list. The packaged units start
+ * `dockerd -H fd:// ...`, and dockerd refuses to start when a flag and daemon.json both set hosts.
+ *
+ * Debian's docker.io has dockerd at /usr/sbin/dockerd (and adds $DOCKER_OPTS from
+ * /etc/default/docker); docker-ce has /usr/bin/dockerd. Flags from /etc/default/docker or
+ * /etc/sysconfig/docker are deliberately not passed on: set such options in daemon.json.
+ */
+export function renderDockerDropIn(dockerdPath: string, options: DockerDropInOptions = {}): string {
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(dockerdPath)) {
+    throw new Error(
+      `renderDockerDropIn: dockerdPath is ${JSON.stringify(dockerdPath)}; give the absolute path of ` +
+        `dockerd on the host (/usr/sbin/dockerd for Debian's docker.io, /usr/bin/dockerd for docker-ce; ` +
+        `install-docker.sh prints it as dockerd=<path>).`,
+    );
+  }
+  const containerdSocket =
+    options.containerdSocket === undefined ? DEFAULT_CONTAINERD_SOCKET : options.containerdSocket;
+  if (containerdSocket !== null && !/^\/[A-Za-z0-9._/-]+$/.test(containerdSocket)) {
+    throw new Error(
+      `renderDockerDropIn: containerdSocket is ${JSON.stringify(containerdSocket)}; give an absolute ` +
+        `socket path such as "${DEFAULT_CONTAINERD_SOCKET}", or null to leave --containerd out.`,
+    );
+  }
+  const command =
+    containerdSocket === null ? dockerdPath : `${dockerdPath} --containerd=${containerdSocket}`;
+  return [
+    '# Managed by dockfleet. daemon.json holds every dockerd setting, "hosts" included, so',
+    "# ExecStart is cleared and dockerd runs without -H (a flag and the file may not both set it).",
+    "[Service]",
+    "ExecStart=",
+    `ExecStart=${command}`,
+    "",
+  ].join("\n");
+}
+
+/** The folder the caller uploads to before running apply-docker-config.sh. */
+export const DOCKER_CONFIG_STAGING_DIR = "/etc/docker/dockfleet.staged";
+
+/** What apply-docker-config.sh installs, as rendered text. */
+export interface DockerConfigFiles {
+  /** renderDaemonJson's output. */
+  daemonJson: string;
+  /** renderDockerDropIn's output. */
+  dropIn: string;
+  /** TLS material, all three or none: the CA, and the host's server certificate and key. */
+  tls?: { caPem: string; serverCertPem: string; serverKeyPem: string };
+}
+
+/** One file to upload over SFTP. */
+export interface StagedUpload {
+  path: string;
+  content: string;
+  /** File mode; the key is 0600 from the moment it lands. */
+  mode: number;
+  /** True for files holding a private key: keep them secret in state and out of logs. */
+  secret: boolean;
+}
+
+/**
+ * Plans the uploads into the staging folder, under the names apply-docker-config.sh reads
+ * (INSTALLED_PATH_OF_STAGED_FILE says where each one ends up). Pure.
+ */
+export function planDockerConfigUploads(files: DockerConfigFiles): StagedUpload[] {
+  const at = (name: string): string => `${DOCKER_CONFIG_STAGING_DIR}/${name}`;
+  const uploads: StagedUpload[] = [
+    { path: at("daemon.json"), content: files.daemonJson, mode: 0o644, secret: false },
+    { path: at("dockfleet.conf"), content: files.dropIn, mode: 0o644, secret: false },
+  ];
+  if (files.tls) {
+    uploads.push(
+      { path: at("ca.pem"), content: files.tls.caPem, mode: 0o644, secret: false },
+      { path: at("server-cert.pem"), content: files.tls.serverCertPem, mode: 0o644, secret: false },
+      { path: at("server-key.pem"), content: files.tls.serverKeyPem, mode: 0o600, secret: true },
+    );
+  }
+  return uploads;
+}
+
+/** Where apply-docker-config.sh puts each staged file. */
+export const INSTALLED_PATH_OF_STAGED_FILE: Readonly<Record<string, string>> = Object.freeze({
+  "daemon.json": "/etc/docker/daemon.json",
+  "dockfleet.conf": DOCKER_DROP_IN_PATH,
+  "ca.pem": "/etc/docker/tls/ca.pem",
+  "server-cert.pem": "/etc/docker/tls/cert.pem",
+  "server-key.pem": "/etc/docker/tls/key.pem",
+});

@@ -1,0 +1,108 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../plan";
+import type { SshConnectionArgs } from "../../../provision/ssh/types";
+import {
+  diffRemoteStep,
+  runRemoteStep,
+  runScript,
+  runUndoStep,
+  uploadFiles,
+} from "../../../provision/dynamic/remote-step";
+
+interface DockerConfigInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** components/engine/scripts/apply-docker-config.sh */
+  script: string;
+  daemonJson: string;
+  systemdDropIn: string;
+  caCertPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+}
+
+type DockerConfigOutputs = DockerConfigInputs;
+
+/** Inputs whose change is applied in place (daemon.json rewritten, Docker restarted). */
+const UPDATE_KEYS = [
+  "script",
+  "daemonJson",
+  "systemdDropIn",
+  "caCertPem",
+  "serverCertPem",
+  "serverKeyPem",
+] as const;
+
+async function apply(inputs: DockerConfigInputs): Promise<void> {
+  await runRemoteStep(inputs, "configure docker", async (client, log) => {
+    const uploads = planDockerConfigUploads({
+      daemonJson: inputs.daemonJson,
+      dropIn: inputs.systemdDropIn,
+      tls: {
+        caPem: inputs.caCertPem,
+        serverCertPem: inputs.serverCertPem,
+        serverKeyPem: inputs.serverKeyPem,
+      },
+    });
+    await uploadFiles(client, DOCKER_CONFIG_STAGING_DIR, uploads);
+    const result = await runScript(client, inputs.script, {}, log);
+    log.info(result.changed === "1" ? "configuration applied, docker restarted" : "unchanged");
+  });
+}
+
+export const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
+  DockerConfigInputs,
+  DockerConfigOutputs
+> = {
+  async create(inputs) {
+    await apply(inputs);
+    return { id: `${inputs.host}-docker-config`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
+  },
+  async update(_id, _olds, news) {
+    await apply(news);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    await runUndoStep(props, "remove docker configuration", (client, log) =>
+      runScript(client, props.script, { REMOVE: "1" }, log),
+    );
+  },
+};
+
+export interface DockerConfigArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  daemonJson: pulumi.Input<string>;
+  systemdDropIn: pulumi.Input<string>;
+  caCertPem: pulumi.Input<string>;
+  serverCertPem: pulumi.Input<string>;
+  serverKeyPem: pulumi.Input<string>;
+}
+
+/**
+ * Docker's configuration on one host: daemon.json, the systemd drop-in and the TLS material of the
+ * remote API. A change rewrites the files and restarts Docker; nothing is reinstalled.
+ */
+export class DockerConfig extends pulumi.dynamic.Resource {
+  constructor(name: string, args: DockerConfigArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "dockerConfigProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        serverKeyPem: pulumi.secret(args.serverKeyPem),
+      },
+      { ...opts, additionalSecretOutputs: ["connection", "serverKeyPem"] },
+      "dockfleet",
+      "DockerConfig",
+    );
+  }
+}

@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import {
+  type PackageInstallArgs,
+  type PackageInstallInputs,
+  packageInstallProvider,
+} from "../../../provision/dynamic/package-install";
+
+interface DockerInstallOutputs extends PackageInstallInputs {
+  version: string;
+  /** Where the package put dockerd: the systemd drop-in starts it from there. */
+  dockerdPath: string;
+}
+
+export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs>({
+  what: "docker",
+  actionVariable: "DOCKER_ACTION",
+  outputs: (inputs, result) => {
+    if (result.dockerd === undefined) {
+      throw new Error(`${inputs.host}: install-docker.sh did not report where dockerd is`);
+    }
+    return { ...inputs, version: result.version ?? "unknown", dockerdPath: result.dockerd };
+  },
+});
+
+export type DockerInstallArgs = PackageInstallArgs;
+
+/** Docker's packages on one host, installed by components/engine/scripts/install-docker.sh over SSH. */
+export class DockerInstall extends pulumi.dynamic.Resource {
+  declare readonly version: pulumi.Output<string>;
+  declare readonly dockerdPath: pulumi.Output<string>;
+
+  constructor(name: string, args: DockerInstallArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "dockerInstallProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        version: undefined,
+        dockerdPath: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "dockfleet",
+      "DockerInstall",
+    );
+  }
+}

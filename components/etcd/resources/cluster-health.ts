@@ -1,0 +1,185 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdMemberEntry, type EtcdPeer } from "../plan";
+import type { SshConnectionArgs } from "../../../provision/ssh/types";
+import { RemoteEtcdctl } from "./etcdctl";
+import type { StepLog } from "../../../provision/dynamic/log";
+import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
+
+// ---- EtcdBootstrap: the facts of the cluster's first start -------------------------------------
+
+interface EtcdBootstrapInputs {
+  token: string;
+  /** The members the program plans when the cluster is first created. */
+  peers: EtcdPeer[];
+}
+
+export const etcdBootstrapProvider: pulumi.dynamic.ResourceProvider<
+  EtcdBootstrapInputs,
+  EtcdBootstrapInputs
+> = {
+  async create(inputs) {
+    return { id: `etcd-bootstrap:${inputs.token}`, outs: inputs };
+  },
+  async diff() {
+    // Deliberately never changes: later members join through `member add`, not a new bootstrap,
+    // and the token only mattered at the first start.
+    return { changes: false };
+  },
+};
+
+/**
+ * Records which members started the cluster (and its token) once, at creation; the record never
+ * changes afterwards. A member planned later sees it is not one of them and joins instead.
+ */
+export class EtcdBootstrap extends pulumi.dynamic.Resource {
+  declare readonly token: pulumi.Output<string>;
+  declare readonly peers: pulumi.Output<EtcdPeer[]>;
+
+  constructor(
+    name: string,
+    args: { token: string; peers: pulumi.Input<pulumi.Input<EtcdPeer>[]> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(
+      loadedProvider(__filename, "etcdBootstrapProvider"),
+      name,
+      args,
+      opts,
+      "dockfleet",
+      "EtcdBootstrap",
+    );
+  }
+}
+
+// ---- EtcdClusterHealth: wait until every planned member is healthy -----------------------------
+
+interface EtcdClusterHealthInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  etcdctlPath: string;
+  /** Client URLs of every planned member. */
+  endpoints: string[];
+  /** Names of every planned member: each must be listed as started. */
+  memberNames: string[];
+  timeoutSeconds: number;
+}
+
+/**
+ * Removes the members no longer planned that do not answer: those whose host went away before
+ * their own delete could reach it (it skips a host that is gone), and those an interrupted
+ * attempt added but never started. One that answers is left to its own delete, which runs later.
+ */
+async function removeDeadUnplannedMembers(
+  ctl: RemoteEtcdctl,
+  inputs: EtcdClusterHealthInputs,
+  listed: EtcdMemberEntry[],
+  log: StepLog,
+): Promise<void> {
+  let members = listed;
+  for (;;) {
+    const unplanned = members.filter((member) => !inputs.memberNames.includes(member.name));
+    const healthy = await ctl.healthyEndpoints(unplanned.flatMap((member) => member.clientUrls));
+    const dead = unplanned.find(
+      (member) => !member.clientUrls.some((url) => healthy.includes(url)),
+    );
+    if (dead === undefined) return;
+    const name = dead.name || `${dead.id} (never started)`;
+    log.warn(`etcd member ${name} is not planned and does not answer: removing it`);
+    await ctl.removeMember(members, dead, name, log);
+    members = (await ctl.listMembers(inputs.endpoints)) ?? [];
+  }
+}
+
+async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
+  await runRemoteStep(inputs, "wait for a healthy etcd cluster", async (client, log) => {
+    const ctl = new RemoteEtcdctl(client, inputs.etcdctlPath, ETCD_PKI_PATHS);
+    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    await ctl.waitUntilHealthy(inputs.endpoints, inputs.timeoutSeconds * 1000, log);
+    for (;;) {
+      const members = (await ctl.listMembers(inputs.endpoints)) ?? [];
+      const started = members.filter((member) => member.status === "started");
+      const missing = inputs.memberNames.filter(
+        (name) => !started.some((member) => member.name === name),
+      );
+      if (missing.length === 0) {
+        log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
+        await removeDeadUnplannedMembers(ctl, inputs, members, log);
+        // Left by a destroy that stopped halfway: the members kept must leave one by one again.
+        await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `etcd members ${missing.join(", ")} are not started members of the cluster after ` +
+            `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
+        );
+      }
+      await sleep(1000);
+    }
+  });
+}
+
+export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
+  EtcdClusterHealthInputs,
+  EtcdClusterHealthInputs
+> = {
+  async create(inputs) {
+    await waitForCluster(inputs);
+    return { id: `${inputs.host}-etcd-health`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    const changes =
+      JSON.stringify(olds.endpoints) !== JSON.stringify(news.endpoints) ||
+      JSON.stringify(olds.memberNames) !== JSON.stringify(news.memberNames) ||
+      olds.connection.host !== news.connection.host;
+    return { changes };
+  },
+  async update(_id, _olds, news) {
+    await waitForCluster(news);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    // Deleted only with the whole cluster, before any member (they come first in its inputs).
+    await runUndoStep(props, "mark the etcd cluster as being removed", async (client, log) => {
+      const ctl = new RemoteEtcdctl(client, props.etcdctlPath, ETCD_PKI_PATHS);
+      const marked = await ctl.put(props.endpoints, ETCD_TEARDOWN_KEY, new Date().toISOString());
+      log.info(
+        marked
+          ? "marked: the members stop without membership changes"
+          : "no quorum to mark it: the members leave one by one",
+      );
+    });
+  },
+};
+
+export interface EtcdClusterHealthArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  etcdctlPath: pulumi.Input<string>;
+  endpoints: pulumi.Input<pulumi.Input<string>[]>;
+  memberNames: string[];
+  timeoutSeconds: number;
+}
+
+/**
+ * Waits, on create and whenever the member set changes, until every member answers healthy
+ * (commits a proposal) and is a started member; runs etcdctl on one member's host.
+ */
+export class EtcdClusterHealth extends pulumi.dynamic.Resource {
+  declare readonly endpoints: pulumi.Output<string[]>;
+
+  constructor(name: string, args: EtcdClusterHealthArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "etcdClusterHealthProvider"),
+      name,
+      { ...args, connection: pulumi.secret(args.connection) },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "dockfleet",
+      "EtcdClusterHealth",
+    );
+  }
+}

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DOCKER_ETCD_CLIENT_PATHS } from "../plan";
+import type { SshConnectionArgs } from "../../../provision/ssh/types";
+import {
+  diffRemoteStep,
+  runRemoteStep,
+  runUndoStep,
+  uploadFiles,
+} from "../../../provision/dynamic/remote-step";
+
+interface EtcdDockerClientInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  caCertPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+const DIRECTORY = DOCKER_ETCD_CLIENT_PATHS.caPath.replace(/\/[^/]+$/, "");
+
+/** Inputs whose change puts the files again. */
+const UPDATE_KEYS = ["caCertPem", "certPem", "keyPem"] as const;
+
+async function put(inputs: EtcdDockerClientInputs): Promise<void> {
+  await runRemoteStep(inputs, "install etcd client certificate for docker", async (client) => {
+    await uploadFiles(client, DIRECTORY, [
+      { path: DOCKER_ETCD_CLIENT_PATHS.caPath, content: inputs.caCertPem, mode: 0o644 },
+      { path: DOCKER_ETCD_CLIENT_PATHS.certPath, content: inputs.certPem, mode: 0o644 },
+      { path: DOCKER_ETCD_CLIENT_PATHS.keyPath, content: inputs.keyPem, mode: 0o600 },
+    ]);
+  });
+}
+
+export const etcdDockerClientProvider: pulumi.dynamic.ResourceProvider<
+  EtcdDockerClientInputs,
+  EtcdDockerClientInputs
+> = {
+  async create(inputs) {
+    await put(inputs);
+    return { id: `${inputs.host}-etcd-docker-client`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
+  },
+  async update(_id, _olds, news) {
+    await put(news);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    await runUndoStep(props, "remove etcd client certificate for docker", (client) =>
+      client.execOrThrow(`rm -rf ${DIRECTORY}`),
+    );
+  },
+};
+
+export interface EtcdDockerClientArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  caCertPem: pulumi.Input<string>;
+  certPem: pulumi.Input<string>;
+  keyPem: pulumi.Input<string>;
+}
+
+/** The etcd client certificate Docker's cluster store uses, in /etc/docker/etcd on one host. */
+export class EtcdDockerClient extends pulumi.dynamic.Resource {
+  constructor(name: string, args: EtcdDockerClientArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "etcdDockerClientProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        keyPem: pulumi.secret(args.keyPem),
+      },
+      { ...opts, additionalSecretOutputs: ["connection", "keyPem"] },
+      "dockfleet",
+      "EtcdDockerClient",
+    );
+  }
+}

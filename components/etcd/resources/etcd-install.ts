@@ -1,0 +1,55 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import {
+  type PackageInstallArgs,
+  type PackageInstallInputs,
+  packageInstallProvider,
+} from "../../../provision/dynamic/package-install";
+
+interface EtcdInstallOutputs extends PackageInstallInputs {
+  version: string;
+  etcdPath: string;
+  etcdctlPath: string;
+}
+
+export const etcdInstallProvider = packageInstallProvider<EtcdInstallOutputs>({
+  what: "etcd",
+  actionVariable: "ETCD_ACTION",
+  outputs: (inputs, result) => {
+    if (result.etcd === undefined || result.etcdctl === undefined) {
+      throw new Error(`${inputs.host}: install-etcd.sh did not report where etcd and etcdctl are`);
+    }
+    return {
+      ...inputs,
+      version: result.version ?? "unknown",
+      etcdPath: result.etcd,
+      etcdctlPath: result.etcdctl,
+    };
+  },
+});
+
+export type EtcdInstallArgs = PackageInstallArgs;
+
+/** etcd and etcdctl on one host (install-etcd.sh over SSH), installed but not started. */
+export class EtcdInstall extends pulumi.dynamic.Resource {
+  declare readonly version: pulumi.Output<string>;
+  declare readonly etcdPath: pulumi.Output<string>;
+  declare readonly etcdctlPath: pulumi.Output<string>;
+
+  constructor(name: string, args: EtcdInstallArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "etcdInstallProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        version: undefined,
+        etcdPath: undefined,
+        etcdctlPath: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "dockfleet",
+      "EtcdInstall",
+    );
+  }
+}

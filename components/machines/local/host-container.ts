@@ -1,0 +1,177 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } from "./run-args";
+import { getSshClient } from "../../../provision/ssh/pool";
+import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
+import { createStepLog } from "../../../provision/dynamic/log";
+
+interface LocalHostInputs {
+  stack: string;
+  name: string;
+  image: string;
+  network: string;
+  ipv4Address: string;
+  /** The environment's public key, put into root's authorized_keys. */
+  authorizedKey: string;
+  /** Used once, to prove SSH works before the host is handed on. */
+  privateKey: string;
+  logUrn: string;
+}
+
+interface LocalHostOutputs extends Omit<LocalHostInputs, "privateKey"> {
+  containerName: string;
+  containerId: string;
+  hostKey: string;
+}
+
+/** Inputs that change what the container is: a new one is made. */
+const REPLACE_KEYS = ["stack", "name", "image", "network", "ipv4Address"] as const;
+
+const HOST_READY_DEADLINE_MS = 120_000;
+
+async function execInHost(container: string, script: string, stdin?: string): Promise<string> {
+  return runDocker(
+    ["exec", ...(stdin === undefined ? [] : ["-i"]), container, "sh", "-c", script],
+    {
+      stdin,
+    },
+  );
+}
+
+/** Waits for the first-boot unit to have made the host's SSH keys, then reads the ed25519 one. */
+async function readHostKey(container: string): Promise<string> {
+  const deadline = Date.now() + HOST_READY_DEADLINE_MS;
+  for (;;) {
+    try {
+      const key = await execInHost(container, "cat /etc/ssh/ssh_host_ed25519_key.pub");
+      const [type, blob] = key.trim().split(/\s+/);
+      if (type && blob) return `${type} ${blob}`;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(250);
+  }
+}
+
+async function authorizeKey(container: string, publicKey: string): Promise<void> {
+  await execInHost(
+    container,
+    "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys.new && " +
+      "mv /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys",
+    `${publicKey.trim()}\n`,
+  );
+}
+
+/** The id of the container named `name`, or undefined when there is none. */
+async function inspectContainerId(name: string): Promise<string | undefined> {
+  try {
+    return (await runDocker(["inspect", "--type=container", "--format={{.Id}}", name])).trim();
+  } catch (error) {
+    if (/no such/i.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
+export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs, LocalHostOutputs> =
+  {
+    async create(inputs) {
+      const log = createStepLog(inputs.logUrn, `${inputs.name}: create container`);
+      const started = Date.now();
+      const names = localResourceNames(inputs.stack, inputs.name);
+      // What an interrupted run left of this host is removed and made again: a host container holds
+      // nothing dockfleet cannot rebuild, and its volume is only the engine's image cache.
+      await runDockerIgnoringMissing(["rm", "--force", names.container]);
+      await runDocker(renderHostVolumeCreateArgs({ stack: inputs.stack, name: inputs.name }));
+      const containerId = (
+        await runDocker([
+          "run",
+          ...renderHostRunArgs({
+            stack: inputs.stack,
+            name: inputs.name,
+            image: inputs.image,
+            network: inputs.network,
+            ipv4Address: inputs.ipv4Address,
+          }),
+        ])
+      ).trim();
+      const hostKey = await readHostKey(names.container);
+      await authorizeKey(names.container, inputs.authorizedKey);
+      // The host key read through the engine is pinned before the first SSH connection is made.
+      await getSshClient(
+        {
+          host: inputs.ipv4Address,
+          port: 22,
+          user: "root",
+          privateKey: inputs.privateKey,
+          hostKey,
+        },
+        { deadlineMs: HOST_READY_DEADLINE_MS },
+      );
+      log.info(`ready at ${inputs.ipv4Address} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const { privateKey: _used, ...kept } = inputs;
+      return {
+        id: names.container,
+        outs: { ...kept, containerName: names.container, containerId, hostKey },
+      };
+    },
+    async read(id, props) {
+      // `pulumi refresh` notices a host container removed (or replaced by another one) behind
+      // dockfleet's back: an empty id drops it from the state, so the next `up` creates it again
+      // and everything installed on it, whose connection then names a new host key, follows.
+      if (props === undefined) return { id: "" };
+      const containerId = await inspectContainerId(props.containerName);
+      if (containerId !== props.containerId) return { id: "" };
+      return { id, props };
+    },
+    async diff(_id, olds, news) {
+      const replaces = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);
+      const changes = replaces.length > 0 || olds.authorizedKey !== news.authorizedKey;
+      return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id, olds, news) {
+      await authorizeKey(olds.containerName, news.authorizedKey);
+      const { privateKey: _used, ...kept } = news;
+      return { outs: { ...olds, ...kept } };
+    },
+    async delete(_id, props) {
+      const names = localResourceNames(props.stack, props.name);
+      await runDockerIgnoringMissing(["rm", "--force", "--volumes", names.container]);
+      await runDockerIgnoringMissing(["volume", "rm", names.volume]);
+    },
+  };
+
+export interface LocalHostArgs {
+  stack: string;
+  name: string;
+  image: string;
+  network: pulumi.Input<string>;
+  ipv4Address: string;
+  authorizedKey: pulumi.Input<string>;
+  privateKey: pulumi.Input<string>;
+  logUrn: pulumi.Input<string>;
+}
+
+/** One system container (systemd, sshd) on the local engine: a local Docker host. */
+export class LocalHost extends pulumi.dynamic.Resource {
+  declare readonly containerName: pulumi.Output<string>;
+  declare readonly hostKey: pulumi.Output<string>;
+  declare readonly ipv4Address: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "localHostProvider"),
+      name,
+      {
+        ...args,
+        privateKey: pulumi.secret(args.privateKey),
+        containerName: undefined,
+        containerId: undefined,
+        hostKey: undefined,
+      },
+      opts,
+      "dockfleet",
+      "LocalHost",
+    );
+  }
+}

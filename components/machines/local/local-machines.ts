@@ -1,0 +1,75 @@
+import * as pulumi from "@pulumi/pulumi";
+import { logUrnOf } from "../../../provision/dynamic/log";
+import { LocalHost } from "./host-container";
+import { LocalNetwork } from "./network";
+import { planLocalHosts } from "./run-args";
+import type { Machine } from "../machine";
+
+export interface LocalMachinesArgs {
+  /** Stack name: in every container, volume and network name and label, so stacks never collide. */
+  stack: string;
+  /** How many hosts. */
+  count: number;
+  /** Hosts are named `<namePrefix>-1` ... */
+  namePrefix: string;
+  /** The stack network's subnet; hosts get fixed addresses from .10 on. */
+  subnet: string;
+  /** The host image (systemd + sshd), as built by bin/lib/host-image.sh. */
+  image: string;
+  /** The environment's key pair: the public half is authorized on every host. */
+  sshKey: { publicKey: pulumi.Input<string>; privateKey: pulumi.Input<string> };
+}
+
+/**
+ * The local driver: hosts as system containers on the local Docker engine, like kind or
+ * minikube's docker driver, on a network of their own with fixed addresses.
+ */
+export class LocalMachines extends pulumi.ComponentResource {
+  readonly machines: Machine[];
+
+  constructor(name: string, args: LocalMachinesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dockfleet:machines:LocalMachines", name, {}, opts);
+    const planned = planLocalHosts(args);
+    const network = new LocalNetwork(
+      `${name}-network`,
+      { stack: args.stack, subnet: args.subnet },
+      { parent: this },
+    );
+    this.machines = planned.map((host) => {
+      const container = new LocalHost(
+        `${name}-${host.name}`,
+        {
+          stack: args.stack,
+          name: host.name,
+          image: args.image,
+          network: network.networkName,
+          ipv4Address: host.ipv4Address,
+          authorizedKey: args.sshKey.publicKey,
+          privateKey: args.sshKey.privateKey,
+          logUrn: logUrnOf(this),
+        },
+        { parent: this },
+      );
+      const address = container.ipv4Address;
+      return {
+        name: host.name,
+        driver: "local",
+        publicAddress: address,
+        privateAddress: address,
+        ssh: pulumi.secret(
+          pulumi
+            .all([address, container.hostKey, args.sshKey.privateKey])
+            .apply(([hostAddress, hostKey, privateKey]) => ({
+              host: hostAddress,
+              port: 22,
+              user: "root",
+              privateKey,
+              hostKey,
+            })),
+        ),
+        labels: { "dockfleet.io/driver": "local" },
+      };
+    });
+    this.registerOutputs({ machines: this.machines.map((machine) => machine.name) });
+  }
+}

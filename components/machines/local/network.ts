@@ -1,0 +1,59 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { localNetworkName, renderNetworkCreateArgs } from "./run-args";
+import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
+
+interface LocalNetworkInputs {
+  stack: string;
+  subnet: string;
+}
+
+interface LocalNetworkOutputs extends LocalNetworkInputs {
+  networkName: string;
+}
+
+export const localNetworkProvider: pulumi.dynamic.ResourceProvider<
+  LocalNetworkInputs,
+  LocalNetworkOutputs
+> = {
+  async create(inputs) {
+    const network = localNetworkName(inputs.stack);
+    // A network left by an interrupted run of this same stack is adopted, not duplicated.
+    const existing = await runDocker([
+      "network",
+      "ls",
+      "--quiet",
+      "--filter",
+      `name=^${network}$`,
+      "--filter",
+      `label=dockfleet.io/stack=${inputs.stack}`,
+    ]);
+    if (existing.trim() === "") {
+      await runDocker(renderNetworkCreateArgs({ stack: inputs.stack, subnet: inputs.subnet }));
+    }
+    return { id: network, outs: { ...inputs, networkName: network } };
+  },
+  async diff(_id, olds, news) {
+    const replaces = (["stack", "subnet"] as const).filter((key) => olds[key] !== news[key]);
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+  },
+  async delete(id) {
+    await runDockerIgnoringMissing(["network", "rm", id]);
+  },
+};
+
+/** The stack's own Docker bridge network, on which local hosts get fixed addresses. */
+export class LocalNetwork extends pulumi.dynamic.Resource {
+  declare readonly networkName: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalNetworkInputs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "localNetworkProvider"),
+      name,
+      { ...args, networkName: undefined },
+      opts,
+      "dockfleet",
+      "LocalNetwork",
+    );
+  }
+}

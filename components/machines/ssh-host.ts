@@ -1,0 +1,92 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../provision/dynamic/provider-shim";
+import type { SshConnectionArgs } from "../../provision/ssh/types";
+import { runRemoteStep } from "../../provision/dynamic/remote-step";
+
+interface SshHostInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+}
+
+interface SshHostOutputs extends SshHostInputs {
+  /** The key pinned on first contact (or the one given in config, checked). */
+  hostKey: string;
+  osId: string;
+  osVersion: string;
+  arch: string;
+}
+
+const FACTS_COMMAND = '. /etc/os-release && echo "$ID" "${VERSION_ID:-}" "$(uname -m)"';
+
+export const sshHostProvider: pulumi.dynamic.ResourceProvider<SshHostInputs, SshHostOutputs> = {
+  async create(inputs) {
+    // Only reads: an existing host is never wiped or reinstalled by being adopted.
+    return await runRemoteStep(inputs, "check host", async (client) => {
+      const [osId = "", osVersion = "", arch = ""] = (
+        await client.execOrThrow(FACTS_COMMAND)
+      ).stdout
+        .trim()
+        .split(/\s+/);
+      const hostKey = inputs.connection.hostKey ?? client.hostKey;
+      return {
+        id: inputs.host,
+        outs: {
+          ...inputs,
+          connection: { ...inputs.connection, hostKey },
+          hostKey,
+          osId,
+          osVersion,
+          arch,
+        },
+      };
+    });
+  },
+  async diff(_id, olds, news) {
+    const moved =
+      olds.connection.host !== news.connection.host ||
+      olds.connection.port !== news.connection.port ||
+      (news.connection.hostKey !== undefined && news.connection.hostKey !== olds.hostKey);
+    const changes =
+      moved ||
+      olds.connection.user !== news.connection.user ||
+      olds.connection.privateKey !== news.connection.privateKey;
+    return { changes, replaces: moved ? ["connection"] : [] };
+  },
+  async update(_id, olds, news) {
+    // Same machine, new credentials: keep the pinned host key.
+    return {
+      outs: { ...olds, ...news, connection: { ...news.connection, hostKey: olds.hostKey } },
+    };
+  },
+};
+
+export interface SshHostArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+}
+
+/** An existing host reached over SSH (docker-machine's generic driver): its key pinned, its OS read. */
+export class SshHost extends pulumi.dynamic.Resource {
+  declare readonly hostKey: pulumi.Output<string>;
+  declare readonly osId: pulumi.Output<string>;
+
+  constructor(name: string, args: SshHostArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "sshHostProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        hostKey: undefined,
+        osId: undefined,
+        osVersion: undefined,
+        arch: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "dockfleet",
+      "SshHost",
+    );
+  }
+}

@@ -1,0 +1,146 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { REGISTRY_STAGING_DIR } from "../plan";
+import type { SshConnectionArgs } from "../../../provision/ssh/types";
+import { withHostPackageLock } from "../../../provision/dynamic/package-install";
+import {
+  diffRemoteStep,
+  runRemoteStep,
+  runScript,
+  runUndoStep,
+  uploadFiles,
+} from "../../../provision/dynamic/remote-step";
+
+interface RegistryServerInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** components/registry/scripts/ensure-registry.sh */
+  script: string;
+  /** The script's parameters (renderRegistryServerEnv). */
+  env: Record<string, string>;
+  /** renderRegistryConfigYml's output (a secret when it holds upstream credentials). */
+  configYml: string;
+  /** renderRegistryServiceDropIn's output (runAs "service"). */
+  serviceDropIn: string;
+  caCertPem: string;
+  certPem: string;
+  keyPem: string;
+  /** The htpasswd user's password; empty with authentication off. */
+  password: string;
+  removeDataOnDestroy: boolean;
+}
+
+type RegistryServerOutputs = RegistryServerInputs;
+
+/**
+ * Inputs applied in place: files rewritten, the registry restarted (only when they changed); a
+ * new removeDataOnDestroy is only kept.
+ */
+const UPDATE_KEYS = [
+  "script",
+  "env",
+  "configYml",
+  "serviceDropIn",
+  "caCertPem",
+  "certPem",
+  "keyPem",
+  "password",
+  "removeDataOnDestroy",
+] as const;
+
+async function apply(inputs: RegistryServerInputs): Promise<void> {
+  // ensure-registry.sh may install the docker-registry package.
+  await withHostPackageLock(inputs, () => ensure(inputs));
+}
+
+async function ensure(inputs: RegistryServerInputs): Promise<void> {
+  await runRemoteStep(inputs, "ensure registry", async (client, log) => {
+    const at = (name: string) => `${REGISTRY_STAGING_DIR}/${name}`;
+    await uploadFiles(client, REGISTRY_STAGING_DIR, [
+      { path: at("config.yml"), content: inputs.configYml, mode: 0o600 },
+      { path: at("dropin.conf"), content: inputs.serviceDropIn, mode: 0o644 },
+      { path: at("ca.pem"), content: inputs.caCertPem, mode: 0o644 },
+      { path: at("cert.pem"), content: inputs.certPem, mode: 0o644 },
+      { path: at("key.pem"), content: inputs.keyPem, mode: 0o600 },
+      ...(inputs.password !== ""
+        ? [{ path: at("password"), content: inputs.password, mode: 0o600 }]
+        : []),
+    ]);
+    const result = await runScript(client, inputs.script, inputs.env, log);
+    log.info(result.changed === "1" ? "registry (re)started with the new files" : "unchanged");
+  });
+}
+
+export const registryServerProvider: pulumi.dynamic.ResourceProvider<
+  RegistryServerInputs,
+  RegistryServerOutputs
+> = {
+  async create(inputs) {
+    await apply(inputs);
+    return { id: `${inputs.host}-registry`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
+  },
+  async update(_id, _olds, news) {
+    await apply(news);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    await withHostPackageLock(props, () =>
+      runUndoStep(props, "remove registry", (client, log) =>
+        runScript(
+          client,
+          props.script,
+          { ...props.env, REMOVE: "1", REMOVE_DATA: props.removeDataOnDestroy ? "1" : "0" },
+          log,
+        ),
+      ),
+    );
+  },
+};
+
+export interface RegistryServerArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  env: Record<string, string>;
+  configYml: pulumi.Input<string>;
+  /** Whether configYml holds upstream credentials (then it is kept as a secret). */
+  configYmlIsSecret: boolean;
+  serviceDropIn: string;
+  caCertPem: pulumi.Input<string>;
+  certPem: pulumi.Input<string>;
+  keyPem: pulumi.Input<string>;
+  /** The htpasswd password; "" with authentication off. */
+  password: pulumi.Input<string>;
+  removeDataOnDestroy: boolean;
+}
+
+/**
+ * The registry process on its host (components/registry/scripts/ensure-registry.sh): config.yml, TLS
+ * material and htpasswd installed, Debian's docker-registry service or a container running them.
+ */
+export class RegistryServer extends pulumi.dynamic.Resource {
+  constructor(name: string, args: RegistryServerArgs, opts?: pulumi.CustomResourceOptions) {
+    const { configYmlIsSecret, ...inputs } = args;
+    const secretOutputs = ["connection", "keyPem", "password"];
+    if (configYmlIsSecret) secretOutputs.push("configYml");
+    super(
+      loadedProvider(__filename, "registryServerProvider"),
+      name,
+      {
+        ...inputs,
+        connection: pulumi.secret(args.connection),
+        keyPem: pulumi.secret(args.keyPem),
+        password: pulumi.secret(args.password),
+        configYml: configYmlIsSecret ? pulumi.secret(args.configYml) : args.configYml,
+      },
+      { ...opts, additionalSecretOutputs: secretOutputs },
+      "dockfleet",
+      "RegistryServer",
+    );
+  }
+}

@@ -1,0 +1,132 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { REGISTRY_TRUST_STAGING_DIR } from "../plan";
+import type { SshConnectionArgs } from "../../../provision/ssh/types";
+import {
+  diffRemoteStep,
+  runRemoteStep,
+  runScript,
+  runUndoStep,
+  uploadFiles,
+} from "../../../provision/dynamic/remote-step";
+
+interface RegistryTrustInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** components/registry/scripts/trust-registry.sh */
+  script: string;
+  /** "host:port" addresses of the registry: each gets certs.d/<address>/ca.crt. */
+  addresses: string[];
+  caCertPem: string;
+  /** `docker login` to this address ("" for none). */
+  loginAddress: string;
+  username: string;
+  /** "" without login. */
+  password: string;
+}
+
+type RegistryTrustOutputs = RegistryTrustInputs;
+
+/** Inputs whose change runs the script again: certs.d and the login brought up to date. */
+const UPDATE_KEYS = [
+  "script",
+  "caCertPem",
+  "addresses",
+  "loginAddress",
+  "username",
+  "password",
+] as const;
+
+async function apply(inputs: RegistryTrustInputs, olds?: RegistryTrustInputs): Promise<void> {
+  const stale = (olds?.addresses ?? []).filter((address) => !inputs.addresses.includes(address));
+  const loggedOut =
+    olds !== undefined && olds.loginAddress !== inputs.loginAddress ? olds.loginAddress : "";
+  await runRemoteStep(inputs, "trust registry", async (client, log) => {
+    const at = (name: string) => `${REGISTRY_TRUST_STAGING_DIR}/${name}`;
+    await uploadFiles(client, REGISTRY_TRUST_STAGING_DIR, [
+      { path: at("ca.crt"), content: inputs.caCertPem, mode: 0o644 },
+      ...(inputs.loginAddress !== ""
+        ? [{ path: at("password"), content: inputs.password, mode: 0o600 }]
+        : []),
+    ]);
+    const result = await runScript(
+      client,
+      inputs.script,
+      {
+        ADDRESSES: inputs.addresses.join(" "),
+        STALE_ADDRESSES: stale.join(" "),
+        LOGIN_ADDRESS: inputs.loginAddress,
+        LOGOUT_ADDRESS: loggedOut,
+        REGISTRY_USERNAME: inputs.username,
+        STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
+      },
+      log,
+    );
+    log.info(result.changed === "1" ? "registry trusted" : "unchanged");
+  });
+}
+
+export const registryTrustProvider: pulumi.dynamic.ResourceProvider<
+  RegistryTrustInputs,
+  RegistryTrustOutputs
+> = {
+  async create(inputs) {
+    await apply(inputs);
+    return { id: `${inputs.host}-registry-trust`, outs: inputs };
+  },
+  async diff(_id, olds, news) {
+    return diffRemoteStep(olds, news, UPDATE_KEYS);
+  },
+  async update(_id, olds, news) {
+    await apply(news, olds);
+    return { outs: news };
+  },
+  async delete(_id, props) {
+    await runUndoStep(props, "untrust registry", (client, log) =>
+      runScript(
+        client,
+        props.script,
+        {
+          ADDRESSES: props.addresses.join(" "),
+          REMOVE: "1",
+          STAGING_DIR: REGISTRY_TRUST_STAGING_DIR,
+        },
+        log,
+      ),
+    );
+  },
+};
+
+export interface RegistryTrustArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  addresses: pulumi.Input<pulumi.Input<string>[]>;
+  caCertPem: pulumi.Input<string>;
+  loginAddress: pulumi.Input<string>;
+  username: pulumi.Input<string>;
+  password: pulumi.Input<string>;
+}
+
+/**
+ * One engine's trust in the private registry: its CA under /etc/docker/certs.d for every address
+ * of the registry, and `docker login` for the host's CLI (password over stdin).
+ */
+export class RegistryTrust extends pulumi.dynamic.Resource {
+  constructor(name: string, args: RegistryTrustArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "registryTrustProvider"),
+      name,
+      {
+        ...args,
+        connection: pulumi.secret(args.connection),
+        password: pulumi.secret(args.password),
+      },
+      { ...opts, additionalSecretOutputs: ["connection", "password"] },
+      "dockfleet",
+      "RegistryTrust",
+    );
+  }
+}

@@ -1,0 +1,329 @@
+import { z } from "zod";
+import { MANAGED_DAEMON_KEYS } from "../engine/plan";
+import { AppsConfigSchema } from "../apps/config";
+import { hostName } from "../../provision/config/fields";
+import { DOCKER_CE_MIRROR_PRESETS, EngineConfigSchema } from "../engine/config";
+import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
+import {
+  AliyunDriverConfig,
+  AwsDriverConfig,
+  LocalDriverConfig,
+  parseIpv4Cidr,
+  SshHostConfig,
+  VIRTUALBOX_HOST_ONLY_RANGE,
+  VirtualBoxDriverConfig,
+} from "../machines/config";
+import { planLocalHosts } from "../machines/local/run-args";
+import { RegistryConfigSchema } from "../registry/config";
+import { SwarmConfigSchema } from "../swarm/config";
+
+/**
+ * The one schema for a stack's `dockfleet:*` config, so that a bad stack file stops
+ * `pulumi preview` before any resource exists, with an error naming the key, the value and what
+ * is allowed. Each key's schema, with its defaults and its own checks, belongs to its component
+ * (components/<component>/config.ts: engine, machines for the drivers, etcd, swarm, registry,
+ * apps); this file puts them together with the top-level keys, the checks that span keys and
+ * the driver-dependent defaults, and words the errors.
+ */
+
+const NAMESPACE = "dockfleet";
+
+/** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
+export function plannedHostNames(config: {
+  driver: string;
+  hosts: number;
+  namePrefix: string;
+  sshHosts: { name: string }[];
+}): string[] {
+  return config.driver === "ssh"
+    ? config.sshHosts.map((host) => host.name)
+    : Array.from({ length: config.hosts }, (_, index) => `${config.namePrefix}-${index + 1}`);
+}
+
+/** Host names that etcd, the swarm and the registry name must be hosts of the environment. */
+function checkHostReferences(
+  config: Parameters<typeof plannedHostNames>[0] & {
+    etcd: { enabled: boolean; members: number | string[] };
+    swarm: { enabled: boolean; hosts?: string[] };
+    registry: { enabled: boolean; host?: string };
+  },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const known = new Set(plannedHostNames(config));
+  const allowed = `a host of this environment (${[...known].join(", ")})`;
+  const references: [PropertyKey[], string | undefined][] = [
+    ...(Array.isArray(config.etcd.members) && config.etcd.enabled
+      ? config.etcd.members.map((name, index): [PropertyKey[], string] => [
+          ["etcd", "members", index],
+          name,
+        ])
+      : []),
+    ...(config.swarm.enabled
+      ? (config.swarm.hosts ?? []).map((name, index): [PropertyKey[], string] => [
+          ["swarm", "hosts", index],
+          name,
+        ])
+      : []),
+    ...(config.registry.enabled
+      ? [[["registry", "host"], config.registry.host] as [PropertyKey[], string | undefined]]
+      : []),
+  ];
+  for (const [path, name] of references) {
+    if (name !== undefined && !known.has(name)) {
+      ctx.addIssue({ code: "custom", path, message: `must be ${allowed}` });
+    }
+  }
+  if (
+    config.etcd.enabled &&
+    typeof config.etcd.members === "number" &&
+    config.etcd.members > known.size
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["etcd", "members"],
+      message: `must be at most the number of hosts (${known.size})`,
+    });
+  }
+}
+
+export const StackConfigSchema = z
+  .strictObject({
+    /** Which driver creates the hosts. */
+    driver: z.enum(["local", "ssh", "aws", "aliyun", "virtualbox"]).default("local"),
+    /** How many hosts the local, aws, aliyun and virtualbox drivers create. */
+    hosts: z.int().min(1).max(20).default(3),
+    /** Host names are `<namePrefix>-1`, `<namePrefix>-2`, ... */
+    namePrefix: hostName.default("host"),
+    local: LocalDriverConfig.default(LocalDriverConfig.parse({})),
+    /** The ssh driver's existing hosts. */
+    sshHosts: z.array(SshHostConfig).default([]),
+    engine: EngineConfigSchema.default(EngineConfigSchema.parse({})),
+    /** The aws driver's settings (required with driver "aws"). */
+    aws: AwsDriverConfig.optional(),
+    /** The aliyun driver's settings (required with driver "aliyun"). */
+    aliyun: AliyunDriverConfig.optional(),
+    /** The virtualbox driver's settings (required with driver "virtualbox"). */
+    virtualbox: VirtualBoxDriverConfig.optional(),
+    /** An etcd cluster on the hosts (components/etcd): off unless `enabled: true`. */
+    etcd: EtcdConfigSchema.default(DEFAULT_ETCD_CONFIG),
+    /** A Docker swarm of the hosts (components/swarm): off unless `enabled: true`. */
+    swarm: SwarmConfigSchema.default(SwarmConfigSchema.parse({})),
+    /** A private registry every host trusts (components/registry): off unless `enabled: true`. */
+    registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
+    /** The sample apps on the swarm (components/apps): off unless `enabled: true`. */
+    apps: AppsConfigSchema.default(AppsConfigSchema.parse({})),
+    /** ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`. */
+    sshPrivateKey: z
+      .string()
+      .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {
+        message: "must be a PEM or OpenSSH private key",
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.engine.source === "mirror" && config.engine.mirrorUrl === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine", "mirrorUrl"],
+        message: `is required when engine.source is "mirror": a preset (${Object.keys(DOCKER_CE_MIRROR_PRESETS).join(", ")}) or a URL`,
+      });
+    }
+    if (config.driver === "ssh" && config.sshHosts.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sshHosts"],
+        message: 'must list at least one host when driver is "ssh"',
+      });
+    }
+    if (config.engine.source !== "mirror" && config.engine.mirrorUrl !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine", "mirrorUrl"],
+        message: `is used only with engine.source "mirror" (engine.source is "${config.engine.source}"): set both, or remove mirrorUrl`,
+      });
+    }
+    if (config.driver === "local") {
+      try {
+        planLocalHosts({
+          count: config.hosts,
+          namePrefix: config.namePrefix,
+          subnet: config.local.subnet,
+        });
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["local", "subnet"],
+          message: (error as Error).message,
+        });
+      }
+    }
+    checkHostReferences(config, ctx);
+    if (config.apps.enabled && !config.swarm.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["apps", "enabled"],
+        message: "needs the swarm: set dockfleet:swarm.enabled to true",
+      });
+    }
+    if (config.apps.enabled && config.apps.pushImages && !config.registry.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["apps", "pushImages"],
+        message:
+          "needs the private registry: set dockfleet:registry.enabled to true, or pushImages to false",
+      });
+    }
+    for (const key of Object.keys(config.engine.daemonOptions)) {
+      if (MANAGED_DAEMON_KEYS.includes(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["engine", "daemonOptions", key],
+          message:
+            "is set by dockfleet from its own keys (engine.registryMirrors, engine.tlsPort, ...): use those",
+        });
+      }
+    }
+    for (const driver of ["aws", "aliyun", "virtualbox"] as const) {
+      if (config.driver === driver && config[driver] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [driver],
+          message: `is required when driver is "${driver}": see stacks/Pulumi.${driver === "virtualbox" ? "vbox" : driver}.yaml`,
+        });
+      }
+    }
+    for (const driver of ["aws", "aliyun"] as const) {
+      if (config[driver]?.publicKey !== undefined && config.sshPrivateKey === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sshPrivateKey"],
+          message: `is required when ${driver}.publicKey is set: its private half, with \`pulumi config set --secret dockfleet:sshPrivateKey < key\``,
+        });
+      }
+    }
+    if (config.driver === "virtualbox" && config.virtualbox !== undefined) {
+      const cidr = parseIpv4Cidr(config.virtualbox.hostOnlyCidr);
+      const room = cidr === undefined ? 0 : 2 ** (32 - cidr.prefix) - 11;
+      if (config.hosts > room) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["virtualbox", "hostOnlyCidr"],
+          message: `holds ${Math.max(0, room)} VMs from .10 on, not ${config.hosts}: choose a larger range inside ${VIRTUALBOX_HOST_ONLY_RANGE}`,
+        });
+      }
+    }
+    const seen = new Set<string>();
+    config.sshHosts.forEach((host, index) => {
+      if (seen.has(host.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sshHosts", index, "name"],
+          message: "is used by another host: host names must be unique",
+        });
+      }
+      seen.add(host.name);
+    });
+  });
+
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Thrown for invalid stack config; the message lists every problem, one per line. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+/** Config values arrive as strings; structured and scalar YAML values as JSON text. */
+function decodeConfigValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Values never quoted back in an error: any key on the path that names a secret. */
+const SECRET_KEY_PATTERN = /password|privatekey|secret|token/i;
+
+function formatKey(path: PropertyKey[]): string {
+  return path
+    .reduce<string>(
+      (key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`),
+      NAMESPACE,
+    )
+    .replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (value, part) =>
+      value !== null && typeof value === "object"
+        ? (value as Record<PropertyKey, unknown>)[part]
+        : undefined,
+    input,
+  );
+}
+
+function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys
+      .map(
+        (key) =>
+          `${formatKey([...issue.path, key])}: unknown key (check the spelling; see README "Stack config")`,
+      )
+      .join("\n  - ");
+  }
+  const value = valueAt(input, issue.path);
+  const shown =
+    value === undefined
+      ? "(missing)"
+      : issue.path.some((part) => SECRET_KEY_PATTERN.test(String(part)))
+        ? "[secret]"
+        : JSON.stringify(value);
+  let message = issue.message;
+  if (issue.code === "invalid_value") {
+    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  } else if (issue.code === "too_small" && typeof value === "number") {
+    message = `must be at least ${String(issue.minimum)}`;
+  } else if (issue.code === "too_big" && typeof value === "number") {
+    message = `must be at most ${String(issue.maximum)}`;
+  }
+  return `${formatKey(issue.path)} = ${shown}: ${message}`;
+}
+
+/**
+ * Defaults that depend on the driver, applied before the schema's own. The aliyun driver installs
+ * docker-ce from Aliyun's mirror unless engine.source says otherwise (download.docker.com is slow
+ * or unreachable from mainland China). Pure: returns a new object.
+ */
+function withDriverDefaults(input: Record<string, unknown>): Record<string, unknown> {
+  if (input.driver !== "aliyun") return input;
+  const engine =
+    input.engine !== null && typeof input.engine === "object"
+      ? (input.engine as Record<string, unknown>)
+      : {};
+  if (engine.source !== undefined) return input;
+  return { ...input, engine: { source: "mirror", mirrorUrl: "aliyun", ...engine } };
+}
+
+/**
+ * Validates the stack's config (as `pulumi.runtime.allConfig()` returns it: "dockfleet:key" →
+ * string) and applies every default. Keys of other namespaces (aws:, pulumi:) are ignored.
+ * Pure: reads no environment, never mutates its input.
+ */
+export function resolveStackConfig(allConfig: Record<string, string>): StackConfig {
+  const input: Record<string, unknown> = {};
+  for (const [fullKey, raw] of Object.entries(allConfig)) {
+    const [namespace, key] = fullKey.split(":", 2);
+    if (namespace === NAMESPACE && key !== undefined) {
+      input[key] = decodeConfigValue(raw);
+    }
+  }
+  const result = StackConfigSchema.safeParse(withDriverDefaults(input));
+  if (!result.success) {
+    throw new StackConfigError(result.error.issues.map((issue) => describeIssue(input, issue)));
+  }
+  return result.data;
+}

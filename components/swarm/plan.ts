@@ -1,0 +1,404 @@
+import type { SwarmAvailability, SwarmConfig, SwarmNetworkConfig } from "./config";
+import { shellQuote } from "../../provision/ssh/shell";
+
+/**
+ * Pure planning for a swarm: who inits, who joins as what, which labels and availability each
+ * node gets, and, given what a host reports, which commands bring it there. The providers
+ * (components/swarm/resources/) run the commands; nothing here touches a host.
+ */
+
+export type SwarmRole = "manager" | "worker";
+
+export interface PlannedSwarmNode {
+  /** Host name (the Machine's name). */
+  name: string;
+  role: SwarmRole;
+  /** Runs `docker swarm init`; every other node joins through it. */
+  init: boolean;
+  availability: SwarmAvailability;
+  /** Node labels dockfleet manages on this node. */
+  labels: Record<string, string>;
+}
+
+export interface SwarmPlan {
+  /** The first manager: it inits the swarm and every change goes through it. */
+  initNode: string;
+  /** Every node, managers first, in the order of the host list. */
+  nodes: PlannedSwarmNode[];
+  /** Hosts of the environment that stay out of the swarm. */
+  outside: string[];
+  networks: SwarmNetworkConfig[];
+  port: number;
+  /** Things allowed but unwise (an even number of managers): the component logs them. */
+  warnings: string[];
+}
+
+const KEY = "dockfleet:swarm";
+
+/**
+ * Works out the swarm from the environment's host names (in order) and the resolved config.
+ * Throws with the key, the value and the fix for a plan that cannot work.
+ */
+export function planSwarm(hostNames: readonly string[], config: SwarmConfig): SwarmPlan {
+  const known = new Set(hostNames);
+  const members = config.hosts ?? [...hostNames];
+  const unknown = members.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `${KEY}.hosts names ${unknown.map((name) => JSON.stringify(name)).join(", ")}, ` +
+        `not a host of this environment: use some of ${[...hostNames].join(", ")}`,
+    );
+  }
+  if (!Number.isInteger(config.managers) || config.managers < 1) {
+    throw new Error(
+      `${KEY}.managers = ${config.managers}: a swarm needs at least one manager; ` +
+        "set 1, or 3 to survive the loss of one",
+    );
+  }
+  if (config.managers > members.length) {
+    throw new Error(
+      `${KEY}.managers = ${config.managers}, but the swarm has ${members.length} host(s) ` +
+        `(${members.join(", ") || "none"}): lower managers or add hosts`,
+    );
+  }
+  const workerCount = config.workers ?? members.length - config.managers;
+  if (config.managers + workerCount > members.length) {
+    throw new Error(
+      `${KEY}.workers = ${workerCount} with ${config.managers} manager(s) needs ` +
+        `${config.managers + workerCount} hosts, but the swarm has ${members.length} ` +
+        `(${members.join(", ")}): lower workers or add hosts`,
+    );
+  }
+  const inSwarm = members.slice(0, config.managers + workerCount);
+  const strayNodeSettings = Object.keys(config.nodes).filter((name) => !inSwarm.includes(name));
+  if (strayNodeSettings.length > 0) {
+    throw new Error(
+      `${KEY}.nodes has settings for ${strayNodeSettings.map((name) => JSON.stringify(name)).join(", ")}, ` +
+        `which is not a node of the swarm (${inSwarm.join(", ")}): remove them or add the host`,
+    );
+  }
+  const warnings: string[] = [];
+  if (config.managers % 2 === 0) {
+    warnings.push(
+      `${KEY}.managers = ${config.managers}: an even number of managers tolerates no more ` +
+        `failures than ${config.managers - 1} and adds one more that can fail; use an odd number`,
+    );
+  }
+  if (config.managers > 7) {
+    warnings.push(
+      `${KEY}.managers = ${config.managers}: Docker recommends at most 7 managers; ` +
+        "more slow every change down (each one is replicated to all)",
+    );
+  }
+  const nodes = inSwarm.map((name, index): PlannedSwarmNode => {
+    const settings = config.nodes[name];
+    return {
+      name,
+      role: index < config.managers ? "manager" : "worker",
+      init: index === 0,
+      availability: settings?.availability ?? "active",
+      labels: { ...config.labels, ...settings?.labels },
+    };
+  });
+  return {
+    initNode: nodes[0].name,
+    nodes,
+    outside: hostNames.filter((name) => !inSwarm.includes(name)),
+    networks: config.networks,
+    port: config.port,
+    warnings,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a host reports, and what to do about it.
+
+export type LocalNodeState = "inactive" | "pending" | "active" | "error" | "locked";
+
+/** `docker info --format '{{json .Swarm}}'`, the parts dockfleet decides on. */
+export interface LocalSwarmState {
+  state: LocalNodeState;
+  nodeId: string;
+  nodeAddress: string;
+  /** A manager (Swarm.ControlAvailable). */
+  isManager: boolean;
+  /** The swarm's ID; Docker reports it on managers only. */
+  clusterId: string;
+  error: string;
+}
+
+/** The docker CLI command that prints what parseLocalSwarmState reads. */
+export const LOCAL_SWARM_STATE_COMMAND = "docker info --format '{{json .Swarm}}'";
+
+export function parseLocalSwarmState(json: string): LocalSwarmState {
+  const swarm = JSON.parse(json) as {
+    LocalNodeState?: string;
+    NodeID?: string;
+    NodeAddr?: string;
+    ControlAvailable?: boolean;
+    Cluster?: { ID?: string } | null;
+    Error?: string;
+  };
+  const state = swarm.LocalNodeState ?? "";
+  if (!["inactive", "pending", "active", "error", "locked"].includes(state)) {
+    throw new Error(`unexpected swarm state ${JSON.stringify(state)} in docker info`);
+  }
+  return {
+    state: state as LocalNodeState,
+    nodeId: swarm.NodeID ?? "",
+    nodeAddress: swarm.NodeAddr ?? "",
+    isManager: swarm.ControlAvailable === true,
+    clusterId: swarm.Cluster?.ID ?? "",
+    error: swarm.Error ?? "",
+  };
+}
+
+export type InitAction = { kind: "init" } | { kind: "initialized"; warning?: string };
+
+/** On the first manager: init, or nothing when it already manages a swarm. */
+export function planSwarmInit(
+  host: string,
+  local: LocalSwarmState,
+  advertiseAddress: string,
+): InitAction {
+  if (local.state === "inactive") return { kind: "init" };
+  if (local.state === "active" && local.isManager) {
+    const warning =
+      local.nodeAddress !== "" && local.nodeAddress !== advertiseAddress
+        ? `already manages a swarm, advertised at ${local.nodeAddress}, not ${advertiseAddress}: ` +
+          "kept as it is (leave the swarm on it to re-create it)"
+        : undefined;
+    return { kind: "initialized", warning };
+  }
+  throw new Error(
+    `${host} cannot init the swarm: its swarm state is ${JSON.stringify(local.state)}` +
+      `${local.state === "active" ? " as a worker of another swarm" : ""}` +
+      `${local.error ? ` (${local.error})` : ""}. ` +
+      (local.state === "locked"
+        ? "Unlock it with `docker swarm unlock`, or "
+        : "Run `docker swarm leave --force` on it, or ") +
+      "choose another first host in dockfleet:swarm.hosts",
+  );
+}
+
+export type JoinAction = "join" | "member" | "leave-and-join";
+
+/**
+ * On a joining host: join, nothing (already a node of this swarm), or leave a failed or stuck
+ * attempt first. `knownToSwarm`: the swarm's managers list the host's node ID.
+ */
+export function planSwarmJoin(
+  host: string,
+  local: LocalSwarmState,
+  knownToSwarm: boolean,
+): JoinAction {
+  switch (local.state) {
+    case "inactive":
+      return "join";
+    case "pending":
+    case "error":
+      return "leave-and-join";
+    case "active":
+      if (knownToSwarm) return "member";
+      throw new Error(
+        `${host} is already a node (${local.nodeId}) of another swarm: run ` +
+          "`docker swarm leave --force` on it to let it join this one, or leave it out of " +
+          "dockfleet:swarm.hosts",
+      );
+    case "locked":
+      throw new Error(
+        `${host}'s swarm is locked (autolock): unlock it with \`docker swarm unlock\` first`,
+      );
+  }
+}
+
+/** `docker node inspect`, the parts dockfleet manages. */
+export interface ObservedSwarmNode {
+  id: string;
+  hostname: string;
+  role: SwarmRole;
+  availability: SwarmAvailability;
+  labels: Record<string, string>;
+  /** Status.State: "ready", "down", "unknown", "disconnected". */
+  state: string;
+  /** ManagerStatus.Reachability for managers ("reachable", "unreachable"); "" for workers. */
+  reachability: string;
+}
+
+export function parseNodeInspect(json: string): ObservedSwarmNode {
+  const parsed = JSON.parse(json) as unknown;
+  const node = (Array.isArray(parsed) ? parsed[0] : parsed) as {
+    ID: string;
+    Description?: { Hostname?: string };
+    Spec: { Role: SwarmRole; Availability: SwarmAvailability; Labels?: Record<string, string> };
+    Status?: { State?: string };
+    ManagerStatus?: { Reachability?: string };
+  };
+  return {
+    id: node.ID,
+    hostname: node.Description?.Hostname ?? "",
+    role: node.Spec.Role,
+    availability: node.Spec.Availability,
+    labels: node.Spec.Labels ?? {},
+    state: node.Status?.State ?? "unknown",
+    reachability: node.ManagerStatus?.Reachability ?? "",
+  };
+}
+
+export interface DesiredNodeSettings {
+  role: SwarmRole;
+  availability: SwarmAvailability;
+  labels: Record<string, string>;
+}
+
+/**
+ * The docker commands (argv after `docker`, run on a manager) that bring a node from what it is
+ * to what is wanted; none when it is there already. Labels dockfleet no longer wants
+ * (`previousLabels` keys not wanted now) are removed; labels set by others are left alone.
+ */
+export function planNodeUpdate(
+  observed: ObservedSwarmNode,
+  desired: DesiredNodeSettings,
+  previousLabels: Record<string, string> = {},
+): string[][] {
+  const commands: string[][] = [];
+  if (observed.role !== desired.role) {
+    commands.push(["node", desired.role === "manager" ? "promote" : "demote", observed.id]);
+  }
+  const update: string[] = [];
+  for (const [key, value] of Object.entries(desired.labels).sort()) {
+    if (observed.labels[key] !== value) update.push("--label-add", `${key}=${value}`);
+  }
+  for (const key of Object.keys(previousLabels).sort()) {
+    if (!(key in desired.labels) && key in observed.labels) update.push("--label-rm", key);
+  }
+  if (observed.availability !== desired.availability) {
+    update.push("--availability", desired.availability);
+  }
+  if (update.length > 0) commands.push(["node", "update", ...update, observed.id]);
+  return commands;
+}
+
+export type RemovalStep = "drain" | "demote" | "leave" | "remove";
+
+/**
+ * Taking a node out: drain it (its tasks move elsewhere), demote it if it manages, make it leave,
+ * then remove it from the node list. `observed` undefined: the swarm no longer lists it, so only
+ * the host itself may still need to leave.
+ */
+export function planNodeRemoval(observed: ObservedSwarmNode | undefined): RemovalStep[] {
+  if (observed === undefined) return ["leave"];
+  const steps: RemovalStep[] = [];
+  if (observed.availability !== "drain") steps.push("drain");
+  if (observed.role === "manager") steps.push("demote");
+  steps.push("leave", "remove");
+  return steps;
+}
+
+/** `docker swarm init` on the first manager, on its private address (never Docker's guess). */
+export function renderSwarmInitCommand(advertiseAddress: string, port: number): string {
+  const address = `${advertiseAddress}:${port}`;
+  return `docker swarm init --advertise-addr ${shellQuote(address)} --listen-addr ${shellQuote(address)}`;
+}
+
+/**
+ * `docker swarm join` with the token read from an environment variable, so that the token is
+ * never part of a command line that errors or logs print.
+ */
+export function renderSwarmJoinCommand(
+  advertiseAddress: string,
+  port: number,
+  joinAddress: string,
+  tokenVariable: string,
+): string {
+  const address = `${advertiseAddress}:${port}`;
+  return (
+    `docker swarm join --token "$${tokenVariable}" --advertise-addr ${shellQuote(address)} ` +
+    `--listen-addr ${shellQuote(address)} ${shellQuote(joinAddress)}`
+  );
+}
+
+/** A docker argv as one shell command line. */
+export function renderDockerCommand(args: readonly string[]): string {
+  return ["docker", ...args.map((arg) => (/^[\w./:=@-]+$/.test(arg) ? arg : shellQuote(arg)))].join(
+    " ",
+  );
+}
+
+/** `docker network inspect`, the parts dockfleet creates an overlay network with. */
+export interface ObservedNetwork {
+  name: string;
+  driver: string;
+  scope: string;
+  attachable: boolean;
+  encrypted: boolean;
+  subnets: string[];
+}
+
+export function parseNetworkInspect(json: string): ObservedNetwork {
+  const parsed = JSON.parse(json) as unknown;
+  const network = (Array.isArray(parsed) ? parsed[0] : parsed) as {
+    Name: string;
+    Driver: string;
+    Scope: string;
+    Attachable?: boolean;
+    Options?: Record<string, string> | null;
+    IPAM?: { Config?: { Subnet?: string }[] | null };
+  };
+  return {
+    name: network.Name,
+    driver: network.Driver,
+    scope: network.Scope,
+    attachable: network.Attachable === true,
+    encrypted: network.Options != null && "encrypted" in network.Options,
+    subnets: (network.IPAM?.Config ?? []).flatMap((entry) => (entry.Subnet ? [entry.Subnet] : [])),
+  };
+}
+
+/** Create the network, or keep the one there; a same-named network of another kind is an error. */
+export function planNetwork(
+  desired: SwarmNetworkConfig,
+  observed: ObservedNetwork | undefined,
+): "create" | "exists" {
+  if (observed === undefined) return "create";
+  const differences: string[] = [];
+  if (observed.driver !== "overlay" || observed.scope !== "swarm") {
+    differences.push(`driver ${observed.driver}/${observed.scope}, not overlay/swarm`);
+  }
+  if (observed.attachable !== desired.attachable) {
+    differences.push(`attachable ${observed.attachable}, not ${desired.attachable}`);
+  }
+  if (observed.encrypted !== desired.encrypted) {
+    differences.push(`encrypted ${observed.encrypted}, not ${desired.encrypted}`);
+  }
+  if (desired.subnet !== undefined && !observed.subnets.includes(desired.subnet)) {
+    differences.push(`subnet ${observed.subnets.join(",") || "(none)"}, not ${desired.subnet}`);
+  }
+  if (differences.length > 0) {
+    throw new Error(
+      `a network named ${JSON.stringify(desired.name)} already exists with ${differences.join("; ")}: ` +
+        "remove it (`docker network rm`) or give dockfleet:swarm.networks another name",
+    );
+  }
+  return "exists";
+}
+
+/** `docker network create` args for an overlay network. */
+export function renderNetworkCreateArgs(
+  network: SwarmNetworkConfig,
+  labels: Record<string, string>,
+): string[] {
+  return [
+    "network",
+    "create",
+    "--driver",
+    "overlay",
+    ...(network.attachable ? ["--attachable"] : []),
+    ...(network.encrypted ? ["--opt", "encrypted"] : []),
+    ...(network.subnet !== undefined ? ["--subnet", network.subnet] : []),
+    ...Object.entries(labels)
+      .sort()
+      .flatMap(([key, value]) => ["--label", `${key}=${value}`]),
+    network.name,
+  ];
+}

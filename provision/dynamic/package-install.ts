@@ -1,0 +1,87 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { SshConnectionArgs } from "../ssh/types";
+import { withProcessLock } from "./process-lock";
+import { diffRemoteStep, runRemoteStep, runScript, runUndoStep } from "./remote-step";
+
+/** What every package install step keeps: where, which script, with which parameters. */
+export interface PackageInstallInputs {
+  host: string;
+  connection: SshConnectionArgs;
+  logUrn: string;
+  /** The component's install script, sent over stdin. */
+  script: string;
+  /** The script's parameters. */
+  env: Record<string, string>;
+  /** On delete, run the script again with `<actionVariable>=remove`. */
+  removeOnDestroy: boolean;
+}
+
+/** What a package install resource is given (its inputs, some still to be resolved). */
+export interface PackageInstallArgs {
+  host: string;
+  connection: pulumi.Input<SshConnectionArgs>;
+  logUrn: pulumi.Input<string>;
+  script: string;
+  env: Record<string, string>;
+  removeOnDestroy: boolean;
+}
+
+/** Inputs whose change runs the script again (it installs only what differs) or is just kept. */
+const UPDATE_KEYS = ["script", "env", "removeOnDestroy"] as const;
+
+export interface PackageInstallSpec<Outputs> {
+  /** What is installed, for step names and ids ("docker", "etcd"). */
+  what: string;
+  /** The script's variable that turns it into a removal ("DOCKER_ACTION"). */
+  actionVariable: string;
+  /** The outputs from the inputs and the script's DOCKFLEET_RESULT fields; throws when one is missing. */
+  outputs: (inputs: PackageInstallInputs, result: Record<string, string>) => Outputs;
+}
+
+/**
+ * One host's package steps run one at a time: two apt-get runs at once (the Docker, etcd and
+ * registry installs) race on apt's package cache ("Problem renaming the file pkgcache.bin"), which no apt
+ * lock covers.
+ */
+export function withHostPackageLock<T>(
+  target: { connection: SshConnectionArgs },
+  body: () => Promise<T>,
+): Promise<T> {
+  return withProcessLock(`packages:${target.connection.host}:${target.connection.port}`, body);
+}
+
+/**
+ * The provider of a package install step over SSH (Docker, etcd): the idempotent script runs on
+ * create and again on update; delete removes the packages only when asked to.
+ */
+export function packageInstallProvider<Outputs extends PackageInstallInputs>(
+  spec: PackageInstallSpec<Outputs>,
+): pulumi.dynamic.ResourceProvider<PackageInstallInputs, Outputs> {
+  const install = async (inputs: PackageInstallInputs): Promise<Outputs> => {
+    const result = await withHostPackageLock(inputs, () =>
+      runRemoteStep(inputs, `install ${spec.what}`, (client, log) =>
+        runScript(client, inputs.script, inputs.env, log),
+      ),
+    );
+    return spec.outputs(inputs, result);
+  };
+  return {
+    async create(inputs) {
+      return { id: `${inputs.host}-${spec.what}-install`, outs: await install(inputs) };
+    },
+    async diff(_id, olds, news) {
+      return diffRemoteStep(olds, news, UPDATE_KEYS);
+    },
+    async update(_id, _olds, news) {
+      return { outs: await install(news) };
+    },
+    async delete(_id, props) {
+      if (!props.removeOnDestroy) return;
+      await withHostPackageLock(props, () =>
+        runUndoStep(props, `remove ${spec.what}`, (client, log) =>
+          runScript(client, props.script, { ...props.env, [spec.actionVariable]: "remove" }, log),
+        ),
+      );
+    },
+  };
+}

@@ -1,3 +1,0 @@
-export * from "./daemon-json";
-export * from "./systemd";
-export * from "./staging";

@@ -1,0 +1,51 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "../dynamic/provider-shim";
+import { fingerprintSha256, generateSshKeyPair } from "./keys";
+
+interface SshKeyPairInputs {
+  comment: string;
+}
+
+interface SshKeyPairOutputs extends SshKeyPairInputs {
+  publicKey: string;
+  privateKey: string;
+  fingerprint: string;
+}
+
+export const sshKeyPairProvider: pulumi.dynamic.ResourceProvider<
+  SshKeyPairInputs,
+  SshKeyPairOutputs
+> = {
+  async create(inputs) {
+    const pair = generateSshKeyPair(inputs.comment);
+    const fingerprint = fingerprintSha256(pair.publicKey);
+    return { id: fingerprint, outs: { ...inputs, ...pair, fingerprint } };
+  },
+  async diff(_id, olds, news) {
+    const changed = olds.comment !== news.comment;
+    return { changes: changed, replaces: changed ? ["comment"] : [] };
+  },
+};
+
+/** An ed25519 key pair for one environment's hosts; the private key is a Pulumi secret. */
+export class SshKeyPair extends pulumi.dynamic.Resource {
+  declare readonly publicKey: pulumi.Output<string>;
+  declare readonly privateKey: pulumi.Output<string>;
+  declare readonly fingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
+    super(
+      loadedProvider(__filename, "sshKeyPairProvider"),
+      name,
+      {
+        comment: args.comment,
+        publicKey: undefined,
+        privateKey: undefined,
+        fingerprint: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      "dockfleet",
+      "SshKeyPair",
+    );
+  }
+}
