@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../provision/dynamic/resource";
 import type { SshConnectionArgs } from "../../provision/ssh/types";
 import { runRemoteStep } from "../../provision/dynamic/remote-step";
 
@@ -67,26 +67,19 @@ export interface SshHostArgs {
   logUrn: pulumi.Input<string>;
 }
 
+const sshHostSpec = {
+  type: "SshHost",
+  module: __filename,
+  provider: "sshHostProvider",
+  outputs: ["hostKey", "osId", "osVersion", "arch"],
+};
+
 /** An existing host reached over SSH (docker-machine's generic driver): its key pinned, its OS read. */
-export class SshHost extends pulumi.dynamic.Resource {
+export class SshHost extends DynamicResource {
   declare readonly hostKey: pulumi.Output<string>;
   declare readonly osId: pulumi.Output<string>;
 
   constructor(name: string, args: SshHostArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "sshHostProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        hostKey: undefined,
-        osId: undefined,
-        osVersion: undefined,
-        arch: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "dockfleet",
-      "SshHost",
-    );
+    super(sshHostSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../dynamic/provider-shim";
+import { DynamicResource } from "../dynamic/resource";
 import {
   createCertificateAuthority,
   issueClientCertificate,
@@ -109,12 +109,20 @@ export interface CertificateArgs {
   ca?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
 }
 
+const certificateSpec = {
+  type: "Certificate",
+  module: __filename,
+  provider: "certificateProvider",
+  secrets: ["caKeyPem", "keyPem"],
+  outputs: ["certPem", "keyPem"],
+};
+
 /**
  * A CA, server or client certificate made by dockfleet (ECDSA P-256), like docker-machine's
  * certs. The private key is a Pulumi secret; a new one is issued only when its content changes.
  * Throws when `usage` is given for a CA or client certificate.
  */
-export class Certificate extends pulumi.dynamic.Resource {
+export class Certificate extends DynamicResource {
   declare readonly certPem: pulumi.Output<string>;
   declare readonly keyPem: pulumi.Output<string>;
 
@@ -125,7 +133,7 @@ export class Certificate extends pulumi.dynamic.Resource {
       );
     }
     super(
-      loadedProvider(__filename, "certificateProvider"),
+      certificateSpec,
       name,
       {
         kind: args.kind,
@@ -135,13 +143,9 @@ export class Certificate extends pulumi.dynamic.Resource {
         validityDays: args.validityDays ?? (args.kind === "ca" ? 3650 : 825),
         usage: args.kind === "server" ? (args.usage ?? "server") : undefined,
         caCertPem: args.ca?.certPem,
-        caKeyPem: args.ca ? pulumi.secret(args.ca.keyPem) : undefined,
-        certPem: undefined,
-        keyPem: undefined,
+        caKeyPem: args.ca?.keyPem,
       },
-      { ...opts, additionalSecretOutputs: ["keyPem"] },
-      "dockfleet",
-      "Certificate",
+      opts,
     );
   }
 }

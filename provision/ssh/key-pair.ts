@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../dynamic/provider-shim";
+import { DynamicResource } from "../dynamic/resource";
 import { fingerprintSha256, generateSshKeyPair } from "./keys";
 
 interface SshKeyPairInputs {
@@ -27,25 +27,21 @@ export const sshKeyPairProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
+const sshKeyPairSpec = {
+  type: "SshKeyPair",
+  module: __filename,
+  provider: "sshKeyPairProvider",
+  secrets: ["privateKey"],
+  outputs: ["publicKey", "privateKey", "fingerprint"],
+};
+
 /** An ed25519 key pair for one environment's hosts; the private key is a Pulumi secret. */
-export class SshKeyPair extends pulumi.dynamic.Resource {
+export class SshKeyPair extends DynamicResource {
   declare readonly publicKey: pulumi.Output<string>;
   declare readonly privateKey: pulumi.Output<string>;
   declare readonly fingerprint: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "sshKeyPairProvider"),
-      name,
-      {
-        comment: args.comment,
-        publicKey: undefined,
-        privateKey: undefined,
-        fingerprint: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
-      "dockfleet",
-      "SshKeyPair",
-    );
+    super(sshKeyPairSpec, name, { comment: args.comment }, opts);
   }
 }

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { createStepLog } from "../../../provision/dynamic/log";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 
 /**
  * An image copied from this machine's Docker engine into a private registry with skopeo
@@ -158,26 +158,21 @@ export interface AppImagePushArgs {
   logUrn: pulumi.Input<string>;
 }
 
+const appImagePushSpec = {
+  type: "AppImagePush",
+  module: __filename,
+  provider: "appImagePushProvider",
+  secrets: ["password"],
+  outputs: ["sourceImageId", "reference", "digest"],
+};
+
 /** One local image pushed to the private registry (see the provider above). */
-export class AppImagePush extends pulumi.dynamic.Resource {
+export class AppImagePush extends DynamicResource {
   /** registry/repository@sha256:..., what the stack file deploys. */
   declare readonly reference: pulumi.Output<string>;
   declare readonly digest: pulumi.Output<string>;
 
   constructor(name: string, args: AppImagePushArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "appImagePushProvider"),
-      name,
-      {
-        ...args,
-        password: pulumi.secret(args.password),
-        sourceImageId: undefined,
-        reference: undefined,
-        digest: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["password"] },
-      "dockfleet",
-      "AppImagePush",
-    );
+    super(appImagePushSpec, name, args, opts);
   }
 }

@@ -5,7 +5,7 @@ import type { SshClient } from "../../../provision/ssh/client";
 import { shellQuote } from "../../../provision/ssh/shell";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import type { StepLog } from "../../../provision/dynamic/log";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
 
 /**
@@ -331,32 +331,30 @@ export interface SwarmStackArgs {
   convergeTimeoutSeconds?: number;
 }
 
+const swarmStackSpec = {
+  type: "SwarmStack",
+  module: __filename,
+  provider: "swarmStackProvider",
+  secrets: ["secrets", "registry", "secretValues"],
+  outputs: ["secretValues", "secretVersions", "services"],
+};
+
 /** One swarm stack on a manager (see the provider above). */
-export class SwarmStack extends pulumi.dynamic.Resource {
+export class SwarmStack extends DynamicResource {
   /** Every secret's value, generated ones included (a Pulumi secret). */
   declare readonly secretValues: pulumi.Output<Record<string, string>>;
   declare readonly services: pulumi.Output<string[]>;
 
   constructor(name: string, args: SwarmStackArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      loadedProvider(__filename, "swarmStackProvider"),
+      swarmStackSpec,
       name,
       {
         ...args,
-        connection: pulumi.secret(args.connection),
-        secrets: pulumi.secret(args.secrets ?? {}),
-        registry: args.registry === undefined ? undefined : pulumi.secret(args.registry),
+        secrets: args.secrets ?? {},
         convergeTimeoutSeconds: args.convergeTimeoutSeconds ?? 300,
-        secretValues: undefined,
-        secretVersions: undefined,
-        services: undefined,
       },
-      {
-        ...opts,
-        additionalSecretOutputs: ["connection", "secrets", "registry", "secretValues"],
-      },
-      "dockfleet",
-      "SwarmStack",
+      opts,
     );
   }
 }

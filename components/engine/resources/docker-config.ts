@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
@@ -86,23 +86,19 @@ export interface DockerConfigArgs {
   serverKeyPem: pulumi.Input<string>;
 }
 
+const dockerConfigSpec = {
+  type: "DockerConfig",
+  module: __filename,
+  provider: "dockerConfigProvider",
+  secrets: ["serverKeyPem"],
+};
+
 /**
  * Docker's configuration on one host: daemon.json, the systemd drop-in and the TLS material of the
  * remote API. A change rewrites the files and restarts Docker; nothing is reinstalled.
  */
-export class DockerConfig extends pulumi.dynamic.Resource {
+export class DockerConfig extends DynamicResource {
   constructor(name: string, args: DockerConfigArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "dockerConfigProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        serverKeyPem: pulumi.secret(args.serverKeyPem),
-      },
-      { ...opts, additionalSecretOutputs: ["connection", "serverKeyPem"] },
-      "dockfleet",
-      "DockerConfig",
-    );
+    super(dockerConfigSpec, name, args, opts);
   }
 }

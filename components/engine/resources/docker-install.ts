@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import {
   type PackageInstallArgs,
   type PackageInstallInputs,
@@ -25,24 +25,19 @@ export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs
 
 export type DockerInstallArgs = PackageInstallArgs;
 
+const dockerInstallSpec = {
+  type: "DockerInstall",
+  module: __filename,
+  provider: "dockerInstallProvider",
+  outputs: ["version", "dockerdPath"],
+};
+
 /** Docker's packages on one host, installed by components/engine/scripts/install-docker.sh over SSH. */
-export class DockerInstall extends pulumi.dynamic.Resource {
+export class DockerInstall extends DynamicResource {
   declare readonly version: pulumi.Output<string>;
   declare readonly dockerdPath: pulumi.Output<string>;
 
   constructor(name: string, args: DockerInstallArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "dockerInstallProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        version: undefined,
-        dockerdPath: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "dockfleet",
-      "DockerInstall",
-    );
+    super(dockerInstallSpec, name, args, opts);
   }
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdMemberEntry, type EtcdPeer } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { RemoteEtcdctl } from "./etcdctl";
@@ -29,11 +29,17 @@ export const etcdBootstrapProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
+const etcdBootstrapSpec = {
+  type: "EtcdBootstrap",
+  module: __filename,
+  provider: "etcdBootstrapProvider",
+};
+
 /**
  * Records which members started the cluster (and its token) once, at creation; the record never
  * changes afterwards. A member planned later sees it is not one of them and joins instead.
  */
-export class EtcdBootstrap extends pulumi.dynamic.Resource {
+export class EtcdBootstrap extends DynamicResource {
   declare readonly token: pulumi.Output<string>;
   declare readonly peers: pulumi.Output<EtcdPeer[]>;
 
@@ -42,14 +48,7 @@ export class EtcdBootstrap extends pulumi.dynamic.Resource {
     args: { token: string; peers: pulumi.Input<pulumi.Input<EtcdPeer>[]> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(
-      loadedProvider(__filename, "etcdBootstrapProvider"),
-      name,
-      args,
-      opts,
-      "dockfleet",
-      "EtcdBootstrap",
-    );
+    super(etcdBootstrapSpec, name, args, opts);
   }
 }
 
@@ -165,21 +164,20 @@ export interface EtcdClusterHealthArgs {
   timeoutSeconds: number;
 }
 
+const etcdClusterHealthSpec = {
+  type: "EtcdClusterHealth",
+  module: __filename,
+  provider: "etcdClusterHealthProvider",
+};
+
 /**
  * Waits, on create and whenever the member set changes, until every member answers healthy
  * (commits a proposal) and is a started member; runs etcdctl on one member's host.
  */
-export class EtcdClusterHealth extends pulumi.dynamic.Resource {
+export class EtcdClusterHealth extends DynamicResource {
   declare readonly endpoints: pulumi.Output<string[]>;
 
   constructor(name: string, args: EtcdClusterHealthArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "etcdClusterHealthProvider"),
-      name,
-      { ...args, connection: pulumi.secret(args.connection) },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "dockfleet",
-      "EtcdClusterHealth",
-    );
+    super(etcdClusterHealthSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { DOCKER_ETCD_CLIENT_PATHS } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
@@ -64,20 +64,16 @@ export interface EtcdDockerClientArgs {
   keyPem: pulumi.Input<string>;
 }
 
+const etcdDockerClientSpec = {
+  type: "EtcdDockerClient",
+  module: __filename,
+  provider: "etcdDockerClientProvider",
+  secrets: ["keyPem"],
+};
+
 /** The etcd client certificate Docker's cluster store uses, in /etc/docker/etcd on one host. */
-export class EtcdDockerClient extends pulumi.dynamic.Resource {
+export class EtcdDockerClient extends DynamicResource {
   constructor(name: string, args: EtcdDockerClientArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "etcdDockerClientProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        keyPem: pulumi.secret(args.keyPem),
-      },
-      { ...opts, additionalSecretOutputs: ["connection", "keyPem"] },
-      "dockfleet",
-      "EtcdDockerClient",
-    );
+    super(etcdDockerClientSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import {
   type PackageInstallArgs,
   type PackageInstallInputs,
@@ -30,26 +30,20 @@ export const etcdInstallProvider = packageInstallProvider<EtcdInstallOutputs>({
 
 export type EtcdInstallArgs = PackageInstallArgs;
 
+const etcdInstallSpec = {
+  type: "EtcdInstall",
+  module: __filename,
+  provider: "etcdInstallProvider",
+  outputs: ["version", "etcdPath", "etcdctlPath"],
+};
+
 /** etcd and etcdctl on one host (install-etcd.sh over SSH), installed but not started. */
-export class EtcdInstall extends pulumi.dynamic.Resource {
+export class EtcdInstall extends DynamicResource {
   declare readonly version: pulumi.Output<string>;
   declare readonly etcdPath: pulumi.Output<string>;
   declare readonly etcdctlPath: pulumi.Output<string>;
 
   constructor(name: string, args: EtcdInstallArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "etcdInstallProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        version: undefined,
-        etcdPath: undefined,
-        etcdctlPath: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "dockfleet",
-      "EtcdInstall",
-    );
+    super(etcdInstallSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import {
   ETCD_PKI_PATHS,
   ETCD_STAGING_DIR,
@@ -296,30 +296,24 @@ export interface EtcdMemberArgs {
   healthTimeoutSeconds: number;
 }
 
+const etcdMemberSpec = {
+  type: "EtcdMember",
+  module: __filename,
+  provider: "etcdMemberProvider",
+  secrets: ["keyPem"],
+  outputs: ["joinedBy", "initialCluster", "initialClusterState"],
+};
+
 /**
  * One etcd member on one host: its TLS files and config, started as etcd.service. Created, it
  * bootstraps with its peers or joins the running cluster (`member add`); deleted, it leaves
  * (`member remove`, refused when that would lose quorum) and its data is wiped.
  */
-export class EtcdMember extends pulumi.dynamic.Resource {
+export class EtcdMember extends DynamicResource {
   declare readonly joinedBy: pulumi.Output<string>;
   declare readonly initialCluster: pulumi.Output<string>;
 
   constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "etcdMemberProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        keyPem: pulumi.secret(args.keyPem),
-        joinedBy: undefined,
-        initialCluster: undefined,
-        initialClusterState: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connection", "keyPem"] },
-      "dockfleet",
-      "EtcdMember",
-    );
+    super(etcdMemberSpec, name, args, opts);
   }
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } from "./run-args";
 import { getSshClient } from "../../../provision/ssh/pool";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
@@ -152,26 +152,21 @@ export interface LocalHostArgs {
   logUrn: pulumi.Input<string>;
 }
 
+const localHostSpec = {
+  type: "LocalHost",
+  module: __filename,
+  provider: "localHostProvider",
+  secrets: ["privateKey"],
+  outputs: ["containerName", "containerId", "hostKey"],
+};
+
 /** One system container (systemd, sshd) on the local engine: a local Docker host. */
-export class LocalHost extends pulumi.dynamic.Resource {
+export class LocalHost extends DynamicResource {
   declare readonly containerName: pulumi.Output<string>;
   declare readonly hostKey: pulumi.Output<string>;
   declare readonly ipv4Address: pulumi.Output<string>;
 
   constructor(name: string, args: LocalHostArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "localHostProvider"),
-      name,
-      {
-        ...args,
-        privateKey: pulumi.secret(args.privateKey),
-        containerName: undefined,
-        containerId: undefined,
-        hostKey: undefined,
-      },
-      opts,
-      "dockfleet",
-      "LocalHost",
-    );
+    super(localHostSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { localNetworkName, renderNetworkCreateArgs } from "./run-args";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
 
@@ -42,18 +42,18 @@ export const localNetworkProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
+const localNetworkSpec = {
+  type: "LocalNetwork",
+  module: __filename,
+  provider: "localNetworkProvider",
+  outputs: ["networkName"],
+};
+
 /** The stack's own Docker bridge network, on which local hosts get fixed addresses. */
-export class LocalNetwork extends pulumi.dynamic.Resource {
+export class LocalNetwork extends DynamicResource {
   declare readonly networkName: pulumi.Output<string>;
 
   constructor(name: string, args: LocalNetworkInputs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "localNetworkProvider"),
-      name,
-      { ...args, networkName: undefined },
-      opts,
-      "dockfleet",
-      "LocalNetwork",
-    );
+    super(localNetworkSpec, name, args, opts);
   }
 }

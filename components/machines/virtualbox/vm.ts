@@ -6,7 +6,7 @@ import {
   planVirtualBoxVmDestroy,
   type PlannedVirtualBoxVm,
 } from "./plan";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { createStepLog } from "../../../provision/dynamic/log";
 import { findVBoxManage, runVirtualBoxSteps } from "./vboxmanage";
 
@@ -73,19 +73,18 @@ export interface VirtualBoxVmArgs {
   logUrn: pulumi.Input<string>;
 }
 
+const virtualBoxVmSpec = {
+  type: "VirtualBoxVm",
+  module: __filename,
+  provider: "virtualBoxVmProvider",
+};
+
 /** One VirtualBox VM made from the base image, started headless, answering SSH on its forward. */
-export class VirtualBoxVm extends pulumi.dynamic.Resource {
+export class VirtualBoxVm extends DynamicResource {
   declare readonly vm: pulumi.Output<PlannedVirtualBoxVm>;
 
   constructor(name: string, args: VirtualBoxVmArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "virtualBoxVmProvider"),
-      name,
-      { ...args },
-      opts,
-      "dockfleet",
-      "VirtualBoxVm",
-    );
+    super(virtualBoxVmSpec, name, args, opts);
   }
 }
 
@@ -120,20 +119,19 @@ export const virtualBoxHostOnlyNetworkProvider: pulumi.dynamic.ResourceProvider<
   // No delete: the interface may be shared with Vagrant, docker-machine or other stacks.
 };
 
+const virtualBoxHostOnlyNetworkSpec = {
+  type: "VirtualBoxHostOnlyNetwork",
+  module: __filename,
+  provider: "virtualBoxHostOnlyNetworkProvider",
+};
+
 /** The host-only interface, addressed as the host's side of the VMs' private network. */
-export class VirtualBoxHostOnlyNetwork extends pulumi.dynamic.Resource {
+export class VirtualBoxHostOnlyNetwork extends DynamicResource {
   constructor(
     name: string,
     args: { config: HostOnlyNetworkInputs["config"]; logUrn: pulumi.Input<string> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(
-      loadedProvider(__filename, "virtualBoxHostOnlyNetworkProvider"),
-      name,
-      { ...args },
-      opts,
-      "dockfleet",
-      "VirtualBoxHostOnlyNetwork",
-    );
+    super(virtualBoxHostOnlyNetworkSpec, name, args, opts);
   }
 }

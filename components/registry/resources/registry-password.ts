@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 
 interface RegistryPasswordInputs {
   /** Random bytes behind the password (base64url: 4 characters per 3 bytes). */
@@ -33,21 +33,22 @@ export interface RegistryPasswordArgs {
   bytes?: number;
 }
 
+const registryPasswordSpec = {
+  type: "RegistryPassword",
+  module: __filename,
+  provider: "registryPasswordProvider",
+  secrets: ["value"],
+  outputs: ["value"],
+};
+
 /**
  * A generated registry password: made once, kept in state as a Pulumi secret, changed only when
  * the resource is replaced.
  */
-export class RegistryPassword extends pulumi.dynamic.Resource {
+export class RegistryPassword extends DynamicResource {
   declare readonly value: pulumi.Output<string>;
 
   constructor(name: string, args: RegistryPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "registryPasswordProvider"),
-      name,
-      { bytes: args.bytes ?? 24, value: undefined },
-      { ...opts, additionalSecretOutputs: ["value"] },
-      "dockfleet",
-      "RegistryPassword",
-    );
+    super(registryPasswordSpec, name, { bytes: args.bytes ?? 24 }, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { REGISTRY_STAGING_DIR } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { withHostPackageLock } from "../../../provision/dynamic/package-install";
@@ -119,28 +119,28 @@ export interface RegistryServerArgs {
   removeDataOnDestroy: boolean;
 }
 
+const registryServerSpec = {
+  type: "RegistryServer",
+  module: __filename,
+  provider: "registryServerProvider",
+  secrets: ["keyPem", "password"],
+};
+
 /**
  * The registry process on its host (components/registry/scripts/ensure-registry.sh): config.yml, TLS
  * material and htpasswd installed, Debian's docker-registry service or a container running them.
  */
-export class RegistryServer extends pulumi.dynamic.Resource {
+export class RegistryServer extends DynamicResource {
   constructor(name: string, args: RegistryServerArgs, opts?: pulumi.CustomResourceOptions) {
     const { configYmlIsSecret, ...inputs } = args;
-    const secretOutputs = ["connection", "keyPem", "password"];
-    if (configYmlIsSecret) secretOutputs.push("configYml");
     super(
-      loadedProvider(__filename, "registryServerProvider"),
-      name,
       {
-        ...inputs,
-        connection: pulumi.secret(args.connection),
-        keyPem: pulumi.secret(args.keyPem),
-        password: pulumi.secret(args.password),
-        configYml: configYmlIsSecret ? pulumi.secret(args.configYml) : args.configYml,
+        ...registryServerSpec,
+        secrets: [...registryServerSpec.secrets, ...(configYmlIsSecret ? ["configYml"] : [])],
       },
-      { ...opts, additionalSecretOutputs: secretOutputs },
-      "dockfleet",
-      "RegistryServer",
+      name,
+      inputs,
+      opts,
     );
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { REGISTRY_TRUST_STAGING_DIR } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
@@ -110,23 +110,19 @@ export interface RegistryTrustArgs {
   password: pulumi.Input<string>;
 }
 
+const registryTrustSpec = {
+  type: "RegistryTrust",
+  module: __filename,
+  provider: "registryTrustProvider",
+  secrets: ["password"],
+};
+
 /**
  * One engine's trust in the private registry: its CA under /etc/docker/certs.d for every address
  * of the registry, and `docker login` for the host's CLI (password over stdin).
  */
-export class RegistryTrust extends pulumi.dynamic.Resource {
+export class RegistryTrust extends DynamicResource {
   constructor(name: string, args: RegistryTrustArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "registryTrustProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        password: pulumi.secret(args.password),
-      },
-      { ...opts, additionalSecretOutputs: ["connection", "password"] },
-      "dockfleet",
-      "RegistryTrust",
-    );
+    super(registryTrustSpec, name, args, opts);
   }
 }

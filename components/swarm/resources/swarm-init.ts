@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import { planSwarmInit, renderSwarmInitCommand } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
@@ -125,34 +125,25 @@ export interface SwarmInitArgs {
   port: number;
 }
 
+const swarmInitSpec = {
+  type: "SwarmInit",
+  module: __filename,
+  provider: "swarmInitProvider",
+  secrets: ["workerToken", "managerToken"],
+  outputs: ["clusterId", "nodeId", "workerToken", "managerToken"],
+};
+
 /**
  * `docker swarm init` on the first manager, on its private address. Its outputs are the swarm's
  * ID and the join tokens (secrets); deleting it makes that manager leave, which ends the swarm.
  */
-export class SwarmInit extends pulumi.dynamic.Resource {
+export class SwarmInit extends DynamicResource {
   declare readonly clusterId: pulumi.Output<string>;
   declare readonly nodeId: pulumi.Output<string>;
   declare readonly workerToken: pulumi.Output<string>;
   declare readonly managerToken: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmInitArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "swarmInitProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        clusterId: undefined,
-        nodeId: undefined,
-        workerToken: undefined,
-        managerToken: undefined,
-      },
-      {
-        ...opts,
-        additionalSecretOutputs: ["connection", "workerToken", "managerToken"],
-      },
-      "dockfleet",
-      "SwarmInit",
-    );
+    super(swarmInitSpec, name, args, opts);
   }
 }

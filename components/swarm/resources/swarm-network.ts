@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import type { SwarmNetworkConfig } from "../config";
 import {
   parseNetworkInspect,
@@ -125,16 +125,15 @@ export interface SwarmNetworkArgs {
   clusterId: pulumi.Input<string>;
 }
 
+const swarmNetworkSpec = {
+  type: "SwarmNetwork",
+  module: __filename,
+  provider: "swarmNetworkProvider",
+};
+
 /** An overlay network of the swarm, created through a manager (kept when it exists as wanted). */
-export class SwarmNetwork extends pulumi.dynamic.Resource {
+export class SwarmNetwork extends DynamicResource {
   constructor(name: string, args: SwarmNetworkArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "swarmNetworkProvider"),
-      name,
-      { ...args, connection: pulumi.secret(args.connection) },
-      { ...opts, additionalSecretOutputs: ["connection"] },
-      "dockfleet",
-      "SwarmNetwork",
-    );
+    super(swarmNetworkSpec, name, args, opts);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "../../../provision/dynamic/provider-shim";
+import { DynamicResource } from "../../../provision/dynamic/resource";
 import {
   planNodeRemoval,
   planNodeUpdate,
@@ -298,33 +298,24 @@ export interface SwarmNodeArgs {
   manager: pulumi.Input<{ host: string; connection: pulumi.Input<SshConnectionArgs> }>;
 }
 
+const swarmNodeSpec = {
+  type: "SwarmNode",
+  module: __filename,
+  provider: "swarmNodeProvider",
+  secrets: ["workerToken", "managerToken", "manager"],
+  outputs: ["nodeId"],
+};
+
 /**
  * One host as a swarm node: joined with the token for its role (skipped when it is a node of the
  * swarm already), then labels, availability and role set through the first manager. Changing
  * those updates the node in place; deleting it drains it, demotes it if it manages, makes it
  * leave and removes it from the node list.
  */
-export class SwarmNode extends pulumi.dynamic.Resource {
+export class SwarmNode extends DynamicResource {
   declare readonly nodeId: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmNodeArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      loadedProvider(__filename, "swarmNodeProvider"),
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        workerToken: pulumi.secret(args.workerToken),
-        managerToken: pulumi.secret(args.managerToken),
-        manager: pulumi.secret(args.manager),
-        nodeId: undefined,
-      },
-      {
-        ...opts,
-        additionalSecretOutputs: ["connection", "workerToken", "managerToken", "manager"],
-      },
-      "dockfleet",
-      "SwarmNode",
-    );
+    super(swarmNodeSpec, name, args, opts);
   }
 }

@@ -1,0 +1,51 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadedProvider } from "./provider-shim";
+
+/** How one kind of dockfleet dynamic resource is declared. */
+export interface DynamicResourceSpec {
+  /** The type in state and in `pulumi preview` ("DockerInstall"): `dockfleet:<type>`. */
+  type: string;
+  /** The module that exports the provider: the resource's own file (`__filename`). */
+  module: string;
+  /** The name the module exports the provider under ("dockerInstallProvider"). */
+  provider: string;
+  /**
+   * Inputs (and outputs of the same name) that are Pulumi secrets, besides `connection`, which is
+   * always one: it holds the SSH private key.
+   */
+  secrets?: readonly string[];
+  /** Outputs only the provider computes: declared so that they show as outputs from the start. */
+  outputs?: readonly string[];
+}
+
+/**
+ * The base of every dockfleet dynamic resource: the provider is loaded from its module (never
+ * serialized with its closure), secrets are wrapped as inputs and kept secret as outputs, and the
+ * provider's own outputs are declared. Subclasses only declare their typed outputs.
+ */
+export abstract class DynamicResource extends pulumi.dynamic.Resource {
+  constructor(
+    spec: DynamicResourceSpec,
+    name: string,
+    args: object,
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    const props: Record<string, unknown> = { ...args };
+    const secrets = [...("connection" in props ? ["connection"] : []), ...(spec.secrets ?? [])];
+    for (const key of secrets) {
+      if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
+    }
+    for (const key of spec.outputs ?? []) props[key] = undefined;
+    super(
+      loadedProvider(spec.module, spec.provider),
+      name,
+      props,
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secrets],
+      },
+      "dockfleet",
+      spec.type,
+    );
+  }
+}
