@@ -14,3 +14,5 @@ export {
   type CertificateKind,
 } from "../provision/pki/certificate";
 export { SshKeyPair } from "../provision/ssh/key-pair";
+// What every component and resolveStackConfig throw for bad config, and the helper they share.
+export { ConfigError, type ConfigProblem, resolveConfig } from "../provision/config/errors";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MANAGED_DAEMON_KEYS } from "../engine/plan";
 import { AppsConfigSchema } from "../apps/config";
+import { resolveConfig } from "../../provision/config/errors";
 import { hostName } from "../../provision/config/fields";
 import { DOCKER_CE_MIRROR_PRESETS, EngineConfigSchema } from "../engine/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
@@ -227,14 +228,6 @@ export const StackConfigSchema = z
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
-/** Thrown for invalid stack config; the message lists every problem, one per line. */
-export class StackConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "StackConfigError";
-  }
-}
-
 /** Config values arrive as strings; structured and scalar YAML values as JSON text. */
 function decodeConfigValue(raw: string): unknown {
   try {
@@ -242,55 +235,6 @@ function decodeConfigValue(raw: string): unknown {
   } catch {
     return raw;
   }
-}
-
-/** Values never quoted back in an error: any key on the path that names a secret. */
-const SECRET_KEY_PATTERN = /password|privatekey|secret|token/i;
-
-function formatKey(path: PropertyKey[]): string {
-  return path
-    .reduce<string>(
-      (key, part) => (typeof part === "number" ? `${key}[${part}]` : `${key}.${String(part)}`),
-      NAMESPACE,
-    )
-    .replace(`${NAMESPACE}.`, `${NAMESPACE}:`);
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  return path.reduce<unknown>(
-    (value, part) =>
-      value !== null && typeof value === "object"
-        ? (value as Record<PropertyKey, unknown>)[part]
-        : undefined,
-    input,
-  );
-}
-
-function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") {
-    return issue.keys
-      .map(
-        (key) =>
-          `${formatKey([...issue.path, key])}: unknown key (check the spelling; see README "Stack config")`,
-      )
-      .join("\n  - ");
-  }
-  const value = valueAt(input, issue.path);
-  const shown =
-    value === undefined
-      ? "(missing)"
-      : issue.path.some((part) => SECRET_KEY_PATTERN.test(String(part)))
-        ? "[secret]"
-        : JSON.stringify(value);
-  let message = issue.message;
-  if (issue.code === "invalid_value") {
-    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-  } else if (issue.code === "too_small" && typeof value === "number") {
-    message = `must be at least ${String(issue.minimum)}`;
-  } else if (issue.code === "too_big" && typeof value === "number") {
-    message = `must be at most ${String(issue.maximum)}`;
-  }
-  return `${formatKey(issue.path)} = ${shown}: ${message}`;
 }
 
 /**
@@ -311,7 +255,8 @@ function withDriverDefaults(input: Record<string, unknown>): Record<string, unkn
 /**
  * Validates the stack's config (as `pulumi.runtime.allConfig()` returns it: "dockfleet:key" →
  * string) and applies every default. Keys of other namespaces (aws:, pulumi:) are ignored.
- * Pure: reads no environment, never mutates its input.
+ * Pure: reads no environment, never mutates its input. Throws a ConfigError naming each bad key,
+ * its value (never a secret's) and what is allowed.
  */
 export function resolveStackConfig(allConfig: Record<string, string>): StackConfig {
   const input: Record<string, unknown> = {};
@@ -321,9 +266,10 @@ export function resolveStackConfig(allConfig: Record<string, string>): StackConf
       input[key] = decodeConfigValue(raw);
     }
   }
-  const result = StackConfigSchema.safeParse(withDriverDefaults(input));
-  if (!result.success) {
-    throw new StackConfigError(result.error.issues.map((issue) => describeIssue(input, issue)));
-  }
-  return result.data;
+  return resolveConfig(
+    StackConfigSchema,
+    withDriverDefaults(input),
+    `${NAMESPACE}:`,
+    "stack config",
+  );
 }

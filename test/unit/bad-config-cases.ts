@@ -30,7 +30,7 @@ export interface BadConfigCase {
   /** `dockfleet:*` keys without the prefix, with the values a stack file would hold. */
   config: Record<string, unknown>;
   /**
-   * The problem lines of the StackConfigError, exactly, in order (without the leading "  - ").
+   * The problem lines of the ConfigError, exactly, in order (without the leading "  - ").
    * Empty for a gap (the config is accepted although it should not be).
    */
   errors: string[];

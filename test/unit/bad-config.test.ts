@@ -5,7 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { resolveStackConfig, StackConfigError } from "../../components/stack/config";
+import { resolveStackConfig } from "../../components/stack/config";
+import { ConfigError } from "../../provision/config/errors";
 import {
   BAD_CONFIG_CASES,
   BAD_INPUT_DOC,
@@ -22,7 +23,7 @@ describe("bad stack config: the exact error for each", () => {
   for (const row of BAD_CONFIG_CASES) {
     if (row.gap !== undefined) {
       it(`refuses ${row.title}`, { todo: row.gap }, () => {
-        assert.throws(() => resolveStackConfig(toAllConfig(row.config)), StackConfigError);
+        assert.throws(() => resolveStackConfig(toAllConfig(row.config)), ConfigError);
       });
       continue;
     }
@@ -30,7 +31,7 @@ describe("bad stack config: the exact error for each", () => {
       assert.throws(
         () => resolveStackConfig(toAllConfig(row.config)),
         (error: unknown) => {
-          assert.ok(error instanceof StackConfigError, String(error));
+          assert.ok(error instanceof ConfigError, String(error));
           assert.equal(error.message, expectedMessage(row.errors));
           assert.deepEqual(error.problems, row.errors);
           return true;

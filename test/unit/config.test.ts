@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dockerCeBaseUrl } from "../../components/engine/config";
-import { resolveStackConfig, StackConfigError } from "../../components/stack/config";
+import { resolveStackConfig } from "../../components/stack/config";
+import { ConfigError } from "../../provision/config/errors";
 import { planLocalHosts } from "../../components/machines/local/run-args";
 
 function problemsOf(config: Record<string, unknown>): string[] {
@@ -14,7 +15,7 @@ function problemsOf(config: Record<string, unknown>): string[] {
   try {
     resolveStackConfig(raw);
   } catch (error) {
-    assert.ok(error instanceof StackConfigError);
+    assert.ok(error instanceof ConfigError);
     return error.problems;
   }
   assert.fail("the config was accepted");
