@@ -1,7 +1,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { SshConnectionArgs } from "../ssh/types";
 import { withProcessLock } from "./process-lock";
-import { diffRemoteStep, runRemoteStep, runScript, runUndoStep } from "./remote-step";
+import { runRemoteStep, runScript, runUndoStep } from "./remote-step";
+import { remoteStepProvider } from "./remote-step-provider";
 
 /** What every package install step keeps: where, which script, with which parameters. */
 export interface PackageInstallInputs {
@@ -65,17 +66,11 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
     );
     return spec.outputs(inputs, result);
   };
-  return {
-    async create(inputs) {
-      return { id: `${inputs.host}-${spec.what}-install`, outs: await install(inputs) };
-    },
-    async diff(_id, olds, news) {
-      return diffRemoteStep(olds, news, UPDATE_KEYS);
-    },
-    async update(_id, _olds, news) {
-      return { outs: await install(news) };
-    },
-    async delete(_id, props) {
+  return remoteStepProvider<PackageInstallInputs, Outputs>({
+    id: (inputs) => `${inputs.host}-${spec.what}-install`,
+    updateKeys: UPDATE_KEYS,
+    apply: install,
+    remove: async (props) => {
       if (!props.removeOnDestroy) return;
       await withHostPackageLock(props, () =>
         runUndoStep(props, `remove ${spec.what}`, (client, log) =>
@@ -83,5 +78,5 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
         ),
       );
     },
-  };
+  });
 }

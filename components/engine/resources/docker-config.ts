@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
+import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
-  diffRemoteStep,
   runRemoteStep,
   runScript,
   runUndoStep,
@@ -52,27 +52,19 @@ async function apply(inputs: DockerConfigInputs): Promise<void> {
   });
 }
 
-export const dockerConfigProvider: pulumi.dynamic.ResourceProvider<
-  DockerConfigInputs,
-  DockerConfigOutputs
-> = {
-  async create(inputs) {
+export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, DockerConfigOutputs>({
+  id: (inputs) => `${inputs.host}-docker-config`,
+  updateKeys: UPDATE_KEYS,
+  apply: async (inputs) => {
     await apply(inputs);
-    return { id: `${inputs.host}-docker-config`, outs: inputs };
+    return inputs;
   },
-  async diff(_id, olds, news) {
-    return diffRemoteStep(olds, news, UPDATE_KEYS);
-  },
-  async update(_id, _olds, news) {
-    await apply(news);
-    return { outs: news };
-  },
-  async delete(_id, props) {
+  remove: async (props) => {
     await runUndoStep(props, "remove docker configuration", (client, log) =>
       runScript(client, props.script, { REMOVE: "1" }, log),
     );
   },
-};
+});
 
 export interface DockerConfigArgs {
   host: string;

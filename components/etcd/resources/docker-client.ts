@@ -1,13 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
+import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { DOCKER_ETCD_CLIENT_PATHS } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
-import {
-  diffRemoteStep,
-  runRemoteStep,
-  runUndoStep,
-  uploadFiles,
-} from "../../../provision/dynamic/remote-step";
+import { runRemoteStep, runUndoStep, uploadFiles } from "../../../provision/dynamic/remote-step";
 
 interface EtcdDockerClientInputs {
   host: string;
@@ -33,27 +29,22 @@ async function put(inputs: EtcdDockerClientInputs): Promise<void> {
   });
 }
 
-export const etcdDockerClientProvider: pulumi.dynamic.ResourceProvider<
+export const etcdDockerClientProvider = remoteStepProvider<
   EtcdDockerClientInputs,
   EtcdDockerClientInputs
-> = {
-  async create(inputs) {
+>({
+  id: (inputs) => `${inputs.host}-etcd-docker-client`,
+  updateKeys: UPDATE_KEYS,
+  apply: async (inputs) => {
     await put(inputs);
-    return { id: `${inputs.host}-etcd-docker-client`, outs: inputs };
+    return inputs;
   },
-  async diff(_id, olds, news) {
-    return diffRemoteStep(olds, news, UPDATE_KEYS);
-  },
-  async update(_id, _olds, news) {
-    await put(news);
-    return { outs: news };
-  },
-  async delete(_id, props) {
+  remove: async (props) => {
     await runUndoStep(props, "remove etcd client certificate for docker", (client) =>
       client.execOrThrow(`rm -rf ${DIRECTORY}`),
     );
   },
-};
+});
 
 export interface EtcdDockerClientArgs {
   host: string;

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
+import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { REGISTRY_STAGING_DIR } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { withHostPackageLock } from "../../../provision/dynamic/package-install";
 import {
-  diffRemoteStep,
   runRemoteStep,
   runScript,
   runUndoStep,
@@ -72,22 +72,17 @@ async function ensure(inputs: RegistryServerInputs): Promise<void> {
   });
 }
 
-export const registryServerProvider: pulumi.dynamic.ResourceProvider<
+export const registryServerProvider = remoteStepProvider<
   RegistryServerInputs,
   RegistryServerOutputs
-> = {
-  async create(inputs) {
+>({
+  id: (inputs) => `${inputs.host}-registry`,
+  updateKeys: UPDATE_KEYS,
+  apply: async (inputs) => {
     await apply(inputs);
-    return { id: `${inputs.host}-registry`, outs: inputs };
+    return inputs;
   },
-  async diff(_id, olds, news) {
-    return diffRemoteStep(olds, news, UPDATE_KEYS);
-  },
-  async update(_id, _olds, news) {
-    await apply(news);
-    return { outs: news };
-  },
-  async delete(_id, props) {
+  remove: async (props) => {
     await withHostPackageLock(props, () =>
       runUndoStep(props, "remove registry", (client, log) =>
         runScript(
@@ -99,7 +94,7 @@ export const registryServerProvider: pulumi.dynamic.ResourceProvider<
       ),
     );
   },
-};
+});
 
 export interface RegistryServerArgs {
   host: string;

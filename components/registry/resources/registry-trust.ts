@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
+import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { REGISTRY_TRUST_STAGING_DIR } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
-  diffRemoteStep,
   runRemoteStep,
   runScript,
   runUndoStep,
@@ -67,22 +67,14 @@ async function apply(inputs: RegistryTrustInputs, olds?: RegistryTrustInputs): P
   });
 }
 
-export const registryTrustProvider: pulumi.dynamic.ResourceProvider<
-  RegistryTrustInputs,
-  RegistryTrustOutputs
-> = {
-  async create(inputs) {
-    await apply(inputs);
-    return { id: `${inputs.host}-registry-trust`, outs: inputs };
+export const registryTrustProvider = remoteStepProvider<RegistryTrustInputs, RegistryTrustOutputs>({
+  id: (inputs) => `${inputs.host}-registry-trust`,
+  updateKeys: UPDATE_KEYS,
+  apply: async (inputs, olds) => {
+    await apply(inputs, olds);
+    return inputs;
   },
-  async diff(_id, olds, news) {
-    return diffRemoteStep(olds, news, UPDATE_KEYS);
-  },
-  async update(_id, olds, news) {
-    await apply(news, olds);
-    return { outs: news };
-  },
-  async delete(_id, props) {
+  remove: async (props) => {
     await runUndoStep(props, "untrust registry", (client, log) =>
       runScript(
         client,
@@ -96,7 +88,7 @@ export const registryTrustProvider: pulumi.dynamic.ResourceProvider<
       ),
     );
   },
-};
+});
 
 export interface RegistryTrustArgs {
   host: string;
