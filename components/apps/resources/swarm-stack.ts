@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { SshClient } from "../../../provision/ssh/client";
@@ -7,6 +6,7 @@ import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
+import { pollUntil } from "../../../provision/dynamic/poll";
 
 /**
  * A swarm stack deployed with `docker stack deploy` on a manager over SSH: the compose file is
@@ -214,18 +214,22 @@ async function waitForConvergence(
   timeoutSeconds: number,
   log: StepLog,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
   let pending: string[] = [];
-  for (;;) {
-    const listed = await client.execOrThrow(
-      `docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(name)}`,
-    );
-    pending = servicesNotConverged(listed.stdout);
-    if (pending.length === 0 && listed.stdout.trim() !== "") return;
-    if (Date.now() > deadline) break;
-    log.progress(`waiting for ${pending.join(", ")}`);
-    await sleep(2000);
-  }
+  const converged = await pollUntil(
+    async () => {
+      const listed = await client.execOrThrow(
+        `docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(name)}`,
+      );
+      pending = servicesNotConverged(listed.stdout);
+      return pending.length === 0 && listed.stdout.trim() !== "" ? true : undefined;
+    },
+    {
+      timeoutMs: timeoutSeconds * 1000,
+      intervalMs: 2000,
+      onWait: () => log.progress(`waiting for ${pending.join(", ")}`),
+    },
+  );
+  if (converged) return;
   const tasks = await client.exec(
     `docker stack ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(name)} | head -n 20`,
   );
@@ -258,19 +262,25 @@ async function removeStack(props: SwarmStackOutputs): Promise<void> {
   await runUndoStep(props, `remove stack ${name}`, async (client, log) => {
     await client.exec(`docker stack rm ${shellQuote(name)}`);
     const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const left = await client.execOrThrow(
-        `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
-      );
-      if (left.stdout.trim() === "") break;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left.stdout.trim()}`,
+    let left = "";
+    const gone = await pollUntil(
+      async () => {
+        const listed = await client.execOrThrow(
+          `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
         );
-      }
-      log.progress("waiting for the stack's tasks and networks to go");
-      await sleep(1000);
+        left = listed.stdout.trim();
+        return left === "" ? true : undefined;
+      },
+      {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+        onWait: () => log.progress("waiting for the stack's tasks and networks to go"),
+      },
+    );
+    if (!gone) {
+      throw new Error(
+        `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left}`,
+      );
     }
     await removeSecrets(client, name, log, new Set());
     await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdMemberEntry, type EtcdPeer } from "../plan";
@@ -6,6 +5,7 @@ import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { RemoteEtcdctl } from "./etcdctl";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
+import { pollUntil } from "../../../provision/dynamic/poll";
 
 // ---- EtcdBootstrap: the facts of the cluster's first start -------------------------------------
 
@@ -95,29 +95,32 @@ async function removeDeadUnplannedMembers(
 async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
   await runRemoteStep(inputs, "wait for a healthy etcd cluster", async (client, log) => {
     const ctl = new RemoteEtcdctl(client, inputs.etcdctlPath, ETCD_PKI_PATHS);
-    const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+    const waitStarted = Date.now();
     await ctl.waitUntilHealthy(inputs.endpoints, inputs.timeoutSeconds * 1000, log);
-    for (;;) {
-      const members = (await ctl.listMembers(inputs.endpoints)) ?? [];
-      const started = members.filter((member) => member.status === "started");
-      const missing = inputs.memberNames.filter(
-        (name) => !started.some((member) => member.name === name),
-      );
-      if (missing.length === 0) {
-        log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
-        await removeDeadUnplannedMembers(ctl, inputs, members, log);
-        // Left by a destroy that stopped halfway: the members kept must leave one by one again.
-        await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
-        return;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `etcd members ${missing.join(", ")} are not started members of the cluster after ` +
-            `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
+    let members: EtcdMemberEntry[] = [];
+    let missing: string[] = [];
+    const allStarted = await pollUntil(
+      async () => {
+        members = (await ctl.listMembers(inputs.endpoints)) ?? [];
+        const started = members.filter((member) => member.status === "started");
+        missing = inputs.memberNames.filter(
+          (name) => !started.some((member) => member.name === name),
         );
-      }
-      await sleep(1000);
+        return missing.length === 0 ? members : undefined;
+      },
+      // The health wait above counts toward the same timeout.
+      { timeoutMs: inputs.timeoutSeconds * 1000 - (Date.now() - waitStarted), intervalMs: 1000 },
+    );
+    if (allStarted === undefined) {
+      throw new Error(
+        `etcd members ${missing.join(", ")} are not started members of the cluster after ` +
+          `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
+      );
     }
+    log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
+    await removeDeadUnplannedMembers(ctl, inputs, allStarted, log);
+    // Left by a destroy that stopped halfway: the members kept must leave one by one again.
+    await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
   });
 }
 

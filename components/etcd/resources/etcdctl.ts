@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   checkRemovalKeepsQuorum,
   parseEtcdMemberList,
@@ -9,6 +8,7 @@ import {
 } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { StepLog } from "../../../provision/dynamic/log";
+import { pollUntil } from "../../../provision/dynamic/poll";
 
 /** How long a membership change is retried while etcd answers "unhealthy cluster". */
 const MEMBERSHIP_CHANGE_TIMEOUT_MS = 60_000;
@@ -82,23 +82,30 @@ export class RemoteEtcdctl {
    * Waits until every endpoint is healthy, or fails after timeoutMs naming the ones that are not.
    */
   async waitUntilHealthy(endpoints: readonly string[], timeoutMs: number, log: StepLog) {
-    const deadline = Date.now() + timeoutMs;
+    let unhealthy: string[] = [];
     let nextMessage = Date.now() + 10_000;
-    for (;;) {
-      const healthy = await this.healthyEndpoints(endpoints);
-      const unhealthy = endpoints.filter((endpoint) => !healthy.includes(endpoint));
-      if (unhealthy.length === 0) return;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `etcd members at ${unhealthy.join(", ")} were not healthy after ${timeoutMs / 1000} s; ` +
-            `see \`journalctl -u etcd\` on their hosts (a member needs a quorum of its peers running)`,
-        );
-      }
-      if (Date.now() > nextMessage) {
-        log.progress(`waiting for ${unhealthy.join(", ")} to be healthy`);
-        nextMessage = Date.now() + 10_000;
-      }
-      await sleep(1000);
+    const healthy = await pollUntil(
+      async () => {
+        const answering = await this.healthyEndpoints(endpoints);
+        unhealthy = endpoints.filter((endpoint) => !answering.includes(endpoint));
+        return unhealthy.length === 0 ? true : undefined;
+      },
+      {
+        timeoutMs,
+        intervalMs: 1000,
+        onWait: () => {
+          // Checked every second, said every 10 s at most.
+          if (Date.now() <= nextMessage) return;
+          log.progress(`waiting for ${unhealthy.join(", ")} to be healthy`);
+          nextMessage = Date.now() + 10_000;
+        },
+      },
+    );
+    if (healthy === undefined) {
+      throw new Error(
+        `etcd members at ${unhealthy.join(", ")} were not healthy after ${timeoutMs / 1000} s; ` +
+          `see \`journalctl -u etcd\` on their hosts (a member needs a quorum of its peers running)`,
+      );
     }
   }
 
@@ -112,19 +119,31 @@ export class RemoteEtcdctl {
     command: string[],
     log: StepLog,
   ): Promise<string> {
-    const deadline = Date.now() + MEMBERSHIP_CHANGE_TIMEOUT_MS;
-    for (;;) {
-      const result = await this.run(endpoints, command, 15);
-      if (result.ok) return result.stdout;
-      const retryable = /unhealthy cluster|not enough started members|context deadline exceeded/i;
-      if (!retryable.test(result.output) || Date.now() > deadline) {
-        throw new Error(
-          `etcdctl ${command.join(" ")} failed against ${endpoints.join(",")}:\n${result.output.trim()}`,
-        );
-      }
-      log.progress(`etcd is not ready for "${command.slice(0, 2).join(" ")}" yet: trying again`);
-      await sleep(2000);
-    }
+    const retryable = /unhealthy cluster|not enough started members|context deadline exceeded/i;
+    let output = "";
+    const failed = () =>
+      new Error(
+        `etcdctl ${command.join(" ")} failed against ${endpoints.join(",")}:\n${output.trim()}`,
+      );
+    const stdout = await pollUntil(
+      async () => {
+        const result = await this.run(endpoints, command, 15);
+        if (result.ok) return result.stdout;
+        output = result.output;
+        if (!retryable.test(output)) throw failed();
+        return undefined;
+      },
+      {
+        timeoutMs: MEMBERSHIP_CHANGE_TIMEOUT_MS,
+        intervalMs: 2000,
+        onWait: () =>
+          log.progress(
+            `etcd is not ready for "${command.slice(0, 2).join(" ")}" yet: trying again`,
+          ),
+      },
+    );
+    if (stdout === undefined) throw failed();
+    return stdout;
   }
 
   /**

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } from "./run-args";
 import { getSshClient } from "../../../provision/ssh/pool";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
 import { createStepLog } from "../../../provision/dynamic/log";
+import { retryWhile } from "../../../provision/dynamic/poll";
 
 interface LocalHostInputs {
   stack: string;
@@ -41,17 +41,16 @@ async function execInHost(container: string, script: string, stdin?: string): Pr
 
 /** Waits for the first-boot unit to have made the host's SSH keys, then reads the ed25519 one. */
 async function readHostKey(container: string): Promise<string> {
-  const deadline = Date.now() + HOST_READY_DEADLINE_MS;
-  for (;;) {
-    try {
+  return retryWhile(
+    async () => {
       const key = await execInHost(container, "cat /etc/ssh/ssh_host_ed25519_key.pub");
       const [type, blob] = key.trim().split(/\s+/);
-      if (type && blob) return `${type} ${blob}`;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await sleep(250);
-  }
+      if (!type || !blob) throw new Error(`${container}: the ed25519 host key is not written yet`);
+      return `${type} ${blob}`;
+    },
+    () => true,
+    { timeoutMs: HOST_READY_DEADLINE_MS, intervalMs: 250 },
+  );
 }
 
 async function authorizeKey(container: string, publicKey: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   LOCAL_SWARM_STATE_COMMAND,
   parseLocalSwarmState,
@@ -10,8 +9,9 @@ import {
 import type { SshClient } from "../../../provision/ssh/client";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { withProcessLock } from "../../../provision/dynamic/process-lock";
+import { pollUntil } from "../../../provision/dynamic/poll";
 
-/** What the swarm providers share: reading a host's swarm state, polling, and one lock. */
+/** What the swarm providers share: reading a host's swarm state, running docker, and one lock. */
 
 export async function getLocalSwarmState(client: SshClient): Promise<LocalSwarmState> {
   const result = await client.execOrThrow(LOCAL_SWARM_STATE_COMMAND);
@@ -51,35 +51,22 @@ export async function runDockerOn(
 ): Promise<string> {
   const command = renderDockerCommand(args);
   log.progress(command);
-  const deadline = Date.now() + TRANSIENT_RETRY_MS;
-  for (;;) {
-    const result = await client.exec(command);
-    if (result.code === 0) return result.stdout;
-    if (!TRANSIENT_MANAGER_ERROR.test(result.stderr) || Date.now() > deadline) {
-      // Same error as execOrThrow's, with the host, command, exit code and stderr tail.
-      return (await client.execOrThrow(command)).stdout;
-    }
-    log.progress(`the swarm is electing a leader: retrying (${result.stderr.trim()})`);
-    await sleep(1_000);
-  }
-}
-
-/**
- * Calls `check` until it returns a value other than undefined, every `intervalMs`, for at most
- * `timeoutMs`; then returns undefined (the caller decides whether that is an error).
- */
-export async function pollUntil<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs = 500,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) return undefined;
-    await sleep(intervalMs);
-  }
+  let stderr = "";
+  const done = await pollUntil(
+    async () => {
+      const result = await client.exec(command);
+      stderr = result.stderr;
+      return result.code === 0 || !TRANSIENT_MANAGER_ERROR.test(stderr) ? result : undefined;
+    },
+    {
+      timeoutMs: TRANSIENT_RETRY_MS,
+      intervalMs: 1_000,
+      onWait: () => log.progress(`the swarm is electing a leader: retrying (${stderr.trim()})`),
+    },
+  );
+  if (done?.code === 0) return done.stdout;
+  // Same error as execOrThrow's, with the host, command, exit code and stderr tail.
+  return (await client.execOrThrow(command)).stdout;
 }
 
 /**

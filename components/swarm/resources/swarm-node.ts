@@ -18,13 +18,8 @@ import {
   runRemoteStep,
   type RemoteStepTarget,
 } from "../../../provision/dynamic/remote-step";
-import {
-  getLocalSwarmState,
-  inspectNode,
-  pollUntil,
-  runDockerOn,
-  withMembershipLock,
-} from "./swarm-common";
+import { pollUntil } from "../../../provision/dynamic/poll";
+import { getLocalSwarmState, inspectNode, runDockerOn, withMembershipLock } from "./swarm-common";
 
 interface SwarmNodeInputs {
   host: string;
@@ -121,10 +116,13 @@ async function applySettings(
     managerTarget(inputs),
     `settings of node ${inputs.host}`,
     async (client, log) => {
-      const ready = await pollUntil(async () => {
-        const node = await inspectNode(client, nodeId);
-        return node?.state === "ready" ? node : undefined;
-      }, READY_TIMEOUT_MS);
+      const ready = await pollUntil(
+        async () => {
+          const node = await inspectNode(client, nodeId);
+          return node?.state === "ready" ? node : undefined;
+        },
+        { timeoutMs: READY_TIMEOUT_MS },
+      );
       if (ready === undefined) {
         throw new Error(
           `node ${inputs.host} (${nodeId}) did not become ready within ${READY_TIMEOUT_MS / 1000} s: ` +
@@ -152,10 +150,13 @@ async function applySettings(
 
 async function waitReachable(inputs: SwarmNodeInputs, nodeId: string, log: StepLog) {
   const client = await getSshClient(inputs.manager.connection);
-  const reachable = await pollUntil(async () => {
-    const node = await inspectNode(client, nodeId);
-    return node?.role === "manager" && node.reachability === "reachable" ? node : undefined;
-  }, READY_TIMEOUT_MS);
+  const reachable = await pollUntil(
+    async () => {
+      const node = await inspectNode(client, nodeId);
+      return node?.role === "manager" && node.reachability === "reachable" ? node : undefined;
+    },
+    { timeoutMs: READY_TIMEOUT_MS },
+  );
   if (reachable === undefined) {
     throw new Error(`manager ${inputs.host} (${nodeId}) did not become reachable in the raft`);
   }
@@ -180,14 +181,17 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
     await runRemoteStep(manager, `drain node ${props.host}`, async (client, log) => {
       if (steps.includes("drain")) {
         await runDockerOn(client, ["node", "update", "--availability", "drain", props.nodeId], log);
-        const drained = await pollUntil(async () => {
-          const tasks = await client.execOrThrow(
-            renderDockerCommand(["node", "ps", props.nodeId, "--format", "{{.CurrentState}}"]),
-          );
-          return /^(Running|Starting|Preparing|Assigned|Accepted)/m.test(tasks.stdout)
-            ? undefined
-            : true;
-        }, DRAIN_TIMEOUT_MS);
+        const drained = await pollUntil(
+          async () => {
+            const tasks = await client.execOrThrow(
+              renderDockerCommand(["node", "ps", props.nodeId, "--format", "{{.CurrentState}}"]),
+            );
+            return /^(Running|Starting|Preparing|Assigned|Accepted)/m.test(tasks.stdout)
+              ? undefined
+              : true;
+          },
+          { timeoutMs: DRAIN_TIMEOUT_MS },
+        );
         if (drained === undefined)
           log.warn("tasks still running after the drain timeout: going on");
       }
@@ -202,13 +206,16 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
       props,
       "leave swarm",
       async (client, log) => {
-        const done = await pollUntil(async () => {
-          const local = await getLocalSwarmState(client);
-          if (local.state === "inactive") return true;
-          // A demoted manager needs a moment to notice; until then a plain leave is refused.
-          const result = await client.exec("docker swarm leave");
-          return result.code === 0 ? true : undefined;
-        }, 20_000);
+        const done = await pollUntil(
+          async () => {
+            const local = await getLocalSwarmState(client);
+            if (local.state === "inactive") return true;
+            // A demoted manager needs a moment to notice; until then a plain leave is refused.
+            const result = await client.exec("docker swarm leave");
+            return result.code === 0 ? true : undefined;
+          },
+          { timeoutMs: 20_000 },
+        );
         if (done === undefined) {
           log.warn("docker swarm leave refused: leaving with --force");
           await client.execOrThrow("docker swarm leave --force");
@@ -227,10 +234,13 @@ async function removeNode(props: SwarmNodeOutputs): Promise<void> {
       // to have left is removed at once; an unreachable one once it is seen down (or after 30 s).
       const down =
         left ||
-        (await pollUntil(async () => {
-          const node = await inspectNode(client, props.nodeId);
-          return node === undefined || node.state === "down" ? true : undefined;
-        }, DOWN_TIMEOUT_MS));
+        (await pollUntil(
+          async () => {
+            const node = await inspectNode(client, props.nodeId);
+            return node === undefined || node.state === "down" ? true : undefined;
+          },
+          { timeoutMs: DOWN_TIMEOUT_MS },
+        ));
       if ((await inspectNode(client, props.nodeId)) === undefined) return;
       if (!down) log.warn("not seen down: removing it anyway");
       await runDockerOn(client, ["node", "rm", "--force", props.nodeId], log);
