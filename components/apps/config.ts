@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
 
 /**
  * `dockfleet:apps` stack config: which sample apps run on the swarm, from which images, on which
@@ -78,3 +79,27 @@ export const AppsConfigSchema = z.strictObject({
 export type CounterConfig = z.infer<typeof CounterConfigSchema>;
 export type WordPressConfig = z.infer<typeof WordPressConfigSchema>;
 export type AppsConfig = z.infer<typeof AppsConfigSchema>;
+/** What CounterApp's `settings` accepts: any subset of the `dockfleet:apps` counter keys. */
+export type CounterConfigInput = z.input<typeof CounterConfigSchema>;
+/** What WordPressApp's `settings` accepts: any subset of the `dockfleet:apps` wordpress keys. */
+export type WordPressConfigInput = z.input<typeof WordPressConfigSchema>;
+export type AppsConfigInput = z.input<typeof AppsConfigSchema>;
+
+/**
+ * Apply every default and check of one sample app's settings (the same schemas as
+ * `dockfleet:apps`). Pure; throw a ConfigError naming each bad key under `keyPrefix`, its value
+ * and what is allowed. A resolved config resolves to an equal one.
+ */
+export function resolveCounterConfig(
+  input: CounterConfigInput = {},
+  keyPrefix = "dockfleet:apps.counter",
+): CounterConfig {
+  return resolveConfig(CounterConfigSchema, input, keyPrefix, "counter app config");
+}
+
+export function resolveWordPressConfig(
+  input: WordPressConfigInput = {},
+  keyPrefix = "dockfleet:apps.wordpress",
+): WordPressConfig {
+  return resolveConfig(WordPressConfigSchema, input, keyPrefix, "wordpress app config");
+}

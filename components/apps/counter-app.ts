@@ -1,12 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { renderCounterStackFile } from "./plan";
-import { CounterConfigSchema, type CounterConfig } from "./config";
+import { type CounterConfig, type CounterConfigInput, resolveCounterConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 
 export interface CounterAppArgs extends AppDeploymentArgs {
-  /** `dockfleet:apps` counter settings; unset fields take the schema's defaults. */
-  settings?: Partial<CounterConfig>;
+  /**
+   * The `dockfleet:apps` counter settings (see docs/components/apps.md), defaults applied here by
+   * resolveCounterConfig; `enabled` is not read here. @default {}
+   */
+  settings?: CounterConfigInput;
 }
 /**
  * The visit counter of the classic Docker tutorials as a swarm stack: Flask web replicas spread
@@ -22,7 +25,12 @@ export class CounterApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: CounterAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:apps:CounterApp", name, {}, opts);
-    const settings: CounterConfig = CounterConfigSchema.parse(args.settings ?? {});
+    let settings: CounterConfig;
+    try {
+      settings = resolveCounterConfig(args.settings);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     const { stack, images } = deployAppStack(
       name,
       args,

@@ -2,12 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { secretNamePlaceholder } from "./resources/swarm-stack";
 import { DATABASE_PASSWORD_SECRET, renderWordPressStackFile } from "./plan";
-import { WordPressConfigSchema, type WordPressConfig } from "./config";
+import { type WordPressConfig, type WordPressConfigInput, resolveWordPressConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 
 export interface WordPressAppArgs extends AppDeploymentArgs {
-  /** `dockfleet:apps` wordpress settings; unset fields take the schema's defaults. */
-  settings?: Partial<WordPressConfig>;
+  /**
+   * The `dockfleet:apps` wordpress settings (see docs/components/apps.md), defaults applied here by
+   * resolveWordPressConfig; `enabled` is not read here. @default {}
+   */
+  settings?: WordPressConfigInput;
   /**
    * The database password (a Pulumi secret). It reaches the services only as the swarm secret
    * db_password, created from stdin. Changing it later needs a fresh database volume (MariaDB
@@ -33,7 +36,12 @@ export class WordPressApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: WordPressAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:apps:WordPressApp", name, {}, opts);
-    const settings: WordPressConfig = WordPressConfigSchema.parse(args.settings ?? {});
+    let settings: WordPressConfig;
+    try {
+      settings = resolveWordPressConfig(args.settings);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     const { stack, images } = deployAppStack(
       name,
       args,

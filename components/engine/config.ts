@@ -1,11 +1,14 @@
 import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
 import { httpUrl } from "../../provision/config/fields";
+import { MANAGED_DAEMON_KEYS } from "./plan";
 
 /**
  * The `dockfleet:engine` stack config: where Docker comes from and how every host's daemon is set
- * up. Every default lives here; checks that involve other keys (mirrorUrl only with source
- * "mirror", daemonOptions keys dockfleet manages, the aliyun driver's default mirror) live in the
- * stack schema, components/stack/config.ts, which wires this one in under the key `engine`.
+ * up. Every default and check of an engine's settings lives here (mirrorUrl only with source
+ * "mirror", daemonOptions keys dockfleet manages); the aliyun driver's default mirror, which
+ * involves a key outside `engine`, lives in the stack schema, components/stack/config.ts, which
+ * wires this one in under the key `engine`.
  */
 
 /** Presets for `engine.mirrorUrl`: docker-ce repositories laid out like download.docker.com. */
@@ -20,46 +23,85 @@ const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/,
   message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
 });
 
-export const EngineConfigSchema = z.strictObject({
-  /** Where Docker comes from: the distribution's docker.io, the official docker-ce repo, or a mirror of it. */
-  source: z.enum(["distro", "docker-ce", "mirror"]).default("distro"),
-  /** With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a docker-ce mirror. */
-  mirrorUrl: z
-    .union([z.enum(Object.keys(DOCKER_CE_MIRROR_PRESETS)), httpUrl("https://mirror.example.com")])
-    .optional(),
-  /** Package version to pin (apt/dnf version string); unset installs the newest. */
-  version: z
-    .string()
-    .regex(/^[A-Za-z0-9.:~+-]+$/, { message: "must be a package version string" })
-    .optional(),
-  /** Install the packages' recommended extras too (apt only). Docker does not need them. */
-  installRecommends: z.boolean().default(false),
-  /** Registry mirrors for Docker Hub pulls (daemon.json registry-mirrors). */
-  registryMirrors: z.array(httpUrl("https://mirror.example.com")).default([]),
-  /** Registries reached over plain HTTP (daemon.json insecure-registries). */
-  insecureRegistries: z.array(registryHost).default([]),
-  /** Log rotation for the json-file driver. */
-  logMaxSize: z
-    .string()
-    .regex(/^\d+[kmg]$/, { message: 'must be a size like "10m"' })
-    .default("10m"),
-  logMaxFile: z.int().min(1).max(100).default(3),
-  /** Storage driver (daemon.json storage-driver); unset lets Docker choose. */
-  storageDriver: z.enum(["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"]).optional(),
-  /** Daemon labels, on every host (the host's own labels are added). */
-  labels: z.record(z.string().regex(/^[a-z0-9.-]+$/), z.string()).default({}),
-  /** Any other daemon.json option, passed through (keys dockfleet manages are refused). */
-  daemonOptions: z.record(z.string(), z.unknown()).default({}),
-  /** Port of the TLS-protected remote API. */
-  tlsPort: z.int().min(1).max(65535).default(2376),
-  /** On destroy, also remove the Docker packages (only what dockfleet installed). */
-  removeOnDestroy: z.boolean().default(false),
-});
+export const EngineConfigSchema = z
+  .strictObject({
+    /** Where Docker comes from: the distribution's docker.io, the official docker-ce repo, or a mirror of it. */
+    source: z.enum(["distro", "docker-ce", "mirror"]).default("distro"),
+    /** With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a docker-ce mirror. */
+    mirrorUrl: z
+      .union([z.enum(Object.keys(DOCKER_CE_MIRROR_PRESETS)), httpUrl("https://mirror.example.com")])
+      .optional(),
+    /** Package version to pin (apt/dnf version string); unset installs the newest. */
+    version: z
+      .string()
+      .regex(/^[A-Za-z0-9.:~+-]+$/, { message: "must be a package version string" })
+      .optional(),
+    /** Install the packages' recommended extras too (apt only). Docker does not need them. */
+    installRecommends: z.boolean().default(false),
+    /** Registry mirrors for Docker Hub pulls (daemon.json registry-mirrors). */
+    registryMirrors: z.array(httpUrl("https://mirror.example.com")).default([]),
+    /** Registries reached over plain HTTP (daemon.json insecure-registries). */
+    insecureRegistries: z.array(registryHost).default([]),
+    /** Log rotation for the json-file driver. */
+    logMaxSize: z
+      .string()
+      .regex(/^\d+[kmg]$/, { message: 'must be a size like "10m"' })
+      .default("10m"),
+    logMaxFile: z.int().min(1).max(100).default(3),
+    /** Storage driver (daemon.json storage-driver); unset lets Docker choose. */
+    storageDriver: z.enum(["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"]).optional(),
+    /** Daemon labels, on every host (the host's own labels are added). */
+    labels: z.record(z.string().regex(/^[a-z0-9.-]+$/), z.string()).default({}),
+    /** Any other daemon.json option, passed through (keys dockfleet manages are refused). */
+    daemonOptions: z.record(z.string(), z.unknown()).default({}),
+    /** Port of the TLS-protected remote API. */
+    tlsPort: z.int().min(1).max(65535).default(2376),
+    /** On destroy, also remove the Docker packages (only what dockfleet installed). */
+    removeOnDestroy: z.boolean().default(false),
+  })
+  .superRefine((config, ctx) => {
+    if (config.source === "mirror" && config.mirrorUrl === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mirrorUrl"],
+        message: `is required when engine.source is "mirror": a preset (${Object.keys(DOCKER_CE_MIRROR_PRESETS).join(", ")}) or a URL`,
+      });
+    }
+    if (config.source !== "mirror" && config.mirrorUrl !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mirrorUrl"],
+        message: `is used only with engine.source "mirror" (engine.source is "${config.source}"): set both, or remove mirrorUrl`,
+      });
+    }
+    for (const key of Object.keys(config.daemonOptions)) {
+      if (MANAGED_DAEMON_KEYS.includes(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["daemonOptions", key],
+          message:
+            "is set by dockfleet from its own keys (engine.registryMirrors, engine.tlsPort, ...): use those",
+        });
+      }
+    }
+  });
 
 /** A validated engine config with every default applied. */
 export type EngineConfig = z.infer<typeof EngineConfigSchema>;
 /** Engine settings as written, before defaults (DockerHost's `engine`). */
 export type EngineConfigInput = z.input<typeof EngineConfigSchema>;
+
+/**
+ * Applies every default and check of the engine config (the same schema as `dockfleet:engine`).
+ * Pure; throws a ConfigError naming each bad key under `keyPrefix`, its value and what is allowed.
+ * A resolved config resolves to an equal one.
+ */
+export function resolveEngineConfig(
+  input: EngineConfigInput = {},
+  keyPrefix = "dockfleet:engine",
+): EngineConfig {
+  return resolveConfig(EngineConfigSchema, input, keyPrefix, "engine config");
+}
 
 /** The docker-ce base URL an engine config asks for, or undefined for the distro's packages. */
 export function dockerCeBaseUrl(engine: EngineConfig): string | undefined {

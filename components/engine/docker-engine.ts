@@ -7,7 +7,12 @@ import { DockerInstall } from "./resources/docker-install";
 import { DOCKER_TLS_PATHS, type JsonValue, renderDaemonJson, renderDockerDropIn } from "./plan";
 import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
-import { dockerCeBaseUrl, type EngineConfig } from "./config";
+import {
+  dockerCeBaseUrl,
+  type EngineConfig,
+  type EngineConfigInput,
+  resolveEngineConfig,
+} from "./config";
 import { type Machine, machineSubjectAltNames } from "../machines/machine";
 
 /** PEM certificate and key; the key a Pulumi secret. */
@@ -19,8 +24,11 @@ export interface CertificatePair {
 export interface DockerEngineArgs {
   /** The host, from any driver. */
   machine: Machine;
-  /** Package source, daemon.json settings, TLS port (see README "Stack config": engine). */
-  config: EngineConfig;
+  /**
+   * Package source, daemon.json settings, TLS port: the `dockfleet:engine` keys (see
+   * docs/configuration.md), defaults applied here by resolveEngineConfig. @default {}
+   */
+  config?: EngineConfigInput;
   /** The CA that signs the host's server certificate; clients must hold a certificate from it. */
   ca: CertificatePair;
   /**
@@ -82,7 +90,13 @@ export class DockerEngine extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
-    const { machine, config, versionedDaemonOptions } = args;
+    const { machine, versionedDaemonOptions } = args;
+    let config: EngineConfig;
+    try {
+      config = resolveEngineConfig(args.config);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     this.machine = machine;
     this.caCertPem = args.ca.certPem;
     this.resourceName = name;

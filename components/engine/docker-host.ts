@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type EngineConfigInput, EngineConfigSchema } from "./config";
+import { type EngineConfig, type EngineConfigInput, resolveEngineConfig } from "./config";
 import type { Machine } from "../machines/machine";
 import { SshMachines } from "../machines/ssh/ssh-machines";
 import { type CertificatePair, DockerEngine } from "./docker-engine";
@@ -36,14 +36,12 @@ export class DockerHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerHost", name, {}, opts);
-    const parsed = EngineConfigSchema.safeParse(args.engine ?? {});
-    if (!parsed.success) {
-      throw new pulumi.ResourceError(
-        `DockerHost ${name}: invalid engine settings: ${parsed.error.issues
-          .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
-          .join("; ")}`,
-        this,
-      );
+    // Checked before anything is created: a bad setting registers no machine.
+    let engine: EngineConfig;
+    try {
+      engine = resolveEngineConfig(args.engine);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
     }
     [this.machine] = new SshMachines(
       `${name}-machine`,
@@ -65,7 +63,7 @@ export class DockerHost extends pulumi.ComponentResource {
     ).machines;
     this.engine = new DockerEngine(
       `${name}-engine`,
-      { machine: this.machine, config: parsed.data, ca: args.ca },
+      { machine: this.machine, config: engine, ca: args.ca },
       { parent: this },
     );
     this.dockerHost = this.engine.dockerHost;

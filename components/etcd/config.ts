@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
 import { hostName, httpUrl } from "../../provision/config/fields";
 
 /**
@@ -126,6 +127,20 @@ export const EtcdConfigSchema = z
 
 /** A validated etcd config with every default applied. */
 export type EtcdConfig = z.infer<typeof EtcdConfigSchema>;
+/** What EtcdCluster's `config` accepts: any subset of the `dockfleet:etcd` keys. */
+export type EtcdConfigInput = z.input<typeof EtcdConfigSchema>;
+
+/**
+ * Applies every default and check of the etcd config (the same schema as `dockfleet:etcd`). Pure;
+ * throws a ConfigError naming each bad key under `keyPrefix`, its value and what is allowed.
+ * A resolved config resolves to an equal one.
+ */
+export function resolveEtcdConfig(
+  input: EtcdConfigInput = {},
+  keyPrefix = "dockfleet:etcd",
+): EtcdConfig {
+  return resolveConfig(EtcdConfigSchema, input, keyPrefix, "etcd config");
+}
 
 /** The config with every default: what `dockfleet:etcd` means when it is left out. */
 export const DEFAULT_ETCD_CONFIG: EtcdConfig = EtcdConfigSchema.parse({});

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { z } from "zod";
 import { Certificate } from "../../provision/pki/certificate";
 import { EtcdBootstrap, EtcdClusterHealth } from "./resources/cluster-health";
 import { EtcdDockerClient } from "./resources/docker-client";
@@ -15,33 +14,7 @@ import {
   selectEtcdMemberHosts,
 } from "./plan";
 import type { Machine } from "../machines/machine";
-import { EtcdConfigSchema, type EtcdConfig } from "./config";
-
-/** What `config` accepts: any subset of the `dockfleet:etcd` keys; the rest take their defaults. */
-export type EtcdConfigInput = z.input<typeof EtcdConfigSchema>;
-
-/**
- * Applies every default and check of the etcd config (the same schema as `dockfleet:etcd`). Pure;
- * throws one error listing every problem, each naming the key and the value.
- */
-export function resolveEtcdConfig(input: EtcdConfigInput = {}): EtcdConfig {
-  const result = EtcdConfigSchema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const key = ["etcd", ...issue.path.map(String)].join(".");
-    const value = issue.path.reduce<unknown>(
-      (at, part) =>
-        at !== null && typeof at === "object"
-          ? (at as Record<PropertyKey, unknown>)[part]
-          : undefined,
-      input,
-    );
-    return `${key} = ${value === undefined ? "(missing)" : JSON.stringify(value)}: ${issue.message}`;
-  });
-  throw new Error(
-    `invalid etcd config:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
-  );
-}
+import { type EtcdConfig, type EtcdConfigInput, resolveEtcdConfig } from "./config";
 
 export interface EtcdClusterArgs {
   /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
 import { hostName, httpUrl } from "../../provision/config/fields";
 
 /**
@@ -83,6 +84,18 @@ export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;
 /** What RegistryConfigSchema accepts: every key optional. */
 export type RegistryConfigInput = z.input<typeof RegistryConfigSchema>;
 export type RegistryProxyConfig = z.infer<typeof RegistryProxySchema>;
+
+/**
+ * Applies every default and check of the registry config (the same schema as
+ * `dockfleet:registry`). Pure; throws a ConfigError naming each bad key under `keyPrefix`, its
+ * value (never a password) and what is allowed. A resolved config resolves to an equal one.
+ */
+export function resolveRegistryConfig(
+  input: RegistryConfigInput = {},
+  keyPrefix = "dockfleet:registry",
+): RegistryConfig {
+  return resolveConfig(RegistryConfigSchema, input, keyPrefix, "registry config");
+}
 
 /** Pure: whether htpasswd authentication is on (explicit setting, else off only in proxy mode). */
 export function resolveRegistryAuthentication(config: RegistryConfig): boolean {

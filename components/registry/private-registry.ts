@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, showConfigValue } from "../../provision/config/errors";
 import { Certificate } from "../../provision/pki/certificate";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
@@ -16,8 +17,8 @@ import { machineSubjectAltNames } from "../machines/machine";
 import {
   type RegistryConfig,
   type RegistryConfigInput,
-  RegistryConfigSchema,
   resolveRegistryAuthentication,
+  resolveRegistryConfig,
 } from "./config";
 
 export interface PrivateRegistryArgs {
@@ -30,7 +31,10 @@ export interface PrivateRegistryArgs {
   host?: DockerEngine;
   /** The CA that signs the registry's certificate (the environment's CA: engines trust it). */
   ca: CertificatePair;
-  /** `dockfleet:registry` settings (RegistryConfigSchema; defaults applied here). */
+  /**
+   * The `dockfleet:registry` settings (see docs/components/registry.md), defaults applied here by
+   * resolveRegistryConfig; `enabled` is not read here. @default {}
+   */
   config?: RegistryConfigInput;
   /**
    * The htpasswd password, when it comes from elsewhere than config.password (a secret).
@@ -47,18 +51,11 @@ export interface ResolvedPrivateRegistryArgs {
 }
 
 /**
- * Pure: applies RegistryConfigSchema's defaults and picks the host. Throws an error naming the
- * key, the value and what is allowed.
+ * Pure: applies the registry config's defaults and picks the host. Throws a ConfigError naming
+ * the key, the value and what is allowed.
  */
 export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedPrivateRegistryArgs {
-  const parsed = RegistryConfigSchema.safeParse(args.config ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `registry.${issue.path.join(".")}: ${issue.message}`,
-    );
-    throw new Error(`PrivateRegistry: invalid config:\n  - ${problems.join("\n  - ")}`);
-  }
-  const config = parsed.data;
+  const config = resolveRegistryConfig(args.config);
   if (args.engines.length === 0) {
     throw new Error("PrivateRegistry: engines is empty; give the environment's DockerEngines");
   }
@@ -66,10 +63,15 @@ export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedP
   if (host === undefined && config.host !== undefined) {
     host = args.engines.find((engine) => engine.machine.name === config.host);
     if (host === undefined) {
-      const names = args.engines.map((engine) => JSON.stringify(engine.machine.name)).join(", ");
-      throw new Error(
-        `PrivateRegistry: registry.host is ${JSON.stringify(config.host)}, which is not a host of the environment; choose one of ${names}`,
-      );
+      const key = "dockfleet:registry.host";
+      const names = args.engines.map((engine) => engine.machine.name).join(", ");
+      throw new ConfigError("registry config", [
+        {
+          key,
+          value: showConfigValue(key, config.host),
+          allowed: `must be a host of this environment (${names})`,
+        },
+      ]);
     }
   }
   return {

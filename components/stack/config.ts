@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { MANAGED_DAEMON_KEYS } from "../engine/plan";
 import { AppsConfigSchema } from "../apps/config";
 import { resolveConfig } from "../../provision/config/errors";
 import { hostName } from "../../provision/config/fields";
-import { DOCKER_CE_MIRROR_PRESETS, EngineConfigSchema } from "../engine/config";
+import { EngineConfigSchema } from "../engine/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
 import {
   AliyunDriverConfig,
@@ -122,25 +121,11 @@ export const StackConfigSchema = z
       .optional(),
   })
   .superRefine((config, ctx) => {
-    if (config.engine.source === "mirror" && config.engine.mirrorUrl === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["engine", "mirrorUrl"],
-        message: `is required when engine.source is "mirror": a preset (${Object.keys(DOCKER_CE_MIRROR_PRESETS).join(", ")}) or a URL`,
-      });
-    }
     if (config.driver === "ssh" && config.sshHosts.length === 0) {
       ctx.addIssue({
         code: "custom",
         path: ["sshHosts"],
         message: 'must list at least one host when driver is "ssh"',
-      });
-    }
-    if (config.engine.source !== "mirror" && config.engine.mirrorUrl !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["engine", "mirrorUrl"],
-        message: `is used only with engine.source "mirror" (engine.source is "${config.engine.source}"): set both, or remove mirrorUrl`,
       });
     }
     if (config.driver === "local") {
@@ -173,16 +158,6 @@ export const StackConfigSchema = z
         message:
           "needs the private registry: set dockfleet:registry.enabled to true, or pushImages to false",
       });
-    }
-    for (const key of Object.keys(config.engine.daemonOptions)) {
-      if (MANAGED_DAEMON_KEYS.includes(key)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["engine", "daemonOptions", key],
-          message:
-            "is set by dockfleet from its own keys (engine.registryMirrors, engine.tlsPort, ...): use those",
-        });
-      }
     }
     for (const driver of ["aws", "aliyun", "virtualbox"] as const) {
       if (config.driver === driver && config[driver] === undefined) {

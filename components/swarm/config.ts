@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
 import { hostName } from "../../provision/config/fields";
 
 /**
@@ -94,6 +95,18 @@ export const SwarmConfigSchema = z
 export type SwarmConfig = z.infer<typeof SwarmConfigSchema>;
 /** What a user may write: defaults still to apply. */
 export type SwarmConfigInput = z.input<typeof SwarmConfigSchema>;
+
+/**
+ * Applies every default and check of the swarm config (the same schema as `dockfleet:swarm`).
+ * Pure; throws a ConfigError naming each bad key under `keyPrefix`, its value and what is allowed.
+ * A resolved config resolves to an equal one.
+ */
+export function resolveSwarmConfig(
+  input: SwarmConfigInput = {},
+  keyPrefix = "dockfleet:swarm",
+): SwarmConfig {
+  return resolveConfig(SwarmConfigSchema, input, keyPrefix, "swarm config");
+}
 export type SwarmNetworkConfig = SwarmConfig["networks"][number];
 export type SwarmNodeSettings = z.infer<typeof SwarmNodeSettingsSchema>;
 export type SwarmAvailability = SwarmNodeSettings["availability"];

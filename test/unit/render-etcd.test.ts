@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_ETCD_CONFIG, resolveEtcdConfig } from "../../components/etcd";
+import { ConfigError } from "../../provision/config/errors";
 import {
   checkRemovalKeepsQuorum,
   dockerMajorVersion,
@@ -407,8 +408,11 @@ describe("etcd config", () => {
     assert.throws(
       () => resolveEtcdConfig({ members: 0, source: "git" as "distro" }),
       (error: Error) => {
-        assert.match(error.message, /etcd\.members = 0: Too small/);
-        assert.match(error.message, /etcd\.source = "git": .*"distro"\|"tarball"/);
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.deepEqual(error.problems, [
+          "dockfleet:etcd.members = 0: must be at least 1",
+          'dockfleet:etcd.source = "git": must be one of "distro", "tarball"',
+        ]);
         return true;
       },
     );
@@ -418,9 +422,12 @@ describe("etcd config", () => {
       (error: Error) => {
         assert.match(
           error.message,
-          /etcd\.electionTimeoutMs = 200: must be at least 5 × heartbeatIntervalMs \(500\)/,
+          /dockfleet:etcd\.electionTimeoutMs = 200: must be at least 5 × heartbeatIntervalMs \(500\)/,
         );
-        assert.match(error.message, /etcd\.extraFlags\.initial-cluster = "x": is set by dockfleet/);
+        assert.match(
+          error.message,
+          /dockfleet:etcd\.extraFlags\.initial-cluster = "x": is set by dockfleet/,
+        );
         return true;
       },
     );
