@@ -4,12 +4,9 @@ import { Certificate } from "../../provision/pki/certificate";
 import { SshKeyPair } from "../../provision/ssh/key-pair";
 import { DockerEngine } from "../engine/docker-engine";
 import { EtcdCluster } from "../etcd/etcd-cluster";
-import { AliyunMachines } from "../machines/cloud/aliyun";
-import { AwsMachines } from "../machines/cloud/aws";
-import { LocalMachines } from "../machines/local/local-machines";
+import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
+import { machineDriver } from "../machines/drivers";
 import type { Machine } from "../machines/machine";
-import { SshMachines } from "../machines/ssh/ssh-machines";
-import { VirtualBoxMachines } from "../machines/virtualbox/virtualbox-machines";
 import type { StackConfig } from "./config";
 
 export interface EnvironmentArgs {
@@ -95,110 +92,53 @@ export class Environment extends pulumi.ComponentResource {
   }
 
   /** The configured driver's hosts, and the private key that logs in to them. */
-  private createMachines(
-    name: string,
-    args: EnvironmentArgs,
-  ): { machines: Machine[]; sshPrivateKey: pulumi.Output<string> } {
+  private createMachines(name: string, args: EnvironmentArgs): DriverMachines {
     const { config } = args;
-    const opts = { parent: this };
-    const common = { stack: args.stack, count: config.hosts, namePrefix: config.namePrefix };
-    switch (config.driver) {
-      case "local": {
-        if (args.hostImage === undefined) {
-          throw new pulumi.ResourceError(
-            "the local driver needs the host image: run `npm run up` (bin/up builds it), " +
-              "or set DOCKFLEET_HOST_IMAGE to the tag printed by bin/lib/host-image.sh",
-            this,
+    let generated: SshKey | undefined;
+    const request: DriverRequest = {
+      name: `${name}-machines`,
+      parent: this,
+      stack: args.stack,
+      settings: {
+        count: config.hosts,
+        namePrefix: config.namePrefix,
+        dockerApiPort: config.engine.tlsPort,
+        local: config.local,
+        sshHosts: config.sshHosts,
+        aws: config.aws,
+        aliyun: config.aliyun,
+        virtualbox: config.virtualbox,
+        hostImage: args.hostImage,
+      },
+      generatedKey: () => {
+        if (generated === undefined) {
+          const keyPair = new SshKeyPair(
+            `${name}-ssh-key`,
+            { comment: `dockfleet-${args.stack}` },
+            { parent: this },
+          );
+          generated = {
+            publicKey: keyPair.publicKey,
+            privateKey: pulumi.secret(keyPair.privateKey),
+          };
+        }
+        return generated;
+      },
+      givenPrivateKey: (who) => {
+        if (args.sshPrivateKey === undefined) {
+          throw new Error(
+            `${who} needs a private key: \`pulumi config set --secret dockfleet:sshPrivateKey ` +
+              "< ~/.ssh/id_ed25519`",
           );
         }
-        const sshKey = this.environmentKey(name, args);
-        const machines = new LocalMachines(
-          `${name}-machines`,
-          { ...common, subnet: config.local.subnet, image: args.hostImage, sshKey },
-          opts,
-        ).machines;
-        return { machines, sshPrivateKey: pulumi.output(sshKey.privateKey) };
-      }
-      case "ssh": {
-        const privateKey = this.givenPrivateKey("the ssh driver", args);
-        const machines = new SshMachines(
-          `${name}-machines`,
-          { hosts: config.sshHosts, privateKey },
-          opts,
-        ).machines;
-        return { machines, sshPrivateKey: privateKey };
-      }
-      case "aws": {
-        const awsConfig = this.driverConfig("aws", config.aws);
-        const sshKey = this.cloudKey(name, args, awsConfig.publicKey);
-        const machines = new AwsMachines(
-          `${name}-machines`,
-          { ...common, config: awsConfig, dockerApiPort: config.engine.tlsPort, sshKey },
-          opts,
-        ).machines;
-        return { machines, sshPrivateKey: pulumi.secret(pulumi.output(sshKey.privateKey)) };
-      }
-      case "aliyun": {
-        const aliyunConfig = this.driverConfig("aliyun", config.aliyun);
-        const sshKey = this.cloudKey(name, args, aliyunConfig.publicKey);
-        const machines = new AliyunMachines(
-          `${name}-machines`,
-          { ...common, config: aliyunConfig, dockerApiPort: config.engine.tlsPort, sshKey },
-          opts,
-        ).machines;
-        return { machines, sshPrivateKey: pulumi.secret(pulumi.output(sshKey.privateKey)) };
-      }
-      case "virtualbox": {
-        const sshKey = this.environmentKey(name, args);
-        const machines = new VirtualBoxMachines(
-          `${name}-machines`,
-          { ...common, config: this.driverConfig("virtualbox", config.virtualbox), sshKey },
-          opts,
-        ).machines;
-        return { machines, sshPrivateKey: pulumi.secret(pulumi.output(sshKey.privateKey)) };
-      }
-    }
-  }
-
-  /** The key pair dockfleet generates for the environment (the private key a secret). */
-  private environmentKey(name: string, args: EnvironmentArgs) {
-    const keyPair = new SshKeyPair(
-      `${name}-ssh-key`,
-      { comment: `dockfleet-${args.stack}` },
-      { parent: this },
-    );
-    return { publicKey: keyPair.publicKey, privateKey: pulumi.secret(keyPair.privateKey) };
-  }
-
-  /** Cloud drivers: the user's own public key (with dockfleet:sshPrivateKey), or the generated one. */
-  private cloudKey(name: string, args: EnvironmentArgs, publicKey: string | undefined) {
-    if (publicKey === undefined) return this.environmentKey(name, args);
-    return {
-      publicKey: pulumi.output(publicKey),
-      privateKey: this.givenPrivateKey(`${args.config.driver}.publicKey`, args),
+        return pulumi.secret(pulumi.output(args.sshPrivateKey));
+      },
     };
-  }
-
-  private givenPrivateKey(who: string, args: EnvironmentArgs): pulumi.Output<string> {
-    if (args.sshPrivateKey === undefined) {
-      throw new pulumi.ResourceError(
-        `${who} needs a private key: \`pulumi config set --secret dockfleet:sshPrivateKey ` +
-          "< ~/.ssh/id_ed25519`",
-        this,
-      );
+    try {
+      return machineDriver(config.driver).createMachines(request);
+    } catch (error) {
+      throw new pulumi.ResourceError(error instanceof Error ? error.message : String(error), this);
     }
-    return pulumi.secret(pulumi.output(args.sshPrivateKey));
-  }
-
-  /** A driver's settings; the schema already refuses a stack without them. */
-  private driverConfig<T>(driver: string, value: T | undefined): T {
-    if (value === undefined) {
-      throw new pulumi.ResourceError(
-        `dockfleet:${driver} is required when driver is "${driver}"`,
-        this,
-      );
-    }
-    return value;
   }
 
   /** Per host: addresses and what a Docker client needs. */

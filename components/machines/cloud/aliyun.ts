@@ -5,6 +5,7 @@ import { planFirewallRules } from "./firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
+import { type MachineDriver, requireDriverSettings, userOrGeneratedKey } from "../driver";
 
 export interface AliyunMachinesArgs {
   /** Stack name: in every resource's name and the dockfleet.io/stack tag. */
@@ -229,3 +230,25 @@ export class AliyunMachines extends pulumi.ComponentResource {
     });
   }
 }
+
+/** The aliyun driver's contract: `dockfleet:aliyun`, the operator's key or the generated one. */
+export const aliyunDriver: MachineDriver = {
+  createMachines(request) {
+    const { name, parent, stack, settings } = request;
+    const config = requireDriverSettings("aliyun", settings.aliyun);
+    const sshKey = userOrGeneratedKey(request, "aliyun", config.publicKey);
+    const created = new AliyunMachines(
+      name,
+      {
+        stack,
+        count: settings.count,
+        namePrefix: settings.namePrefix,
+        config,
+        dockerApiPort: settings.dockerApiPort,
+        sshKey,
+      },
+      { parent },
+    );
+    return { machines: created.machines, sshPrivateKey: sshKey.privateKey };
+  },
+};

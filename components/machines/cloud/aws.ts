@@ -5,6 +5,7 @@ import { planFirewallRules } from "./firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
+import { type MachineDriver, requireDriverSettings, userOrGeneratedKey } from "../driver";
 
 export interface AwsMachinesArgs {
   /** Stack name: in every resource's Name tag and the dockfleet.io/stack tag. */
@@ -283,3 +284,25 @@ export class AwsMachines extends pulumi.ComponentResource {
     });
   }
 }
+
+/** The aws driver's contract: `dockfleet:aws`, the operator's key or the generated one. */
+export const awsDriver: MachineDriver = {
+  createMachines(request) {
+    const { name, parent, stack, settings } = request;
+    const config = requireDriverSettings("aws", settings.aws);
+    const sshKey = userOrGeneratedKey(request, "aws", config.publicKey);
+    const created = new AwsMachines(
+      name,
+      {
+        stack,
+        count: settings.count,
+        namePrefix: settings.namePrefix,
+        config,
+        dockerApiPort: settings.dockerApiPort,
+        sshKey,
+      },
+      { parent },
+    );
+    return { machines: created.machines, sshPrivateKey: sshKey.privateKey };
+  },
+};

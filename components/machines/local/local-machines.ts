@@ -4,6 +4,7 @@ import { LocalHost } from "./host-container";
 import { LocalNetwork } from "./network";
 import { planLocalHosts } from "./run-args";
 import type { Machine } from "../machine";
+import type { MachineDriver } from "../driver";
 
 export interface LocalMachinesArgs {
   /** Stack name: in every container, volume and network name and label, so stacks never collide. */
@@ -73,3 +74,29 @@ export class LocalMachines extends pulumi.ComponentResource {
     this.registerOutputs({ machines: this.machines.map((machine) => machine.name) });
   }
 }
+
+/** The local driver's contract: the environment's generated key, the host image built by bin/up. */
+export const localDriver: MachineDriver = {
+  createMachines({ name, parent, stack, settings, generatedKey }) {
+    if (settings.hostImage === undefined) {
+      throw new Error(
+        "the local driver needs the host image: run `npm run up` (bin/up builds it), " +
+          "or set DOCKFLEET_HOST_IMAGE to the tag printed by bin/lib/host-image.sh",
+      );
+    }
+    const sshKey = generatedKey();
+    const local = new LocalMachines(
+      name,
+      {
+        stack,
+        count: settings.count,
+        namePrefix: settings.namePrefix,
+        subnet: settings.local.subnet,
+        image: settings.hostImage,
+        sshKey,
+      },
+      { parent },
+    );
+    return { machines: local.machines, sshPrivateKey: sshKey.privateKey };
+  },
+};

@@ -3,6 +3,7 @@ import { logUrnOf } from "../../../provision/dynamic/log";
 import { SshHost } from "../ssh-host";
 import type { SshHostConfig } from "../config";
 import type { Machine } from "../machine";
+import type { MachineDriver } from "../driver";
 
 export interface SshMachinesArgs {
   /** Hosts you already have, by address, user, port and (optionally) pinned host key. */
@@ -56,3 +57,12 @@ export class SshMachines extends pulumi.ComponentResource {
     this.registerOutputs({ machines: this.machines.map((machine) => machine.name) });
   }
 }
+
+/** The ssh driver's contract: the hosts listed in `dockfleet:sshHosts`, the operator's key. */
+export const sshDriver: MachineDriver = {
+  createMachines({ name, parent, settings, givenPrivateKey }) {
+    const privateKey = givenPrivateKey("the ssh driver");
+    const adopted = new SshMachines(name, { hosts: settings.sshHosts, privateKey }, { parent });
+    return { machines: adopted.machines, sshPrivateKey: privateKey };
+  },
+};

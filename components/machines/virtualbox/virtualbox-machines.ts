@@ -6,6 +6,7 @@ import type { VirtualBoxDriverConfig } from "../config";
 import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
 import { planVirtualBoxVms } from "./plan";
+import { type MachineDriver, requireDriverSettings } from "../driver";
 
 export interface VirtualBoxMachinesArgs {
   /** Stack name: in every VM's name, so stacks never collide. */
@@ -87,3 +88,17 @@ export class VirtualBoxMachines extends pulumi.ComponentResource {
     this.registerOutputs({ machines: this.machines.map((machine) => machine.name) });
   }
 }
+
+/** The virtualbox driver's contract: `dockfleet:virtualbox`, the environment's generated key. */
+export const virtualBoxDriver: MachineDriver = {
+  createMachines({ name, parent, stack, settings, generatedKey }) {
+    const config = requireDriverSettings("virtualbox", settings.virtualbox);
+    const sshKey = generatedKey();
+    const created = new VirtualBoxMachines(
+      name,
+      { stack, count: settings.count, namePrefix: settings.namePrefix, config, sshKey },
+      { parent },
+    );
+    return { machines: created.machines, sshPrivateKey: sshKey.privateKey };
+  },
+};
