@@ -58,11 +58,21 @@ function injectFault(host: string, step: string): void {
 }
 
 /**
+ * The helpers every remote script uses (log, die, the OS, waiting for the package manager's lock,
+ * the result line), beside this folder both in the sources and in dist.
+ */
+export const SCRIPT_PRELUDE_PATH = path.join(__dirname, "..", "scripts", "prelude.sh");
+
+let scriptPrelude: string | undefined;
+
+/**
  * The text of a component's script, `<componentDir>/scripts/<name>` (beside the component both
- * in the sources and in dist), to pass to `runScript`.
+ * in the sources and in dist), to pass to `runScript`: the shared prelude, then the script, so
+ * that one `bash -s` has both and the host needs no file of dockfleet's.
  */
 export function readScript(componentDir: string, name: string): string {
-  return fs.readFileSync(path.join(componentDir, "scripts", name), "utf8");
+  scriptPrelude ??= fs.readFileSync(SCRIPT_PRELUDE_PATH, "utf8");
+  return scriptPrelude + fs.readFileSync(path.join(componentDir, "scripts", name), "utf8");
 }
 
 /**

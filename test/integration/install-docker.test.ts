@@ -1,10 +1,11 @@
 // Runs install-docker.sh and apply-docker-config.sh for real in a systemd host container and
-// talks to the resulting TLS API from this machine. Needs a running Docker engine and the host
+// talks to the resulting TLS API from this machine. The scripts come through readScript, with the
+// shared prelude ahead of them, as a host receives them. Needs a running Docker engine and the host
 // image's tag in DOCKFLEET_HOST_IMAGE (bin/lib/host-image.sh builds it).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -19,12 +20,13 @@ import {
   issueServerCertificate,
   type CertificateAndKey,
 } from "../../provision/pki";
+import { readScript } from "../../provision/dynamic/remote-step";
 
 const HOST_IMAGE = process.env.DOCKFLEET_HOST_IMAGE;
 const TEST_LABEL = "dockfleet.test=install-docker";
-const SCRIPTS_DIR = join(__dirname, "../../components/engine/scripts");
-const INSTALL_SCRIPT = readFileSync(join(SCRIPTS_DIR, "install-docker.sh"), "utf8");
-const APPLY_SCRIPT = readFileSync(join(SCRIPTS_DIR, "apply-docker-config.sh"), "utf8");
+const ENGINE_DIR = join(__dirname, "../../components/engine");
+const INSTALL_SCRIPT = readScript(ENGINE_DIR, "install-docker.sh");
+const APPLY_SCRIPT = readScript(ENGINE_DIR, "apply-docker-config.sh");
 
 /** Capabilities a systemd host container needs here: all but SYS_RESOURCE (not in the bounding set). */
 const HOST_CAPABILITIES = [

@@ -22,6 +22,9 @@
 #                         before dockfleet comes back), then restarts Docker (default 0)
 #   READY_TIMEOUT_SECONDS how long to wait for `docker info` to answer after a restart (default 60)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=apply-docker-config
 
 STAGING_DIR="${STAGING_DIR:-/etc/docker/dockfleet.staged}"
 REMOVE="${REMOVE:-0}"
@@ -44,12 +47,6 @@ readonly FILE_MAP=(
 
 changed=0
 drop_in_changed=0
-
-log() { printf 'apply-docker-config: %s\n' "$*" >&2; }
-die() {
-  printf 'apply-docker-config: error: %s\n' "$*" >&2
-  exit 1
-}
 
 [[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
 [[ "$READY_TIMEOUT_SECONDS" =~ ^[0-9]+$ ]] || die "READY_TIMEOUT_SECONDS=\"$READY_TIMEOUT_SECONDS\" must be a whole number of seconds"
@@ -131,7 +128,7 @@ if [[ "$REMOVE" == 1 ]]; then
   else
     log "nothing of dockfleet's is installed"
   fi
-  printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+  print_result "changed=$changed"
   exit 0
 fi
 
@@ -165,11 +162,11 @@ if ((${#to_install[@]} == 0)); then
   rm -rf "$STAGING_DIR"
   if systemctl is-active --quiet docker.service; then
     log "configuration unchanged: docker is not restarted"
-    printf 'DOCKFLEET_RESULT changed=0\n'
+    print_result changed=0
   else
     log "configuration unchanged, docker not running: starting it"
     restart_docker || die "docker did not start with the installed configuration; $(dockerd_log_tail)"
-    printf 'DOCKFLEET_RESULT changed=1\n'
+    print_result changed=1
   fi
   exit 0
 fi
@@ -209,4 +206,4 @@ fi
 log "docker answers with the new configuration"
 # The staged copies (a private key among them) are no longer needed.
 rm -rf "$STAGING_DIR" "$BACKUP_DIR"
-printf 'DOCKFLEET_RESULT changed=1\n'
+print_result changed=1

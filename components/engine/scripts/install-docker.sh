@@ -23,6 +23,9 @@
 #   DOCKER_START             0 installs and enables docker without starting it, for a caller that
 #                            writes daemon.json next and starts it once, with that (default 1)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=install-docker
 
 DOCKER_SOURCE="${DOCKER_SOURCE:-distro}"
 DOCKER_CE_MIRROR="${DOCKER_CE_MIRROR:-}"
@@ -37,31 +40,14 @@ readonly DOCKER_CE_OFFICIAL="https://download.docker.com"
 readonly APT_KEYRING=/etc/apt/keyrings/docker.asc
 readonly APT_SOURCE_LIST=/etc/apt/sources.list.d/docker.list
 readonly YUM_REPO_FILE=/etc/yum.repos.d/docker-ce.repo
-readonly APT_UPDATE_STAMP=/var/lib/dockfleet/apt-lists-updated
 
 changed=0
 apt_lists_updated_this_run=0
 
-log() { printf 'install-docker: %s\n' "$*" >&2; }
-die() {
-  printf 'install-docker: error: %s\n' "$*" >&2
-  exit 1
-}
-
 # --- what to install -------------------------------------------------------------------------
 
-[[ -r "$OS_RELEASE_FILE" ]] || die "cannot read $OS_RELEASE_FILE to tell the OS; this script needs a systemd-era Linux"
-# shellcheck disable=SC1090 # the OS description is a shell fragment by definition
-. "$OS_RELEASE_FILE"
-os_id="${ID:-}"
-os_version="${VERSION_ID:-}"
-os_codename="${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}"
-
-case "$os_id" in
-  debian | ubuntu) family=apt ;;
-  centos | rhel | rocky | almalinux | fedora | alinux | amzn) family=rpm ;;
-  *) die "OS ID=\"$os_id\" from $OS_RELEASE_FILE is not supported; supported: debian, ubuntu, centos, rhel, rocky, almalinux, fedora, alinux, amzn" ;;
-esac
+read_os_release
+[[ -n "$family" ]] || die "OS ID=\"$os_id\" from $OS_RELEASE_FILE is not supported; supported: debian, ubuntu, centos, rhel, rocky, almalinux, fedora, alinux, amzn"
 
 case "$DOCKER_SOURCE" in
   distro) repo_base="" ;;
@@ -89,89 +75,11 @@ else
 fi
 engine_package="${packages[0]}"
 
-# --- waiting for other package managers ------------------------------------------------------
-
-# Prints the PID holding a POSIX (fcntl) lock on $1, as dpkg and rpm take them; fails when free.
-# Reads /proc/locks, so it needs neither fuser nor lsof on a minimal image.
-posix_lock_holder() {
-  local path=$1 dev inode major minor
-  [[ -e "$path" ]] || return 1
-  read -r dev inode < <(stat -L -c '%d %i' "$path")
-  major=$(((dev >> 8) & 0xfff))
-  minor=$(((dev & 0xff) | ((dev >> 12) & 0xfff00)))
-  # Lines look like "3: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" first.
-  awk -v want="$(printf '%02x:%02x:%s' "$major" "$minor" "$inode")" '
-    { off = ($2 == "->") ? 1 : 0 }
-    $(2 + off) == "POSIX" && $(6 + off) == want { print $(5 + off); found = 1; exit }
-    END { exit !found }' /proc/locks
-}
-
-# Prints the PID in a dnf/yum pid-lock file when that process still runs; fails otherwise.
-pid_file_holder() {
-  local pid
-  [[ -r "$1" ]] || return 1
-  pid=$(tr -dc '0-9' <"$1")
-  [[ -n "$pid" && "$pid" != "$$" && -d "/proc/$pid" ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-describe_pid() {
-  local comm
-  comm=$(cat "/proc/$1/comm" 2>/dev/null) || comm="?"
-  printf '%s (pid %s)' "$comm" "$1"
-}
-
-# Waits, at most LOCK_TIMEOUT_SECONDS and saying so every 10 s, until no lock in the given list
-# is held. Arguments are "posix:<path>" or "pidfile:<path>".
-wait_for_package_locks() {
-  local deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS)) next_message=$SECONDS spec holder busy
-  while true; do
-    busy=""
-    for spec in "$@"; do
-      case "$spec" in
-        posix:*) holder=$(posix_lock_holder "${spec#posix:}") || continue ;;
-        pidfile:*) holder=$(pid_file_holder "${spec#pidfile:}") || continue ;;
-      esac
-      busy="${spec#*:} held by $(describe_pid "$holder")"
-      break
-    done
-    [[ -n "$busy" ]] || return 0
-    if ((SECONDS >= deadline)); then
-      die "gave up after ${LOCK_TIMEOUT_SECONDS}s waiting for $busy; let it finish (cloud-init, unattended-upgrades) and run again, or raise LOCK_TIMEOUT_SECONDS"
-    fi
-    if ((SECONDS >= next_message)); then
-      log "waiting for $busy ($((deadline - SECONDS))s left)"
-      next_message=$((SECONDS + 10))
-    fi
-    sleep 1
-  done
-}
-
 # --- apt ---------------------------------------------------------------------------------------
-
-apt_get() {
-  wait_for_package_locks posix:/var/lib/dpkg/lock-frontend posix:/var/lib/dpkg/lock \
-    posix:/var/lib/apt/lists/lock posix:/var/cache/apt/archives/lock
-  # The lock timeout covers a lock taken between our check and apt's own attempt.
-  DEBIAN_FRONTEND=noninteractive apt-get -q -y \
-    -o "DPkg::Lock::Timeout=$LOCK_TIMEOUT_SECONDS" \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
-}
-
-apt_lists_are_fresh() {
-  local max_age_minutes=$((APT_LISTS_MAX_AGE_HOURS * 60)) stamp
-  compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || return 1
-  for stamp in "$APT_UPDATE_STAMP" /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists; do
-    [[ -e "$stamp" && -n "$(find "$stamp" -maxdepth 0 -mmin "-$max_age_minutes" 2>/dev/null)" ]] && return 0
-  done
-  return 1
-}
+# apt_get, apt_lists_are_fresh and apt_update_lists come from provision/scripts/prelude.sh.
 
 apt_update() {
-  log "updating apt package lists"
-  apt_get update
-  mkdir -p "$(dirname "$APT_UPDATE_STAMP")"
-  touch "$APT_UPDATE_STAMP"
+  apt_update_lists
   apt_lists_updated_this_run=1
 }
 
@@ -273,16 +181,7 @@ installed_version_apt() {
 
 # --- dnf / yum ---------------------------------------------------------------------------------
 
-rpm_package_manager() {
-  if command -v dnf >/dev/null; then echo dnf; else echo yum; fi
-}
-
-rpm_pm() {
-  local pid_locks=(pidfile:/var/run/yum.pid pidfile:/var/lib/dnf/rpmdb_lock.pid
-    pidfile:/var/cache/dnf/metadata_lock.pid pidfile:/var/cache/dnf/download_lock.pid)
-  wait_for_package_locks "${pid_locks[@]}" posix:/var/lib/rpm/.rpm.lock
-  "$(rpm_package_manager)" -y "$@" >&2
-}
+# rpm_pm and rpm_package_manager come from provision/scripts/prelude.sh.
 
 ensure_docker_ce_rpm_repo() {
   local distro_dir releasever content
@@ -360,10 +259,10 @@ if [[ "${DOCKER_ACTION:-install}" == remove ]]; then
     log "removing $engine_package $installed"
     systemctl stop docker.service docker.socket 2>/dev/null || true
     if [[ "$family" == apt ]]; then apt_get remove "$engine_package"; else rpm_pm remove "$engine_package"; fi
-    printf 'DOCKFLEET_RESULT changed=1 removed=%s\n' "$engine_package"
+    print_result changed=1 "removed=$engine_package"
   else
     log "$engine_package is not installed: nothing to remove"
-    printf 'DOCKFLEET_RESULT changed=0\n'
+    print_result changed=0
   fi
   exit 0
 fi
@@ -402,5 +301,4 @@ fi
 dockerd_path=$(command -v dockerd) || die "dockerd is not on PATH ($PATH) although $engine_package is installed"
 docker_version=$("$dockerd_path" --version | awk '{ sub(/,$/, "", $3); print $3 }')
 log "docker $docker_version is installed ($dockerd_path)"
-printf 'DOCKFLEET_RESULT changed=%s version=%s dockerd=%s source=%s\n' \
-  "$changed" "$docker_version" "$dockerd_path" "$DOCKER_SOURCE"
+print_result "changed=$changed" "version=$docker_version" "dockerd=$dockerd_path" "source=$DOCKER_SOURCE"

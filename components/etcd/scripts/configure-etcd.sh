@@ -14,6 +14,9 @@
 #   ETCD_WIPE_DATA  1 empties the data directory before the start: a member joining through
 #                   `member add` must start empty (default 0)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=configure-etcd
 
 ETCD_ACTION="${ETCD_ACTION:-apply}"
 ETCD_DATA_DIR="${ETCD_DATA_DIR:-/var/lib/etcd/dockfleet}"
@@ -27,12 +30,6 @@ readonly DROP_IN=/etc/systemd/system/etcd.service.d/dockfleet.conf
 readonly PACKAGE_DEFAULT_DATA_DIR=/var/lib/etcd/default
 
 changed=0
-
-log() { printf 'configure-etcd: %s\n' "$*" >&2; }
-die() {
-  printf 'configure-etcd: error: %s\n' "$*" >&2
-  exit 1
-}
 
 [[ "$ETCD_DATA_DIR" =~ ^/[A-Za-z0-9._/-]+$ && "$ETCD_DATA_DIR" != / ]] || die "ETCD_DATA_DIR=\"$ETCD_DATA_DIR\" must be an absolute path other than /"
 [[ "$ETCD_WIPE_DATA" == 0 || "$ETCD_WIPE_DATA" == 1 ]] || die "ETCD_WIPE_DATA=\"$ETCD_WIPE_DATA\" must be 0 or 1"
@@ -58,7 +55,7 @@ if [[ "$ETCD_ACTION" == remove ]]; then
   rm -f "$ENV_FILE"
   systemctl daemon-reload
   log "removed the member's data ($ETCD_DATA_DIR) and config"
-  printf 'DOCKFLEET_RESULT changed=1 active=0\n'
+  print_result changed=1 active=0
   exit 0
 fi
 [[ "$ETCD_ACTION" == apply ]] || die "ETCD_ACTION=\"$ETCD_ACTION\" is not one of: apply, remove"
@@ -106,4 +103,4 @@ if ((changed)) || ! systemctl is-active --quiet etcd.service; then
   systemctl restart --no-block etcd.service
   changed=1
 fi
-printf 'DOCKFLEET_RESULT changed=%s active=1\n' "$changed"
+print_result "changed=$changed" active=1

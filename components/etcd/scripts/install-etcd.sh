@@ -19,6 +19,9 @@
 #                            (default 6)
 #   OS_RELEASE_FILE          where the OS is read from (default /etc/os-release)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=install-etcd
 
 ETCD_SOURCE="${ETCD_SOURCE:-distro}"
 ETCD_VERSION="${ETCD_VERSION:-}"
@@ -28,28 +31,13 @@ LOCK_TIMEOUT_SECONDS="${LOCK_TIMEOUT_SECONDS:-600}"
 APT_LISTS_MAX_AGE_HOURS="${APT_LISTS_MAX_AGE_HOURS:-6}"
 OS_RELEASE_FILE="${OS_RELEASE_FILE:-/etc/os-release}"
 
-# Shared with install-docker.sh: a fresh `apt-get update` by either script counts for both.
-readonly APT_UPDATE_STAMP=/var/lib/dockfleet/apt-lists-updated
 readonly TARBALL_BIN_DIR=/usr/local/bin
 readonly TARBALL_UNIT=/etc/systemd/system/etcd.service
 
 changed=0
 
-log() { printf 'install-etcd: %s\n' "$*" >&2; }
-die() {
-  printf 'install-etcd: error: %s\n' "$*" >&2
-  exit 1
-}
-
-[[ -r "$OS_RELEASE_FILE" ]] || die "cannot read $OS_RELEASE_FILE to tell the OS"
-# shellcheck disable=SC1090 # the OS description is a shell fragment by definition
-. "$OS_RELEASE_FILE"
-os_id="${ID:-}"
-case "$os_id" in
-  debian | ubuntu) family=apt ;;
-  fedora | centos | rhel | rocky | almalinux | alinux | amzn) family=rpm ;;
-  *) die "OS ID=\"$os_id\" from $OS_RELEASE_FILE is not supported; supported: debian, ubuntu, fedora, and with ETCD_SOURCE=tarball the RHEL-likes" ;;
-esac
+read_os_release
+[[ -n "$family" ]] || die "OS ID=\"$os_id\" from $OS_RELEASE_FILE is not supported; supported: debian, ubuntu, fedora, and with ETCD_SOURCE=tarball the RHEL-likes"
 case "$ETCD_SOURCE" in
   distro) ;;
   tarball)
@@ -65,44 +53,9 @@ if [[ "$ETCD_SOURCE" == distro && "$os_id" != fedora && "$family" == rpm ]]; the
   die "$os_id has no etcd package; set dockfleet:etcd.source to \"tarball\" (with a downloadUrl mirror if GitHub is unreachable)"
 fi
 
-# --- package manager, waiting for other users of its lock ------------------------------------
-
-# Runs a package-manager command; while another process (cloud-init, unattended-upgrades, the
-# Docker install running beside this one) holds a lock, waits and tries again, saying so, for at
-# most LOCK_TIMEOUT_SECONDS. apt's own DPkg::Lock::Timeout covers dpkg's lock; the retry covers
-# the lists and archive locks, which apt does not wait for.
-package_manager() {
-  local deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS)) errors
-  errors=$(mktemp)
-  while true; do
-    if "$@" 2> >(tee "$errors" >&2) >&2; then
-      rm -f "$errors"
-      return 0
-    fi
-    if ! grep -Eqi 'could not get lock|unable to acquire|lock.*(held|busy)|waiting for process' "$errors" ||
-      ((SECONDS >= deadline)); then
-      rm -f "$errors"
-      die "$* failed; see its output above"
-    fi
-    log "the package manager is busy (another install holds its lock): trying again in 5 s ($((deadline - SECONDS)) s left)"
-    sleep 5
-  done
-}
-
-apt_get() {
-  DEBIAN_FRONTEND=noninteractive package_manager apt-get -q -y \
-    -o "DPkg::Lock::Timeout=$LOCK_TIMEOUT_SECONDS" \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
-
-apt_lists_are_fresh() {
-  local stamp
-  compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || return 1
-  for stamp in "$APT_UPDATE_STAMP" /var/lib/apt/periodic/update-success-stamp; do
-    [[ -e "$stamp" && -n "$(find "$stamp" -maxdepth 0 -mmin "-$((APT_LISTS_MAX_AGE_HOURS * 60))")" ]] && return 0
-  done
-  return 1
-}
+# --- packages ------------------------------------------------------------------------------------
+# apt_get, rpm_pm (which wait for the package manager's lock), apt_lists_are_fresh and
+# apt_update_lists come from provision/scripts/prelude.sh.
 
 apt_has_candidate() {
   local candidate
@@ -117,10 +70,6 @@ installed_package_version() {
   else
     rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$1" 2>/dev/null
   fi
-}
-
-rpm_pm() {
-  if command -v dnf >/dev/null; then package_manager dnf -y "$@"; else package_manager yum -y "$@"; fi
 }
 
 install_packages() {
@@ -141,10 +90,7 @@ install_packages() {
   fi
   if [[ "$family" == apt ]]; then
     if ! apt_lists_are_fresh || ! apt_has_candidate "${missing[0]}"; then
-      log "updating apt package lists"
-      apt_get update
-      mkdir -p "$(dirname "$APT_UPDATE_STAMP")"
-      touch "$APT_UPDATE_STAMP"
+      apt_update_lists
     fi
     log "running: apt-get install --no-install-recommends ${missing[*]}"
     apt_get install --no-install-recommends "${missing[@]}"
@@ -242,7 +188,7 @@ if [[ "$ETCD_ACTION" == remove ]]; then
       if [[ "$family" == apt ]]; then apt_get remove "${installed[@]}"; else rpm_pm remove "${installed[@]}"; fi
     fi
   fi
-  printf 'DOCKFLEET_RESULT changed=1 removed=etcd\n'
+  print_result changed=1 removed=etcd
   exit 0
 fi
 [[ "$ETCD_ACTION" == install ]] || die "ETCD_ACTION=\"$ETCD_ACTION\" is not one of: install, remove"
@@ -261,5 +207,5 @@ fi
 version=$("$etcd_path" --version | awk '/^etcd Version:/ { print $3 }')
 [[ -n "$version" ]] || die "$etcd_path --version did not print a version"
 log "etcd $version at $etcd_path, etcdctl at $etcdctl_path"
-printf 'DOCKFLEET_RESULT changed=%s version=%s etcd=%s etcdctl=%s source=%s\n' \
-  "$changed" "$version" "$etcd_path" "$etcdctl_path" "$ETCD_SOURCE"
+print_result "changed=$changed" "version=$version" "etcd=$etcd_path" "etcdctl=$etcdctl_path" \
+  "source=$ETCD_SOURCE"

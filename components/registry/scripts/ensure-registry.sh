@@ -26,7 +26,12 @@
 #   REMOVE                1: stop and remove the registry and its files (default 0)
 #   REMOVE_DATA           with REMOVE=1, also delete STORAGE_PATH (default 0)
 #   READY_TIMEOUT_SECONDS how long to wait for the registry to answer (default 60)
+#   LOCK_TIMEOUT_SECONDS  how long to wait while another process (cloud-init,
+#                         unattended-upgrades) holds the package manager's lock (default 600)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=ensure-registry
 
 RUN_AS="${RUN_AS:-service}"
 PORT="${PORT:-5000}"
@@ -40,21 +45,17 @@ CONTAINER_NAME="${CONTAINER_NAME:-dockfleet-registry}"
 REMOVE="${REMOVE:-0}"
 REMOVE_DATA="${REMOVE_DATA:-0}"
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
+LOCK_TIMEOUT_SECONDS="${LOCK_TIMEOUT_SECONDS:-600}"
 
 readonly SERVICE=docker-registry.service
 readonly DROP_IN=/etc/systemd/system/docker-registry.service.d/dockfleet.conf
-
-log() { printf 'ensure-registry: %s\n' "$*" >&2; }
-die() {
-  printf 'ensure-registry: error: %s\n' "$*" >&2
-  exit 1
-}
 
 [[ "$RUN_AS" == service || "$RUN_AS" == container ]] || die "RUN_AS=\"$RUN_AS\" must be service or container"
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT=\"$PORT\" must be a TCP port number"
 [[ "$STORAGE_PATH" == /* ]] || die "STORAGE_PATH=\"$STORAGE_PATH\" must be an absolute path"
 [[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
 [[ "$AUTHENTICATION" == 0 || "$AUTHENTICATION" == 1 ]] || die "AUTHENTICATION=\"$AUTHENTICATION\" must be 0 or 1"
+[[ "$LOCK_TIMEOUT_SECONDS" =~ ^[0-9]+$ ]] || die "LOCK_TIMEOUT_SECONDS=\"$LOCK_TIMEOUT_SECONDS\" must be a whole number of seconds"
 command -v systemctl >/dev/null || die "systemctl is missing: dockfleet runs the registry on systemd hosts only"
 
 changed=0
@@ -100,11 +101,13 @@ if [[ "$REMOVE" == 1 ]]; then
     rm -rf "$STORAGE_PATH"
     changed=1
   fi
-  printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+  print_result "changed=$changed"
   exit 0
 fi
 
 # --- packages ------------------------------------------------------------------------------------
+# package_manager (provision/scripts/prelude.sh) waits for the package manager's lock, as the
+# Docker and etcd installs do, and shows the output on stderr.
 
 apt_updated=0
 ensure_apt_package() {
@@ -112,11 +115,11 @@ ensure_apt_package() {
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' && return 0
   if ((apt_updated == 0)); then
     log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive package_manager apt apt-get update -qq
     apt_updated=1
   fi
   log "installing $package"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
+  DEBIAN_FRONTEND=noninteractive package_manager apt apt-get install -y -qq --no-install-recommends "$package"
 }
 
 ensure_packages() {
@@ -131,9 +134,9 @@ ensure_packages() {
     installer=$(command -v dnf || command -v yum)
     if [[ "$AUTHENTICATION" == 1 ]] && ! command -v htpasswd >/dev/null; then
       log "installing httpd-tools (htpasswd)"
-      "$installer" install -y -q httpd-tools >&2
+      package_manager rpm "$installer" install -y -q httpd-tools
     fi
-    command -v curl >/dev/null || "$installer" install -y -q curl >&2
+    command -v curl >/dev/null || package_manager rpm "$installer" install -y -q curl
   else
     die "no apt-get, dnf or yum on this host: install docker-registry and htpasswd by hand"
   fi
@@ -276,4 +279,4 @@ ensure_htpasswd "$owner"
 if [[ "$RUN_AS" == service ]]; then run_service; else run_container; fi
 log "registry answers on https://127.0.0.1:$PORT/v2/"
 rm -rf "$STAGING_DIR"
-printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+print_result "changed=$changed"

@@ -21,6 +21,9 @@
 #   REMOVE             1: remove the certs.d folders of ADDRESSES and log out of them (default 0)
 #   LOGIN_ATTEMPTS     `docker login` tries, 2 s apart, while the registry starts (default 15)
 set -euo pipefail
+# shellcheck source=provision/scripts/prelude.sh
+if [[ -z "${DOCKFLEET_PRELUDE_LOADED:-}" ]]; then source "$(dirname "${BASH_SOURCE[0]}")/../../../provision/scripts/prelude.sh"; fi
+DOCKFLEET_SCRIPT=trust-registry
 
 ADDRESSES="${ADDRESSES:-}"
 STALE_ADDRESSES="${STALE_ADDRESSES:-}"
@@ -34,12 +37,6 @@ LOGIN_ATTEMPTS="${LOGIN_ATTEMPTS:-15}"
 readonly CERTS_D=/etc/docker/certs.d
 # host:port, the host a name, an IPv4 address or a bracketed IPv6 address.
 readonly ADDRESS_PATTERN='^[][A-Za-z0-9.:-]+:[0-9]+$'
-
-log() { printf 'trust-registry: %s\n' "$*" >&2; }
-die() {
-  printf 'trust-registry: error: %s\n' "$*" >&2
-  exit 1
-}
 
 [[ -n "$ADDRESSES" ]] || die "ADDRESSES is empty: give the registry's \"host:port\" addresses"
 [[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
@@ -73,7 +70,7 @@ if [[ "$REMOVE" == 1 ]]; then
   for address in $ADDRESSES $STALE_ADDRESSES; do untrust "$address"; done
   rmdir "$CERTS_D" 2>/dev/null || true
   rm -rf "$STAGING_DIR"
-  printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+  print_result "changed=$changed"
   exit 0
 fi
 
@@ -110,4 +107,4 @@ elif [[ -n "$LOGOUT_ADDRESS" ]]; then
   logout_of "$LOGOUT_ADDRESS"
 fi
 
-printf 'DOCKFLEET_RESULT changed=%s\n' "$changed"
+print_result "changed=$changed"
