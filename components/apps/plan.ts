@@ -2,6 +2,7 @@
  * Pure: the compose files (format 3.8) that `docker stack deploy` gets for the sample apps.
  * Every name a stack file refers to from outside (images, secret names, ports) is an argument.
  */
+import { stringify } from "yaml";
 
 /** Labels on every service, so `docker service ls --filter label=...` finds the apps. */
 export const APP_LABEL = "dockfleet.io/app";
@@ -157,42 +158,15 @@ function checkPort(port: number): void {
 }
 
 /**
- * Block-style YAML for plain data. Strings are always double-quoted with JSON's escapes (a
- * subset of YAML's), so no value is ever read back as a number, a boolean or null.
+ * Block-style YAML for plain data (the `yaml` package). Strings are always double-quoted, so no
+ * value is ever read back as a number, a boolean or null; long strings (digests) are never
+ * folded; an object used twice (restartAlways) is written out twice, not as an anchor and alias.
  */
 export function renderYaml(value: YamlValue): string {
-  return `${renderYamlLines(value, 0).join("\n")}\n`;
-}
-
-function renderYamlLines(value: YamlValue, indent: number): string[] {
-  const pad = " ".repeat(indent);
-  if (Array.isArray(value)) {
-    if (value.length === 0) return [`${pad}[]`];
-    return value.flatMap((item) => {
-      if (isScalar(item)) return [`${pad}- ${renderScalar(item)}`];
-      const [first, ...rest] = renderYamlLines(item, indent + 2);
-      return [`${pad}- ${first.slice(indent + 2)}`, ...rest];
-    });
-  }
-  if (typeof value === "object") {
-    const entries = Object.entries(value);
-    if (entries.length === 0) return [`${pad}{}`];
-    return entries.flatMap(([key, item]) => {
-      const renderedKey = /^[A-Za-z0-9_.\-/]+$/.test(key) ? key : JSON.stringify(key);
-      if (isScalar(item)) return [`${pad}${renderedKey}: ${renderScalar(item)}`];
-      if (Array.isArray(item) ? item.length === 0 : Object.keys(item).length === 0) {
-        return [`${pad}${renderedKey}: ${Array.isArray(item) ? "[]" : "{}"}`];
-      }
-      return [`${pad}${renderedKey}:`, ...renderYamlLines(item, indent + 2)];
-    });
-  }
-  return [`${pad}${renderScalar(value)}`];
-}
-
-function isScalar(value: YamlValue): value is string | number | boolean {
-  return typeof value !== "object";
-}
-
-function renderScalar(value: string | number | boolean): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  return stringify(value, {
+    defaultStringType: "QUOTE_DOUBLE",
+    defaultKeyType: "PLAIN",
+    lineWidth: 0,
+    aliasDuplicateObjects: false,
+  });
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parse } from "yaml";
 import { AppsConfigSchema } from "../../components/apps/config";
 import { planPushTarget } from "../../components/apps/resources/app-image-push";
 import {
@@ -32,6 +33,8 @@ const WORDPRESS = {
   databaseConstraints: [],
 };
 
+const restartPolicy = { condition: "any", delay: "5s" };
+
 describe("renderYaml", () => {
   it("quotes every string so that nothing reads back as a number or boolean", () => {
     const yaml = renderYaml({ a: "8000", b: 8000, c: "true", d: ["x", { e: "no" }], f: {} });
@@ -48,6 +51,18 @@ describe("renderYaml", () => {
 
   it("escapes quotes and newlines in strings", () => {
     assert.equal(renderYaml({ a: 'say "hi"\nnow' }), 'a: "say \\"hi\\"\\nnow"\n');
+  });
+
+  it("reads back as the data it was made from, whatever the strings hold", () => {
+    const data = {
+      "key with space": "é 中文 😀",
+      "0": ["null", "~", "yes", "- x", "a: b", "#c", "tab\tand\u0001", ""],
+      nested: [[1, -2.5], [], {}, [{ x: [] }]],
+      shared: [restartPolicy, restartPolicy],
+    };
+    const yaml = renderYaml(data);
+    assert.deepEqual(parse(yaml), data);
+    assert.doesNotMatch(yaml, /[&*]a1/, "no anchors or aliases");
   });
 });
 
