@@ -157,3 +157,31 @@ ensure_pulumi() {
   _dockfleet_pulumi_use "${bin_dir}" "${version}"
   _dockfleet_pulumi_log "Pulumi CLI ${version} ready in ${bin_dir}"
 }
+
+# Brings state written before 2026-12-03 up to date: its dynamic providers named the absolute path
+# of the checkout that ran `up`, so refresh and destroy failed from any other folder (or after the
+# code moved). cli/migrate-state.ts rewrites them; the export before the change is kept beside the
+# state as <stack>.before-migration.json (0600). Quick when there is nothing to do: a local
+# backend's stack file is searched first. Needs PULUMI_BACKEND_URL (use_local_pulumi_backend).
+migrate_stack_state() {
+  local stack="$1" state_dir export_file count
+  if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
+    state_dir="${PULUMI_BACKEND_URL#file://}/.pulumi/stacks"
+    # shellcheck disable=SC2016 # the pattern is literal JSON text, not an expansion
+    if ! zgrep -qs 'moduleFile: \\"/' "$state_dir"/*/"$stack".json "$state_dir"/*/"$stack".json.gz; then
+      return 0
+    fi
+  fi
+  export_file="$(mktemp)"
+  if ! pulumi stack export --stack "$stack" --file "$export_file" 2>/dev/null; then
+    rm -f "$export_file" # no such stack yet
+    return 0
+  fi
+  count="$(npx --no-install tsx "${DOCKFLEET_ROOT:?}/cli/migrate-state.ts" "$export_file")"
+  if [[ "$count" != 0 ]]; then
+    (umask 077 && pulumi stack export --stack "$stack" --file "${DOCKFLEET_ROOT}/.dockfleet/${stack}.before-migration.json")
+    pulumi stack import --stack "$stack" --file "$export_file" >/dev/null
+    _dockfleet_pulumi_log "stack ${stack}: ${count} provider reference(s) from an older dockfleet made location-independent"
+  fi
+  rm -f "$export_file"
+}
