@@ -1,8 +1,9 @@
 /**
  * Writes docs/configuration.md from the one schema the program validates stack config with
  * (StackConfigSchema in components/stack/config.ts): types, allowed values and defaults come
- * from z.toJSONSchema; descriptions from the schema (.describe / .meta) or, failing that, from the
- * doc comment above each key in the source. test/unit/config-docs.test.ts fails when the committed
+ * from z.toJSONSchema, and each key's description from the schema's metadata (`.describe(...)`
+ * where the key's schema is declared: components/<component>/config.ts, components/machines/
+ * config.ts, components/stack/config.ts). test/unit/config-docs.test.ts fails when the committed
  * file differs from what this generates.
  *
  *   npx tsx bin/gen-config-docs.ts           rewrite docs/configuration.md
@@ -10,12 +11,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import ts from "typescript";
 import { z } from "zod";
 import { StackConfigSchema } from "../components/stack/config";
 
 const ROOT = path.resolve(__dirname, "..");
-export const CONFIG_SOURCE = path.join(ROOT, "components", "stack", "config.ts");
 export const CONFIG_DOC = path.join(ROOT, "docs", "configuration.md");
 const NAMESPACE = "dockfleet";
 
@@ -44,134 +43,6 @@ export interface JsonSchema {
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
   allOf?: JsonSchema[];
-}
-
-/** Doc comments of an object schema's keys, and the object schemas its keys lead to. */
-export interface SourceObject {
-  keys: Record<string, { comment?: string; child?: SourceObject }>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Doc comments from the source: `const X = z.strictObject({ /** doc */ key: ... })`, following
-// identifiers (EngineConfig, z.array(SshHostConfig)) into other consts, across relative imports.
-
-function isObjectCall(node: ts.Node): node is ts.CallExpression {
-  if (!ts.isCallExpression(node) || !ts.isPropertyAccessExpression(node.expression)) return false;
-  const method = node.expression.name.text;
-  return (
-    ["object", "strictObject", "looseObject"].includes(method) &&
-    node.arguments.length > 0 &&
-    ts.isObjectLiteralExpression(node.arguments[0])
-  );
-}
-
-function findFirst<T extends ts.Node>(
-  root: ts.Node,
-  test: (node: ts.Node) => node is T,
-): T | undefined {
-  let found: T | undefined;
-  const visit = (node: ts.Node): void => {
-    if (found !== undefined) return;
-    if (test(node)) {
-      found = node;
-      return;
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(root);
-  return found;
-}
-
-function docComment(node: ts.Node, source: ts.SourceFile): string | undefined {
-  const ranges = ts.getLeadingCommentRanges(source.text, node.getFullStart()) ?? [];
-  const docs = ranges
-    .map((range) => source.text.slice(range.pos, range.end))
-    .filter((text) => text.startsWith("/**"));
-  const last = docs.at(-1);
-  if (last === undefined) return undefined;
-  return last
-    .replace(/^\/\*\*|\*\/$/g, "")
-    .split("\n")
-    .map((line) => line.replace(/^\s*\*\s?/, "").trim())
-    .filter((line) => line.length > 0)
-    .join(" ")
-    .trim();
-}
-
-/** Every `const NAME = ...` of the file and of the files it imports relatively, by name. */
-function collectConsts(
-  file: string,
-  seen = new Set<string>(),
-): Map<string, { init: ts.Expression; source: ts.SourceFile }> {
-  const consts = new Map<string, { init: ts.Expression; source: ts.SourceFile }>();
-  if (seen.has(file) || !fs.existsSync(file)) return consts;
-  seen.add(file);
-  const source = ts.createSourceFile(
-    file,
-    fs.readFileSync(file, "utf8"),
-    ts.ScriptTarget.ES2022,
-    true,
-  );
-  for (const statement of source.statements) {
-    if (ts.isImportDeclaration(statement) && ts.isStringLiteral(statement.moduleSpecifier)) {
-      const specifier = statement.moduleSpecifier.text;
-      if (specifier.startsWith(".")) {
-        const imported = path.resolve(path.dirname(file), `${specifier}.ts`);
-        for (const [name, value] of collectConsts(imported, seen)) {
-          if (!consts.has(name)) consts.set(name, value);
-        }
-      }
-    }
-    if (ts.isVariableStatement(statement)) {
-      for (const declaration of statement.declarationList.declarations) {
-        if (ts.isIdentifier(declaration.name) && declaration.initializer) {
-          consts.set(declaration.name.text, { init: declaration.initializer, source });
-        }
-      }
-    }
-  }
-  return consts;
-}
-
-/** The doc comments of an exported schema's keys, nested as the schema is. */
-export function readSourceComments(file: string, exportName: string): SourceObject {
-  const consts = collectConsts(file);
-  const resolving = new Set<string>();
-  const objectOf = (expression: ts.Node, source: ts.SourceFile): SourceObject | undefined => {
-    const call = findFirst(expression, isObjectCall);
-    if (call !== undefined) {
-      const literal = call.arguments[0] as ts.ObjectLiteralExpression;
-      const keys: SourceObject["keys"] = {};
-      for (const property of literal.properties) {
-        if (!ts.isPropertyAssignment(property)) continue;
-        const name = property.name.getText(source).replace(/^["']|["']$/g, "");
-        keys[name] = {
-          comment: docComment(property, source),
-          child: objectOf(property.initializer, source),
-        };
-      }
-      return { keys };
-    }
-    // No object literal here: follow the first identifier that names an object schema const.
-    const identifier = findFirst(
-      expression,
-      (node): node is ts.Identifier =>
-        ts.isIdentifier(node) && consts.has(node.text) && !resolving.has(node.text),
-    );
-    if (identifier === undefined) return undefined;
-    const target = consts.get(identifier.text);
-    if (target === undefined) return undefined;
-    resolving.add(identifier.text);
-    try {
-      return objectOf(target.init, target.source);
-    } finally {
-      resolving.delete(identifier.text);
-    }
-  };
-  const entry = consts.get(exportName);
-  if (entry === undefined)
-    throw new Error(`${file} has no const ${exportName}: update bin/gen-config-docs.ts`);
-  return objectOf(entry.init, entry.source) ?? { keys: {} };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,33 +130,27 @@ function describeDefault(schema: JsonSchema, required: boolean): string {
   return required ? "**required**" : "unset";
 }
 
-function collectRows(
-  schema: JsonSchema,
-  prefix: string,
-  source: SourceObject | undefined,
-  rows: Row[],
-): void {
+function collectRows(schema: JsonSchema, prefix: string, rows: Row[]): void {
   const required = new Set(schema.required ?? []);
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     const key = prefix === "" ? `${NAMESPACE}:${name}` : `${prefix}.${name}`;
-    const sourceKey = source?.keys[name];
     rows.push({
       key,
       type: describeType(property),
       default: describeDefault(property, required.has(name)),
-      description: property.description ?? sourceKey?.comment ?? "",
+      description: property.description ?? "",
     });
     const nested = objectVariant(property);
-    if (nested !== undefined) collectRows(nested, key, sourceKey?.child, rows);
+    if (nested !== undefined) collectRows(nested, key, rows);
     const items = property.items === undefined ? undefined : objectVariant(property.items);
-    if (items !== undefined) collectRows(items, `${key}[]`, sourceKey?.child, rows);
+    if (items !== undefined) collectRows(items, `${key}[]`, rows);
   }
 }
 
-/** Pure: the Markdown page for a stack config JSON Schema and the keys' doc comments. */
-export function renderConfigReference(schema: JsonSchema, source?: SourceObject): string {
+/** Pure: the Markdown page for a stack config JSON Schema (descriptions from its metadata). */
+export function renderConfigReference(schema: JsonSchema): string {
   const rows: Row[] = [];
-  collectRows(schema, "", source, rows);
+  collectRows(schema, "", rows);
   const sections = new Map<string, Row[]>();
   for (const row of rows) {
     // Top-level scalars together; each structured key with everything under it.
@@ -341,7 +206,7 @@ export function generateConfigReference(): string {
     io: "input",
     unrepresentable: "any",
   }) as JsonSchema;
-  return renderConfigReference(schema, readSourceComments(CONFIG_SOURCE, "StackConfigSchema"));
+  return renderConfigReference(schema);
 }
 
 if (require.main === module) {

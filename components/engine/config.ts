@@ -25,39 +25,69 @@ const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/,
 
 export const EngineConfigSchema = z
   .strictObject({
-    /** Where Docker comes from: the distribution's docker.io, the official docker-ce repo, or a mirror of it. */
-    source: z.enum(["distro", "docker-ce", "mirror"]).default("distro"),
-    /** With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a docker-ce mirror. */
+    source: z
+      .enum(["distro", "docker-ce", "mirror"])
+      .default("distro")
+      .describe(
+        "Where Docker comes from: the distribution's docker.io, the official docker-ce " +
+          "repo, or a mirror of it.",
+      ),
     mirrorUrl: z
       .union([z.enum(Object.keys(DOCKER_CE_MIRROR_PRESETS)), httpUrl("https://mirror.example.com")])
-      .optional(),
-    /** Package version to pin (apt/dnf version string); unset installs the newest. */
+      .optional()
+      .describe(
+        'With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a ' +
+          "docker-ce mirror.",
+      ),
     version: z
       .string()
       .regex(/^[A-Za-z0-9.:~+-]+$/, { message: "must be a package version string" })
-      .optional(),
-    /** Install the packages' recommended extras too (apt only). Docker does not need them. */
-    installRecommends: z.boolean().default(false),
-    /** Registry mirrors for Docker Hub pulls (daemon.json registry-mirrors). */
-    registryMirrors: z.array(httpUrl("https://mirror.example.com")).default([]),
-    /** Registries reached over plain HTTP (daemon.json insecure-registries). */
-    insecureRegistries: z.array(registryHost).default([]),
-    /** Log rotation for the json-file driver. */
+      .optional()
+      .describe("Package version to pin (apt/dnf version string); unset installs the newest."),
+    installRecommends: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Install the packages' recommended extras too (apt only). Docker does not need them.",
+      ),
+    registryMirrors: z
+      .array(httpUrl("https://mirror.example.com"))
+      .default([])
+      .describe("Registry mirrors for Docker Hub pulls (daemon.json registry-mirrors)."),
+    insecureRegistries: z
+      .array(registryHost)
+      .default([])
+      .describe("Registries reached over plain HTTP (daemon.json insecure-registries)."),
     logMaxSize: z
       .string()
       .regex(/^\d+[kmg]$/, { message: 'must be a size like "10m"' })
-      .default("10m"),
+      .default("10m")
+      .describe("Log rotation for the json-file driver."),
     logMaxFile: z.int().min(1).max(100).default(3),
-    /** Storage driver (daemon.json storage-driver); unset lets Docker choose. */
-    storageDriver: z.enum(["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"]).optional(),
-    /** Daemon labels, on every host (the host's own labels are added). */
-    labels: z.record(z.string().regex(/^[a-z0-9.-]+$/), z.string()).default({}),
-    /** Any other daemon.json option, passed through (keys dockfleet manages are refused). */
-    daemonOptions: z.record(z.string(), z.unknown()).default({}),
-    /** Port of the TLS-protected remote API. */
-    tlsPort: z.int().min(1).max(65535).default(2376),
-    /** On destroy, also remove the Docker packages (only what dockfleet installed). */
-    removeOnDestroy: z.boolean().default(false),
+    storageDriver: z
+      .enum(["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"])
+      .optional()
+      .describe("Storage driver (daemon.json storage-driver); unset lets Docker choose."),
+    labels: z
+      .record(z.string().regex(/^[a-z0-9.-]+$/), z.string())
+      .default({})
+      .describe("Daemon labels, on every host (the host's own labels are added)."),
+    daemonOptions: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe(
+        "Any other daemon.json option, passed through (keys dockfleet manages are refused).",
+      ),
+    tlsPort: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(2376)
+      .describe("Port of the TLS-protected remote API."),
+    removeOnDestroy: z
+      .boolean()
+      .default(false)
+      .describe("On destroy, also remove the Docker packages (only what dockfleet installed)."),
   })
   .superRefine((config, ctx) => {
     if (config.source === "mirror" && config.mirrorUrl === undefined) {

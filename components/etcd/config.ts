@@ -40,57 +40,96 @@ export const MANAGED_ETCD_FLAGS: readonly string[] = Object.freeze([
 
 export const EtcdConfigSchema = z
   .strictObject({
-    /** Run an etcd cluster on the environment's hosts. */
-    enabled: z.boolean().default(false),
-    /**
-     * Which hosts run a member: a count takes the first N hosts, a list names them. Odd counts
-     * keep quorum best (3 tolerate one failure, 5 two).
-     */
-    members: z.union([z.int().min(1).max(9), z.array(hostName).min(1).max(9)]).default(3),
-    /**
-     * Where etcd comes from: "distro" installs the distribution's packages (Debian's etcd-server
-     * and etcd-client, 3.4); "tarball" downloads the official release from `downloadUrl`.
-     */
-    source: z.enum(["distro", "tarball"]).default("distro"),
-    /** With source "tarball": the release to install, without the "v". */
+    enabled: z.boolean().default(false).describe("Run an etcd cluster on the environment's hosts."),
+    members: z
+      .union([z.int().min(1).max(9), z.array(hostName).min(1).max(9)])
+      .default(3)
+      .describe(
+        "Which hosts run a member: a count takes the first N hosts, a list names them. " +
+          "Odd counts keep quorum best (3 tolerate one failure, 5 two).",
+      ),
+    source: z
+      .enum(["distro", "tarball"])
+      .default("distro")
+      .describe(
+        "Where etcd comes from: \"distro\" installs the distribution's packages (Debian's " +
+          'etcd-server and etcd-client, 3.4); "tarball" downloads the official release ' +
+          "from `downloadUrl`.",
+      ),
     version: z
       .string()
       .regex(/^\d+\.\d+\.\d+$/, { message: 'must be a release number like "3.5.17"' })
-      .default(DEFAULT_ETCD_TARBALL_VERSION),
-    /** With source "tarball": base URL laid out like GitHub's release downloads (a mirror of them). */
-    downloadUrl: httpUrl("https://mirrors.example.com/etcd").default(ETCD_OFFICIAL_DOWNLOAD_URL),
-    /** The cluster token (--initial-cluster-token); unset: "dockfleet-<cluster name>". */
+      .default(DEFAULT_ETCD_TARBALL_VERSION)
+      .describe('With source "tarball": the release to install, without the "v".'),
+    downloadUrl: httpUrl("https://mirrors.example.com/etcd")
+      .default(ETCD_OFFICIAL_DOWNLOAD_URL)
+      .describe(
+        'With source "tarball": base URL laid out like GitHub\'s release downloads (a ' +
+          "mirror of them).",
+      ),
     clusterToken: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, {
         message: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'",
       })
-      .optional(),
-    /** Client port (TLS, client certificates required). */
-    clientPort: z.int().min(1).max(65535).default(2379),
-    /** Peer port (TLS between members). */
-    peerPort: z.int().min(1).max(65535).default(2380),
-    /** The member's data directory on the host. */
+      .optional()
+      .describe('The cluster token (--initial-cluster-token); unset: "dockfleet-<cluster name>".'),
+    clientPort: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(2379)
+      .describe("Client port (TLS, client certificates required)."),
+    peerPort: z.int().min(1).max(65535).default(2380).describe("Peer port (TLS between members)."),
     dataDir: z
       .string()
       .regex(/^\/[A-Za-z0-9._/-]+$/, { message: "must be an absolute path" })
-      .default("/var/lib/etcd/dockfleet"),
-    /** Raft heartbeat, ms (--heartbeat-interval). */
-    heartbeatIntervalMs: z.int().min(10).max(10_000).default(100),
-    /** Raft election timeout, ms (--election-timeout); at least 5 heartbeats. */
-    electionTimeoutMs: z.int().min(50).max(50_000).default(1000),
-    /** Any other etcd flag, without "--" ({"auto-compaction-retention": "1"}); managed ones are refused. */
-    extraFlags: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.string()).default({}),
-    /** How long to wait, after create and each member change, for every member to be healthy. */
-    healthTimeoutSeconds: z.int().min(10).max(3600).default(180),
-    /**
-     * Let Docker engines older than 23 use this cluster as their cluster store (cluster-store,
-     * cluster-advertise and cluster-store-opts in daemon.json: multi-host overlay networks without
-     * swarm). Refused for Docker 23 and later, which removed these options.
-     */
-    dockerClusterStore: z.boolean().default(false),
-    /** On destroy, also remove the etcd packages (or the tarball's binaries). Data is always wiped. */
-    removeOnDestroy: z.boolean().default(false),
+      .default("/var/lib/etcd/dockfleet")
+      .describe("The member's data directory on the host."),
+    heartbeatIntervalMs: z
+      .int()
+      .min(10)
+      .max(10_000)
+      .default(100)
+      .describe("Raft heartbeat, ms (--heartbeat-interval)."),
+    electionTimeoutMs: z
+      .int()
+      .min(50)
+      .max(50_000)
+      .default(1000)
+      .describe("Raft election timeout, ms (--election-timeout); at least 5 heartbeats."),
+    extraFlags: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.string())
+      .default({})
+      .describe(
+        'Any other etcd flag, without "--" ({"auto-compaction-retention": "1"}); ' +
+          "managed ones are refused.",
+      ),
+    healthTimeoutSeconds: z
+      .int()
+      .min(10)
+      .max(3600)
+      .default(180)
+      .describe(
+        "How long to wait, after create and each member change, for every member to be " +
+          "healthy.",
+      ),
+    dockerClusterStore: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let Docker engines older than 23 use this cluster as their cluster store " +
+          "(cluster-store, cluster-advertise and cluster-store-opts in daemon.json: " +
+          "multi-host overlay networks without swarm). Refused for Docker 23 and later, " +
+          "which removed these options.",
+      ),
+    removeOnDestroy: z
+      .boolean()
+      .default(false)
+      .describe(
+        "On destroy, also remove the etcd packages (or the tarball's binaries). Data is " +
+          "always wiped.",
+      ),
   })
   .superRefine((config, ctx) => {
     if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

@@ -89,42 +89,51 @@ const cloudTags = z
   .default({});
 
 export const LocalDriverConfig = z.strictObject({
-  /** Subnet of the stack's own Docker network; hosts get fixed addresses from .10 on. */
-  subnet: ipv4Cidr.default("172.30.10.0/24"),
+  subnet: ipv4Cidr
+    .default("172.30.10.0/24")
+    .describe("Subnet of the stack's own Docker network; hosts get fixed addresses from .10 on."),
 });
 
 export const SshHostConfig = z.strictObject({
   name: hostName,
-  /** Address the operator reaches the host at. */
-  address: z.string().min(1),
-  /** Address other hosts reach it at (swarm, etcd); @default address */
-  privateAddress: z.string().min(1).optional(),
+  address: z.string().min(1).describe("Address the operator reaches the host at."),
+  privateAddress: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Address other hosts reach it at (swarm, etcd); @default address"),
   port: z.int().min(1).max(65535).default(22),
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]*$/)
     .default("root"),
-  /** The host's public key ("ssh-ed25519 AAAA..."); unset pins the key seen on first contact. */
   hostKey: z
     .string()
     .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+/, {
       message: 'must be an OpenSSH public key line, e.g. "ssh-ed25519 AAAA..."',
     })
-    .optional(),
+    .optional()
+    .describe(
+      'The host\'s public key ("ssh-ed25519 AAAA..."); unset pins the key seen on ' +
+        "first contact.",
+    ),
   labels: z.record(z.string(), z.string()).default({}),
 });
 
 const AwsImageConfig = z.strictObject({
-  /** Which OS the AMI filter looks for: Debian's or Canonical's own published images. */
-  os: z.enum(["debian-12", "ubuntu-22.04"]).default("debian-12"),
-  /** CPU architecture of the AMI; the instance type must match it. */
-  architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
-  /** A fixed AMI id instead of the filter (the filter then only documents what it was). */
+  os: z
+    .enum(["debian-12", "ubuntu-22.04"])
+    .default("debian-12")
+    .describe("Which OS the AMI filter looks for: Debian's or Canonical's own published images."),
+  architecture: z
+    .enum(["x86_64", "arm64"])
+    .default("x86_64")
+    .describe("CPU architecture of the AMI; the instance type must match it."),
   id: z
     .string()
     .regex(/^ami-[0-9a-f]{8,17}$/, { message: 'must be an AMI id, e.g. "ami-0123456789abcdef0"' })
-    .optional(),
-  /** AMI owners for the filter; @default the os preset's publisher account. */
+    .optional()
+    .describe("A fixed AMI id instead of the filter (the filter then only documents what it was)."),
   owners: z
     .array(
       z.string().regex(/^(\d{12}|self|amazon|aws-marketplace)$/, {
@@ -132,38 +141,49 @@ const AwsImageConfig = z.strictObject({
       }),
     )
     .min(1)
-    .optional(),
-  /** AMI name pattern for the filter (`*` wildcards); @default the os preset's pattern. */
-  nameFilter: z.string().min(1).optional(),
+    .optional()
+    .describe("AMI owners for the filter; @default the os preset's publisher account."),
+  nameFilter: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("AMI name pattern for the filter (`*` wildcards); @default the os preset's pattern."),
 });
 
 export const AwsDriverConfig = z
   .strictObject({
-    /** AWS region code; credentials come from the usual AWS_* variables or profiles, never here. */
     region: z
       .string()
       .regex(
         /^[a-z]{2}(-gov|-iso[a-z]?)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-\d$/,
         { message: 'must be an AWS region code, e.g. "eu-west-1" or "us-east-1"' },
+      )
+      .describe(
+        "AWS region code; credentials come from the usual AWS_* variables or profiles, " +
+          "never here.",
       ),
-    /** Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0. */
-    adminCidrs: z.array(adminCidr).min(1),
-    /** A new VPC's address range (used unless vpcId is set). */
-    vpcCidr: ipv4Cidr.default("10.70.0.0/16"),
-    /** The new public subnet's range, inside vpcCidr. */
-    subnetCidr: ipv4Cidr.default("10.70.1.0/24"),
-    /** Zone of the new subnet; @default AWS chooses. */
+    adminCidrs: z
+      .array(adminCidr)
+      .min(1)
+      .describe("Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0."),
+    vpcCidr: ipv4Cidr
+      .default("10.70.0.0/16")
+      .describe("A new VPC's address range (used unless vpcId is set)."),
+    subnetCidr: ipv4Cidr
+      .default("10.70.1.0/24")
+      .describe("The new public subnet's range, inside vpcCidr."),
     availabilityZone: z
       .string()
       .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, {
         message: 'must be a zone name, e.g. "eu-west-1a"',
       })
-      .optional(),
-    /** An existing VPC, with subnetId: nothing network-wide is created then. */
+      .optional()
+      .describe("Zone of the new subnet; @default AWS chooses."),
     vpcId: z
       .string()
       .regex(/^vpc-[0-9a-f]{8,17}$/, { message: 'must be a VPC id, e.g. "vpc-0123456789abcdef0"' })
-      .optional(),
+      .optional()
+      .describe("An existing VPC, with subnetId: nothing network-wide is created then."),
     subnetId: z
       .string()
       .regex(/^subnet-[0-9a-f]{8,17}$/, {
@@ -181,17 +201,30 @@ export const AwsDriverConfig = z
       .strictObject({
         sizeGb: z.int().min(8).max(16384).default(20),
         type: z.enum(["gp3", "gp2", "io1", "io2", "st1", "sc1"]).default("gp3"),
-        /** EBS encryption with the account's default KMS key. */
-        encrypted: z.boolean().default(true),
+        encrypted: z
+          .boolean()
+          .default(true)
+          .describe("EBS encryption with the account's default KMS key."),
       })
       .default({ sizeGb: 20, type: "gp3", encrypted: true }),
-    /** Give every host an Elastic IP (a fixed public address that outlives stop/start). */
-    elasticIps: z.boolean().default(false),
-    /** Which address dockfleet's SSH and the Docker client use: public, or private over a VPN. */
-    connectVia: z.enum(["public", "private"]).default("public"),
+    elasticIps: z
+      .boolean()
+      .default(false)
+      .describe("Give every host an Elastic IP (a fixed public address that outlives stop/start)."),
+    connectVia: z
+      .enum(["public", "private"])
+      .default("public")
+      .describe(
+        "Which address dockfleet's SSH and the Docker client use: public, or private " +
+          "over a VPN.",
+      ),
     tags: cloudTags,
-    /** Your own public key for the hosts (then dockfleet:sshPrivateKey is its private half). */
-    publicKey: openSshPublicKey.optional(),
+    publicKey: openSshPublicKey
+      .optional()
+      .describe(
+        "Your own public key for the hosts (then dockfleet:sshPrivateKey is its private " +
+          "half).",
+      ),
   })
   .superRefine((aws, ctx) => {
     if ((aws.vpcId === undefined) !== (aws.subnetId === undefined)) {
@@ -212,22 +245,28 @@ export const AwsDriverConfig = z
 
 export const AliyunDriverConfig = z
   .strictObject({
-    /** Region id; credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, never from here. */
-    region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z]+)?(-\d+)?$/, {
-      message: 'must be an Alibaba Cloud region id, e.g. "cn-hangzhou" or "ap-southeast-1"',
-    }),
-    /** Zone of the VSwitch; @default the first zone that offers instanceType. */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}-[a-z]+(-[a-z]+)?(-\d+)?$/, {
+        message: 'must be an Alibaba Cloud region id, e.g. "cn-hangzhou" or "ap-southeast-1"',
+      })
+      .describe(
+        "Region id; credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, never " +
+          "from here.",
+      ),
     zoneId: z
       .string()
       .regex(/^[a-z]{2}-[a-z]+(-[a-z]+)?(-\d+)?-?[a-z0-9]+$/, {
         message: 'must be a zone id, e.g. "cn-hangzhou-h"',
       })
-      .optional(),
-    /** Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0. */
-    adminCidrs: z.array(adminCidr).min(1),
+      .optional()
+      .describe("Zone of the VSwitch; @default the first zone that offers instanceType."),
+    adminCidrs: z
+      .array(adminCidr)
+      .min(1)
+      .describe("Networks allowed to reach SSH (22) and the Docker API; required, no 0.0.0.0/0."),
     vpcCidr: ipv4Cidr.default("10.80.0.0/16"),
-    /** The VSwitch's range, inside vpcCidr. */
-    vswitchCidr: ipv4Cidr.default("10.80.1.0/24"),
+    vswitchCidr: ipv4Cidr.default("10.80.1.0/24").describe("The VSwitch's range, inside vpcCidr."),
     instanceType: z
       .string()
       .regex(/^ecs\.[a-z0-9-]+\.[a-z0-9]+$/, {
@@ -236,11 +275,13 @@ export const AliyunDriverConfig = z
       .default("ecs.t6-c1m2.large"),
     image: z
       .strictObject({
-        /** Regular expression on the public image names; the newest match is used. */
-        nameRegex: z.string().min(1).default("^debian_12_\\d+_x64_20G_alibase_\\d+\\.vhd$"),
+        nameRegex: z
+          .string()
+          .min(1)
+          .default("^debian_12_\\d+_x64_20G_alibase_\\d+\\.vhd$")
+          .describe("Regular expression on the public image names; the newest match is used."),
         owners: z.enum(["system", "self", "others", "marketplace"]).default("system"),
-        /** A fixed image id instead of the filter. */
-        id: z.string().min(1).optional(),
+        id: z.string().min(1).optional().describe("A fixed image id instead of the filter."),
       })
       .default({ nameRegex: "^debian_12_\\d+_x64_20G_alibase_\\d+\\.vhd$", owners: "system" }),
     systemDisk: z
@@ -252,13 +293,17 @@ export const AliyunDriverConfig = z
         encrypted: z.boolean().default(true),
       })
       .default({ category: "cloud_essd", sizeGb: 40, encrypted: true }),
-    /** Public bandwidth in Mbit/s (pay by traffic); 0 gives no public address. */
-    internetMaxBandwidthOut: z.int().min(0).max(200).default(10),
+    internetMaxBandwidthOut: z
+      .int()
+      .min(0)
+      .max(200)
+      .default(10)
+      .describe("Public bandwidth in Mbit/s (pay by traffic); 0 gives no public address."),
     connectVia: z.enum(["public", "private"]).default("public"),
-    /** OS package mirror written into the hosts' apt sources at first boot, or "none". */
     osMirror: z
       .union([httpUrl("https://mirror.example.com"), z.literal("none")])
-      .default("https://mirrors.aliyun.com"),
+      .default("https://mirrors.aliyun.com")
+      .describe('OS package mirror written into the hosts\' apt sources at first boot, or "none".'),
     tags: cloudTags,
     publicKey: openSshPublicKey.optional(),
   })
@@ -283,30 +328,53 @@ export const AliyunDriverConfig = z
 export const VIRTUALBOX_HOST_ONLY_RANGE = "192.168.56.0/21";
 
 export const VirtualBoxDriverConfig = z.strictObject({
-  /** The base image: an .ova/.ovf with cloud-init (a cloud image, or a Vagrant box's box.ovf). */
-  image: z.string().regex(/\.(ova|ovf)$/i, {
-    message: 'must be the path of an .ova or .ovf file, e.g. "images/debian-12-cloud.ova"',
-  }),
+  image: z
+    .string()
+    .regex(/\.(ova|ovf)$/i, {
+      message: 'must be the path of an .ova or .ovf file, e.g. "images/debian-12-cloud.ova"',
+    })
+    .describe(
+      "The base image: an .ova/.ovf with cloud-init (a cloud image, or a Vagrant " +
+        "box's box.ovf).",
+    ),
   memoryMb: z.int().min(512).max(65536).default(2048),
   cpus: z.int().min(1).max(32).default(2),
-  /** The host-only network: the host takes .1, VMs get fixed addresses from .10. */
   hostOnlyCidr: z
     .string()
     .refine((value) => cidrContains(VIRTUALBOX_HOST_ONLY_RANGE, value), {
       message: `must be an IPv4 CIDR inside ${VIRTUALBOX_HOST_ONLY_RANGE}, the range VirtualBox allows for host-only networks by default (e.g. "192.168.56.0/24")`,
     })
-    .default("192.168.56.0/24"),
-  /** The host-only interface to use (created when missing; VirtualBox numbers them vboxnet0, 1...). */
+    .default("192.168.56.0/24")
+    .describe("The host-only network: the host takes .1, VMs get fixed addresses from .10."),
   hostOnlyAdapter: z
     .string()
     .regex(/^vboxnet\d+$/, { message: 'must be a host-only interface name, e.g. "vboxnet0"' })
-    .default("vboxnet0"),
-  /** VM i (from 0) forwards 127.0.0.1:<sshPortBase + i> to its port 22 over NAT. */
-  sshPortBase: z.int().min(1024).max(65000).default(2222),
-  /** The storage controller of the imported image that the cloud-init seed ISO is attached to. */
-  storageController: z.string().min(1).default("SATA Controller"),
-  /** Where VMs and seed ISOs are kept (VBoxManage --basefolder); relative to the project. */
-  workDir: z.string().min(1).default(".dockfleet/virtualbox"),
+    .default("vboxnet0")
+    .describe(
+      "The host-only interface to use (created when missing; VirtualBox numbers them " +
+        "vboxnet0, 1...).",
+    ),
+  sshPortBase: z
+    .int()
+    .min(1024)
+    .max(65000)
+    .default(2222)
+    .describe("VM i (from 0) forwards 127.0.0.1:<sshPortBase + i> to its port 22 over NAT."),
+  storageController: z
+    .string()
+    .min(1)
+    .default("SATA Controller")
+    .describe(
+      "The storage controller of the imported image that the cloud-init seed ISO is " +
+        "attached to.",
+    ),
+  workDir: z
+    .string()
+    .min(1)
+    .default(".dockfleet/virtualbox")
+    .describe(
+      "Where VMs and seed ISOs are kept (VBoxManage --basefolder); relative to the project.",
+    ),
 });
 
 export type SshHostConfig = z.infer<typeof SshHostConfig>;

@@ -14,58 +14,93 @@ const absolutePath = z.string().regex(/^\/[^\s:]*$/, {
 
 /** Pull-through cache: the registry serves (and caches) the images of an upstream registry. */
 export const RegistryProxySchema = z.strictObject({
-  /** The upstream registry, e.g. "https://registry-1.docker.io" (Docker Hub) or a mirror of it. */
-  remoteUrl: httpUrl("https://registry-1.docker.io"),
-  /** Upstream credentials, for a private upstream or Docker Hub's pull limits. */
-  username: z.string().min(1).optional(),
-  /** Upstream password (set it with `pulumi config set --secret --path`). */
-  password: z.string().min(1).optional(),
+  remoteUrl: httpUrl("https://registry-1.docker.io").describe(
+    'The upstream registry, e.g. "https://registry-1.docker.io" (Docker Hub) or a ' +
+      "mirror of it.",
+  ),
+  username: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Upstream credentials, for a private upstream or Docker Hub's pull limits."),
+  password: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Upstream password (set it with `pulumi config set --secret --path`)."),
 });
 
 export const RegistryConfigSchema = z
   .strictObject({
-    /** Turns the registry on. */
-    enabled: z.boolean().default(false),
-    /** Name of the host that runs it; unset: the first host. */
-    host: hostName.optional(),
-    /** TCP port it listens on (TLS), on every address of the host. */
-    port: z.int().min(1).max(65535).default(5000),
-    /**
-     * How it runs: "service" installs Debian's docker-registry package (distribution 2.8) as an
-     * enabled systemd service; "container" runs `image` with Docker's restart policy "always".
-     */
-    runAs: z.enum(["service", "container"]).default("service"),
-    /** Image for runAs "container": any distribution v2 image (registry:2 or a copy of it). */
+    enabled: z.boolean().default(false).describe("Turns the registry on."),
+    host: hostName.optional().describe("Name of the host that runs it; unset: the first host."),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(5000)
+      .describe("TCP port it listens on (TLS), on every address of the host."),
+    runAs: z
+      .enum(["service", "container"])
+      .default("service")
+      .describe(
+        'How it runs: "service" installs Debian\'s docker-registry package (distribution ' +
+          '2.8) as an enabled systemd service; "container" runs `image` with Docker\'s ' +
+          'restart policy "always".',
+      ),
     image: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, {
         message: 'must be an image reference, e.g. "registry:2"',
       })
-      .default("registry:2"),
-    /** Host directory holding the registry's data; it survives restarts of the host and the registry. */
-    storagePath: absolutePath.default("/var/lib/docker-registry"),
-    /** User of the htpasswd authentication. */
+      .default("registry:2")
+      .describe(
+        'Image for runAs "container": any distribution v2 image (registry:2 or a copy of it).',
+      ),
+    storagePath: absolutePath
+      .default("/var/lib/docker-registry")
+      .describe(
+        "Host directory holding the registry's data; it survives restarts of the host " +
+          "and the registry.",
+      ),
     username: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, {
         message: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'",
       })
-      .default("dockfleet"),
-    /** Its password (`pulumi config set --secret --path dockfleet:registry.password`); unset: generated. */
-    password: z.string().min(8, { message: "must be at least 8 characters" }).optional(),
-    /**
-     * htpasswd authentication. Unset: on, except in pull-through mode, where Docker engines send
-     * no credentials to a mirror (so a mirror must serve anonymous reads; pushes are refused there).
-     */
-    authentication: z.boolean().optional(),
-    /** `docker login` on every host (CLI credentials in /root/.docker/config.json). */
-    loginOnHosts: z.boolean().default(true),
-    /** Allow deleting manifests and blobs through the API. */
-    deleteEnabled: z.boolean().default(false),
-    /** Pull-through cache mode (read-only: distribution refuses pushes in this mode). */
-    proxy: RegistryProxySchema.optional(),
-    /** On destroy, also delete storagePath (the images). */
-    removeDataOnDestroy: z.boolean().default(false),
+      .default("dockfleet")
+      .describe("User of the htpasswd authentication."),
+    password: z
+      .string()
+      .min(8, { message: "must be at least 8 characters" })
+      .optional()
+      .describe(
+        "Its password (`pulumi config set --secret --path " +
+          "dockfleet:registry.password`); unset: generated.",
+      ),
+    authentication: z
+      .boolean()
+      .optional()
+      .describe(
+        "htpasswd authentication. Unset: on, except in pull-through mode, where Docker " +
+          "engines send no credentials to a mirror (so a mirror must serve anonymous " +
+          "reads; pushes are refused there).",
+      ),
+    loginOnHosts: z
+      .boolean()
+      .default(true)
+      .describe("`docker login` on every host (CLI credentials in /root/.docker/config.json)."),
+    deleteEnabled: z
+      .boolean()
+      .default(false)
+      .describe("Allow deleting manifests and blobs through the API."),
+    proxy: RegistryProxySchema.optional().describe(
+      "Pull-through cache mode (read-only: distribution refuses pushes in this mode).",
+    ),
+    removeDataOnDestroy: z
+      .boolean()
+      .default(false)
+      .describe("On destroy, also delete storagePath (the images)."),
   })
   .superRefine((config, ctx) => {
     if (

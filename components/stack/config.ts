@@ -23,7 +23,8 @@ import { SwarmConfigSchema } from "../swarm/config";
  * is allowed. Each key's schema, with its defaults and its own checks, belongs to its component
  * (components/<component>/config.ts: engine, machines for the drivers, etcd, swarm, registry,
  * apps); this file puts them together with the top-level keys, the checks that span keys and
- * the driver-dependent defaults, and words the errors.
+ * the driver-dependent defaults. resolveConfig (provision/config/errors.ts) words the errors.
+ * Each key's `.describe()` text is its entry in docs/configuration.md (bin/gen-config-docs.ts).
  */
 
 const NAMESPACE = "dockfleet";
@@ -88,37 +89,53 @@ function checkHostReferences(
 
 export const StackConfigSchema = z
   .strictObject({
-    /** Which driver creates the hosts. */
-    driver: z.enum(["local", "ssh", "aws", "aliyun", "virtualbox"]).default("local"),
-    /** How many hosts the local, aws, aliyun and virtualbox drivers create. */
-    hosts: z.int().min(1).max(20).default(3),
-    /** Host names are `<namePrefix>-1`, `<namePrefix>-2`, ... */
-    namePrefix: hostName.default("host"),
+    driver: z
+      .enum(["local", "ssh", "aws", "aliyun", "virtualbox"])
+      .default("local")
+      .describe("Which driver creates the hosts."),
+    hosts: z
+      .int()
+      .min(1)
+      .max(20)
+      .default(3)
+      .describe("How many hosts the local, aws, aliyun and virtualbox drivers create."),
+    namePrefix: hostName
+      .default("host")
+      .describe("Host names are `<namePrefix>-1`, `<namePrefix>-2`, ..."),
     local: LocalDriverConfig.default(LocalDriverConfig.parse({})),
-    /** The ssh driver's existing hosts. */
-    sshHosts: z.array(SshHostConfig).default([]),
+    sshHosts: z.array(SshHostConfig).default([]).describe("The ssh driver's existing hosts."),
     engine: EngineConfigSchema.default(EngineConfigSchema.parse({})),
-    /** The aws driver's settings (required with driver "aws"). */
-    aws: AwsDriverConfig.optional(),
-    /** The aliyun driver's settings (required with driver "aliyun"). */
-    aliyun: AliyunDriverConfig.optional(),
-    /** The virtualbox driver's settings (required with driver "virtualbox"). */
-    virtualbox: VirtualBoxDriverConfig.optional(),
-    /** An etcd cluster on the hosts (components/etcd): off unless `enabled: true`. */
-    etcd: EtcdConfigSchema.default(DEFAULT_ETCD_CONFIG),
-    /** A Docker swarm of the hosts (components/swarm): off unless `enabled: true`. */
-    swarm: SwarmConfigSchema.default(SwarmConfigSchema.parse({})),
-    /** A private registry every host trusts (components/registry): off unless `enabled: true`. */
-    registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
-    /** The sample apps on the swarm (components/apps): off unless `enabled: true`. */
-    apps: AppsConfigSchema.default(AppsConfigSchema.parse({})),
-    /** ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`. */
+    aws: AwsDriverConfig.optional().describe(
+      'The aws driver\'s settings (required with driver "aws").',
+    ),
+    aliyun: AliyunDriverConfig.optional().describe(
+      'The aliyun driver\'s settings (required with driver "aliyun").',
+    ),
+    virtualbox: VirtualBoxDriverConfig.optional().describe(
+      'The virtualbox driver\'s settings (required with driver "virtualbox").',
+    ),
+    etcd: EtcdConfigSchema.default(DEFAULT_ETCD_CONFIG).describe(
+      "An etcd cluster on the hosts (components/etcd): off unless `enabled: true`.",
+    ),
+    swarm: SwarmConfigSchema.default(SwarmConfigSchema.parse({})).describe(
+      "A Docker swarm of the hosts (components/swarm): off unless `enabled: true`.",
+    ),
+    registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})).describe(
+      "A private registry every host trusts (components/registry): off unless " +
+        "`enabled: true`.",
+    ),
+    apps: AppsConfigSchema.default(AppsConfigSchema.parse({})).describe(
+      "The sample apps on the swarm (components/apps): off unless `enabled: true`.",
+    ),
     sshPrivateKey: z
       .string()
       .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {
         message: "must be a PEM or OpenSSH private key",
       })
-      .optional(),
+      .optional()
+      .describe(
+        "ssh driver: the private key for the hosts. Set it with `pulumi config set --secret`.",
+      ),
   })
   .superRefine((config, ctx) => {
     if (config.driver === "ssh" && config.sshHosts.length === 0) {

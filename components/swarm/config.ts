@@ -20,10 +20,13 @@ const labelValue = z.string().regex(/^[^\s=]{0,255}$/, {
 const nodeLabels = z.record(labelKey, labelValue);
 
 const SwarmNodeSettingsSchema = z.strictObject({
-  /** Node labels for this host, on top of `labels` (this host's value wins). */
-  labels: nodeLabels.default({}),
-  /** "drain" keeps tasks off the node; "pause" stops new tasks from being placed on it. */
-  availability: z.enum(["active", "pause", "drain"]).default("active"),
+  labels: nodeLabels
+    .default({})
+    .describe("Node labels for this host, on top of `labels` (this host's value wins)."),
+  availability: z
+    .enum(["active", "pause", "drain"])
+    .default("active")
+    .describe('"drain" keeps tasks off the node; "pause" stops new tasks from being placed on it.'),
 });
 
 const overlayNetworkName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, {
@@ -35,40 +38,73 @@ const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, {
 });
 
 const SwarmNetworkSchema = z.strictObject({
-  /** The overlay network's name as services and `docker run --network` use it. */
-  name: overlayNetworkName,
-  /** Standalone containers (`docker run --network`) may join it, not only services. */
-  attachable: z.boolean().default(true),
-  /** IPsec encryption of the VXLAN traffic between nodes (needs the kernel's xfrm support). */
-  encrypted: z.boolean().default(false),
-  /** Subnet of the network; unset lets Docker pick one from its default address pool. */
-  subnet: ipv4Cidr.optional(),
+  name: overlayNetworkName.describe(
+    "The overlay network's name as services and `docker run --network` use it.",
+  ),
+  attachable: z
+    .boolean()
+    .default(true)
+    .describe("Standalone containers (`docker run --network`) may join it, not only services."),
+  encrypted: z
+    .boolean()
+    .default(false)
+    .describe(
+      "IPsec encryption of the VXLAN traffic between nodes (needs the kernel's xfrm " + "support).",
+    ),
+  subnet: ipv4Cidr
+    .optional()
+    .describe("Subnet of the network; unset lets Docker pick one from its default address pool."),
 });
 
 export const SwarmConfigSchema = z
   .strictObject({
-    /** Form a swarm (off unless true). Setting it back to false turns the swarm off and keeps its settings. */
-    enabled: z.boolean().default(false),
-    /**
-     * Hosts in the swarm, in order: the first `managers` are managers (the very first one runs
-     * `docker swarm init`), the next `workers` are workers. @default every host of the environment
-     */
-    hosts: z.array(hostName).optional(),
-    /**
-     * How many managers. 1 is enough to try things; 3 (or 5) survive the loss of one (or two).
-     * An even number is allowed but warned about: it adds a failure point without adding tolerance.
-     */
-    managers: z.int().min(1).default(1),
-    /** How many workers, after the managers. @default every remaining host */
-    workers: z.int().min(0).optional(),
-    /** Swarm port (advertise and listen), on each host's private address. */
-    port: z.int().min(1).max(65535).default(2377),
-    /** Node labels on every node. */
-    labels: nodeLabels.default({}),
-    /** Per-host node labels and availability, by host name. */
-    nodes: z.record(hostName, SwarmNodeSettingsSchema).default({}),
-    /** Overlay networks to create (on a manager; they span every node that runs a task on them). */
-    networks: z.array(SwarmNetworkSchema).default([]),
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Form a swarm (off unless true). Setting it back to false turns the swarm off " +
+          "and keeps its settings.",
+      ),
+    hosts: z
+      .array(hostName)
+      .optional()
+      .describe(
+        "Hosts in the swarm, in order: the first `managers` are managers (the very " +
+          "first one runs `docker swarm init`), the next `workers` are workers. @default " +
+          "every host of the environment",
+      ),
+    managers: z
+      .int()
+      .min(1)
+      .default(1)
+      .describe(
+        "How many managers. 1 is enough to try things; 3 (or 5) survive the loss of one " +
+          "(or two). An even number is allowed but warned about: it adds a failure point " +
+          "without adding tolerance.",
+      ),
+    workers: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("How many workers, after the managers. @default every remaining host"),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(2377)
+      .describe("Swarm port (advertise and listen), on each host's private address."),
+    labels: nodeLabels.default({}).describe("Node labels on every node."),
+    nodes: z
+      .record(hostName, SwarmNodeSettingsSchema)
+      .default({})
+      .describe("Per-host node labels and availability, by host name."),
+    networks: z
+      .array(SwarmNetworkSchema)
+      .default([])
+      .describe(
+        "Overlay networks to create (on a manager; they span every node that runs a " +
+          "task on them).",
+      ),
   })
   .superRefine((config, ctx) => {
     const duplicate = (values: string[]) =>
