@@ -34,10 +34,41 @@ const CHANNEL_OPEN_ATTEMPTS = 8;
 const SFTP_NO_SUCH_FILE = 2;
 
 /**
+ * What callers do with a host's SSH connection: run commands, put and read files, and watch it
+ * end. SshConnection is the real one (getSshClient hands out pooled ones); unit tests of the
+ * providers put fakes in its place (useFakeSshClients, test/helpers/fake-ssh.ts).
+ */
+export interface SshClient {
+  /** "user@host:port", used in every message. */
+  readonly target: SshTarget;
+  /** The key the host presented, as an OpenSSH line ("ssh-ed25519 AAAA..."): pin it. */
+  readonly hostKey: string;
+  /** Resolves once the connection has ended, for whatever reason. */
+  readonly closed: Promise<void>;
+  /** False once the connection has dropped or been closed. */
+  readonly isConnected: boolean;
+  /**
+   * Runs a command through the login user's shell. Resolves with its exit code or signal, whatever
+   * they are; rejects only with SshCommandTimeoutError (opts.timeoutMs passed) or
+   * SshConnectionLostError (the connection dropped before the command ended).
+   * Pass secrets in opts.env or opts.stdin, never in the command: errors print the command.
+   */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Like exec, but throws SshCommandError unless the command exits 0. */
+  execOrThrow(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Writes a file atomically (parent directory created), with the given mode. */
+  putContent(remotePath: string, data: string | Buffer, mode: number): Promise<void>;
+  /** Reads a whole file; undefined when it does not exist. */
+  getContent(remotePath: string): Promise<Buffer | undefined>;
+  /** Ends the connection; resolves once it is closed. */
+  close(): Promise<void>;
+}
+
+/**
  * One SSH connection to one host. Commands return honest results; execOrThrow fails on a non-zero
  * exit with the host, command, exit code and stderr tail. Most callers want getSshClient (pooled).
  */
-export class SshClient {
+export class SshConnection implements SshClient {
   /** "user@host:port", used in every message. */
   readonly target: SshTarget;
   /** The key the host presented, as an OpenSSH line ("ssh-ed25519 AAAA..."): pin it. */
@@ -75,10 +106,13 @@ export class SshClient {
    * Connects, retrying while the host boots until opts.deadlineMs (default 120 s). Fails at once
    * with SshAuthenticationError or HostKeyMismatchError; SshConnectTimeoutError after the deadline.
    */
-  static async connect(args: SshConnectionArgs, opts: SshConnectOptions = {}): Promise<SshClient> {
+  static async connect(
+    args: SshConnectionArgs,
+    opts: SshConnectOptions = {},
+  ): Promise<SshConnection> {
     const resolved = resolveSshConnectionArgs(args);
     const { connection, presentedHostKey } = await connectWithRetry(resolved, opts);
-    return new SshClient(
+    return new SshConnection(
       connection,
       sshTarget(resolved),
       presentedHostKey,

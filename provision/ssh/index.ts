@@ -1,7 +1,7 @@
 export * from "./types";
 export * from "./errors";
 export * from "./keys";
-export { SshClient } from "./client";
+export { SshConnection, type SshClient } from "./client";
 export type { SshConnectOptions } from "./connect";
 export { getSshClient, closeAllSshClients, withSshRetry, type SshRetryOptions } from "./pool";
 export { shellQuote, renderRemoteCommand } from "./shell";

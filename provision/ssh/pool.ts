@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
-import { SshClient } from "./client";
+import { SshConnection, type SshClient } from "./client";
 import { resolveSshConnectionArgs, sshTarget, type SshConnectOptions } from "./connect";
 import { HostKeyMismatchError, SshConnectionLostError, isSshConnectionLoss } from "./errors";
 import { fingerprintOfBlob, parseOpenSshPublicKey } from "./keys";
 import type { SshConnectionArgs } from "./types";
 
-type Pool = Map<string, Promise<SshClient>>;
+type Pool = Map<string, Promise<SshConnection>>;
 
 // On globalThis under a registered symbol: Pulumi deserializes each dynamic provider's closure
 // separately, so module-level state would give every resource its own pool.
@@ -26,14 +26,17 @@ function poolKey(args: SshConnectionArgs): string {
 }
 
 /**
- * The shared connection to args' user@host:port, connecting (with retries, see SshClient.connect)
- * when there is none or the previous one dropped. Concurrent callers share one connection attempt.
- * When args.hostKey is set, a pooled connection made without a pin is checked against it.
+ * The shared connection to args' user@host:port, connecting (with retries, see
+ * SshConnection.connect) when there is none or the previous one dropped. Concurrent callers share
+ * one connection attempt. When args.hostKey is set, a pooled connection made without a pin is
+ * checked against it. In unit tests, the fake registered for the host (useFakeSshClients) answers.
  */
 export async function getSshClient(
   args: SshConnectionArgs,
   opts: SshConnectOptions = {},
 ): Promise<SshClient> {
+  const fakes = fakeSshClients();
+  if (fakes !== undefined) return connectFake(fakes, args);
   const key = poolKey(args);
   const clients = pool();
   const pooled = clients.get(key);
@@ -45,7 +48,7 @@ export async function getSshClient(
     }
     if (clients.get(key) === pooled) clients.delete(key);
   }
-  const connecting = SshClient.connect(args, opts);
+  const connecting = SshConnection.connect(args, opts);
   clients.set(key, connecting);
   const forget = () => {
     if (clients.get(key) === connecting) clients.delete(key);
@@ -102,7 +105,7 @@ export async function withSshRetry<T>(
 
 const RETRY_PAUSE_MS = 500;
 
-function checkPinnedHostKey(client: SshClient, args: SshConnectionArgs): void {
+function checkPinnedHostKey(client: SshConnection, args: SshConnectionArgs): void {
   if (!args.hostKey) return;
   const expected = parseOpenSshPublicKey(args.hostKey).blob;
   const presented = parseOpenSshPublicKey(client.hostKey).blob;
@@ -114,4 +117,47 @@ function checkPinnedHostKey(client: SshClient, args: SshConnectionArgs): void {
       client.hostKey,
     );
   }
+}
+
+// ---- Test seam ---------------------------------------------------------------------------------
+
+/** A fake host for unit tests: the client itself, or how "connecting" to it goes (may throw). */
+export type FakeSshHost = SshClient | ((args: SshConnectionArgs) => Promise<SshClient>);
+
+// On globalThis, as the pool: one table however many times the module is loaded.
+const FAKES_SYMBOL = Symbol.for("dockfleet.provision.ssh.fakes.v1");
+
+function fakeSshClients(): Map<string, FakeSshHost> | undefined {
+  return (globalThis as { [FAKES_SYMBOL]?: Map<string, FakeSshHost> })[FAKES_SYMBOL];
+}
+
+/**
+ * For unit tests only: until the returned function is called, getSshClient and withSshRetry
+ * connect to no host and hand out the fake registered for "host:port" (port 22 when the
+ * connection args have none); a host without a fake is refused, so that a test never reaches a
+ * real one. With no fakes registered (production), nothing changes.
+ */
+export function useFakeSshClients(fakes: Record<string, FakeSshHost>): () => void {
+  const holder = globalThis as { [FAKES_SYMBOL]?: Map<string, FakeSshHost> };
+  const previous = holder[FAKES_SYMBOL];
+  const table = new Map(Object.entries(fakes));
+  holder[FAKES_SYMBOL] = table;
+  return () => {
+    if (holder[FAKES_SYMBOL] === table) holder[FAKES_SYMBOL] = previous;
+  };
+}
+
+async function connectFake(
+  fakes: Map<string, FakeSshHost>,
+  args: SshConnectionArgs,
+): Promise<SshClient> {
+  const address = `${args.host}:${args.port ?? 22}`;
+  const fake = fakes.get(address);
+  if (fake === undefined) {
+    throw new Error(
+      `ssh ${address}: no fake SSH client registered for it (useFakeSshClients has ` +
+        `${[...fakes.keys()].join(", ") || "none"})`,
+    );
+  }
+  return typeof fake === "function" ? fake(args) : fake;
 }

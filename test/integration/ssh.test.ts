@@ -9,10 +9,10 @@ import { utils } from "ssh2";
 import {
   HostKeyMismatchError,
   SshAuthenticationError,
-  SshClient,
   SshCommandError,
   SshCommandTimeoutError,
   SshConnectTimeoutError,
+  SshConnection,
   SshConnectionLostError,
   closeAllSshClients,
   fingerprintSha256,
@@ -75,7 +75,7 @@ describe("connecting", () => {
     servers.push(sshd);
     const log: string[] = [];
     const started = Date.now();
-    const connecting = SshClient.connect(sshd.connectionArgs(), {
+    const connecting = SshConnection.connect(sshd.connectionArgs(), {
       deadlineMs: 20_000,
       log: (line) => log.push(line),
     });
@@ -100,7 +100,7 @@ describe("connecting", () => {
     servers.push(sshd);
     const started = Date.now();
     const error = await rejectsWith(
-      SshClient.connect(sshd.connectionArgs(), { deadlineMs: 1_500 }),
+      SshConnection.connect(sshd.connectionArgs(), { deadlineMs: 1_500 }),
       SshConnectTimeoutError,
     );
     assert.match(error.message, new RegExp(`root@127.0.0.1:${sshd.port} within 1500 ms`));
@@ -115,7 +115,7 @@ describe("connecting", () => {
       const sshd = await newSshd();
       const started = Date.now();
       const error = await rejectsWith(
-        SshClient.connect(
+        SshConnection.connect(
           sshd.connectionArgs({ privateKey: generateSshKeyPair("stranger").privateKey }),
           { deadlineMs: 30_000 },
         ),
@@ -130,7 +130,7 @@ describe("connecting", () => {
   test("a changed host key is refused at once, naming both fingerprints", LIMIT, async () => {
     const sshd = await newSshd();
     const pinned = sshd.hostPublicKey;
-    const first = await SshClient.connect(sshd.connectionArgs({ hostKey: pinned }));
+    const first = await SshConnection.connect(sshd.connectionArgs({ hostKey: pinned }));
     assert.equal(first.hostKey, pinned);
     await first.close();
 
@@ -138,7 +138,7 @@ describe("connecting", () => {
     assert.notEqual(replacement, pinned);
     const started = Date.now();
     const error = await rejectsWith(
-      SshClient.connect(sshd.connectionArgs({ hostKey: pinned }), { deadlineMs: 30_000 }),
+      SshConnection.connect(sshd.connectionArgs({ hostKey: pinned }), { deadlineMs: 30_000 }),
       HostKeyMismatchError,
     );
     assert.ok(elapsedSince(started) < 3_000, `took ${elapsedSince(started)} ms`);
@@ -150,7 +150,7 @@ describe("connecting", () => {
     assert.ok(error.message.includes(fingerprintSha256(replacement)));
 
     // Pinning the new key works again.
-    const again = await SshClient.connect(sshd.connectionArgs({ hostKey: replacement }));
+    const again = await SshConnection.connect(sshd.connectionArgs({ hostKey: replacement }));
     await again.close();
   });
 
@@ -181,10 +181,10 @@ describe("connecting", () => {
 
 describe("commands", () => {
   let sshd: TestSshd;
-  let client: SshClient;
+  let client: SshConnection;
   before(async () => {
     sshd = await newSshd();
-    client = await SshClient.connect(sshd.connectionArgs({ hostKey: sshd.hostPublicKey }));
+    client = await SshConnection.connect(sshd.connectionArgs({ hostKey: sshd.hostPublicKey }));
   });
   after(async () => client.close());
 
