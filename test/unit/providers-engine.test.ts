@@ -1,0 +1,257 @@
+/**
+ * The Docker engine's providers (package install, configuration) against fake hosts: what is
+ * uploaded and run over SSH, and that one host's package steps never overlap.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, it } from "node:test";
+import { readScript } from "../../provision/dynamic/remote-step";
+import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
+import { dockerConfigProvider } from "../../components/engine/resources/docker-config";
+import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
+import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
+import {
+  FakeCommander,
+  commandLinesWith,
+  installFakeHosts,
+  outputsOf,
+  scriptResult,
+  type RecordedCommand,
+} from "../helpers/fake-ssh";
+
+type ConfigInputs = Parameters<typeof dockerConfigProvider.create>[0];
+type InstallInputs = Parameters<typeof dockerInstallProvider.create>[0];
+
+const ENGINE_DIR = path.join(__dirname, "../../components/engine");
+const APPLY_SCRIPT = readScript(ENGINE_DIR, "apply-docker-config.sh");
+const INSTALL_SCRIPT = readScript(ENGINE_DIR, "install-docker.sh");
+const SERVER_KEY =
+  "-----BEGIN EC PRIVATE KEY-----\nSECRET-SERVER-KEY\n-----END EC PRIVATE KEY-----\n";
+const address = (n: number) => `10.0.0.${n}`;
+const connection = (n: number) => ({
+  host: address(n),
+  port: 22,
+  user: "root",
+  privateKey: "fake ssh key",
+});
+
+let restore: (() => void) | undefined;
+afterEach(() => {
+  const uninstall = restore;
+  restore = undefined;
+  uninstall?.();
+});
+
+function install(...hosts: FakeCommander[]): void {
+  restore = installFakeHosts(...hosts);
+}
+
+// ---- DockerConfig ------------------------------------------------------------------------------
+
+function configInputs(overrides: Partial<ConfigInputs> = {}): ConfigInputs {
+  return {
+    host: "host-1",
+    connection: connection(1),
+    logUrn: "",
+    script: APPLY_SCRIPT,
+    daemonJson: '{\n  "log-driver": "json-file"\n}\n',
+    systemdDropIn: "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n",
+    caCertPem: "CA CERT\n",
+    serverCertPem: "SERVER CERT\n",
+    serverKeyPem: SERVER_KEY,
+    ...overrides,
+  };
+}
+
+function configHost(changed = "1"): FakeCommander {
+  return new FakeCommander("10.0.0.1:22")
+    .on(new RegExp(`^install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}$`), {})
+    .on(/^bash -s$/, (call) => {
+      assert.equal(call.stdin, APPLY_SCRIPT);
+      return scriptResult({ changed });
+    });
+}
+
+describe("dockerConfigProvider", () => {
+  it("stages daemon.json, the drop-in and the TLS files, then runs the apply script", async () => {
+    const host = configHost();
+    install(host);
+
+    const { id } = await dockerConfigProvider.create(configInputs());
+
+    assert.equal(id, "host-1-docker-config");
+    assert.deepEqual(host.commandLines, [
+      `install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}`,
+      "bash -s",
+    ]);
+    const at = (name: string) => `${DOCKER_CONFIG_STAGING_DIR}/${name}`;
+    assert.deepEqual(
+      host.uploads.map((upload) => [upload.path, upload.mode]),
+      [
+        [at("daemon.json"), 0o644],
+        [at("dockfleet.conf"), 0o644],
+        [at("ca.pem"), 0o644],
+        [at("server-cert.pem"), 0o644],
+        [at("server-key.pem"), 0o600],
+      ],
+    );
+    assert.equal(host.upload(at("server-key.pem")).content, SERVER_KEY);
+    assert.equal(host.upload(at("daemon.json")).content, configInputs().daemonJson);
+    assert.deepEqual(host.commands[1].env, {});
+    assert.deepEqual(commandLinesWith("SECRET-SERVER-KEY", host), []);
+  });
+
+  it("update applies the new configuration the same way", async () => {
+    const host = configHost("0");
+    install(host);
+    const news = configInputs({ daemonJson: '{"debug": true}\n' });
+
+    await dockerConfigProvider.update!("id", configInputs(), news);
+
+    assert.equal(host.upload(`${DOCKER_CONFIG_STAGING_DIR}/daemon.json`).content, news.daemonJson);
+    assert.equal(host.ran(/^bash -s$/).length, 1);
+  });
+
+  it("diff: a change of any file is an update in place; another host a replacement", async () => {
+    const olds = configInputs();
+    const changed = await dockerConfigProvider.diff!(
+      "id",
+      olds,
+      configInputs({ caCertPem: "NEW CA" }),
+    );
+    assert.deepEqual(changed, { changes: true, replaces: [] });
+    const moved = await dockerConfigProvider.diff!(
+      "id",
+      olds,
+      configInputs({ connection: connection(2) }),
+    );
+    assert.deepEqual(moved, { changes: true, replaces: ["connection"] });
+    assert.deepEqual(await dockerConfigProvider.diff!("id", olds, configInputs()), {
+      changes: false,
+      replaces: [],
+    });
+  });
+
+  it("delete runs the script with REMOVE=1", async () => {
+    const host = configHost();
+    install(host);
+
+    await dockerConfigProvider.delete!("id", configInputs());
+
+    assert.deepEqual(
+      host.commands.map((call) => [call.command, call.env]),
+      [["bash -s", { REMOVE: "1" }]],
+    );
+  });
+
+  it("delete skips a host that is gone, but not a script that fails", async () => {
+    const gone = configHost();
+    gone.unreachable = true;
+    install(gone);
+    await dockerConfigProvider.delete!("id", configInputs());
+    assert.deepEqual(gone.commands, []);
+    restore?.();
+
+    const failing = new FakeCommander("10.0.0.1:22").on(/^bash -s$/, {
+      code: 1,
+      stderr: "systemctl: dockerd failed to stop\n",
+    });
+    install(failing);
+    await assert.rejects(
+      dockerConfigProvider.delete!("id", configInputs()),
+      /host-1: step "remove docker configuration" failed[\s\S]*dockerd failed to stop/,
+    );
+  });
+});
+
+// ---- Package installs (Docker, etcd) -----------------------------------------------------------
+
+function installInputs(n: number, overrides: Partial<InstallInputs> = {}): InstallInputs {
+  return {
+    host: `host-${n}`,
+    connection: connection(n),
+    logUrn: "",
+    script: INSTALL_SCRIPT,
+    env: { DOCKER_SOURCE: "distro" },
+    removeOnDestroy: false,
+    ...overrides,
+  };
+}
+
+describe("dockerInstallProvider", () => {
+  it("runs the install script with its parameters and reports version and dockerd", async () => {
+    const host = new FakeCommander("10.0.0.1:22").on(/^bash -s$/, (call) => {
+      assert.equal(call.stdin, INSTALL_SCRIPT);
+      return scriptResult({ changed: "1", version: "20.10.24", dockerd: "/usr/sbin/dockerd" });
+    });
+    install(host);
+
+    const { id, outs } = await outputsOf(dockerInstallProvider.create(installInputs(1)));
+
+    assert.equal(id, "host-1-docker-install");
+    assert.equal(outs.version, "20.10.24");
+    assert.equal(outs.dockerdPath, "/usr/sbin/dockerd");
+    assert.deepEqual(host.commands[0].env, { DOCKER_SOURCE: "distro" });
+  });
+
+  it("fails when the script does not report where dockerd is", async () => {
+    install(new FakeCommander("10.0.0.1:22").on(/^bash -s$/, scriptResult({ changed: "0" })));
+    await assert.rejects(
+      dockerInstallProvider.create(installInputs(1)),
+      /host-1: install-docker.sh did not report where dockerd is/,
+    );
+  });
+
+  it("delete removes the packages only when asked to", async () => {
+    const host = new FakeCommander("10.0.0.1:22").on(/^bash -s$/, scriptResult({ changed: "1" }));
+    install(host);
+
+    await dockerInstallProvider.delete!("id", {
+      ...installInputs(1),
+      version: "",
+      dockerdPath: "",
+    });
+    assert.deepEqual(host.connections, []);
+
+    await dockerInstallProvider.delete!("id", {
+      ...installInputs(1, { removeOnDestroy: true }),
+      version: "",
+      dockerdPath: "",
+    });
+    assert.deepEqual(host.commands[0].env, { DOCKER_SOURCE: "distro", DOCKER_ACTION: "remove" });
+  });
+
+  it("runs one package step at a time on a host (apt's cache), in parallel across hosts", async () => {
+    let running = 0;
+    let mostAtOnce = 0;
+    const slowInstall = async (call: RecordedCommand) => {
+      running++;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      await sleep(30);
+      running--;
+      return call.env.ETCD_SOURCE !== undefined
+        ? scriptResult({ etcd: "/usr/bin/etcd", etcdctl: "/usr/bin/etcdctl" })
+        : scriptResult({ dockerd: "/usr/sbin/dockerd" });
+    };
+    const [host1, host2] = [1, 2].map((n) =>
+      new FakeCommander(`${address(n)}:22`).on(/^bash -s$/, slowInstall),
+    );
+    install(host1, host2);
+    const etcdInputs = (n: number) =>
+      installInputs(n, { script: "# install-etcd.sh\n", env: { ETCD_SOURCE: "distro" } });
+
+    await Promise.all([
+      dockerInstallProvider.create(installInputs(1)),
+      etcdInstallProvider.create(etcdInputs(1)),
+    ]);
+    assert.equal(mostAtOnce, 1);
+    assert.equal(host1.commands.length, 2);
+
+    await Promise.all([
+      dockerInstallProvider.create(installInputs(1)),
+      etcdInstallProvider.create(etcdInputs(2)),
+    ]);
+    assert.equal(mostAtOnce, 2);
+  });
+});
