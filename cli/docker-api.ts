@@ -1,5 +1,5 @@
 import * as https from "node:https";
-import type { DockerTlsOutput } from "./stack-outputs";
+import type { DockerTlsOutput } from "../components/stack/outputs";
 
 /** What `GET /info` on a host's Docker API told us, or why it could not be asked. */
 export interface EngineProbe {

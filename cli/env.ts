@@ -1,15 +1,13 @@
 import * as path from "node:path";
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
-import { dockfleetHome, writePrivateFile } from "./private-files";
+import { writeStackClientFiles } from "./client-files";
 import {
   defaultStackName,
   defaultWorkDir,
-  type DockerTlsOutput,
   findHost,
+  type NamedStackOutputs,
   readStackOutputs,
-  requireDockerTls,
-  type StackOutputs,
 } from "./stack-outputs";
 
 export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const;
@@ -76,30 +74,17 @@ export function detectShell(shellPath = process.env.SHELL): Shell {
   return (SHELLS as readonly string[]).includes(name) ? (name as Shell) : "bash";
 }
 
-/** ~/.dockfleet/<stack>/<host>/: where a host's Docker client files live. */
-export function hostClientDir(stack: string, host: string): string {
-  return path.join(dockfleetHome(), stack, host);
-}
-
-/** Writes ca.pem, cert.pem and key.pem (mode 0600, folder 0700) for DOCKER_CERT_PATH. */
-export function writeDockerCertPath(dir: string, tls: DockerTlsOutput): string {
-  writePrivateFile(path.join(dir, "ca.pem"), tls.caPem);
-  writePrivateFile(path.join(dir, "cert.pem"), tls.certPem);
-  writePrivateFile(path.join(dir, "key.pem"), tls.keyPem);
-  return dir;
-}
-
-/** Reads the stack and writes the host's client files: what `env` and `context` share. */
+/**
+ * Reads the stack and writes its client files: what `env` and `context` share. The certificates
+ * are the stack's (one CA, one client certificate), so every host has the same DOCKER_CERT_PATH.
+ */
 export async function prepareDockerClient(
   stackName: string,
   hostName: string,
-): Promise<{ outputs: StackOutputs; dockerHost: string; certPath: string }> {
+): Promise<{ outputs: NamedStackOutputs; dockerHost: string; certPath: string }> {
   const outputs = await readStackOutputs(stackName, defaultWorkDir());
   const host = findHost(outputs, hostName);
-  const certPath = writeDockerCertPath(
-    hostClientDir(outputs.stack, host.name),
-    requireDockerTls(outputs),
-  );
+  const certPath = writeStackClientFiles(outputs).dir;
   return { outputs, dockerHost: host.dockerHost, certPath };
 }
 

@@ -1,13 +1,8 @@
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
 import { probeEngine, type EngineProbe } from "./docker-api";
-import {
-  defaultStackName,
-  defaultWorkDir,
-  type HostOutput,
-  readStackOutputs,
-  requireDockerTls,
-} from "./stack-outputs";
+import type { HostOutput } from "../components/stack/outputs";
+import { defaultStackName, defaultWorkDir, readStackOutputs } from "./stack-outputs";
 
 /** One row of `dockfleet ls`, also its JSON form. */
 export interface HostStatus {
@@ -85,7 +80,7 @@ export function registerLsCommand(program: Command): void {
         );
       }
       const outputs = await readStackOutputs(options.stack, defaultWorkDir());
-      const tls = requireDockerTls(outputs);
+      const tls = outputs.dockerTls;
       // Hosts are independent: probe them all at once, so `ls` takes one timeout at most.
       const rows = await Promise.all(
         outputs.hosts.map(async (host) =>

@@ -1,11 +1,5 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-
-/** Root of the files the CLI writes for the operator: DOCKFLEET_HOME, else ~/.dockfleet. */
-export function dockfleetHome(): string {
-  return process.env.DOCKFLEET_HOME ?? path.join(os.homedir(), ".dockfleet");
-}
 
 /** Creates DIR (and parents) readable only by the owner. */
 export function ensurePrivateDir(dir: string): string {

@@ -1,15 +1,6 @@
-import * as path from "node:path";
 import type { Command } from "commander";
-import { dockfleetHome, writePrivateFile } from "./private-files";
-import { ensureTrailingNewline, renderKnownHostsLine } from "./ssh";
-import {
-  defaultStackName,
-  defaultWorkDir,
-  findHost,
-  readStackOutputs,
-  requireSshLogin,
-  type StackOutputs,
-} from "./stack-outputs";
+import { writeStackClientFiles } from "./client-files";
+import { defaultStackName, defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
 
 export interface SshConfigHost {
   /** The `Host` alias ("host-1"). */
@@ -48,35 +39,6 @@ function quoteConfigValue(value: string): string {
   return /\s/.test(value) ? `"${value}"` : value;
 }
 
-/**
- * Writes the stack's SSH key and a known_hosts file holding every host's pinned key to
- * ~/.dockfleet/<stack>/ (mode 0600): the files the config block points at, which must outlive
- * this command.
- */
-export function writeSshFiles(
-  outputs: StackOutputs,
-  hosts: StackOutputs["hosts"],
-): { identityFile: string; knownHostsFile: string; logins: SshConfigHost[] } {
-  const dir = path.join(dockfleetHome(), outputs.stack);
-  const logins = hosts.map((host) => ({ host, login: requireSshLogin(outputs, host) }));
-  const knownHosts = logins
-    .map(({ host, login }) => renderKnownHostsLine(host.address, login.port, login.hostKey))
-    .join("\n");
-  return {
-    identityFile: writePrivateFile(
-      path.join(dir, "ssh_key"),
-      ensureTrailingNewline(logins[0].login.privateKey),
-    ),
-    knownHostsFile: writePrivateFile(path.join(dir, "known_hosts"), `${knownHosts}\n`),
-    logins: logins.map(({ host, login }) => ({
-      alias: host.name,
-      address: host.address,
-      user: login.user,
-      port: login.port,
-    })),
-  };
-}
-
 export function registerSshConfigCommand(program: Command): void {
   program
     .command("ssh-config")
@@ -88,7 +50,17 @@ export function registerSshConfigCommand(program: Command): void {
     .action(async (hostName: string | undefined, options: { stack: string }) => {
       const outputs = await readStackOutputs(options.stack, defaultWorkDir());
       const hosts = hostName === undefined ? outputs.hosts : [findHost(outputs, hostName)];
-      const files = writeSshFiles(outputs, hosts);
-      process.stdout.write(renderSshConfig(files.logins, files));
+      // The files the config block points at, which must outlive this command: the stack's one
+      // set of client files (the key, and known_hosts pinning every host's key).
+      const files = writeStackClientFiles(outputs);
+      const logins = hosts.map((host) => ({
+        alias: host.name,
+        address: host.address,
+        user: host.sshUser,
+        port: host.sshPort,
+      }));
+      process.stdout.write(
+        renderSshConfig(logins, { identityFile: files.sshKey, knownHostsFile: files.knownHosts }),
+      );
     });
 }

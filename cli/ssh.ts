@@ -1,33 +1,9 @@
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
-import { writePrivateFile } from "./private-files";
-import {
-  defaultStackName,
-  defaultWorkDir,
-  findHost,
-  readStackOutputs,
-  requireSshLogin,
-} from "./stack-outputs";
-
-/** Pure: how known_hosts names a host: the bare address on port 22, `[address]:port` otherwise. */
-export function knownHostsName(address: string, port: number): string {
-  return port === 22 ? address : `[${address}]:${port}`;
-}
-
-/** Pure: a known_hosts line pinning a host key ("ssh-ed25519 AAAA... comment" → type and key). */
-export function renderKnownHostsLine(address: string, port: number, hostKey: string): string {
-  const [type, key] = hostKey.trim().split(/\s+/);
-  if (!type || !key) {
-    throw new CliError(
-      `the pinned host key of ${address} is not an OpenSSH public key: ${JSON.stringify(hostKey)}`,
-    );
-  }
-  return `${knownHostsName(address, port)} ${type} ${key}`;
-}
+import { writeStackClientFiles } from "./client-files";
+import { defaultStackName, defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
 
 /** Pure: the ssh options that make OpenSSH accept only the pinned key and use only our identity. */
 export function strictSshOptions(identityFile: string, knownHostsFile: string): string[] {
@@ -69,37 +45,20 @@ export function registerSshCommand(program: Command): void {
     .action(async (hostName: string, command: string[], options: { stack: string }) => {
       const outputs = await readStackOutputs(options.stack, defaultWorkDir());
       const host = findHost(outputs, hostName);
-      const login = requireSshLogin(outputs, host);
-      // The key and the pinned host key live only as long as this ssh: a private temporary folder.
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-ssh-"));
-      try {
-        const identityFile = writePrivateFile(
-          path.join(dir, "id"),
-          ensureTrailingNewline(login.privateKey),
-        );
-        const knownHostsFile = writePrivateFile(
-          path.join(dir, "known_hosts"),
-          `${renderKnownHostsLine(host.address, login.port, login.hostKey)}\n`,
-        );
-        const args = renderSshArgs(
-          { user: login.user, port: login.port, address: host.address },
-          { identityFile, knownHostsFile },
-          command,
-        );
-        process.exitCode = await runInteractive("ssh", args);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      // The stack's one set of client files: the key and every host's pinned key.
+      const files = writeStackClientFiles(outputs);
+      const args = renderSshArgs(
+        { user: host.sshUser, port: host.sshPort, address: host.address },
+        { identityFile: files.sshKey, knownHostsFile: files.knownHosts },
+        command,
+      );
+      process.exitCode = await runInteractive("ssh", args);
     });
-}
-
-export function ensureTrailingNewline(text: string): string {
-  return text.endsWith("\n") ? text : `${text}\n`;
 }
 
 /**
  * Runs a program on this terminal and returns its exit code. Ctrl-C goes to the child (same
- * process group); this process waits for it, so that the temporary key is always removed.
+ * process group); this process waits for it and exits with its code.
  */
 function runInteractive(program: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,41 +1,20 @@
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import {
+  type HostOutput,
+  outputValues,
+  parseStackOutputs,
+  type StackOutputs,
+  StackOutputsError,
+} from "../components/stack/outputs";
 import { CliError } from "./cli-error";
 
-/** One host as the program's `hosts` output lists it (index.ts). */
-export interface HostOutput {
-  name: string;
-  driver: string;
-  address: string;
-  privateAddress: string;
-  /** tcp://<address>:<port> of the TLS-protected Docker API. */
-  dockerHost: string;
-  dockerVersion: string;
-  sshCommand?: string;
-  /** SSH login; absent in stacks last brought up before the CLI existed. */
-  sshUser?: string;
-  sshPort?: number;
-  /** The host's pinned public key, "ssh-ed25519 AAAA...". */
-  hostKey?: string;
-}
-
-/** The Docker client's TLS material (the same for every host of a stack). */
-export interface DockerTlsOutput {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
-
-export interface StackOutputs {
-  stack: string;
-  hosts: HostOutput[];
-  dockerTls?: DockerTlsOutput;
-  sshPrivateKey?: string;
-}
+/** A stack's outputs (their one declaration: components/stack/outputs.ts) and the stack's name. */
+export type NamedStackOutputs = StackOutputs & { stack: string };
 
 /** Where the CLI finds the Pulumi project: DOCKFLEET_WORK_DIR, or the checkout it runs from. */
 export function defaultWorkDir(): string {
-  return process.env.DOCKFLEET_WORK_DIR ?? path.resolve(__dirname, "..", "..");
+  return process.env.DOCKFLEET_WORK_DIR ?? path.resolve(__dirname, "..");
 }
 
 /** The stack to read when -s is not given: DOCKFLEET_STACK, else "local" (as bin/up). */
@@ -44,11 +23,35 @@ export function defaultStackName(): string {
 }
 
 /**
+ * Checks a stack's output values (name → value, secrets in clear) against their declaration;
+ * a stack without outputs, or with outputs of an older dockfleet, fails with what to run.
+ */
+export function parseNamedStackOutputs(stackName: string, values: unknown): NamedStackOutputs {
+  if (values === null || typeof values !== "object" || !("hosts" in values)) {
+    throw new CliError(
+      `stack "${stackName}" has no hosts in its outputs: bring it up with \`bin/up ${stackName}\``,
+    );
+  }
+  try {
+    return { ...parseStackOutputs(values), stack: stackName };
+  } catch (error) {
+    if (!(error instanceof StackOutputsError)) throw error;
+    throw new CliError(
+      `stack "${stackName}": ${error.message}\n` +
+        `run \`bin/up ${stackName}\` with this version of dockfleet to bring them up to date`,
+    );
+  }
+}
+
+/**
  * Reads a stack's outputs through the Automation API (secrets in clear: the CLI writes them to
  * private files). Fails with the stacks that do exist when the name is unknown, and with how to
- * fix it when the stack has no hosts yet.
+ * fix it when the stack has no hosts yet or outputs of an older dockfleet.
  */
-export async function readStackOutputs(stackName: string, workDir: string): Promise<StackOutputs> {
+export async function readStackOutputs(
+  stackName: string,
+  workDir: string,
+): Promise<NamedStackOutputs> {
   let stack;
   try {
     stack = await LocalWorkspace.selectStack({ stackName, workDir });
@@ -64,19 +67,7 @@ export async function readStackOutputs(stackName: string, workDir: string): Prom
         `choose one with -s <stack>, or create it with \`bin/up ${stackName}\``,
     );
   }
-  const outputs = await stack.outputs();
-  const hosts = outputs.hosts?.value as HostOutput[] | undefined;
-  if (!Array.isArray(hosts) || hosts.length === 0) {
-    throw new CliError(
-      `stack "${stackName}" has no hosts in its outputs: bring it up with \`bin/up ${stackName}\``,
-    );
-  }
-  return {
-    stack: stackName,
-    hosts,
-    dockerTls: outputs.dockerTls?.value as DockerTlsOutput | undefined,
-    sshPrivateKey: outputs.sshPrivateKey?.value as string | undefined,
-  };
+  return parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
 }
 
 async function listStackNames(workDir: string): Promise<string[]> {
@@ -93,7 +84,7 @@ function lastLines(text: string, count = 5): string {
 }
 
 /** The named host of a stack, or an error listing the stack's hosts. */
-export function findHost(outputs: StackOutputs, hostName: string): HostOutput {
+export function findHost(outputs: NamedStackOutputs, hostName: string): HostOutput {
   const host = outputs.hosts.find((candidate) => candidate.name === hostName);
   if (host === undefined) {
     throw new CliError(
@@ -102,39 +93,4 @@ export function findHost(outputs: StackOutputs, hostName: string): HostOutput {
     );
   }
   return host;
-}
-
-/** The stack's Docker TLS material, or an error saying how to get it. */
-export function requireDockerTls(outputs: StackOutputs): DockerTlsOutput {
-  const tls = outputs.dockerTls;
-  if (tls === undefined || !tls.caPem || !tls.certPem || !tls.keyPem) {
-    throw new CliError(
-      `stack "${outputs.stack}" has no dockerTls output (caPem, certPem, keyPem): ` +
-        `run \`bin/up ${outputs.stack}\` with this version of dockfleet`,
-    );
-  }
-  return tls;
-}
-
-/** What `ssh` needs for a host, or an error naming the missing output. */
-export function requireSshLogin(
-  outputs: StackOutputs,
-  host: HostOutput,
-): { user: string; port: number; hostKey: string; privateKey: string } {
-  const missing = (["sshUser", "sshPort", "hostKey"] as const).filter(
-    (field) => host[field] === undefined || host[field] === "",
-  );
-  if (missing.length > 0 || !outputs.sshPrivateKey) {
-    const fields = [...missing, ...(outputs.sshPrivateKey ? [] : ["sshPrivateKey"])];
-    throw new CliError(
-      `stack "${outputs.stack}" lacks ${fields.join(", ")} for host "${host.name}" in its outputs: ` +
-        `run \`bin/up ${outputs.stack}\` again to add them`,
-    );
-  }
-  return {
-    user: host.sshUser as string,
-    port: host.sshPort as number,
-    hostKey: host.hostKey as string,
-    privateKey: outputs.sshPrivateKey as string,
-  };
 }

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { describe, it } from "node:test";
 import { contextName, renderDockerEndpoint } from "../../cli/context";
-import { detectShell, renderShellEnv, writeDockerCertPath } from "../../cli/env";
+import { detectShell, renderShellEnv } from "../../cli/env";
 
 const variables = {
   DOCKER_TLS_VERIFY: "1",
   DOCKER_HOST: "tcp://172.30.80.10:2376",
-  DOCKER_CERT_PATH: "/home/o'brien/.dockfleet/dev/host-1",
+  DOCKER_CERT_PATH: "/home/o'brien/dockfleet/.dockfleet/dev",
   DOCKFLEET_STACK: "dev",
   DOCKFLEET_HOST_NAME: "host-1",
 };
@@ -24,7 +21,7 @@ describe("dockfleet env", () => {
       [
         "export DOCKER_TLS_VERIFY='1'",
         "export DOCKER_HOST='tcp://172.30.80.10:2376'",
-        "export DOCKER_CERT_PATH='/home/o'\\''brien/.dockfleet/dev/host-1'",
+        "export DOCKER_CERT_PATH='/home/o'\\''brien/dockfleet/.dockfleet/dev'",
         "export DOCKFLEET_STACK='dev'",
         "export DOCKFLEET_HOST_NAME='host-1'",
         "# Run this command to configure your shell:",
@@ -47,14 +44,14 @@ describe("dockfleet env", () => {
     assert.match(fish, /^set -gx DOCKER_TLS_VERIFY '1';$/m);
     assert.match(
       fish,
-      /^set -gx DOCKER_CERT_PATH '\/home\/o\\'brien\/\.dockfleet\/dev\/host-1';$/m,
+      /^set -gx DOCKER_CERT_PATH '\/home\/o\\'brien\/dockfleet\/\.dockfleet\/dev';$/m,
     );
     assert.match(fish, /^# eval \(dockfleet env -s dev host-1\)$/m);
     const powershell = renderShellEnv("powershell", variables, { unset: false, selfCommand });
     assert.match(powershell, /^\$Env:DOCKER_HOST = 'tcp:\/\/172\.30\.80\.10:2376'$/m);
     assert.match(
       powershell,
-      /^\$Env:DOCKER_CERT_PATH = '\/home\/o''brien\/\.dockfleet\/dev\/host-1'$/m,
+      /^\$Env:DOCKER_CERT_PATH = '\/home\/o''brien\/dockfleet\/\.dockfleet\/dev'$/m,
     );
     assert.match(powershell, /^# & dockfleet env -s dev host-1 \| Invoke-Expression$/m);
   });
@@ -88,41 +85,15 @@ describe("dockfleet env", () => {
     assert.equal(detectShell("/bin/sh"), "bash");
     assert.equal(detectShell(undefined), "bash");
   });
-
-  it("writes the certificates with mode 0600 in a 0700 folder, replacing looser files", () => {
-    const dir = path.join(
-      fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-env-")),
-      "dev",
-      "host-1",
-    );
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    fs.writeFileSync(path.join(dir, "key.pem"), "old", { mode: 0o644 });
-    writeDockerCertPath(dir, { caPem: "CA", certPem: "CERT", keyPem: "KEY" });
-    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
-    for (const [file, content] of [
-      ["ca.pem", "CA"],
-      ["cert.pem", "CERT"],
-      ["key.pem", "KEY"],
-    ]) {
-      const target = path.join(dir, file);
-      assert.equal(fs.statSync(target).mode & 0o777, 0o600, file);
-      assert.equal(fs.readFileSync(target, "utf8"), content);
-    }
-    assert.deepEqual(
-      fs.readdirSync(dir).sort(),
-      ["ca.pem", "cert.pem", "key.pem"],
-      "no temporary files left",
-    );
-  });
 });
 
 describe("dockfleet context", () => {
   it("names the context after stack and host and points it at the TLS files", () => {
     assert.equal(contextName("dev", "host-1"), "dockfleet-dev-host-1");
     assert.equal(
-      renderDockerEndpoint("tcp://10.0.0.5:2376", "/root/.dockfleet/dev/host-1"),
-      "host=tcp://10.0.0.5:2376,ca=/root/.dockfleet/dev/host-1/ca.pem," +
-        "cert=/root/.dockfleet/dev/host-1/cert.pem,key=/root/.dockfleet/dev/host-1/key.pem",
+      renderDockerEndpoint("tcp://10.0.0.5:2376", "/srv/dockfleet/.dockfleet/dev"),
+      "host=tcp://10.0.0.5:2376,ca=/srv/dockfleet/.dockfleet/dev/ca.pem," +
+        "cert=/srv/dockfleet/.dockfleet/dev/cert.pem,key=/srv/dockfleet/.dockfleet/dev/key.pem",
     );
   });
 });

@@ -2,14 +2,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { swarmRoleOf } from "../../cli/docker-api";
 import { hostStatus, renderHostTable } from "../../cli/ls";
+import type { HostOutput } from "../../components/stack/outputs";
 
-const host = {
+const host: HostOutput = {
   name: "host-1",
   driver: "local",
   address: "172.30.80.10",
   privateAddress: "172.30.80.10",
   dockerHost: "tcp://172.30.80.10:2376",
   dockerVersion: "20.10.24+dfsg1-1+deb12u1",
+  sshUser: "root",
+  sshPort: 22,
+  hostKey: "ssh-ed25519 AAAAkey",
+  sshCommand: "ssh -i .dockfleet/dev/id_ed25519 -p 22 root@172.30.80.10",
 };
 
 describe("dockfleet ls", () => {

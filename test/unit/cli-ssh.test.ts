@@ -4,13 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { renderKnownHostsLine, renderSshArgs } from "../../cli/ssh";
+import { renderKnownHostsLine } from "../../cli/client-files";
+import { renderSshArgs } from "../../cli/ssh";
 import { renderSshConfig } from "../../cli/ssh-config";
-import { findHost, requireSshLogin, type StackOutputs } from "../../cli/stack-outputs";
+import { findHost, parseNamedStackOutputs } from "../../cli/stack-outputs";
 
 const files = {
-  identityFile: "/root/.dockfleet/dev/ssh_key",
-  knownHostsFile: "/root/.dockfleet/dev/known_hosts",
+  identityFile: "/srv/dockfleet/.dockfleet/dev/id_ed25519",
+  knownHostsFile: "/srv/dockfleet/.dockfleet/dev/known_hosts",
 };
 
 describe("dockfleet ssh and ssh-config", () => {
@@ -78,8 +79,8 @@ describe("dockfleet ssh and ssh-config", () => {
   });
 
   it("names the missing outputs of an older stack and the host names when one is unknown", () => {
-    const outputs: StackOutputs = {
-      stack: "dev",
+    // What a stack brought up before the CLI existed has: no SSH login nor pinned host key.
+    const older = {
       hosts: [
         {
           name: "host-1",
@@ -88,17 +89,35 @@ describe("dockfleet ssh and ssh-config", () => {
           privateAddress: "172.30.80.10",
           dockerHost: "tcp://172.30.80.10:2376",
           dockerVersion: "20.10.24",
+          sshCommand: "ssh -i .dockfleet/dev/id_ed25519 -p 22 root@172.30.80.10",
         },
       ],
+      dockerTls: { caPem: "CA", certPem: "CERT", keyPem: "KEY" },
       sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
+      apps: {},
     };
+    assert.throws(
+      () => parseNamedStackOutputs("dev", older),
+      (error: Error) => {
+        assert.match(error.message, /^stack "dev": the stack's outputs are not what dockfleet/);
+        for (const field of ["sshUser", "sshPort", "hostKey"]) {
+          assert.match(error.message, new RegExp(`\\n  - hosts\\[0\\]\\.${field}: missing\\n`));
+        }
+        assert.match(error.message, /run `bin\/up dev` with this version of dockfleet/);
+        return true;
+      },
+    );
+    const outputs = parseNamedStackOutputs("dev", {
+      ...older,
+      hosts: [{ ...older.hosts[0], sshUser: "root", sshPort: 22, hostKey: "ssh-ed25519 AAAAkey" }],
+    });
     assert.throws(
       () => findHost(outputs, "host-9"),
       /no host named "host-9" in stack "dev" \(hosts: host-1\)/,
     );
     assert.throws(
-      () => requireSshLogin(outputs, outputs.hosts[0]),
-      /stack "dev" lacks sshUser, sshPort, hostKey for host "host-1".*run `bin\/up dev` again/,
+      () => parseNamedStackOutputs("new", {}),
+      /stack "new" has no hosts in its outputs: bring it up with `bin\/up new`/,
     );
   });
 });

@@ -1,0 +1,125 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CounterApp, WordPressApp } from "../apps";
+import { PrivateRegistry } from "../registry";
+import { SwarmCluster } from "../swarm";
+import { resolveStackConfig } from "./config";
+import { Environment } from "./environment";
+import { CLIENT_FILE_NAMES, CLIENT_FILES_ROOT, type StackOutputsInput } from "./outputs";
+
+/**
+ * The program (index.ts runs it): one environment per stack, from the stack's validated config,
+ * and the stack's outputs, typed by their one declaration (outputs.ts). Validation runs before
+ * any resource is registered, so a bad stack file fails the preview with nothing created.
+ */
+export function dockfleetProgram(): StackOutputsInput {
+  const stack = pulumi.getStack();
+  const config = resolveStackConfig(pulumi.runtime.allConfig());
+  const dockfleetConfig = new pulumi.Config("dockfleet");
+
+  const environment = new Environment(stack, {
+    stack,
+    config,
+    // Set by bin/up, which builds the image first (content-hashed tag).
+    hostImage: process.env.DOCKFLEET_HOST_IMAGE,
+    sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
+  });
+
+  // Cluster services on the engines, each from the one before: the swarm, then the registry.
+  const caPair = { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem };
+  const { enabled: swarmEnabled, ...swarmSettings } = config.swarm;
+  const swarm = swarmEnabled
+    ? new SwarmCluster("swarm", { engines: environment.engines, ...swarmSettings })
+    : undefined;
+  const registry = config.registry.enabled
+    ? new PrivateRegistry("registry", {
+        engines: environment.engines,
+        ca: caPair,
+        config: config.registry,
+      })
+    : undefined;
+
+  // The sample apps, on the swarm, from images pushed into the registry.
+  const { enabled: appsEnabled, counter, wordpress, ...appSettings } = config.apps;
+  const appRegistry = registry && {
+    url: registry.url,
+    username: registry.username,
+    password: registry.password,
+    caPem: registry.caCertPem,
+  };
+  const counterApp =
+    swarm && appsEnabled && counter.enabled
+      ? new CounterApp("counter", {
+          swarm,
+          registry: appRegistry,
+          ...appSettings,
+          settings: counter,
+        })
+      : undefined;
+  const wordpressApp =
+    swarm && appsEnabled && wordpress.enabled
+      ? new WordPressApp("wordpress", {
+          swarm,
+          registry: appRegistry,
+          ...appSettings,
+          settings: wordpress,
+        })
+      : undefined;
+
+  /** Where bin/up and the CLI write the SSH key (mode 0600), for the ssh commands below. */
+  const keyFile = `${CLIENT_FILES_ROOT}/${stack}/${CLIENT_FILE_NAMES.sshKey}`;
+
+  const hosts = environment.hostSummaries().map((host, index) => {
+    // What `dockfleet ssh` and `ssh-config` need: the login and the pinned host key (public), taken
+    // out of the machine's SSH connection, a secret as a whole because it holds the private key.
+    // hostSummaries() follows environment.engines, so the index names the same host.
+    const ssh = environment.engines[index].machine.ssh.apply((connection) => ({
+      user: connection.user,
+      port: connection.port,
+      hostKey: connection.hostKey,
+    }));
+    const sshUser = pulumi.unsecret(ssh.user);
+    const sshPort = pulumi.unsecret(ssh.port);
+    return {
+      ...host,
+      sshUser,
+      sshPort,
+      hostKey: pulumi.unsecret(ssh.hostKey),
+      sshCommand: pulumi.interpolate`ssh -i ${keyFile} -p ${sshPort} ${sshUser}@${host.address}`,
+    };
+  });
+
+  return {
+    hosts,
+    /** Docker client TLS material for every host (DOCKER_CERT_PATH files ca.pem, cert.pem, key.pem). */
+    dockerTls: {
+      caPem: environment.ca.certPem,
+      certPem: environment.clientCertificate.certPem,
+      keyPem: pulumi.secret(environment.clientCertificate.keyPem),
+    },
+    sshPrivateKey: environment.sshPrivateKey,
+    /** The etcd cluster's client endpoints and credentials (with `etcd.enabled`). */
+    etcd: environment.etcd && {
+      endpoints: environment.etcd.endpoints,
+      caPem: environment.etcd.caPem,
+      clientCertPem: environment.etcd.clientCertPem,
+      clientKeyPem: pulumi.secret(environment.etcd.clientKeyPem),
+    },
+    /** The swarm's manager, for `docker -H` or `docker swarm join` (with `swarm.enabled`). */
+    swarmManager: swarm && {
+      name: swarm.manager.name,
+      address: swarm.managerAddress,
+      nodes: swarm.nodes,
+    },
+    /** The private registry (with `registry.enabled`): `docker login <url>` with these. */
+    privateRegistry: registry && {
+      url: registry.url,
+      username: registry.username,
+      password: pulumi.secret(registry.password),
+    },
+    /** Where the sample apps answer (with `apps.enabled`). */
+    apps: {
+      counter: counterApp?.url,
+      wordpress: wordpressApp?.installUrl,
+    },
+  };
+}
