@@ -26,9 +26,9 @@ export function dockfleetProgram(): StackOutputsInput {
 
   // Cluster services on the engines, each from the one before: the swarm, then the registry.
   const caPair = { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem };
-  const { enabled: swarmEnabled, ...swarmSettings } = config.swarm;
-  const swarm = swarmEnabled
-    ? new SwarmCluster("swarm", { engines: environment.engines, ...swarmSettings })
+  // Each component takes its resolved section of the stack config as its `config`.
+  const swarm = config.swarm.enabled
+    ? new SwarmCluster("swarm", { engines: environment.engines, config: config.swarm })
     : undefined;
   const registry = config.registry.enabled
     ? new PrivateRegistry("registry", {

@@ -8,20 +8,25 @@ import { planSwarm, type SwarmPlan, type SwarmRole } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
 import type { Machine } from "../machines/machine";
 import {
-  SwarmConfigSchema,
+  resolveSwarmConfig,
   type SwarmAvailability,
   type SwarmConfig,
   type SwarmConfigInput,
 } from "./config";
 
-export interface SwarmClusterArgs extends Omit<SwarmConfigInput, "enabled"> {
+export interface SwarmClusterArgs {
   /**
    * The engines the swarm may use, in order (an Environment's `engines`). Which of them join, and
-   * as what, follows `hosts`, `managers` and `workers`: by default the first engine inits the
-   * swarm and manages it, every other one joins as a worker. Commands go over each machine's SSH
-   * connection, to the local Docker socket.
+   * as what, follows `config.hosts`, `config.managers` and `config.workers`: by default the first
+   * engine inits the swarm and manages it, every other one joins as a worker. Commands go over
+   * each machine's SSH connection, to the local Docker socket.
    */
   engines: DockerEngine[];
+  /**
+   * The `dockfleet:swarm` settings (see docs/components/swarm.md), defaults applied here by
+   * resolveSwarmConfig; `enabled` is not read here. @default {}
+   */
+  config?: SwarmConfigInput;
 }
 
 /** One node as the swarm's users see it. */
@@ -39,32 +44,13 @@ export interface ResolvedSwarmArgs {
 
 /**
  * Pure: the swarm's config with every default applied, and the plan for these engines' hosts.
- * Throws with the key, the value and the fix when they cannot make a swarm.
+ * Throws a ConfigError for a bad setting, and an error with the key, the value and the fix when
+ * the settings cannot make a swarm of these hosts.
  */
 export function resolveSwarmArgs(args: SwarmClusterArgs): ResolvedSwarmArgs {
-  const { engines, ...input } = args;
-  const parsed = SwarmConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) =>
-        `dockfleet:swarm.${issue.path.map(String).join(".")} = ` +
-        `${JSON.stringify(valueAt(input, issue.path)) ?? "(missing)"}: ${issue.message}`,
-    );
-    throw new Error(`invalid swarm settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-  const config = parsed.data;
-  const names = engines.map((engine) => engine.machine.name);
+  const config = resolveSwarmConfig(args.config);
+  const names = args.engines.map((engine) => engine.machine.name);
   return { config, plan: planSwarm(names, config) };
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  return path.reduce<unknown>(
-    (value, part) =>
-      value !== null && typeof value === "object"
-        ? (value as Record<PropertyKey, unknown>)[part]
-        : undefined,
-    input,
-  );
 }
 
 /**

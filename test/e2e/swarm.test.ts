@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local/run-args";
-import { SwarmCluster, type SwarmClusterArgs } from "../../components/swarm";
+import { SwarmCluster, type SwarmConfigInput } from "../../components/swarm";
 import { runDocker } from "../../components/machines/local/docker-cli";
 import { assertNothingLabelled, requireHostImage, retryUntilPasses } from "../helpers/docker";
 import { localTestEnvironment } from "../helpers/environment";
@@ -29,9 +29,7 @@ const STACK = `swarm${process.pid}`;
 const SUBNET = "172.30.50.0/24";
 const BUSYBOX = "dockfleet-test/busybox:1";
 
-type SwarmSettings = Omit<SwarmClusterArgs, "engines">;
-
-let settings: SwarmSettings = {
+let settings: SwarmConfigInput = {
   managers: 3,
   workers: 1,
   labels: { fleet: "test" },
@@ -45,7 +43,7 @@ let settings: SwarmSettings = {
 /** The program: an environment of five local hosts and the swarm over them. */
 async function program() {
   const environment = localTestEnvironment(STACK, { hosts: 5, local: { subnet: SUBNET } });
-  const swarm = new SwarmCluster("swarm", { engines: environment.engines, ...settings });
+  const swarm = new SwarmCluster("swarm", { engines: environment.engines, config: settings });
   return {
     managerAddress: swarm.managerAddress,
     manager: swarm.manager.name,
