@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../provision/dynamic/resource";
 import type { SshConnectionArgs } from "../../provision/ssh/types";
 import { runRemoteStep } from "../../provision/dynamic/remote-step";
 
@@ -61,11 +61,7 @@ export const sshHostProvider: pulumi.dynamic.ResourceProvider<SshHostInputs, Ssh
   },
 };
 
-export interface SshHostArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-}
+export type SshHostArgs = ResourceArgs<SshHostInputs>;
 
 const sshHostSpec = {
   type: "SshHost",

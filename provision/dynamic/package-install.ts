@@ -3,6 +3,7 @@ import type { SshConnectionArgs } from "../ssh/types";
 import { withProcessLock } from "./process-lock";
 import { runRemoteStep, runScript, runUndoStep } from "./remote-step";
 import { remoteStepProvider } from "./remote-step-provider";
+import type { ResourceArgs } from "./resource";
 
 /** What every package install step keeps: where, which script, with which parameters. */
 export interface PackageInstallInputs {
@@ -18,14 +19,7 @@ export interface PackageInstallInputs {
 }
 
 /** What a package install resource is given (its inputs, some still to be resolved). */
-export interface PackageInstallArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  env: Record<string, string>;
-  removeOnDestroy: boolean;
-}
+export type PackageInstallArgs = ResourceArgs<PackageInstallInputs>;
 
 /** Inputs whose change runs the script again (it installs only what differs) or is just kept. */
 const UPDATE_KEYS = ["script", "env", "removeOnDestroy"] as const;

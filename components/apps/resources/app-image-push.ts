@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { createStepLog } from "../../../provision/dynamic/log";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 
 /**
  * An image copied from this machine's Docker engine into a private registry with skopeo
@@ -149,14 +149,7 @@ export const appImagePushProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
-export interface AppImagePushArgs {
-  source: pulumi.Input<string>;
-  registryUrl: pulumi.Input<string>;
-  username: pulumi.Input<string>;
-  password: pulumi.Input<string>;
-  caPem: pulumi.Input<string>;
-  logUrn: pulumi.Input<string>;
-}
+export type AppImagePushArgs = ResourceArgs<AppImagePushInputs>;
 
 const appImagePushSpec = {
   type: "AppImagePush",

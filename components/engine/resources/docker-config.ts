@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
@@ -66,17 +66,7 @@ export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, Docke
   },
 });
 
-export interface DockerConfigArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  daemonJson: pulumi.Input<string>;
-  systemdDropIn: pulumi.Input<string>;
-  caCertPem: pulumi.Input<string>;
-  serverCertPem: pulumi.Input<string>;
-  serverKeyPem: pulumi.Input<string>;
-}
+export type DockerConfigArgs = ResourceArgs<DockerConfigInputs>;
 
 const dockerConfigSpec = {
   type: "DockerConfig",

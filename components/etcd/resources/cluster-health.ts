@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdMemberEntry, type EtcdPeer } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { RemoteEtcdctl } from "./etcdctl";
@@ -157,15 +157,7 @@ export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
-export interface EtcdClusterHealthArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  etcdctlPath: pulumi.Input<string>;
-  endpoints: pulumi.Input<pulumi.Input<string>[]>;
-  memberNames: string[];
-  timeoutSeconds: number;
-}
+export type EtcdClusterHealthArgs = ResourceArgs<EtcdClusterHealthInputs>;
 
 const etcdClusterHealthSpec = {
   type: "EtcdClusterHealth",

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { DOCKER_ETCD_CLIENT_PATHS } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
@@ -46,14 +46,7 @@ export const etcdDockerClientProvider = remoteStepProvider<
   },
 });
 
-export interface EtcdDockerClientArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  caCertPem: pulumi.Input<string>;
-  certPem: pulumi.Input<string>;
-  keyPem: pulumi.Input<string>;
-}
+export type EtcdDockerClientArgs = ResourceArgs<EtcdDockerClientInputs>;
 
 const etcdDockerClientSpec = {
   type: "EtcdDockerClient",

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import {
   ETCD_PKI_PATHS,
   ETCD_STAGING_DIR,
@@ -25,7 +25,7 @@ import {
   uploadFiles,
 } from "../../../provision/dynamic/remote-step";
 
-interface EtcdMemberInputs {
+export interface EtcdMemberInputs {
   host: string;
   connection: SshConnectionArgs;
   logUrn: string;
@@ -272,29 +272,7 @@ export const etcdMemberProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
-export interface EtcdMemberArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  name: string;
-  privateAddress: pulumi.Input<string>;
-  clientPort: number;
-  peerPort: number;
-  dataDir: string;
-  token: string;
-  heartbeatIntervalMs: number;
-  electionTimeoutMs: number;
-  enableV2: boolean;
-  extraFlags: Record<string, string>;
-  caCertPem: pulumi.Input<string>;
-  certPem: pulumi.Input<string>;
-  keyPem: pulumi.Input<string>;
-  etcdctlPath: pulumi.Input<string>;
-  bootstrapPeers: pulumi.Input<EtcdPeer[]>;
-  peerEndpoints: pulumi.Input<pulumi.Input<string>[]>;
-  healthTimeoutSeconds: number;
-}
+export type EtcdMemberArgs = ResourceArgs<EtcdMemberInputs>;
 
 const etcdMemberSpec = {
   type: "EtcdMember",

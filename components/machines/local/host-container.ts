@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } from "./run-args";
 import { getSshClient } from "../../../provision/ssh/pool";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
@@ -140,16 +140,7 @@ export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs,
     },
   };
 
-export interface LocalHostArgs {
-  stack: string;
-  name: string;
-  image: string;
-  network: pulumi.Input<string>;
-  ipv4Address: string;
-  authorizedKey: pulumi.Input<string>;
-  privateKey: pulumi.Input<string>;
-  logUrn: pulumi.Input<string>;
-}
+export type LocalHostArgs = ResourceArgs<LocalHostInputs>;
 
 const localHostSpec = {
   type: "LocalHost",

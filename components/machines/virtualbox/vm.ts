@@ -6,7 +6,7 @@ import {
   planVirtualBoxVmDestroy,
   type PlannedVirtualBoxVm,
 } from "./plan";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { createStepLog } from "../../../provision/dynamic/log";
 import { findVBoxManage, runVirtualBoxSteps } from "./vboxmanage";
 
@@ -66,12 +66,7 @@ export const virtualBoxVmProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
-export interface VirtualBoxVmArgs {
-  vm: PlannedVirtualBoxVm;
-  config: VirtualBoxDriverConfig;
-  authorizedKey: pulumi.Input<string>;
-  logUrn: pulumi.Input<string>;
-}
+export type VirtualBoxVmArgs = ResourceArgs<VirtualBoxVmInputs>;
 
 const virtualBoxVmSpec = {
   type: "VirtualBoxVm",

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { REGISTRY_TRUST_STAGING_DIR } from "../plan";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
@@ -90,17 +90,7 @@ export const registryTrustProvider = remoteStepProvider<RegistryTrustInputs, Reg
   },
 });
 
-export interface RegistryTrustArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  script: string;
-  addresses: pulumi.Input<pulumi.Input<string>[]>;
-  caCertPem: pulumi.Input<string>;
-  loginAddress: pulumi.Input<string>;
-  username: pulumi.Input<string>;
-  password: pulumi.Input<string>;
-}
+export type RegistryTrustArgs = ResourceArgs<RegistryTrustInputs>;
 
 const registryTrustSpec = {
   type: "RegistryTrust",

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { planSwarmInit, renderSwarmInitCommand } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
@@ -117,13 +117,7 @@ export const swarmInitProvider: pulumi.dynamic.ResourceProvider<SwarmInitInputs,
     },
   };
 
-export interface SwarmInitArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  advertiseAddress: pulumi.Input<string>;
-  port: number;
-}
+export type SwarmInitArgs = ResourceArgs<SwarmInitInputs>;
 
 const swarmInitSpec = {
   type: "SwarmInit",

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DynamicResource } from "../../../provision/dynamic/resource";
+import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import type { SwarmNetworkConfig } from "../config";
 import {
   parseNetworkInspect,
@@ -116,14 +116,7 @@ export const swarmNetworkProvider: pulumi.dynamic.ResourceProvider<
   },
 };
 
-export interface SwarmNetworkArgs {
-  host: string;
-  connection: pulumi.Input<SshConnectionArgs>;
-  logUrn: pulumi.Input<string>;
-  network: SwarmNetworkConfig;
-  labels: Record<string, string>;
-  clusterId: pulumi.Input<string>;
-}
+export type SwarmNetworkArgs = ResourceArgs<SwarmNetworkInputs>;
 
 const swarmNetworkSpec = {
   type: "SwarmNetwork",
