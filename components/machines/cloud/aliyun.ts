@@ -5,23 +5,11 @@ import { planFirewallRules } from "./firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
-import { type MachineDriver, requireDriverSettings, userOrGeneratedKey } from "../driver";
+import { type CloudMachinesArgs, cloudDriver } from "./cloud-driver";
 
-export interface AliyunMachinesArgs {
-  /** Stack name: in every resource's name and the dockfleet.io/stack tag. */
-  stack: string;
-  /** How many ECS instances. */
-  count: number;
-  /** Hosts are named `<namePrefix>-1` ... */
-  namePrefix: string;
-  /** The validated `dockfleet:aliyun` settings. */
-  config: AliyunDriverConfig;
-  /** The Docker API port opened to the admin networks (engine.tlsPort). */
-  dockerApiPort: number;
+export interface AliyunMachinesArgs extends CloudMachinesArgs<AliyunDriverConfig> {
   /** The registry port opened between members. @default DEFAULT_REGISTRY_PORT */
   registryPort?: number;
-  /** The environment's key: the public half becomes the ECS key pair, the private half logs in. */
-  sshKey: { publicKey: pulumi.Input<string>; privateKey: pulumi.Input<string> };
 }
 
 /** Pure: tags for one resource: the user's, then dockfleet's own (which win). */
@@ -232,23 +220,4 @@ export class AliyunMachines extends pulumi.ComponentResource {
 }
 
 /** The aliyun driver's contract: `dockfleet:aliyun`, the operator's key or the generated one. */
-export const aliyunDriver: MachineDriver = {
-  createMachines(request) {
-    const { name, parent, stack, settings } = request;
-    const config = requireDriverSettings("aliyun", settings.aliyun);
-    const sshKey = userOrGeneratedKey(request, "aliyun", config.publicKey);
-    const created = new AliyunMachines(
-      name,
-      {
-        stack,
-        count: settings.count,
-        namePrefix: settings.namePrefix,
-        config,
-        dockerApiPort: settings.dockerApiPort,
-        sshKey,
-      },
-      { parent },
-    );
-    return { machines: created.machines, sshPrivateKey: sshKey.privateKey };
-  },
-};
+export const aliyunDriver = cloudDriver("aliyun", AliyunMachines);

@@ -5,23 +5,11 @@ import { planFirewallRules } from "./firewall";
 import { renderCloudConfig } from "./cloud-init";
 import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
-import { type MachineDriver, requireDriverSettings, userOrGeneratedKey } from "../driver";
+import { type CloudMachinesArgs, cloudDriver } from "./cloud-driver";
 
-export interface AwsMachinesArgs {
-  /** Stack name: in every resource's Name tag and the dockfleet.io/stack tag. */
-  stack: string;
-  /** How many instances. */
-  count: number;
-  /** Hosts are named `<namePrefix>-1` ... */
-  namePrefix: string;
-  /** The validated `dockfleet:aws` settings. */
-  config: AwsDriverConfig;
-  /** The Docker API port opened to the admin networks (engine.tlsPort). */
-  dockerApiPort: number;
+export interface AwsMachinesArgs extends CloudMachinesArgs<AwsDriverConfig> {
   /** The registry port opened between members. @default DEFAULT_REGISTRY_PORT */
   registryPort?: number;
-  /** The environment's key: the public half becomes the EC2 key pair, the private half logs in. */
-  sshKey: { publicKey: pulumi.Input<string>; privateKey: pulumi.Input<string> };
 }
 
 /** What the AMI lookup asks for. */
@@ -286,23 +274,4 @@ export class AwsMachines extends pulumi.ComponentResource {
 }
 
 /** The aws driver's contract: `dockfleet:aws`, the operator's key or the generated one. */
-export const awsDriver: MachineDriver = {
-  createMachines(request) {
-    const { name, parent, stack, settings } = request;
-    const config = requireDriverSettings("aws", settings.aws);
-    const sshKey = userOrGeneratedKey(request, "aws", config.publicKey);
-    const created = new AwsMachines(
-      name,
-      {
-        stack,
-        count: settings.count,
-        namePrefix: settings.namePrefix,
-        config,
-        dockerApiPort: settings.dockerApiPort,
-        sshKey,
-      },
-      { parent },
-    );
-    return { machines: created.machines, sshPrivateKey: sshKey.privateKey };
-  },
-};
+export const awsDriver = cloudDriver("aws", AwsMachines);
