@@ -10,7 +10,7 @@ import {
   localResourceNames,
   renderNetworkCreateArgs,
 } from "../../components/machines/local/run-args";
-import { parseScriptResult } from "../../provision/dynamic/remote-step";
+import { parseScriptResult, readScript } from "../../provision/dynamic/remote-step";
 import { renderEtcdInstallEnv, renderEtcdTarballUrl } from "../../components/etcd/plan";
 import {
   DOCKER_CLI,
@@ -36,9 +36,10 @@ const SUBNET = "172.30.41.0/24";
 const GATEWAY = "172.30.41.1";
 const HOST_ADDRESS = "172.30.41.10";
 const VERSION = "3.4.23";
-const SCRIPT = fs.readFileSync(
-  path.join(__dirname, "..", "..", "provision", "scripts", "install-etcd.sh"),
-  "utf8",
+/** What a host receives: the shell prelude, then the script. */
+const SCRIPT = readScript(
+  path.join(__dirname, "..", "..", "components", "etcd"),
+  "install-etcd.sh",
 );
 
 describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
@@ -158,8 +159,8 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
 
   it("changes nothing when run again", async () => {
     const before = requested.length;
-    const { fields } = await install();
-    assert.equal(fields.changed, "0");
+    const { fields, stderr } = await install();
+    assert.equal(fields.changed, "0", stderr);
     assert.equal(requested.length, before, "nothing was downloaded again");
   });
 

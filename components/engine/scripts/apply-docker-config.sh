@@ -86,7 +86,9 @@ dockerd_log_tail() {
 validate_daemon_json() {
   local staged=$1 dockerd output
   dockerd=$(command -v dockerd) || die "dockerd is not on PATH ($PATH)"
-  if "$dockerd" --help 2>&1 | grep -q -- '--validate'; then
+  # Not grep -q: it may exit before dockerd has written its help, and the SIGPIPE fails the
+  # pipeline (pipefail) as if there were no --validate.
+  if "$dockerd" --help 2>&1 | grep -- '--validate' >/dev/null; then
     log "validating daemon.json with dockerd --validate"
     output=$("$dockerd" --validate --config-file "$staged" 2>&1) ||
       die "dockerd rejects the staged daemon.json ($staged): $output"

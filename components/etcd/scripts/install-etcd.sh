@@ -117,7 +117,9 @@ tarball_arch() {
 
 install_tarball() {
   local arch name url workdir
-  if [[ -x "$TARBALL_BIN_DIR/etcd" ]] && "$TARBALL_BIN_DIR/etcd" --version 2>/dev/null | grep -q "etcd Version: $ETCD_VERSION\$"; then
+  # grep without -q reads all of the output: with -q it may exit first, and etcd's SIGPIPE then
+  # fails the pipeline (pipefail), which made a second run reinstall now and then.
+  if [[ -x "$TARBALL_BIN_DIR/etcd" ]] && "$TARBALL_BIN_DIR/etcd" --version 2>/dev/null | grep "^etcd Version: $ETCD_VERSION\$" >/dev/null; then
     log "etcd $ETCD_VERSION is already installed in $TARBALL_BIN_DIR"
   else
     arch=$(tarball_arch)
