@@ -164,11 +164,15 @@ ensure_pulumi() {
 # state as <stack>.before-migration.json (0600). Quick when there is nothing to do: a local
 # backend's stack file is searched first. Needs PULUMI_BACKEND_URL (use_local_pulumi_backend).
 migrate_stack_state() {
-  local stack="$1" state_dir export_file count
+  local stack="$1" state_dir export_file count file
+  local state_files=()
   if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
     state_dir="${PULUMI_BACKEND_URL#file://}/.pulumi/stacks"
-    # shellcheck disable=SC2016 # the pattern is literal JSON text, not an expansion
-    if ! zgrep -qs 'moduleFile: \\"/' "$state_dir"/*/"$stack".json "$state_dir"/*/"$stack".json.gz; then
+    for file in "$state_dir"/*/"$stack".json "$state_dir"/*/"$stack".json.gz; do
+      [[ -f "$file" ]] && state_files+=("$file")
+    done
+    # No state yet, or none that names an absolute path (the JSON text escapes the quote).
+    if ((${#state_files[@]} == 0)) || ! zgrep -q 'moduleFile: \\"/' "${state_files[@]}"; then
       return 0
     fi
   fi
