@@ -1,15 +1,24 @@
 import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
+import { localResourceNames } from "../../components/machines/local/run-args";
+import { type DockerTlsOutput, parseOutputMap } from "../../components/stack/outputs";
+import { createCertificateAuthority, issueClientCertificate } from "../../provision/pki";
+import { closeAllSshClients, getSshClient, type SshConnectionArgs } from "../../provision/ssh";
 import {
   assertNothingLabelled,
   docker as runDocker,
+  dockerExec,
   requireHostImage,
   retryUntilPasses,
+  runCommand,
+  waitFor,
 } from "../helpers/docker";
 import {
   ensureBusyboxImage,
@@ -18,36 +27,132 @@ import {
   startRegistryContainer,
 } from "../helpers/images";
 import {
+  ROOT,
   assertNothingChanged,
   assertNothingCreatedDeletedOrReplaced,
   changeCounts,
+  collectStateStrings,
   type HostOutput,
   openStack,
   readBackendFiles,
   removeStackCompletely,
+  resourceOutputs,
+  secretNeedles,
+  secretPlaintext,
   upPrintingOutput,
   writeStackConfig,
 } from "../helpers/stack";
 
 /**
- * The local stack end to end, through the Automation API and the real Pulumi CLI with the local
- * file backend: three host containers, Docker installed over SSH, the TLS API, mirrors, a second
- * `up` that changes nothing, an in-place mirror change, and a `destroy` that leaves nothing.
+ * One local stack of three hosts, through the program itself (index.ts, the Automation API, the
+ * real Pulumi CLI, the local file backend), brought up once and checked in this order:
+ *  - the stack: three host containers, Docker installed over SSH, each remote step's progress in
+ *    the `pulumi up` output, a container run on every host through the TLS API;
+ *  - the dockfleet CLI (client files in $DOCKFLEET_HOME/<stack>): `ls` sees the engines answer
+ *    over TLS, `env` points the real Docker CLI at a host, `context` makes a docker context,
+ *    `ssh` and `ssh-config` log in with the system OpenSSH client and strict host key checking,
+ *    unknown names fail with a clear message;
+ *  - the sample apps: a second `up` turns on the program's chain, swarm -> registry -> apps
+ *    (SwarmCluster, PrivateRegistry with TLS from the environment's CA and htpasswd, CounterApp
+ *    and WordPressApp), images pushed from this machine into the registry and pulled from it by
+ *    every node;
+ *  - security, over the whole chain's state: no secret in plain text in the backend's files, the
+ *    Docker API only for clients with a certificate from the environment's CA, SSH without
+ *    passwords, dockfleet's key files readable by root only.
+ * Then what changes the stack, last: an `up` that changes nothing, a host restart the apps come
+ * back from, the apps leaving the program, an in-place mirror change (Docker restarts on every
+ * host, nothing else changes), and a `destroy` that leaves nothing.
  */
 
 const STACK = `e2e${process.pid}`;
 const SUBNET = "172.30.21.0/24";
 const MIRROR_ADDRESS = "172.30.21.250";
+const DOCKFLEET = path.join(ROOT, "bin", "dockfleet");
+const COUNTER_PORT = 8000;
+const WORDPRESS_PORT = 8080;
+// This machine's kernel has no IPVS (no /proc/sys/net/ipv4/vs): the routing mesh cannot work, so
+// the apps publish in host mode there (one web task per node binds the port).
+const PUBLISH_MODE = fs.existsSync("/proc/sys/net/ipv4/vs") ? "ingress" : "host";
 
-/** The stack file: three local hosts with the given registry mirrors. */
-function writeConfig(registryMirrors: string[]): void {
-  writeStackConfig(STACK, { hosts: 3, local: { subnet: SUBNET }, engine: { registryMirrors } });
+/** What the stack file holds besides three local hosts. */
+interface StackSettings {
+  registryMirrors: string[];
+  /** The program's chain: a swarm of the hosts and a private registry. */
+  swarmAndRegistry: boolean;
+  /** The sample apps on them (with swarmAndRegistry). */
+  apps: boolean;
+  /** The apps' images (app=tag lines of bin/lib/app-images.sh). */
+  images: Record<string, string>;
 }
 
-describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
+const settings: StackSettings = {
+  registryMirrors: [],
+  swarmAndRegistry: false,
+  apps: false,
+  images: {},
+};
+
+/** Writes the stack file from `settings`, after applying CHANGE to them. */
+function writeConfig(change: Partial<StackSettings> = {}): void {
+  Object.assign(settings, change);
+  const { images } = settings;
+  writeStackConfig(STACK, {
+    hosts: 3,
+    local: { subnet: SUBNET },
+    engine: { registryMirrors: settings.registryMirrors },
+    ...(settings.swarmAndRegistry && {
+      swarm: { enabled: true },
+      registry: { enabled: true },
+      apps: {
+        enabled: settings.apps,
+        publishMode: PUBLISH_MODE,
+        counter: { port: COUNTER_PORT, webImage: images.counter, redisImage: images.redis },
+        wordpress: {
+          port: WORDPRESS_PORT,
+          wordpressImage: images.wordpress,
+          databaseImage: images.mariadb,
+        },
+      },
+    }),
+  });
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** GET /version on the host's TLS API with the given client certificate (or none). */
+function getVersion(
+  host: HostOutput,
+  caPem: string,
+  client?: { certPem: string; keyPem: string },
+): Promise<string> {
+  const url = `${host.dockerHost.replace("tcp://", "https://")}/version`;
+  return new Promise((resolve) => {
+    https
+      .get(
+        url,
+        { ca: caPem, cert: client?.certPem, key: client?.keyPem, timeout: 15_000 },
+        (response) => {
+          response.resume();
+          resolve(`answered ${response.statusCode}`);
+        },
+      )
+      .on("error", (error) => resolve(`refused: ${error.message}`))
+      .on("timeout", () => resolve("timed out"));
+  });
+}
+
+describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
   let stack: Stack;
+  let upOutput = "";
   let hosts: HostOutput[] = [];
-  const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-e2e-certs-"));
+  let tls: DockerTlsOutput;
+  let sshPrivateKey: string;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-e2e-"));
+  const certDir = path.join(work, "certs");
   const docker = (host: HostOutput, args: string[]) =>
     runDocker([
       "--tlsverify",
@@ -57,107 +162,568 @@ describe("local stack, end to end", { timeout: 30 * 60_000 }, () => {
       `--host=${host.dockerHost}`,
       ...args,
     ]);
+  const ssh = (host: HostOutput): SshConnectionArgs => ({
+    host: host.address,
+    privateKey: sshPrivateKey,
+  });
+  const onHost = async (host: HostOutput, command: string) =>
+    (await (await getSshClient(ssh(host))).execOrThrow(command)).stdout;
 
   before(async () => {
     requireHostImage();
-    writeConfig([]);
+    const started = Date.now();
+    const built = execFileSync(
+      "bash",
+      [
+        "-c",
+        "set -euo pipefail; source bin/lib/docker.sh; ensure_docker; source bin/lib/app-images.sh; ensure_app_images",
+      ],
+      { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 30 * 60_000 },
+    );
+    const images: Record<string, string> = {};
+    for (const line of built.trim().split("\n")) {
+      const [app, tag] = line.split("=");
+      images[app] = tag;
+    }
+    assert.deepEqual(Object.keys(images).sort(), ["counter", "mariadb", "redis", "wordpress"]);
+    console.log(`app images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    writeConfig({ images });
     stack = await openStack(STACK);
   });
 
   after(async () => {
+    await closeAllSshClients();
     await runDocker(["rm", "--force", `${STACK}-mirror`]).catch(() => undefined);
     await removeStackCompletely(stack, STACK);
-    fs.rmSync(certDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("brings up three hosts whose Docker API answers over TLS", async () => {
-    const result = await upPrintingOutput(stack);
-    hosts = result.outputs.hosts.value as HostOutput[];
-    assert.deepEqual(
-      hosts.map((host) => host.name),
-      ["host-1", "host-2", "host-3"],
-    );
-    const tls = result.outputs.dockerTls;
-    // Secrets stay encrypted in the state on disk (history and backups included): no line of
-    // any private key appears in any file of the backend.
-    const state = readBackendFiles();
-    const privateKeys = [tls.value.keyPem, result.outputs.sshPrivateKey.value] as string[];
-    assert.equal(result.outputs.sshPrivateKey.secret, true);
-    for (const key of privateKeys) {
-      const body = key.split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"));
-      assert.ok(body.length > 0);
-      for (const line of body) assert.ok(!state.includes(line), "a private key is in plain state");
-    }
-    fs.writeFileSync(path.join(certDir, "ca.pem"), tls.value.caPem);
-    fs.writeFileSync(path.join(certDir, "cert.pem"), tls.value.certPem);
-    fs.writeFileSync(path.join(certDir, "key.pem"), tls.value.keyPem, { mode: 0o600 });
+  describe("the stack", () => {
+    it("brings up three hosts whose Docker API answers over TLS", async () => {
+      const result = await stack.up({
+        onOutput: (line) => {
+          upOutput += line;
+          process.stdout.write(line);
+        },
+      });
+      assert.equal(result.summary.result, "succeeded");
+      const outputs = parseOutputMap(result.outputs);
+      hosts = outputs.hosts;
+      assert.deepEqual(
+        hosts.map((host) => host.name),
+        ["host-1", "host-2", "host-3"],
+      );
+      tls = outputs.dockerTls;
+      assert.equal(result.outputs.sshPrivateKey.secret, true, "sshPrivateKey is a secret output");
+      sshPrivateKey = outputs.sshPrivateKey;
+      fs.mkdirSync(certDir, { mode: 0o700 });
+      fs.writeFileSync(path.join(certDir, "ca.pem"), tls.caPem);
+      fs.writeFileSync(path.join(certDir, "cert.pem"), tls.certPem);
+      fs.writeFileSync(path.join(certDir, "key.pem"), tls.keyPem, { mode: 0o600 });
 
-    const busybox = await saveImage(await ensureBusyboxImage());
-    for (const host of hosts) {
-      assert.match(host.dockerHost, /^tcp:\/\/172\.30\.21\.\d+:2376$/);
-      await docker(host, ["load", "--input", busybox]);
+      const busybox = await saveImage(await ensureBusyboxImage());
+      for (const host of hosts) {
+        assert.match(host.dockerHost, /^tcp:\/\/172\.30\.21\.\d+:2376$/);
+        await docker(host, ["load", "--input", busybox]);
+        const said = await docker(host, [
+          "run",
+          "--rm",
+          "dockfleet-test/busybox:1",
+          "echo",
+          `hi from ${host.name}`,
+        ]);
+        assert.equal(said.trim(), `hi from ${host.name}`);
+        const info = await docker(host, ["info", "--format", "{{.Name}} {{json .Labels}}"]);
+        assert.match(info, new RegExp(`^${host.name} .*dockfleet.io/host=${host.name}`));
+      }
+      fs.rmSync(busybox, { force: true });
+    });
+
+    it("shows each remote step's progress and duration in the `pulumi up` output", (t) => {
+      for (const line of upOutput.split("\n").filter((text) => / done in /.test(text))) {
+        t.diagnostic(line.trim());
+      }
+      for (const host of hosts.map((entry) => entry.name)) {
+        assert.match(upOutput, new RegExp(`${host}: install docker: done in \\d+(\\.\\d)? s`));
+        assert.match(upOutput, new RegExp(`${host}: configure docker: done in \\d+(\\.\\d)? s`));
+      }
+    });
+  });
+
+  describe("the dockfleet CLI", () => {
+    const home = path.join(work, "home");
+    // The CLI writes client files under DOCKFLEET_HOME, Docker contexts under DOCKER_CONFIG.
+    const env = {
+      ...process.env,
+      DOCKFLEET_HOME: path.join(home, "dockfleet"),
+      DOCKER_CONFIG: path.join(home, "docker"),
+      DOCKFLEET_STACK: STACK,
+    };
+    const bash = (script: string): Promise<Run> =>
+      new Promise((resolve) => {
+        execFile(
+          "bash",
+          ["-c", script],
+          { env, cwd: os.tmpdir(), timeout: 120_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const dockfleet = (args: string) => bash(`${DOCKFLEET} ${args}`);
+
+    before(() => {
+      fs.mkdirSync(home, { recursive: true });
+    });
+
+    it("ls lists every host as reachable, with the engine's version", async () => {
+      const run = await dockfleet(`ls --format json`);
+      assert.equal(run.code, 0, run.stderr);
+      const rows = JSON.parse(run.stdout) as {
+        name: string;
+        reachable: boolean;
+        dockerVersion: string;
+        address: string;
+      }[];
+      assert.deepEqual(
+        rows.map((row) => [row.name, row.reachable]),
+        [
+          ["host-1", true],
+          ["host-2", true],
+          ["host-3", true],
+        ],
+      );
+      assert.match(rows[0].address, /^172\.30\.21\.\d+$/);
+      assert.match(rows[0].dockerVersion, /^\d+\.\d+/);
+      const table = await dockfleet(`ls -s ${STACK}`);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^NAME\s+DRIVER\s+ADDRESS\s+REACHABLE\s+DOCKER\s+SWARM/);
+      assert.match(table.stdout, /\nhost-2\s+local\s+172\.30\.21\.\d+\s+yes\s+\d+\.\d+\S*\s+-/);
+    });
+
+    it("env: `eval` then `docker info` reaches the host's engine over TLS", async () => {
+      const run = await bash(
+        `lines="$(${DOCKFLEET} env host-1)" && eval "$lines" && docker info --format '{{.Name}}' && echo "$DOCKER_HOST $DOCKER_TLS_VERIFY $DOCKER_CERT_PATH"`,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const [name, variables] = run.stdout.trim().split("\n");
+      assert.equal(name, "host-1");
+      const [dockerHost, verify, certPath] = variables.split(" ");
+      assert.match(dockerHost, /^tcp:\/\/172\.30\.21\.\d+:2376$/);
+      assert.equal(verify, "1");
+      // The stack's client files, one folder for every host: $DOCKFLEET_HOME/<stack>.
+      assert.equal(certPath, path.join(home, "dockfleet", STACK));
+      for (const file of ["ca.pem", "cert.pem", "key.pem"]) {
+        assert.equal(fs.statSync(path.join(certPath, file)).mode & 0o777, 0o600, file);
+      }
+      assert.equal(fs.statSync(certPath).mode & 0o777, 0o700);
+      const printed = await dockfleet("env host-1");
+      assert.match(
+        printed.stdout,
+        new RegExp(
+          `# Run this command to configure your shell:\\n# eval "\\$\\(dockfleet env -s ${STACK} --shell bash host-1\\)"`,
+        ),
+      );
+      const unset = await bash(
+        `eval "$(${DOCKFLEET} env host-1)"; eval "$(${DOCKFLEET} env --unset)"; echo "[\${DOCKER_HOST:-}]"`,
+      );
+      assert.equal(unset.stdout.trim(), "[]");
+    });
+
+    it("context: creates a docker context that reaches the host, and updates it on a second run", async () => {
+      const first = await dockfleet("context host-2");
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, new RegExp(`created docker context dockfleet-${STACK}-host-2`));
+      const second = await dockfleet("context host-2");
+      assert.match(second.stderr, /updated docker context/);
+      const info = await bash(
+        `docker --context dockfleet-${STACK}-host-2 info --format '{{.Name}}'`,
+      );
+      assert.equal(info.stdout.trim(), "host-2", info.stderr);
+    });
+
+    it("ssh: runs a command on the host and returns its exit code", async () => {
+      const run = await dockfleet("ssh host-1 hostname");
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), "host-1");
+      // Like ssh, the words are joined and run by the remote shell.
+      const failing = await dockfleet("ssh host-2 'exit 7'");
+      assert.equal(failing.code, 7);
+    });
+
+    it("ssh-config: the system OpenSSH client logs in with strict host key checking", async () => {
+      // OpenSSH closes every descriptor above stderr before it reads -F, so `ssh -F <(...)` cannot
+      // work with any producer ("Can't open user config file /dev/fd/63"); the config is read from
+      // stdin or from a file instead.
+      const run = await bash(
+        `ssh -F /dev/stdin host-1 true < <(${DOCKFLEET} ssh-config) && ` +
+          `${DOCKFLEET} ssh-config >"${home}/ssh_config" && ssh -F "${home}/ssh_config" host-2 hostname`,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), "host-2");
+      const config = (await dockfleet("ssh-config host-1")).stdout;
+      assert.match(
+        config,
+        /^Host host-1\n {2}HostName 172\.30\.21\.\d+\n {2}User root\n {2}Port 22\n/,
+      );
+      assert.match(config, /StrictHostKeyChecking yes/);
+      // The pinned key is what makes it work: a wrong one in the known_hosts file is refused.
+      const knownHosts = path.join(home, "dockfleet", STACK, "known_hosts");
+      assert.equal(fs.statSync(knownHosts).mode & 0o777, 0o600);
+      const forged = await bash(
+        `${DOCKFLEET} ssh-config host-1 >"${home}/config" && ` +
+          `ssh-keygen -q -t ed25519 -N '' -f "${home}/forged" && ` +
+          `sed -i "s|ssh-ed25519 .*|$(cut -d' ' -f1,2 "${home}/forged.pub")|" "${knownHosts}" && ` +
+          `ssh -F "${home}/config" -o BatchMode=yes host-1 true`,
+      );
+      assert.notEqual(forged.code, 0);
+      assert.match(
+        forged.stderr,
+        /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/,
+      );
+    });
+
+    it("fails with a clear message and a non-zero exit code for an unknown stack or host", async () => {
+      const host = await dockfleet("env host-9");
+      assert.equal(host.code, 1);
+      assert.match(
+        host.stderr,
+        new RegExp(
+          `no host named "host-9" in stack "${STACK}" \\(hosts: host-1, host-2, host-3\\)`,
+        ),
+      );
+      const sshHost = await dockfleet("ssh nope true");
+      assert.equal(sshHost.code, 1);
+      const unknown = await dockfleet("ls -s nosuchstack");
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, new RegExp(`no stack named "nosuchstack" .*stacks: .*${STACK}`));
+    });
+  });
+
+  describe("the sample apps", () => {
+    let registryUrl = "";
+    let registryPassword = "";
+
+    it("turns on the program's swarm, registry and apps: three nodes ready, the registry on host-1", async () => {
+      writeConfig({ swarmAndRegistry: true, apps: true });
+      const started = Date.now();
+      const result = await upPrintingOutput(stack);
+      console.log(`up with the apps took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const outputs = parseOutputMap(result.outputs);
+      assert.deepEqual(outputs.hosts, hosts);
+      assert.ok(outputs.privateRegistry, "the registry's output");
+      registryUrl = outputs.privateRegistry.url;
+      registryPassword = outputs.privateRegistry.password;
+      assert.equal(registryUrl, `${hosts[0].address}:5000`);
+      const nodes = await onHost(hosts[0], "docker node ls --format '{{.Hostname}} {{.Status}}'");
+      assert.equal(
+        nodes
+          .trim()
+          .split("\n")
+          .filter((line) => line.endsWith("Ready")).length,
+        3,
+        nodes,
+      );
+    });
+
+    it("deploys both apps from images pushed to the private registry", async () => {
+      const { deployment } = await stack.exportStack();
+      const pushed = [
+        "counter-web-image",
+        "counter-redis-image",
+        "wordpress-wordpress-image",
+        "wordpress-database-image",
+      ].map((name) => resourceOutputs(deployment, name).reference);
+      for (const reference of pushed) {
+        assert.match(
+          String(reference),
+          new RegExp(`^${registryUrl}/dockfleet/apps-[a-z]+@sha256:[0-9a-f]{64}$`),
+        );
+      }
+      // The database password is generated by the stack's deploy, and kept secret in the state.
+      secretPlaintext(resourceOutputs(deployment, "wordpress-stack").secretValues);
+      const { apps } = parseOutputMap(await stack.outputs());
+      assert.equal(apps.counter, `http://${hosts[0].address}:${COUNTER_PORT}/`);
+    });
+
+    it("counts visits on every node's published port, from replicas on different hosts", async () => {
+      const seen = new Set<string>();
+      let previous = 0;
+      for (const host of [...hosts, ...hosts]) {
+        const page = await waitFor(
+          `the counter on ${host.name}`,
+          () => httpGet(host.address, COUNTER_PORT, "/"),
+          120_000,
+          1000,
+        );
+        assert.equal(page.status, 200, page.body);
+        const visits = Number(/id="visits">(\d+)</.exec(page.body)?.[1]);
+        const hostname = /id="hostname">([^<]+)</.exec(page.body)?.[1];
+        assert.ok(visits > previous, `the count went from ${previous} to ${visits}: ${page.body}`);
+        previous = visits;
+        assert.ok(hostname);
+        seen.add(hostname);
+      }
+      assert.ok(
+        seen.size >= 2,
+        `every answer came from the same container: ${[...seen].join(", ")}`,
+      );
+    });
+
+    it("answers WordPress's install page, with the database reached through the secret", async () => {
+      for (const host of hosts) {
+        const page = await waitForWordPressInstallPage(host, `WordPress on ${host.name}`, 120_000);
+        assert.match(page.body, /<title>WordPress &rsaquo; Installation<\/title>/);
+      }
+    });
+
+    it("runs the tasks on several nodes, each pulling its image from the private registry", async () => {
+      const [manager] = hosts;
+      const tasks = await onHost(
+        manager,
+        "docker service ps counter_web --filter desired-state=running --format '{{.Node}} {{.Image}}'",
+      );
+      const lines = tasks.trim().split("\n");
+      const nodes = new Set(lines.map((line) => line.split(" ")[0]));
+      assert.ok(nodes.size >= 2, `counter_web runs on ${[...nodes].join(", ")} only`);
+      for (const line of lines) assert.ok(line.split(" ")[1].startsWith(`${registryUrl}/`), line);
+      for (const host of hosts.slice(1)) {
+        const pulled = await onHost(
+          host,
+          "docker image ls --digests --format '{{.Repository}}@{{.Digest}}'",
+        );
+        assert.match(pulled, new RegExp(`^${registryUrl}/dockfleet/apps-counter@sha256:`, "m"));
+      }
+    });
+
+    it("keeps the database password out of the stack file, the services and the state", async () => {
+      const { deployment } = await stack.exportStack();
+      const secretValues = secretPlaintext(
+        resourceOutputs(deployment, "wordpress-stack").secretValues,
+      );
+      const password = (secretValues as Record<string, string>).db_password;
+      assert.ok(password.length >= 24);
+      const [manager] = hosts;
+      const files = await onHost(
+        manager,
+        "cat /var/lib/dockfleet/stacks/*/stack.yml; docker service inspect wordpress_db wordpress_wordpress",
+      );
+      assert.ok(!files.includes(password), "the password is in a stack file or a service spec");
+      assert.ok(!readBackendFiles().includes(password), "the password is in plain state");
+      assert.ok(
+        !readBackendFiles().includes(registryPassword),
+        "the registry password is in plain state",
+      );
+      const secrets = await onHost(manager, "docker secret ls --format '{{.Name}}'");
+      assert.match(secrets, /^wordpress_db_password_v1$/m);
+    });
+  });
+
+  describe("security", () => {
+    const container = localResourceNames(STACK, "host-1").container;
+
+    it("keeps every secret value out of the backend's files", async () => {
+      // The export (with --show-secrets) holds each secret's value: the test searches for them all.
+      const exported = await stack.exportStack();
+      const { secretValues, plainValues } = collectStateStrings(exported.deployment);
+      // Part of a private key is public: a PKCS#8 EC key ends with its public point, which the
+      // certificate (plain, rightly) holds too. Such lines are not searched for.
+      const publicText = [...plainValues].join("\n");
+      const secrets = [...secretValues];
+      for (const known of [tls.keyPem, sshPrivateKey]) {
+        assert.ok(secrets.includes(known), "a known secret is not marked secret in the state");
+      }
+      const privateKeys = secrets.filter((value) => /PRIVATE KEY-----/.test(value));
+      // The SSH key, the CA key, the client key and the hosts' server keys at least.
+      assert.ok(privateKeys.length >= 4, `only ${privateKeys.length} private keys in the state`);
+      const files = readBackendFiles();
+      let searched = 0;
+      for (const secret of secrets) {
+        for (const needle of secretNeedles(secret).filter((line) => !publicText.includes(line))) {
+          searched += 1;
+          assert.ok(
+            !files.includes(needle) && !files.includes(JSON.stringify(needle).slice(1, -1)),
+            `a secret value is in plain text in the backend's files (it starts ${needle.slice(0, 6)}...)`,
+          );
+        }
+      }
+      assert.ok(searched >= privateKeys.length * 2, `searched only ${searched} needles`);
+      // The client's TLS key and the SSH key (history and backups included): no line of their
+      // bodies at all, not even one that public text holds too.
+      for (const key of [tls.keyPem, sshPrivateKey]) {
+        const body = key
+          .split("\n")
+          .filter((line) => line.length > 20 && !line.startsWith("-----"));
+        assert.ok(body.length > 0);
+        for (const line of body)
+          assert.ok(!files.includes(line), "a private key is in plain state");
+      }
+    });
+
+    it("answers a client holding a certificate from the environment's CA", async () => {
+      assert.equal(await getVersion(hosts[0], tls.caPem, tls), "answered 200");
+    });
+
+    it("refuses a client without a certificate", async () => {
+      assert.match(await getVersion(hosts[0], tls.caPem), /^refused: /);
+    });
+
+    it("refuses a client whose certificate another CA signed", async () => {
+      const otherCa = await createCertificateAuthority({ commonName: "another CA" });
+      const stranger = await issueClientCertificate(otherCa, { commonName: "dockfleet-client" });
+      assert.match(await getVersion(hosts[0], tls.caPem, stranger), /^refused: /);
+    });
+
+    it("turns SSH password login off", async () => {
+      const effective = await dockerExec(container, "sshd -T");
+      assert.match(effective, /^passwordauthentication no$/m);
+      assert.match(effective, /^kbdinteractiveauthentication no$/m);
+      assert.match(effective, /^permitrootlogin without-password$/m);
+      // A real client asking for passwords only is told the server takes public keys only.
+      const attempt = await runCommand("ssh", [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=10",
+        `root@${hosts[0].address}`,
+        "true",
+      ]);
+      assert.equal(attempt.code, 255);
+      assert.match(attempt.stderr, /Permission denied \(publickey\)/);
+    });
+
+    it("writes its key files mode 0600, owned by root", async () => {
+      for (const file of ["/etc/docker/tls/key.pem", "/root/.ssh/authorized_keys"]) {
+        const mode = await dockerExec(container, `stat -c '%a %U %G' ${file}`);
+        assert.equal(mode.trim(), "600 root root", file);
+      }
+      // The staged copies (the server key among them) are gone once applied.
+      const staged = await dockerExec(container, "ls -d /etc/docker/dockfleet.staged 2>&1 || true");
+      assert.match(staged, /No such file/);
+    });
+  });
+
+  describe("what changes the stack, last", () => {
+    it("changes nothing on a second up", async () => {
+      assertNothingChanged(await stack.up());
+    });
+
+    it("comes back after a host restart without another up", async () => {
+      const restarted = hosts[1];
+      await closeAllSshClients();
+      await runDocker([
+        "restart",
+        "--time",
+        "20",
+        localResourceNames(STACK, restarted.name).container,
+      ]);
+      const page = await waitFor(
+        `the counter on ${restarted.name} after its restart`,
+        async () => {
+          const answer = await httpGet(restarted.address, COUNTER_PORT, "/");
+          return answer.status === 200 && /id="visits">\d+</.test(answer.body) ? answer : undefined;
+        },
+        240_000,
+        1000,
+      );
+      assert.match(page.body, /Hostname:/);
+      await waitForWordPressInstallPage(
+        restarted,
+        "WordPress's install page after the restart",
+        240_000,
+      );
+    });
+
+    it("removes the stacks, their networks and secrets when the apps leave the program", async () => {
+      writeConfig({ apps: false });
+      const result = await stack.up();
+      assert.equal(result.summary.result, "succeeded");
+      const [manager] = hosts;
+      const left = await onHost(
+        manager,
+        "docker stack ls --format '{{.Name}}'; docker secret ls -q; " +
+          "docker network ls -q --filter label=com.docker.stack.namespace; docker service ls -q",
+      );
+      assert.equal(left.trim(), "", `left on the manager: ${left}`);
+    });
+
+    it("pulls through a registry mirror after an in-place mirror change", async () => {
+      await startRegistryContainer(STACK, `${STACK}-mirror`, MIRROR_ADDRESS);
+      const busybox = await saveImage(await ensureBusyboxImage());
+      // The registry starts in a moment: the push is retried until it answers.
+      await retryUntilPasses(
+        "the push to the mirror",
+        () => pushBusyboxAsLibraryImage(busybox, `${MIRROR_ADDRESS}:5000`),
+        30_000,
+        500,
+      );
+      fs.rmSync(busybox, { force: true });
+
+      writeConfig({ registryMirrors: [`http://${MIRROR_ADDRESS}:5000`] });
+      const result = await stack.up();
+      const counts = changeCounts(result);
+      assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
+      assertNothingCreatedDeletedOrReplaced(counts);
+      const host = hosts[1];
+      await docker(host, ["pull", "busybox"]);
       const said = await docker(host, [
         "run",
         "--rm",
-        "dockfleet-test/busybox:1",
+        "busybox",
         "echo",
-        `hi from ${host.name}`,
+        "pulled through the mirror",
       ]);
-      assert.equal(said.trim(), `hi from ${host.name}`);
-      const info = await docker(host, ["info", "--format", "{{.Name}} {{json .Labels}}"]);
-      assert.match(info, new RegExp(`^${host.name} .*dockfleet.io/host=${host.name}`));
-    }
-    fs.rmSync(busybox, { force: true });
-  });
-
-  it("refuses a client without a certificate", async () => {
-    const host = hosts[0];
-    const url = host.dockerHost.replace("tcp://", "https://") + "/version";
-    const ca = fs.readFileSync(path.join(certDir, "ca.pem"));
-    const outcome = await new Promise<string>((resolve) => {
-      https
-        .get(url, { ca, timeout: 10_000 }, (response) => resolve(`answered ${response.statusCode}`))
-        .on("error", (error) => resolve(`refused: ${error.message}`));
+      assert.equal(said.trim(), "pulled through the mirror");
     });
-    assert.match(outcome, /^refused: /);
-  });
 
-  it("changes nothing on a second up", async () => {
-    assertNothingChanged(await stack.up());
-  });
-
-  it("pulls through a registry mirror after an in-place mirror change", async () => {
-    await startRegistryContainer(STACK, `${STACK}-mirror`, MIRROR_ADDRESS);
-    const busybox = await saveImage(await ensureBusyboxImage());
-    // The registry starts in a moment: the push is retried until it answers.
-    await retryUntilPasses(
-      "the push to the mirror",
-      () => pushBusyboxAsLibraryImage(busybox, `${MIRROR_ADDRESS}:5000`),
-      30_000,
-      500,
-    );
-    fs.rmSync(busybox, { force: true });
-
-    writeConfig([`http://${MIRROR_ADDRESS}:5000`]);
-    const result = await stack.up();
-    const counts = changeCounts(result);
-    assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
-    assertNothingCreatedDeletedOrReplaced(counts);
-    const host = hosts[1];
-    await docker(host, ["pull", "busybox"]);
-    const said = await docker(host, [
-      "run",
-      "--rm",
-      "busybox",
-      "echo",
-      "pulled through the mirror",
-    ]);
-    assert.equal(said.trim(), "pulled through the mirror");
-  });
-
-  it("destroys everything it made", async () => {
-    await runDocker(["rm", "--force", `${STACK}-mirror`]);
-    await stack.destroy();
-    await assertNothingLabelled(STACK);
+    it("destroys everything it made", async () => {
+      await closeAllSshClients();
+      await runDocker(["rm", "--force", `${STACK}-mirror`]);
+      await stack.destroy();
+      await assertNothingLabelled(STACK);
+    });
   });
 });
+
+/** Polls (every second) until WordPress's install page on HOST answers 200; that answer. */
+function waitForWordPressInstallPage(host: HostOutput, what: string, timeoutMs: number) {
+  return waitFor(
+    what,
+    async () => {
+      const answer = await httpGet(host.address, WORDPRESS_PORT, "/wp-admin/install.php");
+      return answer.status === 200 ? answer : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
+
+function httpGet(
+  host: string,
+  port: number,
+  urlPath: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host, port, path: urlPath, timeout: 10_000, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    request.on("timeout", () =>
+      request.destroy(new Error(`GET http://${host}:${port}${urlPath} timed out`)),
+    );
+    request.on("error", reject);
+  });
+}

@@ -11,13 +11,11 @@ import { removeByLabel, requireHostImage } from "./docker";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
-/** A host as the program's `hosts` output lists it. */
-export interface HostOutput {
-  name: string;
-  address: string;
-  dockerHost: string;
-  dockerVersion: string;
-}
+/**
+ * The program's outputs as read back (a host of `hosts`, all of them): declared once, with the
+ * program, in components/stack/outputs.ts; parseOutputMap there checks and types an update's.
+ */
+export type { HostOutput, StackOutputs } from "../../components/stack/outputs";
 
 export function stackFilePath(stackName: string): string {
   return path.join(ROOT, "stacks", `Pulumi.${stackName}.yaml`);
@@ -146,6 +144,34 @@ export function collectStateStrings(deployment: unknown): {
   // A public value that also sits inside a secret object (an address, a host key) is not secret.
   for (const value of plainValues) secretValues.delete(value);
   return { secretValues, plainValues };
+}
+
+/**
+ * The outputs of the resource named NAME (the last part of its URN) in a state export, as the
+ * export holds them (secret values as Pulumi's secret objects). Fails unless exactly one matches.
+ */
+export function resourceOutputs(deployment: unknown, name: string): Record<string, unknown> {
+  const resources = ((deployment as { resources?: unknown[] }).resources ?? []) as {
+    urn: string;
+    outputs?: Record<string, unknown>;
+  }[];
+  const found = resources.filter((resource) => resource.urn.endsWith(`::${name}`));
+  assert.equal(found.length, 1, `resources named ${name} in the state: ${found.length}`);
+  return found[0].outputs ?? {};
+}
+
+/**
+ * The value of a secret in a state export made with --show-secrets (JSON-decoded); fails when
+ * the value is not marked secret there.
+ */
+export function secretPlaintext(value: unknown): unknown {
+  assert.ok(
+    value !== null && typeof value === "object" && SECRET_SIGNATURE_KEY in value,
+    "the value is not a secret in the state",
+  );
+  const record = value as Record<string, unknown>;
+  const plaintext = record.plaintext ?? record.value;
+  return typeof plaintext === "string" ? safeJsonParse(plaintext) : plaintext;
 }
 
 function safeJsonParse(text: string): unknown {
