@@ -3,42 +3,17 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment as EnvironmentClass } from "../../components/stack/environment";
 import type { StackConfig } from "../../components/stack/config";
+import { type CreatedResource, installHostMocks } from "./fixtures/host-mocks";
 
 /**
  * The Environment's wiring under Pulumi mocks (no hosts): what is created per driver, which
  * values are secrets, and what each DockerEngine is given. The real path is test/e2e.
  */
 
-const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+let created: CreatedResource[] = [];
 
 before(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.endsWith(":LocalHost")) state.hostKey = "ssh-ed25519 AAAAmock";
-        if (args.type.endsWith(":SshHost")) state.hostKey = "ssh-ed25519 AAAApinned";
-        if (args.type.endsWith(":Certificate")) {
-          state.certPem = `cert of ${String(args.inputs.commonName)}`;
-          state.keyPem = `key of ${String(args.inputs.commonName)}`;
-        }
-        if (args.type.endsWith(":SshKeyPair")) {
-          state.publicKey = "ssh-ed25519 AAAApublic";
-          state.privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----mock";
-        }
-        if (args.type.endsWith(":DockerInstall")) {
-          state.version = "20.10.24";
-          state.dockerdPath = "/usr/sbin/dockerd";
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    },
-    "dockfleet",
-    "unit",
-    true,
-  );
+  created = installHostMocks();
 });
 
 async function newEnvironment(config: Partial<StackConfig>): Promise<EnvironmentClass> {

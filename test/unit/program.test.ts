@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { type CreatedResource, installHostMocks } from "./fixtures/host-mocks";
 
 /**
  * The program (components/stack/program.ts) under Pulumi mocks: each component gets its section
@@ -8,35 +9,10 @@ import * as pulumi from "@pulumi/pulumi";
  * settings the component does not take would compile and be dropped without a word).
  */
 
-const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+let created: CreatedResource[] = [];
 
 before(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.endsWith(":LocalHost")) state.hostKey = "ssh-ed25519 AAAAmock";
-        if (args.type.endsWith(":Certificate")) {
-          state.certPem = `cert of ${String(args.inputs.commonName)}`;
-          state.keyPem = `key of ${String(args.inputs.commonName)}`;
-        }
-        if (args.type.endsWith(":SshKeyPair")) {
-          state.publicKey = "ssh-ed25519 AAAApublic";
-          state.privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----mock";
-        }
-        if (args.type.endsWith(":DockerInstall")) {
-          state.version = "20.10.24";
-          state.dockerdPath = "/usr/sbin/dockerd";
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    },
-    "dockfleet",
-    "unit",
-    true,
-  );
+  created = installHostMocks();
 });
 
 /** The resources registered so far that `match`, once there are `count` of them. */

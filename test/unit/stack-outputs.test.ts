@@ -7,6 +7,7 @@ import {
   StackOutputsError,
   type StackOutputs,
 } from "../../components/stack/outputs";
+import { installHostMocks } from "./fixtures/host-mocks";
 
 /**
  * The stack outputs' one declaration (components/stack/outputs.ts): what the parse reports, and
@@ -14,31 +15,7 @@ import {
  */
 
 before(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.endsWith(":LocalHost")) state.hostKey = "ssh-ed25519 AAAAmock";
-        if (args.type.endsWith(":Certificate")) {
-          state.certPem = `cert of ${String(args.inputs.commonName)}`;
-          state.keyPem = `key of ${String(args.inputs.commonName)}`;
-        }
-        if (args.type.endsWith(":SshKeyPair")) {
-          state.publicKey = "ssh-ed25519 AAAApublic";
-          state.privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----mock";
-        }
-        if (args.type.endsWith(":DockerInstall")) {
-          state.version = "20.10.24";
-          state.dockerdPath = "/usr/sbin/dockerd";
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    },
-    "dockfleet",
-    "unit",
-    true,
-  );
+  installHostMocks();
 });
 
 const valid: StackOutputs = {
