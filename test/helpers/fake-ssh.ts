@@ -10,6 +10,7 @@
  *   try { await someProvider.create(inputs) } finally { restore() }
  */
 import assert from "node:assert/strict";
+import { afterEach } from "node:test";
 import type { SshClient } from "../../provision/ssh/client";
 import { SshCommandError, SshConnectTimeoutError } from "../../provision/ssh/errors";
 import { useFakeSshClients } from "../../provision/ssh/pool";
@@ -245,4 +246,22 @@ export async function outputsOf<R extends { outs?: unknown }>(
     "the provider returned no outputs",
   );
   return settled as R & { outs: NonNullable<R["outs"]> };
+}
+
+/**
+ * For a test file: `const install = fakeHostsPerTest();`, then `install(host1, host2)` inside a
+ * test (again to replace them). Each test's fakes are removed after it, which fails the test on a
+ * command no rule answered.
+ */
+export function fakeHostsPerTest(): (...hosts: FakeCommander[]) => void {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    const uninstall = restore;
+    restore = undefined;
+    uninstall?.();
+  });
+  return (...hosts) => {
+    restore?.(); // a test that installs again replaces its fakes
+    restore = installFakeHosts(...hosts);
+  };
 }

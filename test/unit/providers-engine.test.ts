@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
 import { dockerConfigProvider } from "../../components/engine/resources/docker-config";
@@ -14,7 +14,7 @@ import { etcdInstallProvider } from "../../components/etcd/resources/etcd-instal
 import {
   FakeCommander,
   commandLinesWith,
-  installFakeHosts,
+  fakeHostsPerTest,
   outputsOf,
   scriptResult,
   type RecordedCommand,
@@ -36,16 +36,7 @@ const connection = (n: number) => ({
   privateKey: "fake ssh key",
 });
 
-let restore: (() => void) | undefined;
-afterEach(() => {
-  const uninstall = restore;
-  restore = undefined;
-  uninstall?.();
-});
-
-function install(...hosts: FakeCommander[]): void {
-  restore = installFakeHosts(...hosts);
-}
+const install = fakeHostsPerTest();
 
 // ---- DockerConfig ------------------------------------------------------------------------------
 
@@ -151,7 +142,6 @@ describe("dockerConfigProvider", () => {
     install(gone);
     await dockerConfigProvider.delete!("id", configInputs());
     assert.deepEqual(gone.commands, []);
-    restore?.();
 
     const failing = new FakeCommander("10.0.0.1:22").on(/^bash -s$/, {
       code: 1,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import {
   ETCD_STAGING_DIR,
@@ -18,7 +18,7 @@ import { etcdClusterHealthProvider } from "../../components/etcd/resources/clust
 import {
   FakeCommander,
   commandLinesWith,
-  installFakeHosts,
+  fakeHostsPerTest,
   outputsOf,
   scriptResult,
   type RecordedCommand,
@@ -257,16 +257,7 @@ function indexOfEtcdctl(host: FakeCommander, ...args: string[]): number {
   );
 }
 
-let restore: (() => void) | undefined;
-afterEach(() => {
-  const uninstall = restore;
-  restore = undefined;
-  uninstall?.();
-});
-
-function install(...hosts: FakeCommander[]): void {
-  restore = installFakeHosts(...hosts);
-}
+const install = fakeHostsPerTest();
 
 // ---- EtcdMember create ----------------------------------------------------------------------
 

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { REGISTRY_TRUST_STAGING_DIR } from "../../components/registry/plan";
 import { registryTrustProvider } from "../../components/registry/resources/registry-trust";
 import {
   FakeCommander,
   commandLinesWith,
-  installFakeHosts,
+  fakeHostsPerTest,
   scriptResult,
 } from "../helpers/fake-ssh";
 
@@ -49,17 +49,12 @@ function trustHost(): FakeCommander {
     });
 }
 
-let restore: (() => void) | undefined;
-afterEach(() => {
-  const uninstall = restore;
-  restore = undefined;
-  uninstall?.();
-});
+const install = fakeHostsPerTest();
 
 describe("registryTrustProvider", () => {
   it("uploads the CA and the password file (0600), then trusts every address and logs in", async () => {
     const host = trustHost();
-    restore = installFakeHosts(host);
+    install(host);
 
     const { id } = await registryTrustProvider.create(trustInputs());
 
@@ -86,7 +81,7 @@ describe("registryTrustProvider", () => {
 
   it("without a login, uploads no password", async () => {
     const host = trustHost();
-    restore = installFakeHosts(host);
+    install(host);
 
     await registryTrustProvider.create(
       trustInputs({ loginAddress: "", username: "", password: "" }),
@@ -101,7 +96,7 @@ describe("registryTrustProvider", () => {
 
   it("update forgets the addresses no longer given and logs out of the old login address", async () => {
     const host = trustHost();
-    restore = installFakeHosts(host);
+    install(host);
 
     await registryTrustProvider.update!(
       "id",
@@ -127,7 +122,7 @@ describe("registryTrustProvider", () => {
 
   it("delete untrusts every address; a host that is gone is skipped", async () => {
     const host = trustHost();
-    restore = installFakeHosts(host);
+    install(host);
 
     await registryTrustProvider.delete!("id", trustInputs());
 

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { swarmInitProvider } from "../../components/swarm/resources/swarm-init";
 import { swarmNodeProvider } from "../../components/swarm/resources/swarm-node";
 import { swarmNetworkProvider } from "../../components/swarm/resources/swarm-network";
 import {
   FakeCommander,
   commandLinesWith,
-  installFakeHosts,
+  fakeHostsPerTest,
   outputsOf,
   type FakeReply,
   type RecordedCommand,
@@ -254,16 +254,7 @@ function nodeOutputs(n: number, model: SwarmModel, overrides: Partial<NodeInputs
   return { ...nodeInputs(n, overrides), nodeId: node.id } satisfies NodeOutputs;
 }
 
-let restore: (() => void) | undefined;
-afterEach(() => {
-  const uninstall = restore;
-  restore = undefined;
-  uninstall?.();
-});
-
-function install(...hosts: FakeCommander[]): void {
-  restore = installFakeHosts(...hosts);
-}
+const install = fakeHostsPerTest();
 
 // ---- SwarmNode ---------------------------------------------------------------------------------
 
