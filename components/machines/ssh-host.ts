@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../provision/dynamic/resource";
 import type { SshConnectionArgs } from "../../provision/ssh/types";
-import { runRemoteStep } from "../../provision/dynamic/remote-step";
+import { isReachedDifferently, runRemoteStep } from "../../provision/dynamic/remote-step";
 
 interface SshHostInputs {
   host: string;
@@ -43,21 +43,23 @@ export const sshHostProvider: pulumi.dynamic.ResourceProvider<SshHostInputs, Ssh
     });
   },
   async diff(_id, olds, news) {
-    const moved =
-      olds.connection.host !== news.connection.host ||
-      olds.connection.port !== news.connection.port ||
-      (news.connection.hostKey !== undefined && news.connection.hostKey !== olds.hostKey);
-    const changes =
-      moved ||
-      olds.connection.user !== news.connection.user ||
-      olds.connection.privateKey !== news.connection.privateKey;
-    return { changes, replaces: moved ? ["connection"] : [] };
+    // A host key given in config that differs from the pinned one names another machine. Any
+    // other change (address, port, user, login key) is the same machine reached differently.
+    const anotherMachine =
+      news.connection.hostKey !== undefined && news.connection.hostKey !== olds.hostKey;
+    const changes = anotherMachine || isReachedDifferently(olds.connection, news.connection);
+    return { changes, replaces: anotherMachine ? ["connection"] : [] };
   },
   async update(_id, olds, news) {
-    // Same machine, new credentials: keep the pinned host key.
-    return {
-      outs: { ...olds, ...news, connection: { ...news.connection, hostKey: olds.hostKey } },
-    };
+    // Same machine: the pinned host key stays, and the host at the new address, port or user
+    // must show it (another machine there is refused, never adopted in its place).
+    const connection = { ...news.connection, hostKey: olds.hostKey };
+    if (isReachedDifferently(olds.connection, connection)) {
+      await runRemoteStep({ ...news, connection }, "check host", (client) =>
+        client.execOrThrow("true"),
+      );
+    }
+    return { outs: { ...olds, ...news, connection } };
   },
 };
 

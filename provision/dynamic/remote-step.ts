@@ -111,13 +111,26 @@ export function parseScriptResult(stdout: string): Record<string, string> {
   return fields;
 }
 
-/** Whether a connection now points at another machine (a host replaced): steps on it run anew. */
+/**
+ * Whether a connection now points at another machine: its pinned host key changed (the host was
+ * replaced or recreated). Steps run anew there; the old machine is left to its own delete, which
+ * skips it when it is gone. A host's identity is its key, not how it is reached.
+ */
 export function isAnotherHost(olds: SshConnectionArgs, news: SshConnectionArgs): boolean {
+  return olds.hostKey !== news.hostKey;
+}
+
+/**
+ * Whether the same machine is now reached differently: another address, port, user or login key.
+ * That is an update in place (the step runs again through the new connection, which is safe:
+ * every step is idempotent), never a replacement, which would undo the step on the host.
+ */
+export function isReachedDifferently(olds: SshConnectionArgs, news: SshConnectionArgs): boolean {
   return (
     olds.host !== news.host ||
     (olds.port ?? 22) !== (news.port ?? 22) ||
     (olds.user ?? "root") !== (news.user ?? "root") ||
-    olds.hostKey !== news.hostKey
+    olds.privateKey !== news.privateKey
   );
 }
 
@@ -160,9 +173,9 @@ export interface RemoteStepInputs {
 }
 
 /**
- * The diff of a remote step that is safe to repeat: another host replaces it (it runs anew
- * there); a change of any of `updateKeys` (compared as JSON) or of the SSH key is an update in
- * place (the step runs again, or only the new value is kept).
+ * The diff of a remote step that is safe to repeat: another machine replaces it (it runs anew
+ * there); a change of any of `updateKeys` (compared as JSON) or of how the host is reached is an
+ * update in place (the step runs again, or only the new value is kept).
  */
 export function diffRemoteStep<T extends RemoteStepInputs>(
   olds: T,
@@ -173,7 +186,7 @@ export function diffRemoteStep<T extends RemoteStepInputs>(
   const changes =
     replaces.length > 0 ||
     updateKeys.some((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) ||
-    olds.connection.privateKey !== news.connection.privateKey;
+    isReachedDifferently(olds.connection, news.connection);
   return { changes, replaces };
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
 import {
@@ -16,6 +17,8 @@ import {
 } from "../helpers/docker";
 import {
   assertNothingChanged,
+  assertNothingCreatedDeletedOrReplaced,
+  changeCounts,
   openStack,
   removeStackCompletely,
   writeStackConfig,
@@ -29,6 +32,26 @@ import {
  */
 
 const STACK = `e2essh${process.pid}`;
+
+/** GET /version on a Docker API with a client certificate: "answered <status>" or why not. */
+function dockerApiAnswer(
+  dockerHost: string,
+  tls: { caPem: string; certPem: string; keyPem: string },
+): Promise<string> {
+  return new Promise((resolve) => {
+    https
+      .get(
+        `${dockerHost.replace("tcp://", "https://")}/version`,
+        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 15_000 },
+        (response) => {
+          response.resume();
+          resolve(`answered ${response.statusCode}`);
+        },
+      )
+      .on("error", (error) => resolve(`refused: ${error.message}`))
+      .on("timeout", () => resolve("timed out"));
+  });
+}
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
 
@@ -86,6 +109,46 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   });
 
   it("changes nothing on a second up", async () => {
+    assertNothingChanged(await stack.up());
+  });
+
+  it("moving the host's SSH port is an update in place: nothing is undone, the API still answers", async () => {
+    // The operator's sshd now answers on 22 and 2222, and the stack moves the host to 2222.
+    await dockerExec(
+      names.container,
+      "printf 'Port 22\\nPort 2222\\n' > /etc/ssh/sshd_config.d/20-ports.conf && systemctl restart ssh",
+    );
+    await waitFor(
+      "sshd on port 2222",
+      () => dockerExec(names.container, "ss -ltn | grep ':2222 '"),
+      30_000,
+    );
+    writeStackConfig(STACK, {
+      driver: "ssh",
+      sshHosts: [{ name: EXISTING, address: ADDRESS, port: 2222 }],
+    });
+    await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
+
+    const result = await stack.up();
+    assert.equal(result.summary.result, "succeeded");
+    const counts = changeCounts(result);
+    assertNothingCreatedDeletedOrReplaced(counts);
+    assert.ok((counts.update ?? 0) > 0, `the new port is stored: ${JSON.stringify(counts)}`);
+    const [host] = result.outputs.hosts.value as { sshPort: number; dockerHost: string }[];
+    assert.equal(host.sshPort, 2222);
+    // daemon.json, the drop-in and the TLS files are where they were: the API answers a client
+    // holding the environment's certificate.
+    const files = await dockerExec(
+      names.container,
+      "ls /etc/docker/daemon.json /etc/systemd/system/docker.service.d/dockfleet.conf",
+    );
+    assert.equal(files.trim().split("\n").length, 2);
+    const tls = result.outputs.dockerTls.value as {
+      caPem: string;
+      certPem: string;
+      keyPem: string;
+    };
+    assert.equal(await dockerApiAnswer(host.dockerHost, tls), "answered 200");
     assertNothingChanged(await stack.up());
   });
 

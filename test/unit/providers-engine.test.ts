@@ -104,21 +104,28 @@ describe("dockerConfigProvider", () => {
     assert.equal(host.ran(/^bash -s$/).length, 1);
   });
 
-  it("diff: a change of any file is an update in place; another host a replacement", async () => {
-    const olds = configInputs();
-    const changed = await dockerConfigProvider.diff!(
-      "id",
-      olds,
-      configInputs({ caCertPem: "NEW CA" }),
-    );
+  it("diff: a change of any file, or of how the host is reached, is an update in place; another machine (host key) a replacement", async () => {
+    const olds = configInputs({ connection: { ...connection(1), hostKey: "ssh-ed25519 AAAAone" } });
+    const changed = await dockerConfigProvider.diff!("id", olds, { ...olds, caCertPem: "NEW CA" });
     assert.deepEqual(changed, { changes: true, replaces: [] });
-    const moved = await dockerConfigProvider.diff!(
-      "id",
-      olds,
-      configInputs({ connection: connection(2) }),
-    );
-    assert.deepEqual(moved, { changes: true, replaces: ["connection"] });
-    assert.deepEqual(await dockerConfigProvider.diff!("id", olds, configInputs()), {
+    for (const reachedDifferently of [
+      { host: address(2) },
+      { port: 2222 },
+      { user: "admin" },
+      { privateKey: "another login key" },
+    ]) {
+      const moved = await dockerConfigProvider.diff!("id", olds, {
+        ...olds,
+        connection: { ...olds.connection, ...reachedDifferently },
+      });
+      assert.deepEqual(moved, { changes: true, replaces: [] }, JSON.stringify(reachedDifferently));
+    }
+    const anotherMachine = await dockerConfigProvider.diff!("id", olds, {
+      ...olds,
+      connection: { ...olds.connection, hostKey: "ssh-ed25519 AAAAtwo" },
+    });
+    assert.deepEqual(anotherMachine, { changes: true, replaces: ["connection"] });
+    assert.deepEqual(await dockerConfigProvider.diff!("id", olds, { ...olds }), {
       changes: false,
       replaces: [],
     });

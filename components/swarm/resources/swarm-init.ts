@@ -3,7 +3,12 @@ import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/r
 import { planSwarmInit, renderSwarmInitCommand } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
-import { isAnotherHost, isHostGone, runRemoteStep } from "../../../provision/dynamic/remote-step";
+import {
+  isAnotherHost,
+  isHostGone,
+  isReachedDifferently,
+  runRemoteStep,
+} from "../../../provision/dynamic/remote-step";
 import { getLocalSwarmState } from "./swarm-common";
 
 interface SwarmInitInputs {
@@ -82,7 +87,7 @@ export const swarmInitProvider: pulumi.dynamic.ResourceProvider<SwarmInitInputs,
       const changes =
         replaces.length > 0 ||
         olds.host !== news.host ||
-        olds.connection.privateKey !== news.connection.privateKey;
+        isReachedDifferently(olds.connection, news.connection);
       // The same name on the same host: the old swarm must be gone before the new one inits.
       return { changes, replaces, deleteBeforeReplace: true };
     },

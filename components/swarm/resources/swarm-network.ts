@@ -10,7 +10,12 @@ import {
 } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
-import { isAnotherHost, isHostGone, runRemoteStep } from "../../../provision/dynamic/remote-step";
+import {
+  isAnotherHost,
+  isHostGone,
+  isReachedDifferently,
+  runRemoteStep,
+} from "../../../provision/dynamic/remote-step";
 import { runDockerOn } from "./swarm-common";
 
 interface SwarmNetworkInputs {
@@ -72,7 +77,7 @@ export const swarmNetworkProvider: pulumi.dynamic.ResourceProvider<
       replaces.length > 0 ||
       olds.host !== news.host ||
       isAnotherHost(olds.connection, news.connection) ||
-      olds.connection.privateKey !== news.connection.privateKey;
+      isReachedDifferently(olds.connection, news.connection);
     // Same name: the old network must be gone before the new one is created.
     return { changes, replaces, deleteBeforeReplace: true };
   },

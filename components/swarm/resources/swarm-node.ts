@@ -14,6 +14,7 @@ import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import type { StepLog } from "../../../provision/dynamic/log";
 import {
   isAnotherHost,
+  isReachedDifferently,
   isHostGone,
   runRemoteStep,
   type RemoteStepTarget,
@@ -270,10 +271,10 @@ export const swarmNodeProvider: pulumi.dynamic.ResourceProvider<SwarmNodeInputs,
         replaces.length > 0 ||
         SETTING_KEYS.some((key) => olds[key] !== news[key]) ||
         JSON.stringify(olds.labels) !== JSON.stringify(news.labels) ||
-        olds.connection.privateKey !== news.connection.privateKey ||
+        isReachedDifferently(olds.connection, news.connection) ||
         olds.manager.host !== news.manager.host ||
         isAnotherHost(olds.manager.connection, news.manager.connection) ||
-        olds.manager.connection.privateKey !== news.manager.connection.privateKey;
+        isReachedDifferently(olds.manager.connection, news.manager.connection);
       return { changes, replaces, deleteBeforeReplace: true };
     },
     async update(_id, olds, news) {
