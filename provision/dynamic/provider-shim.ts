@@ -21,8 +21,18 @@ export function loadedProvider(
   moduleFile: string,
   exportName: string,
 ): pulumi.dynamic.ResourceProvider {
-  return providerLoader(moduleInPackage(moduleFile), exportName);
+  // One object per provider: Pulumi caches a provider's serialization by object, so every
+  // resource of a kind after the first costs no closure serialization and no package lookup.
+  const key = `${moduleFile}#${exportName}`;
+  let provider = loaders.get(key);
+  if (provider === undefined) {
+    provider = providerLoader(moduleInPackage(moduleFile), exportName);
+    loaders.set(key, provider);
+  }
+  return provider;
 }
+
+const loaders = new Map<string, pulumi.dynamic.ResourceProvider>();
 
 /** The name dockfleet's package.json carries: how its root is recognised. */
 export const PACKAGE_NAME = "dockfleet";
