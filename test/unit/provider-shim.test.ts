@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { DOCKER_CONFIG_INPUTS, loadSerializedProvider } from "./fixtures/serialized-provider";
 
 /**
  * Where a serialized provider finds dockfleet's code: the dynamic-provider process runs in the
@@ -15,23 +16,6 @@ import * as pulumi from "@pulumi/pulumi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const load = createRequire(__filename);
-const requireFromString = load("require-from-string") as (code: string) => {
-  handler: () => {
-    diff: (id: string, olds: unknown, news: unknown) => Promise<{ changes?: boolean }>;
-  };
-};
-
-const INPUTS = {
-  host: "host-1",
-  connection: { host: "10.0.0.1", port: 22, user: "root", privateKey: "k", hostKey: "h" },
-  logUrn: "",
-  script: "s",
-  daemonJson: "{}",
-  systemdDropIn: "",
-  caCertPem: "",
-  serverCertPem: "",
-  serverKeyPem: "",
-};
 
 describe("provider loader", () => {
   it("loads the published package's provider from a consumer's node_modules", async () => {
@@ -59,10 +43,18 @@ describe("provider loader", () => {
     const cwd = process.cwd();
     try {
       process.chdir(consumer);
-      const loaded = requireFromString(text).handler();
-      assert.equal((await loaded.diff("id", INPUTS, INPUTS)).changes, false);
+      const loaded = loadSerializedProvider(text);
       assert.equal(
-        (await loaded.diff("id", INPUTS, { ...INPUTS, daemonJson: "{ }" })).changes,
+        (await loaded.diff("id", DOCKER_CONFIG_INPUTS, DOCKER_CONFIG_INPUTS)).changes,
+        false,
+      );
+      assert.equal(
+        (
+          await loaded.diff("id", DOCKER_CONFIG_INPUTS, {
+            ...DOCKER_CONFIG_INPUTS,
+            daemonJson: "{ }",
+          })
+        ).changes,
         true,
       );
     } finally {
@@ -83,9 +75,9 @@ describe("provider loader", () => {
     const cwd = process.cwd();
     try {
       process.chdir(elsewhere);
-      const loaded = requireFromString(text).handler();
+      const loaded = loadSerializedProvider(text);
       await assert.rejects(
-        async () => loaded.diff("id", INPUTS, INPUTS),
+        async () => loaded.diff("id", DOCKER_CONFIG_INPUTS, DOCKER_CONFIG_INPUTS),
         new RegExp(`dockfleet's package is neither at nor above ${elsewhere}`),
       );
     } finally {

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import {
   migrateStackExport,
   providerLocator,
   serializeLoadedProvider,
 } from "../../components/stack/state-migration";
-
-// Pulumi's own loader of serialized providers (what the dynamic-provider process runs).
-const requireFromString = createRequire(__filename)("require-from-string") as (code: string) => {
-  handler: () => unknown;
-};
+import { DOCKER_CONFIG_INPUTS, loadSerializedProvider } from "./fixtures/serialized-provider";
 
 /** The loader as state written before 2026-12-03 holds it: the checkout's absolute path inside. */
 function oldProviderText(moduleFile: string, exportName: string): string {
@@ -66,20 +61,8 @@ describe("state migration: providers that named an absolute path", () => {
     assert.equal(untouched.inputs?.__provider, current, "an up-to-date provider is left alone");
 
     // Loaded as Pulumi loads it, from the program's folder: the real provider answers a diff.
-    const provider = requireFromString(text).handler() as {
-      diff: (id: string, olds: unknown, news: unknown) => Promise<{ changes?: boolean }>;
-    };
-    const inputs = {
-      host: "host-1",
-      connection: { host: "10.0.0.1", port: 22, user: "root", privateKey: "k", hostKey: "h" },
-      logUrn: "",
-      script: "s",
-      daemonJson: "{}",
-      systemdDropIn: "",
-      caCertPem: "",
-      serverCertPem: "",
-      serverKeyPem: "",
-    };
+    const provider = loadSerializedProvider(text);
+    const inputs = DOCKER_CONFIG_INPUTS;
     assert.equal((await provider.diff("host-1-docker-config", inputs, inputs)).changes, false);
     assert.equal(
       (await provider.diff("host-1-docker-config", inputs, { ...inputs, daemonJson: "{ }" }))
