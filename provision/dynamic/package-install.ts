@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { SshConnectionArgs } from "../ssh/types";
+import type { FactsProbe } from "./host-facts";
 import { withProcessLock } from "./process-lock";
 import { runRemoteStep, runScript, runUndoStep } from "./remote-step";
 import { remoteStepProvider } from "./remote-step-provider";
@@ -31,6 +32,8 @@ export interface PackageInstallSpec<Outputs> {
   actionVariable: string;
   /** The outputs from the inputs and the script's DOCKFLEET_RESULT fields; throws when one is missing. */
   outputs: (inputs: PackageInstallInputs, result: Record<string, string>) => Outputs;
+  /** What shows the packages installed (host-facts.ts): the programs' paths and versions. */
+  probe: FactsProbe;
 }
 
 /**
@@ -64,6 +67,7 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
     id: (inputs) => `${inputs.host}-${spec.what}-install`,
     updateKeys: UPDATE_KEYS,
     apply: install,
+    probe: () => spec.probe,
     remove: async (props) => {
       if (!props.removeOnDestroy) return;
       await withHostPackageLock(props, () =>

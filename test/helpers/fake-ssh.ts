@@ -14,6 +14,7 @@ import { afterEach } from "node:test";
 import type { SshClient } from "../../provision/ssh/client";
 import { SshCommandError, SshConnectTimeoutError } from "../../provision/ssh/errors";
 import { useFakeSshClients } from "../../provision/ssh/pool";
+import { FACTS_COMMAND } from "../../provision/dynamic/host-facts";
 import { renderRemoteCommand } from "../../provision/ssh/shell";
 import type { ExecOptions, ExecResult, SshConnectionArgs } from "../../provision/ssh/types";
 
@@ -71,6 +72,10 @@ export class FakeCommander implements SshClient {
   readonly uploads: RecordedUpload[] = [];
   /** The host's files: what was uploaded, plus what a test puts there (read by getContent). */
   readonly files = new Map<string, string>();
+  /** The facts probes (host-facts.ts) sent, kept apart from `commands`. */
+  readonly probes: string[] = [];
+  /** What the host shows to a probe: the output of every probe section (see factsAnswer). */
+  factsOutput: (probe: string) => string = () => "";
   /** Commands no rule answered (each also failed where it was sent). */
   readonly unexpected: string[] = [];
   /** The connection args of each "connection" made to this host. */
@@ -161,12 +166,25 @@ export class FakeCommander implements SshClient {
     return found;
   }
 
+  /** A batch of probes (renderProbes), answered section by section from factsOutput. */
+  private answerProbes(script: string): ExecResult {
+    this.probes.push(script);
+    const sections = script.split(/^echo "@@dockfleet-facts (\d+)"$/m).slice(1);
+    let stdout = "";
+    for (let index = 0; index < sections.length; index += 2) {
+      const output = this.factsOutput(sections[index + 1] ?? "");
+      stdout += `@@dockfleet-facts ${sections[index]}\n${output}\n`;
+    }
+    return { stdout, stderr: "", code: 0, signal: null };
+  }
+
   private async run(
     command: string,
     opts: ExecOptions,
     via: RecordedCommand["via"],
   ): Promise<ExecResult> {
     renderRemoteCommand(command, opts.env); // the real client's check of the env names
+    if (command === FACTS_COMMAND) return this.answerProbes(opts.stdin?.toString() ?? "");
     const call: RecordedCommand = {
       command,
       stdin: opts.stdin?.toString(),

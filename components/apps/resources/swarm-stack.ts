@@ -7,6 +7,7 @@ import type { StepLog } from "../../../provision/dynamic/log";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
+import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
 /**
  * A swarm stack deployed with `docker stack deploy` on a manager over SSH: the compose file is
@@ -287,40 +288,43 @@ async function removeStack(props: SwarmStackOutputs): Promise<void> {
   });
 }
 
-export const swarmStackProvider: pulumi.dynamic.ResourceProvider<
-  SwarmStackInputs,
-  SwarmStackOutputs
-> = {
-  async create(inputs) {
-    const outs = await deploy(inputs, undefined);
-    return { id: `${inputs.host}-stack-${inputs.stackName}`, outs };
+export const swarmStackProvider = withHostFacts<SwarmStackInputs, SwarmStackOutputs>(
+  {
+    async create(inputs) {
+      const outs = await deploy(inputs, undefined);
+      return { id: `${inputs.host}-stack-${inputs.stackName}`, outs };
+    },
+    async diff(_id, olds, news) {
+      const replaces = olds.stackName !== news.stackName ? ["stackName"] : [];
+      const secretsChanged =
+        JSON.stringify(Object.keys(olds.secrets).sort()) !==
+          JSON.stringify(Object.keys(news.secrets).sort()) ||
+        Object.entries(news.secrets).some(
+          ([key, value]) => value !== "" && value !== olds.secretValues[key],
+        );
+      const changes =
+        replaces.length > 0 ||
+        secretsChanged ||
+        olds.stackFile !== news.stackFile ||
+        olds.swarmReady !== news.swarmReady ||
+        olds.requiresIpvs !== news.requiresIpvs ||
+        JSON.stringify(olds.registry) !== JSON.stringify(news.registry) ||
+        olds.connection.host !== news.connection.host;
+      return { changes, replaces, deleteBeforeReplace: false };
+    },
+    async update(_id, olds, news) {
+      return { outs: await deploy(news, olds) };
+    },
+    async delete(_id, props) {
+      // A manager already gone (the environment destroyed first) leaves nothing to remove.
+      await removeStack(props);
+    },
   },
-  async diff(_id, olds, news) {
-    const replaces = olds.stackName !== news.stackName ? ["stackName"] : [];
-    const secretsChanged =
-      JSON.stringify(Object.keys(olds.secrets).sort()) !==
-        JSON.stringify(Object.keys(news.secrets).sort()) ||
-      Object.entries(news.secrets).some(
-        ([key, value]) => value !== "" && value !== olds.secretValues[key],
-      );
-    const changes =
-      replaces.length > 0 ||
-      secretsChanged ||
-      olds.stackFile !== news.stackFile ||
-      olds.swarmReady !== news.swarmReady ||
-      olds.requiresIpvs !== news.requiresIpvs ||
-      JSON.stringify(olds.registry) !== JSON.stringify(news.registry) ||
-      olds.connection.host !== news.connection.host;
-    return { changes, replaces, deleteBeforeReplace: false };
-  },
-  async update(_id, olds, news) {
-    return { outs: await deploy(news, olds) };
-  },
-  async delete(_id, props) {
-    // A manager already gone (the environment destroyed first) leaves nothing to remove.
-    await removeStack(props);
-  },
-};
+  // One fact per service of the stack, with its image: a service removed or changed by hand drifts.
+  (outs) =>
+    `docker service ls --filter ${shellQuote(`label=${NAMESPACE_LABEL}=${outs.stackName}`)} ` +
+    `--format 'service:{{.Name}}={{.Image}}'`,
+);
 
 export interface SwarmStackArgs {
   /** The manager's name, for messages. */

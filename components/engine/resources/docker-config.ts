@@ -1,7 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
-import { DOCKER_CONFIG_STAGING_DIR, planDockerConfigUploads } from "../plan";
+import {
+  DOCKER_CONFIG_STAGING_DIR,
+  INSTALLED_PATH_OF_STAGED_FILE,
+  planDockerConfigUploads,
+} from "../plan";
+import { probeFiles } from "../../../provision/dynamic/host-facts";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
   runRemoteStep,
@@ -35,6 +40,13 @@ const UPDATE_KEYS = [
   "serverKeyPem",
 ] as const;
 
+/** The installed files, whether Docker runs, and the addresses dockerd listens on (the TLS API). */
+const DOCKER_CONFIG_PROBE = [
+  probeFiles(INSTALLED_PATH_OF_STAGED_FILE),
+  `echo "docker=$(systemctl is-active docker)"`,
+  `echo "listening=$(ss -Hltnp | awk '/"dockerd"/ { print $4 }' | sort | paste -sd, -)"`,
+].join("\n");
+
 async function apply(inputs: DockerConfigInputs): Promise<void> {
   await runRemoteStep(inputs, "configure docker", async (client, log) => {
     const uploads = planDockerConfigUploads({
@@ -59,6 +71,7 @@ export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, Docke
     await apply(inputs);
     return inputs;
   },
+  probe: () => DOCKER_CONFIG_PROBE,
   remove: async (props) => {
     await runUndoStep(props, "remove docker configuration", (client, log) =>
       runScript(client, props.script, { REMOVE: "1" }, log),

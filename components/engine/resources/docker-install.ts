@@ -21,6 +21,10 @@ export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs
     }
     return { ...inputs, version: result.version ?? "unknown", dockerdPath: result.dockerd };
   },
+  probe: [
+    `echo "dockerd=$(command -v dockerd || echo missing)"`,
+    `echo "version=$(dockerd --version || echo missing)"`,
+  ].join("\n"),
 });
 
 export type DockerInstallArgs = PackageInstallArgs;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { DOCKER_ETCD_CLIENT_PATHS } from "../plan";
+import { probeFiles } from "../../../provision/dynamic/host-facts";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { runRemoteStep, runUndoStep, uploadFiles } from "../../../provision/dynamic/remote-step";
 
@@ -39,6 +40,7 @@ export const etcdDockerClientProvider = remoteStepProvider<
     await put(inputs);
     return inputs;
   },
+  probe: () => probeFiles(DOCKER_ETCD_CLIENT_PATHS),
   remove: async (props) => {
     await runUndoStep(props, "remove etcd client certificate for docker", (client) =>
       client.execOrThrow(`rm -rf ${DIRECTORY}`),

@@ -26,6 +26,11 @@ export const etcdInstallProvider = packageInstallProvider<EtcdInstallOutputs>({
       etcdctlPath: result.etcdctl,
     };
   },
+  probe: [
+    `echo "etcd=$(command -v etcd || echo missing)"`,
+    `echo "etcdctl=$(command -v etcdctl || echo missing)"`,
+    `echo "version=$(etcd --version | head -n 1 || echo missing)"`,
+  ].join("\n"),
 });
 
 export type EtcdInstallArgs = PackageInstallArgs;

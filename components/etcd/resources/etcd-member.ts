@@ -16,6 +16,7 @@ import type { SshClient } from "../../../provision/ssh/client";
 import { shellQuote } from "../../../provision/ssh/shell";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { RemoteEtcdctl } from "./etcdctl";
+import { probeFiles, withHostFacts } from "../../../provision/dynamic/host-facts";
 import type { StepLog } from "../../../provision/dynamic/log";
 import {
   diffRemoteStep,
@@ -231,46 +232,56 @@ async function leave(props: EtcdMemberOutputs): Promise<void> {
   });
 }
 
-export const etcdMemberProvider: pulumi.dynamic.ResourceProvider<
-  EtcdMemberInputs,
-  EtcdMemberOutputs
-> = {
-  async create(inputs) {
-    return { id: `${inputs.host}-etcd-member`, outs: await join(inputs) };
+/** The member's files (configure-etcd.sh's places) and whether etcd runs. */
+const ETCD_MEMBER_PROBE = [
+  probeFiles({
+    ...ETCD_PKI_PATHS,
+    env: "/etc/default/etcd",
+    dropIn: "/etc/systemd/system/etcd.service.d/dockfleet.conf",
+  }),
+  `echo "etcd=$(systemctl is-active etcd)"`,
+].join("\n");
+
+export const etcdMemberProvider = withHostFacts<EtcdMemberInputs, EtcdMemberOutputs>(
+  {
+    async create(inputs) {
+      return { id: `${inputs.host}-etcd-member`, outs: await join(inputs) };
+    },
+    async diff(_id, olds, news) {
+      const step = diffRemoteStep(olds, news, UPDATE_KEYS);
+      const replaces = [...REPLACE_KEYS.filter((key) => olds[key] !== news[key]), ...step.replaces];
+      const changes = replaces.length > 0 || step.changes;
+      // The token and the bootstrap record matter only at the first start; peer endpoints only
+      // for joining and leaving: none of them changes a running member.
+      return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id, olds, news) {
+      const outs: EtcdMemberOutputs = {
+        ...news,
+        joinedBy: olds.joinedBy,
+        initialCluster: olds.initialCluster,
+        initialClusterState: olds.initialClusterState,
+      };
+      await runRemoteStep(news, "reconfigure etcd member", async (client, log) => {
+        const restarted = await applyConfig(client, news, settingsOf(news, olds), false, log);
+        // One member at a time (each depends on the one before): healthy again before the next.
+        if (restarted) {
+          await new RemoteEtcdctl(client, news.etcdctlPath, ETCD_PKI_PATHS).waitUntilHealthy(
+            [clientUrlOf(news)],
+            news.healthTimeoutSeconds * 1000,
+            log,
+          );
+        }
+        log.info(restarted ? "config applied, member restarted and healthy" : "unchanged");
+      });
+      return { outs };
+    },
+    async delete(_id, props) {
+      await leave(props);
+    },
   },
-  async diff(_id, olds, news) {
-    const step = diffRemoteStep(olds, news, UPDATE_KEYS);
-    const replaces = [...REPLACE_KEYS.filter((key) => olds[key] !== news[key]), ...step.replaces];
-    const changes = replaces.length > 0 || step.changes;
-    // The token and the bootstrap record matter only at the first start; peer endpoints only
-    // for joining and leaving: none of them changes a running member.
-    return { changes, replaces, deleteBeforeReplace: true };
-  },
-  async update(_id, olds, news) {
-    const outs: EtcdMemberOutputs = {
-      ...news,
-      joinedBy: olds.joinedBy,
-      initialCluster: olds.initialCluster,
-      initialClusterState: olds.initialClusterState,
-    };
-    await runRemoteStep(news, "reconfigure etcd member", async (client, log) => {
-      const restarted = await applyConfig(client, news, settingsOf(news, olds), false, log);
-      // One member at a time (each depends on the one before): healthy again before the next.
-      if (restarted) {
-        await new RemoteEtcdctl(client, news.etcdctlPath, ETCD_PKI_PATHS).waitUntilHealthy(
-          [clientUrlOf(news)],
-          news.healthTimeoutSeconds * 1000,
-          log,
-        );
-      }
-      log.info(restarted ? "config applied, member restarted and healthy" : "unchanged");
-    });
-    return { outs };
-  },
-  async delete(_id, props) {
-    await leave(props);
-  },
-};
+  () => ETCD_MEMBER_PROBE,
+);
 
 export type EtcdMemberArgs = ResourceArgs<EtcdMemberInputs>;
 

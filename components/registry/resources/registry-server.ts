@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { REGISTRY_STAGING_DIR } from "../plan";
+import { probeFiles } from "../../../provision/dynamic/host-facts";
+import { shellQuote } from "../../../provision/ssh/shell";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { withHostPackageLock } from "../../../provision/dynamic/package-install";
 import {
@@ -32,6 +34,10 @@ interface RegistryServerInputs {
 }
 
 type RegistryServerOutputs = RegistryServerInputs;
+
+/** ensure-registry.sh's defaults for what its env does not set. */
+const DEFAULT_CONFIG_DIR = "/etc/dockfleet/registry";
+const DEFAULT_CONTAINER = "dockfleet-registry";
 
 /**
  * Inputs applied in place: files rewritten, the registry restarted (only when they changed); a
@@ -81,6 +87,22 @@ export const registryServerProvider = remoteStepProvider<
   apply: async (inputs) => {
     await apply(inputs);
     return inputs;
+  },
+  probe: (outs) => {
+    const dir = outs.env.CONFIG_DIR ?? DEFAULT_CONFIG_DIR;
+    const running =
+      outs.env.RUN_AS === "container"
+        ? `docker inspect --format '{{.State.Status}}' ${shellQuote(outs.env.CONTAINER_NAME ?? DEFAULT_CONTAINER)}`
+        : "systemctl is-active docker-registry.service";
+    return [
+      probeFiles({
+        "config.yml": `${dir}/config.yml`,
+        cert: `${dir}/tls/cert.pem`,
+        key: `${dir}/tls/key.pem`,
+        htpasswd: `${dir}/htpasswd`,
+      }),
+      `echo "registry=$(${running})"`,
+    ].join("\n");
   },
   remove: async (props) => {
     await withHostPackageLock(props, () =>

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import { REGISTRY_TRUST_STAGING_DIR } from "../plan";
+import { probeFiles } from "../../../provision/dynamic/host-facts";
+import { shellQuote } from "../../../provision/ssh/shell";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
   runRemoteStep,
@@ -27,6 +29,9 @@ interface RegistryTrustInputs {
 }
 
 type RegistryTrustOutputs = RegistryTrustInputs;
+
+/** Where trust-registry.sh puts each address's CA (dockerd reads it on every connection). */
+const CERTS_D = "/etc/docker/certs.d";
 
 /** Inputs whose change runs the script again: certs.d and the login brought up to date. */
 const UPDATE_KEYS = [
@@ -74,6 +79,20 @@ export const registryTrustProvider = remoteStepProvider<RegistryTrustInputs, Reg
     await apply(inputs, olds);
     return inputs;
   },
+  probe: (outs) =>
+    [
+      probeFiles(
+        Object.fromEntries(
+          outs.addresses.map((address) => [`ca:${address}`, `${CERTS_D}/${address}/ca.crt`]),
+        ),
+      ),
+      ...(outs.loginAddress !== ""
+        ? [
+            `grep -qF ${shellQuote(`"${outs.loginAddress}"`)} "$HOME/.docker/config.json" && ` +
+              `echo login=yes || echo login=no`,
+          ]
+        : []),
+    ].join("\n"),
   remove: async (props) => {
     await runUndoStep(props, "untrust registry", (client, log) =>
       runScript(

@@ -13,6 +13,14 @@ import { pollUntil } from "../../../provision/dynamic/poll";
 
 /** What the swarm providers share: reading a host's swarm state, running docker, and one lock. */
 
+/**
+ * The host's part in the swarm as its own dockerd sees it (host-facts.ts): in a swarm or not, as
+ * which node, and whether it is a manager. A node that left, rejoined or was demoted drifts.
+ */
+export const SWARM_MEMBER_PROBE =
+  `echo "swarm=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}')"\n` +
+  `echo "manager=$(docker info --format '{{.Swarm.ControlAvailable}}')"`;
+
 export async function getLocalSwarmState(client: SshClient): Promise<LocalSwarmState> {
   const result = await client.execOrThrow(LOCAL_SWARM_STATE_COMMAND);
   return parseLocalSwarmState(result.stdout.trim());

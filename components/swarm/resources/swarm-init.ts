@@ -9,7 +9,8 @@ import {
   isReachedDifferently,
   runRemoteStep,
 } from "../../../provision/dynamic/remote-step";
-import { getLocalSwarmState } from "./swarm-common";
+import { getLocalSwarmState, SWARM_MEMBER_PROBE } from "./swarm-common";
+import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
 interface SwarmInitInputs {
   host: string;
@@ -73,7 +74,7 @@ async function ensureSwarm(inputs: SwarmInitInputs): Promise<SwarmInitOutputs> {
   });
 }
 
-export const swarmInitProvider: pulumi.dynamic.ResourceProvider<SwarmInitInputs, SwarmInitOutputs> =
+export const swarmInitProvider = withHostFacts<SwarmInitInputs, SwarmInitOutputs>(
   {
     async create(inputs) {
       const outs = await ensureSwarm(inputs);
@@ -120,7 +121,9 @@ export const swarmInitProvider: pulumi.dynamic.ResourceProvider<SwarmInitInputs,
         if (!isHostGone(error)) throw error;
       }
     },
-  };
+  },
+  () => SWARM_MEMBER_PROBE,
+);
 
 export type SwarmInitArgs = ResourceArgs<SwarmInitInputs>;
 

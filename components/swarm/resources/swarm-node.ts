@@ -20,7 +20,14 @@ import {
   type RemoteStepTarget,
 } from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
-import { getLocalSwarmState, inspectNode, runDockerOn, withMembershipLock } from "./swarm-common";
+import {
+  getLocalSwarmState,
+  inspectNode,
+  runDockerOn,
+  SWARM_MEMBER_PROBE,
+  withMembershipLock,
+} from "./swarm-common";
+import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
 interface SwarmNodeInputs {
   host: string;
@@ -254,7 +261,7 @@ const REPLACE_KEYS = ["advertiseAddress", "port", "init", "clusterId"] as const;
 /** Inputs applied in place through the manager. */
 const SETTING_KEYS = ["role", "availability", "joinAddress", "host"] as const;
 
-export const swarmNodeProvider: pulumi.dynamic.ResourceProvider<SwarmNodeInputs, SwarmNodeOutputs> =
+export const swarmNodeProvider = withHostFacts<SwarmNodeInputs, SwarmNodeOutputs>(
   {
     async create(inputs) {
       const nodeId = inputs.init
@@ -290,7 +297,9 @@ export const swarmNodeProvider: pulumi.dynamic.ResourceProvider<SwarmNodeInputs,
       if (props.init) return;
       await withMembershipLock(props.clusterId, () => removeNode(props));
     },
-  };
+  },
+  () => SWARM_MEMBER_PROBE,
+);
 
 export interface SwarmNodeArgs {
   host: string;
