@@ -78,6 +78,13 @@ export const EngineConfigSchema = z
       .describe(
         "Any other daemon.json option, passed through (keys dockfleet manages are refused).",
       ),
+    liveRestore: z
+      .boolean()
+      .optional()
+      .describe(
+        "Keep containers running while dockerd restarts (daemon.json live-restore). Unset: on, " +
+          "unless the stack runs a swarm (Docker refuses swarm mode with it).",
+      ),
     tlsPort: z
       .int()
       .min(1)

@@ -66,6 +66,7 @@ export function renderEngineDaemonJson(
     logOpts: { "max-size": config.logMaxSize, "max-file": String(config.logMaxFile) },
     storageDriver: config.storageDriver,
     labels: { ...config.labels, ...hostLabels },
+    liveRestore: config.liveRestore === true,
     tls: DOCKER_TLS_PATHS,
     tlsPort: config.tlsPort,
     // The schema accepts any JSON value here; renderDaemonJson refuses keys dockfleet manages.

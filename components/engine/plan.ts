@@ -57,6 +57,8 @@ export interface DaemonJsonOptions {
    * @default no TCP listener
    */
   tls?: DaemonTlsPaths;
+  /** daemon.json live-restore: containers keep running while dockerd restarts. @default false */
+  liveRestore?: boolean;
   /** Port of the TLS API, used only with `tls`. @default 2376 */
   tlsPort?: number;
   /**
@@ -81,6 +83,7 @@ export const MANAGED_DAEMON_KEYS: readonly string[] = Object.freeze([
   "log-opts",
   "storage-driver",
   "labels",
+  "live-restore",
 ]);
 
 const OPTION_FOR_KEY: Record<string, string> = {
@@ -96,6 +99,7 @@ const OPTION_FOR_KEY: Record<string, string> = {
   "log-opts": "logOpts",
   "storage-driver": "storageDriver",
   labels: "labels",
+  "live-restore": "liveRestore",
 };
 
 /**
@@ -184,6 +188,7 @@ export function renderDaemonJson(options: DaemonJsonOptions = {}): string {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, value]) => `${key}=${value}`);
   }
+  if (options.liveRestore === true) config["live-restore"] = true;
 
   for (const key of Object.keys(extra).sort()) {
     config[key] = sortKeysDeep(extra[key]);
@@ -306,11 +311,65 @@ export function planDockerConfigUploads(files: DockerConfigFiles): StagedUpload[
   return uploads;
 }
 
+export const DOCKER_DAEMON_JSON_PATH = "/etc/docker/daemon.json";
+
 /** Where apply-docker-config.sh puts each staged file. */
 export const INSTALLED_PATH_OF_STAGED_FILE: Readonly<Record<string, string>> = Object.freeze({
-  "daemon.json": "/etc/docker/daemon.json",
+  "daemon.json": DOCKER_DAEMON_JSON_PATH,
   "dockfleet.conf": DOCKER_DROP_IN_PATH,
   "ca.pem": "/etc/docker/tls/ca.pem",
   "server-cert.pem": "/etc/docker/tls/cert.pem",
   "server-key.pem": "/etc/docker/tls/key.pem",
 });
+
+/**
+ * daemon.json keys dockerd applies on SIGHUP without a restart (moby's daemon/reload.go, the same
+ * list in 20.10 and later; "Configuration reload behavior" in dockerd's reference). A change of
+ * any other key needs a restart.
+ */
+export const RELOADABLE_DAEMON_KEYS: readonly string[] = Object.freeze([
+  "debug",
+  "labels",
+  "live-restore",
+  "max-concurrent-downloads",
+  "max-concurrent-uploads",
+  "max-download-attempts",
+  "shutdown-timeout",
+  "insecure-registries",
+  "registry-mirrors",
+  "allow-nondistributable-artifacts",
+  "features",
+  "runtimes",
+  "default-runtime",
+  "network-diagnostic-port",
+]);
+
+/**
+ * How a new daemon.json reaches a running dockerd: "reload" (SIGHUP, no container stops) when
+ * every key that differs from the installed file is reloadable; otherwise "restart". A file that
+ * is missing or not JSON object text needs a restart. Pure.
+ */
+export function planDaemonJsonChange(
+  installed: string | undefined,
+  wanted: string,
+): "unchanged" | "reload" | "restart" {
+  if (installed === wanted) return "unchanged";
+  const parse = (text: string | undefined): Record<string, unknown> | undefined => {
+    try {
+      const value: unknown = JSON.parse(text ?? "");
+      return value !== null && typeof value === "object" && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const before = parse(installed);
+  const after = parse(wanted);
+  if (before === undefined || after === undefined) return "restart";
+  const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
+  if (changed.length === 0) return "reload"; // same options, other bytes: rewriting is enough
+  return changed.every((key) => RELOADABLE_DAEMON_KEYS.includes(key)) ? "reload" : "restart";
+}

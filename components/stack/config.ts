@@ -161,6 +161,15 @@ export const StackConfigSchema = z
       }
     }
     checkHostReferences(config, ctx);
+    if (config.engine.liveRestore === true && config.swarm.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine", "liveRestore"],
+        message:
+          "cannot be true with the swarm on: Docker refuses swarm mode with live-restore " +
+          "(leave it unset: it is then on only without a swarm)",
+      });
+    }
     if (config.apps.enabled && !config.swarm.enabled) {
       ctx.addIssue({
         code: "custom",

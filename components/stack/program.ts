@@ -13,7 +13,10 @@ import { CLIENT_FILE_NAMES, CLIENT_FILES_ROOT, type StackOutputsInput } from "./
  */
 export function dockfleetProgram(): StackOutputsInput {
   const stack = pulumi.getStack();
-  const config = resolveStackConfig(pulumi.runtime.allConfig());
+  const resolved = resolveStackConfig(pulumi.runtime.allConfig());
+  // live-restore by default where it can be: Docker refuses swarm mode with it.
+  const liveRestore = resolved.engine.liveRestore ?? !resolved.swarm.enabled;
+  const config = { ...resolved, engine: { ...resolved.engine, liveRestore } };
   const dockfleetConfig = new pulumi.Config("dockfleet");
 
   const environment = new Environment(stack, {

@@ -67,6 +67,9 @@ import {
 const STACK = `e2e${process.pid}`;
 const SUBNET = "172.30.21.0/24";
 const MIRROR_ADDRESS = "172.30.21.250";
+/** A mirror that is only configured, never reached: reloading it needs no registry there. */
+const UNUSED_MIRROR_ADDRESS = "172.30.21.251";
+const DOCKER_UNIX_SOCKET = "unix:///var/run/docker.sock";
 const DOCKFLEET = path.join(ROOT, "bin", "dockfleet");
 const COUNTER_PORT = 8000;
 const WORDPRESS_PORT = 8080;
@@ -77,6 +80,8 @@ const PUBLISH_MODE = fs.existsSync("/proc/sys/net/ipv4/vs") ? "ingress" : "host"
 /** What the stack file holds besides three local hosts. */
 interface StackSettings {
   registryMirrors: string[];
+  /** engine.logMaxSize: a daemon.json change that needs Docker restarted. */
+  logMaxSize: string;
   /** The program's chain: a swarm of the hosts and a private registry. */
   swarmAndRegistry: boolean;
   /** The sample apps on them (with swarmAndRegistry). */
@@ -87,6 +92,7 @@ interface StackSettings {
 
 const settings: StackSettings = {
   registryMirrors: [],
+  logMaxSize: "10m",
   swarmAndRegistry: false,
   apps: false,
   images: {},
@@ -99,9 +105,9 @@ function writeConfig(change: Partial<StackSettings> = {}): void {
   writeStackConfig(STACK, {
     hosts: 3,
     local: { subnet: SUBNET },
-    engine: { registryMirrors: settings.registryMirrors },
+    engine: { registryMirrors: settings.registryMirrors, logMaxSize: settings.logMaxSize },
     ...(settings.swarmAndRegistry && {
-      swarm: { enabled: true },
+      swarm: { enabled: true, managers: 3 },
       registry: { enabled: true },
       apps: {
         enabled: settings.apps,
@@ -129,7 +135,17 @@ function getVersion(
   caPem: string,
   client?: { certPem: string; keyPem: string },
 ): Promise<string> {
-  const url = `${host.dockerHost.replace("tcp://", "https://")}/version`;
+  return getPath(host, caPem, client, "/version");
+}
+
+/** GET `apiPath` on the host's TLS API: "answered <status>", "refused: ..." or "timed out". */
+function getPath(
+  host: HostOutput,
+  caPem: string,
+  client: { certPem: string; keyPem: string } | undefined,
+  apiPath: string,
+): Promise<string> {
+  const url = `${host.dockerHost.replace("tcp://", "https://")}${apiPath}`;
   return new Promise((resolve) => {
     https
       .get(
@@ -168,6 +184,20 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
   });
   const onHost = async (host: HostOutput, command: string) =>
     (await (await getSshClient(ssh(host))).execOrThrow(command)).stdout;
+  /** Every container of every host with the time it started. */
+  const containerStarts = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        hosts.map(async (host) => [
+          host.name,
+          await onHost(
+            host,
+            "docker ps -q | sort | xargs -r docker inspect --format '{{.Name}} {{.State.StartedAt}}'",
+          ),
+        ]),
+      ),
+    );
+  const dockerRestarts = () => dockerRestartsOn(hosts, onHost);
 
   before(async () => {
     requireHostImage();
@@ -615,6 +645,129 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       assertNothingChanged(await stack.up());
     });
 
+    it("refresh shows drift made by hand on the hosts, up repairs it, the next refresh is clean", async () => {
+      const [registryHost, trustingHost, editedHost] = hosts;
+      // The TLS listener taken out of daemon.json and Docker restarted: the API is gone.
+      await onHost(
+        editedHost,
+        `sed -i -e 's|"${DOCKER_UNIX_SOCKET}",|"${DOCKER_UNIX_SOCKET}"|' ` +
+          `-e '/"tcp:\\/\\/0.0.0.0:2376"/d' /etc/docker/daemon.json && systemctl restart docker`,
+      );
+      assert.match(await getVersion(editedHost, tls.caPem, tls), /^refused/);
+      await onHost(trustingHost, "rm /etc/docker/certs.d/*/ca.crt");
+      await onHost(registryHost, "systemctl stop docker-registry.service");
+      await onHost(registryHost, "docker service rm counter_web");
+
+      const refresh = await stack.refresh();
+      const drifted = driftedResources(await stack.exportStack());
+      const summary = drifted.map((resource) => `${resource.name}: ${resource.drift.join("; ")}`);
+      console.log(`refresh found:\n  ${summary.join("\n  ")}`);
+      const expect = (pattern: RegExp) =>
+        assert.ok(
+          summary.some((line) => pattern.test(line)),
+          `no drift matches ${pattern}:\n${summary.join("\n")}`,
+        );
+      expect(
+        new RegExp(
+          `${editedHost.name}.*daemon\\.json: \\w+ 644 → \\w+ 644.*listening: 0\\.0\\.0\\.0:2376 → `,
+        ),
+      );
+      expect(new RegExp(`trust-${trustingHost.name}: ca:.* 644 → missing missing`));
+      expect(/registry: active → inactive/);
+      expect(/service:counter_web=\S+ → \(none\)/);
+      assert.equal(
+        changeCounts(refresh).update,
+        drifted.length,
+        JSON.stringify(changeCounts(refresh)),
+      );
+
+      const counts = changeCounts(await stack.up());
+      assert.equal(
+        counts.update,
+        drifted.length,
+        `the drifted steps run again: ${JSON.stringify(counts)}`,
+      );
+      assertNothingCreatedDeletedOrReplaced(counts);
+      assert.equal(await getVersion(editedHost, tls.caPem, tls), "answered 200");
+      assert.equal(
+        (await onHost(registryHost, "systemctl is-active docker-registry.service")).trim(),
+        "active",
+      );
+      assert.match(await onHost(trustingHost, "ls /etc/docker/certs.d/*/ca.crt"), /ca\.crt/);
+      assert.match(
+        await onHost(registryHost, "docker service ls --format '{{.Name}}'"),
+        /^counter_web$/m,
+      );
+
+      const again = await stack.refresh();
+      assert.equal(changeCounts(again).update, undefined, JSON.stringify(changeCounts(again)));
+      assert.deepEqual(driftedResources(await stack.exportStack()), []);
+    });
+
+    it("reloads a mirror change without stopping a container", async () => {
+      const before = await containerStarts();
+      writeConfig({ registryMirrors: [`http://${UNUSED_MIRROR_ADDRESS}:5000`] });
+      const counts = changeCounts(await stack.up());
+      assert.equal(counts.update, 3, `one DockerConfig update per host: ${JSON.stringify(counts)}`);
+      assertNothingCreatedDeletedOrReplaced(counts);
+      assert.deepEqual(await containerStarts(), before, "no container was stopped or started");
+      for (const host of hosts) {
+        const mirrors = await onHost(
+          host,
+          "docker info --format '{{json .RegistryConfig.Mirrors}}'",
+        );
+        assert.match(mirrors, new RegExp(UNUSED_MIRROR_ADDRESS.replaceAll(".", "\\.")), host.name);
+      }
+    });
+
+    it("rolls a change that needs a restart over the hosts: a manager and the counter answer throughout", async () => {
+      const failures: string[] = [];
+      let samples = 0;
+      let polling = true;
+      const poll = (async () => {
+        while (polling) {
+          const at = new Date().toISOString().slice(11, 23);
+          const [managers, counters] = await Promise.all([
+            Promise.all(hosts.map((host) => getPath(host, tls.caPem, tls, "/nodes"))),
+            Promise.all(
+              hosts.map((host) => httpGet(host.address, COUNTER_PORT, "/").catch(() => undefined)),
+            ),
+          ]);
+          samples++;
+          if (!managers.includes("answered 200"))
+            failures.push(`${at} no manager listed the nodes: ${managers.join(", ")}`);
+          if (!counters.some((answer) => answer?.status === 200))
+            failures.push(`${at} the counter answered nowhere`);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      })();
+      const restartsBefore = await dockerRestarts();
+      writeConfig({ logMaxSize: "20m" });
+      let counts: Record<string, number>;
+      try {
+        counts = changeCounts(await stack.up());
+      } finally {
+        polling = false;
+        await poll;
+      }
+      console.log(`${samples} samples while up ran; failures:\n  ${failures.join("\n  ")}`);
+      assert.equal(counts.update, 3, JSON.stringify(counts));
+      assertNothingCreatedDeletedOrReplaced(counts);
+      const restartsAfter = await dockerRestarts();
+      for (const host of hosts) {
+        assert.notEqual(
+          restartsAfter[host.name],
+          restartsBefore[host.name],
+          `${host.name}: docker restarted`,
+        );
+      }
+      // One at a time: each host's dockerd started after the previous one had been running.
+      const starts = Object.values(restartsAfter).sort();
+      assert.equal(new Set(starts).size, 3, starts.join(", "));
+      assert.ok(samples >= 5, `${samples} samples`);
+      assert.deepEqual(failures, []);
+    });
+
     it("comes back after a host restart without another up", async () => {
       const restarted = hosts[1];
       await closeAllSshClients();
@@ -691,6 +844,34 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
     });
   });
 });
+
+/** When each host's dockerd last started (systemd's ActiveEnterTimestamp), by host name. */
+async function dockerRestartsOn(
+  hosts: HostOutput[],
+  onHost: (host: HostOutput, command: string) => Promise<string>,
+): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    hosts.map(async (host) => [
+      host.name,
+      (
+        await onHost(host, "systemctl show docker.service -p ActiveEnterTimestampMonotonic --value")
+      ).trim(),
+    ]),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** The resources whose last refresh found their host differing from what they left there. */
+function driftedResources(deployment: unknown): { name: string; drift: string[] }[] {
+  const resources = ((deployment as { deployment?: { resources?: unknown[] } }).deployment
+    ?.resources ?? []) as { urn: string; outputs?: { drift?: string[] } }[];
+  return resources
+    .filter((resource) => (resource.outputs?.drift?.length ?? 0) > 0)
+    .map((resource) => ({
+      name: resource.urn.split("::").pop()!,
+      drift: resource.outputs!.drift!,
+    }));
+}
 
 /** Polls (every second) until WordPress's install page on HOST answers 200; that answer. */
 function waitForWordPressInstallPage(host: HostOutput, what: string, timeoutMs: number) {

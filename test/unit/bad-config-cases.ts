@@ -310,6 +310,15 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     errors: ["dockfleet:apps.enabled = true: needs the swarm: set dockfleet:swarm.enabled to true"],
   },
   {
+    title: "live-restore with the swarm on",
+    kind: "conflict",
+    config: { engine: { liveRestore: true }, swarm: { enabled: true } },
+    errors: [
+      "dockfleet:engine.liveRestore = true: cannot be true with the swarm on: Docker refuses swarm " +
+        "mode with live-restore (leave it unset: it is then on only without a swarm)",
+    ],
+  },
+  {
     title: "a registry password that is not a string (never quoted back)",
     kind: "secret",
     config: { registry: { enabled: true, password: 1234 } },

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { resolveStackConfig } from "../../components/stack/config";
 import { renderEngineDaemonJson, renderInstallEnv } from "../../components/engine/docker-engine";
+import { planDaemonJsonChange } from "../../components/engine/plan";
 
 const engineConfig = (engine: object) =>
   resolveStackConfig({ "dockfleet:engine": JSON.stringify(engine) }).engine;
@@ -65,5 +66,28 @@ describe("DockerEngine rendering", () => {
         ),
       /hosts/,
     );
+  });
+});
+
+describe("planDaemonJsonChange", () => {
+  const mirrors = (url: string) =>
+    JSON.stringify({ "registry-mirrors": [url], "log-driver": "local" });
+  it("reloads when only options dockerd reloads on SIGHUP differ", () => {
+    assert.equal(planDaemonJsonChange(mirrors("https://a"), mirrors("https://b")), "reload");
+    assert.equal(
+      planDaemonJsonChange('{"labels": ["a=1"]}', '{"labels": ["a=2"], "debug": true}'),
+      "reload",
+    );
+  });
+  it("restarts when any other option differs, or the installed file is missing or not JSON", () => {
+    assert.equal(
+      planDaemonJsonChange(mirrors("https://a"), '{"log-driver": "json-file"}'),
+      "restart",
+    );
+    assert.equal(planDaemonJsonChange(undefined, mirrors("https://a")), "restart");
+    assert.equal(planDaemonJsonChange("{ broken", mirrors("https://a")), "restart");
+  });
+  it("is unchanged for the same text", () => {
+    assert.equal(planDaemonJsonChange(mirrors("https://a"), mirrors("https://a")), "unchanged");
   });
 });

@@ -55,8 +55,12 @@ function configInputs(overrides: Partial<ConfigInputs> = {}): ConfigInputs {
   };
 }
 
-function configHost(changed = "1"): FakeCommander {
-  return new FakeCommander("10.0.0.1:22")
+const SWARM_ROLE =
+  /^docker info --format '\{\{\.Swarm\.LocalNodeState\}\} \{\{\.Swarm\.ControlAvailable\}\}'$/;
+
+function configHost(changed = "1", n = 1): FakeCommander {
+  return new FakeCommander(`10.0.0.${n}:22`)
+    .on(SWARM_ROLE, { stdout: "inactive false\n" })
     .on(new RegExp(`^install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}$`), {})
     .on(/^bash -s$/, (call) => {
       assert.equal(call.stdin, APPLY_SCRIPT);
@@ -73,6 +77,7 @@ describe("dockerConfigProvider", () => {
 
     assert.equal(id, "host-1-docker-config");
     assert.deepEqual(host.commandLines, [
+      "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'",
       `install -d -m 0700 ${DOCKER_CONFIG_STAGING_DIR}`,
       "bash -s",
     ]);
@@ -89,7 +94,7 @@ describe("dockerConfigProvider", () => {
     );
     assert.equal(host.upload(at("server-key.pem")).content, SERVER_KEY);
     assert.equal(host.upload(at("daemon.json")).content, configInputs().daemonJson);
-    assert.deepEqual(host.commands[1].env, {});
+    assert.deepEqual(host.commands[2].env, { DAEMON_JSON_CHANGE: "restart" });
     assert.deepEqual(commandLinesWith("SECRET-SERVER-KEY", host), []);
   });
 
@@ -102,6 +107,62 @@ describe("dockerConfigProvider", () => {
 
     assert.equal(host.upload(`${DOCKER_CONFIG_STAGING_DIR}/daemon.json`).content, news.daemonJson);
     assert.equal(host.ran(/^bash -s$/).length, 1);
+  });
+
+  it("asks for a reload when only reloadable options differ from the installed daemon.json", async () => {
+    const host = configHost("1");
+    host.files.set("/etc/docker/daemon.json", '{"registry-mirrors": ["https://a.example"]}\n');
+    install(host);
+    const news = configInputs({ daemonJson: '{"registry-mirrors": ["https://b.example"]}\n' });
+    await dockerConfigProvider.update!("id", news, news);
+    assert.deepEqual(host.ran(/^bash -s$/)[0]?.env, { DAEMON_JSON_CHANGE: "reload" });
+
+    host.files.set("/etc/docker/daemon.json", '{"log-driver": "local"}\n');
+    await dockerConfigProvider.update!("id", news, news);
+    assert.deepEqual(host.ran(/^bash -s$/)[1]?.env, { DAEMON_JSON_CHANGE: "restart" });
+  });
+
+  it("restarts the hosts of a swarm one at a time, each back in the swarm before the next", async () => {
+    const events: string[] = [];
+    const swarmHost = (n: number) => {
+      let restarted = false;
+      return configHost("1", n)
+        .on(SWARM_ROLE, { stdout: "active true\n" })
+        .on(/^bash -s$/, async () => {
+          events.push(`host-${n} restart begins`);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          restarted = true;
+          return scriptResult({ changed: "1", restarted: "1" });
+        })
+        .on(
+          /^docker node inspect self/,
+          () => {
+            // Not ready at the first look after the restart, ready at the second.
+            if (!restarted) return { stdout: "ready\n" };
+            restarted = false;
+            events.push(`host-${n} not ready yet`);
+            return { stdout: "down\n" };
+          },
+          { stdout: "ready\n" },
+        );
+    };
+    const hosts = [swarmHost(1), swarmHost(2)];
+    hosts[1]!.on(/^docker node inspect self/, { stdout: "ready\n" });
+    install(...hosts);
+    await Promise.all(
+      [1, 2].map((n) =>
+        dockerConfigProvider.update!(
+          "id",
+          configInputs({ host: `host-${n}`, connection: connection(n) }),
+          configInputs({ host: `host-${n}`, connection: connection(n), daemonJson: "{}\n" }),
+        ),
+      ),
+    );
+    assert.deepEqual(events, [
+      "host-1 restart begins",
+      "host-1 not ready yet",
+      "host-2 restart begins",
+    ]);
   });
 
   it("diff: a change of any file, or of how the host is reached, is an update in place; another machine (host key) a replacement", async () => {

@@ -16,8 +16,8 @@ describe("renderDaemonJson", () => {
       storageDriver: "overlay2",
       labels: { zone: "b", "dockfleet.host": "host-1" },
       tls: DOCKER_TLS_PATHS,
+      liveRestore: true,
       extra: {
-        "live-restore": true,
         "default-address-pools": [{ size: 24, base: "10.200.0.0/16" }],
       },
     });
@@ -51,13 +51,13 @@ describe("renderDaemonJson", () => {
     "dockfleet.host=host-1",
     "zone=b"
   ],
+  "live-restore": true,
   "default-address-pools": [
     {
       "base": "10.200.0.0/16",
       "size": 24
     }
-  ],
-  "live-restore": true
+  ]
 }
 `,
     );

@@ -3,9 +3,15 @@ import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/r
 import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provider";
 import {
   DOCKER_CONFIG_STAGING_DIR,
+  DOCKER_DAEMON_JSON_PATH,
   INSTALLED_PATH_OF_STAGED_FILE,
+  planDaemonJsonChange,
   planDockerConfigUploads,
 } from "../plan";
+import type { SshClient } from "../../../provision/ssh/client";
+import type { StepLog } from "../../../provision/dynamic/log";
+import { pollUntil } from "../../../provision/dynamic/poll";
+import { withProcessLock } from "../../../provision/dynamic/process-lock";
 import { probeFiles } from "../../../provision/dynamic/host-facts";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
@@ -47,21 +53,99 @@ const DOCKER_CONFIG_PROBE = [
   `echo "listening=$(ss -Hltnp | awk '/"dockerd"/ { print $4 }' | sort | paste -sd, -)"`,
 ].join("\n");
 
+/** A restarted node must be back in its swarm within this long before the next host restarts. */
+const SWARM_READY_TIMEOUT_MS = 120_000;
+
+/** The host's part in a swarm, from its own dockerd: none, worker or manager. */
+async function swarmRoleOf(client: SshClient): Promise<"none" | "worker" | "manager"> {
+  const result = await client.exec(
+    "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'",
+  );
+  const [state, control] = result.stdout.trim().split(" ");
+  if (result.code !== 0 || state !== "active") return "none";
+  return control === "true" ? "manager" : "worker";
+}
+
+/**
+ * Waits until a restarted node is back in its swarm: a manager sees itself Ready through the
+ * swarm's raft (which needs quorum), a worker is active again.
+ */
+async function waitUntilBackInSwarm(
+  client: SshClient,
+  role: "worker" | "manager",
+  log: StepLog,
+): Promise<void> {
+  const check =
+    role === "manager"
+      ? "docker node inspect self --format '{{.Status.State}}'"
+      : "docker info --format '{{.Swarm.LocalNodeState}}'";
+  const wanted = role === "manager" ? "ready" : "active";
+  const back = await pollUntil(
+    async () => ((await client.exec(check)).stdout.trim() === wanted ? true : undefined),
+    {
+      timeoutMs: SWARM_READY_TIMEOUT_MS,
+      intervalMs: 1_000,
+      onWait: () => log.progress(`waiting for this ${role} to be ${wanted} in the swarm again`),
+    },
+  );
+  if (back === undefined) {
+    throw new Error(
+      `after restarting docker, this ${role} was not ${wanted} in the swarm within ` +
+        `${SWARM_READY_TIMEOUT_MS / 1000} s (waiting for: ${check}); the other hosts are not ` +
+        `restarted until it is`,
+    );
+  }
+  log.info(`${role} is ${wanted} in the swarm again`);
+}
+
 async function apply(inputs: DockerConfigInputs): Promise<void> {
   await runRemoteStep(inputs, "configure docker", async (client, log) => {
-    const uploads = planDockerConfigUploads({
-      daemonJson: inputs.daemonJson,
-      dropIn: inputs.systemdDropIn,
-      tls: {
-        caPem: inputs.caCertPem,
-        serverCertPem: inputs.serverCertPem,
-        serverKeyPem: inputs.serverKeyPem,
-      },
-    });
-    await uploadFiles(client, DOCKER_CONFIG_STAGING_DIR, uploads);
-    const result = await runScript(client, inputs.script, {}, log);
-    log.info(result.changed === "1" ? "configuration applied, docker restarted" : "unchanged");
+    const installed = await client.getContent(DOCKER_DAEMON_JSON_PATH);
+    const change = planDaemonJsonChange(installed?.toString(), inputs.daemonJson);
+    const role = await swarmRoleOf(client);
+    const configure = async () => {
+      const result = await stageAndRun(client, inputs, change, log);
+      if (result.restarted === "1" && role !== "none") {
+        await waitUntilBackInSwarm(client, role, log);
+      }
+      return result;
+    };
+    // Hosts of a swarm change one at a time, each back in the swarm before the next restarts, so
+    // the managers keep quorum and the services keep running somewhere.
+    const result =
+      role === "none" ? await configure() : await withProcessLock(ROLLING_LOCK, configure);
+    log.info(
+      result.changed !== "1"
+        ? "unchanged"
+        : result.restarted === "1"
+          ? "configuration applied, docker restarted"
+          : "configuration applied, docker reloaded (no restart)",
+    );
   });
+}
+
+/** One DockerConfig of a swarm's hosts restarts docker at a time (one `up` is one environment). */
+const ROLLING_LOCK = "docker-config:rolling";
+
+/** Uploads the files and runs apply-docker-config.sh; its result (changed, restarted). */
+async function stageAndRun(
+  client: SshClient,
+  inputs: DockerConfigInputs,
+  change: ReturnType<typeof planDaemonJsonChange>,
+  log: StepLog,
+): Promise<Record<string, string>> {
+  const uploads = planDockerConfigUploads({
+    daemonJson: inputs.daemonJson,
+    dropIn: inputs.systemdDropIn,
+    tls: {
+      caPem: inputs.caCertPem,
+      serverCertPem: inputs.serverCertPem,
+      serverKeyPem: inputs.serverKeyPem,
+    },
+  });
+  await uploadFiles(client, DOCKER_CONFIG_STAGING_DIR, uploads);
+  const reload = change === "reload" ? "reload" : "restart";
+  return runScript(client, inputs.script, { DAEMON_JSON_CHANGE: reload }, log);
 }
 
 export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, DockerConfigOutputs>({

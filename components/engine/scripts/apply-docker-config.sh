@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Docker configuration that the caller staged (uploaded over SFTP) and restarts Docker
 # only when something changed. Progress goes to stderr; the last line on stdout is the result:
-#   DOCKFLEET_RESULT changed=0|1
+#   DOCKFLEET_RESULT changed=0|1 restarted=0|1
 #
 # Staged files (in STAGING_DIR) and where they go:
 #   daemon.json      -> /etc/docker/daemon.json                              (required)
@@ -16,7 +16,12 @@
 # 20.10 has not). Either way, when Docker does not come back after the restart, the previous
 # files are put back, Docker is restarted with them, and the script fails with dockerd's log.
 #
+# When only daemon.json changed and the caller found every changed key reloadable by dockerd
+# (DAEMON_JSON_CHANGE=reload, see planDaemonJsonChange), dockerd is sent SIGHUP instead of a
+# restart: no container stops. A reload dockerd reports as failed falls back to a restart.
+#
 # Environment:
+#   DAEMON_JSON_CHANGE    reload: a daemon.json-only change is reloaded, not restarted (default restart)
 #   STAGING_DIR           where the caller uploaded the files (default /etc/docker/dockfleet.staged)
 #   REMOVE                1 removes what this script installed (the daemon.json that was there
 #                         before dockfleet comes back), then restarts Docker (default 0)
@@ -28,6 +33,7 @@ DOCKFLEET_SCRIPT=apply-docker-config
 
 STAGING_DIR="${STAGING_DIR:-/etc/docker/dockfleet.staged}"
 REMOVE="${REMOVE:-0}"
+DAEMON_JSON_CHANGE="${DAEMON_JSON_CHANGE:-restart}"
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
 
 readonly DAEMON_JSON=/etc/docker/daemon.json
@@ -49,6 +55,8 @@ changed=0
 drop_in_changed=0
 
 [[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
+[[ "$DAEMON_JSON_CHANGE" == reload || "$DAEMON_JSON_CHANGE" == restart ]] ||
+  die "DAEMON_JSON_CHANGE=\"$DAEMON_JSON_CHANGE\" must be reload or restart"
 [[ "$READY_TIMEOUT_SECONDS" =~ ^[0-9]+$ ]] || die "READY_TIMEOUT_SECONDS=\"$READY_TIMEOUT_SECONDS\" must be a whole number of seconds"
 command -v systemctl >/dev/null || die "systemctl is missing: dockfleet configures Docker on systemd hosts only"
 command -v docker >/dev/null || die "docker is not installed; run install-docker.sh first"
@@ -77,6 +85,29 @@ restart_docker() {
   # (REMOVE=1, or a rollback to the packaged unit).
   if systemctl is-active --quiet docker.socket; then systemctl restart docker.socket; fi
   systemctl start docker.service && wait_until_docker_answers
+}
+
+# SIGHUP to dockerd; succeeds when dockerd says it reloaded, fails when it says it could not. The
+# journal is the only place dockerd reports either; without one, an answering dockerd is taken
+# as reloaded.
+reload_docker() {
+  local since outcome deadline=$((SECONDS + 15))
+  since=$(date '+%Y-%m-%d %H:%M:%S')
+  systemctl reload docker.service || return 1
+  while ((SECONDS < deadline)); do
+    outcome=$(journalctl -u docker.service --since "$since" --no-pager -o cat 2>/dev/null |
+      grep -Eo 'Reloaded configuration|Error reconfiguring the daemon.*' | tail -n 1 || true)
+    case "$outcome" in
+      "Reloaded configuration") return 0 ;;
+      Error*)
+        log "dockerd: $outcome"
+        return 1
+        ;;
+    esac
+    if ! command -v journalctl >/dev/null; then break; fi
+    sleep 0.5
+  done
+  wait_until_docker_answers
 }
 
 dockerd_log_tail() {
@@ -164,11 +195,11 @@ if ((${#to_install[@]} == 0)); then
   rm -rf "$STAGING_DIR"
   if systemctl is-active --quiet docker.service; then
     log "configuration unchanged: docker is not restarted"
-    print_result changed=0
+    print_result changed=0 restarted=0
   else
     log "configuration unchanged, docker not running: starting it"
     restart_docker || die "docker did not start with the installed configuration; $(dockerd_log_tail)"
-    print_result changed=1
+    print_result changed=1 restarted=1
   fi
   exit 0
 fi
@@ -187,6 +218,17 @@ for entry in "${to_install[@]}"; do
   install -D -m "$mode" "$STAGING_DIR/$name" "$target"
   [[ "$target" != "$DROP_IN" ]] || drop_in_changed=1
 done
+
+if [[ "$DAEMON_JSON_CHANGE" == reload && "${#to_install[@]}" == 1 && "${to_install[0]}" == daemon.json\|* ]] &&
+  systemctl is-active --quiet docker.service; then
+  log "only reloadable daemon.json options changed: reloading docker (SIGHUP), no restart"
+  if reload_docker; then
+    rm -rf "$STAGING_DIR" "$BACKUP_DIR"
+    print_result changed=1 restarted=0
+    exit 0
+  fi
+  log "docker did not reload the new daemon.json: restarting it instead"
+fi
 
 if ((drop_in_changed)); then
   log "reloading systemd units (the drop-in changed)"
@@ -208,4 +250,4 @@ fi
 log "docker answers with the new configuration"
 # The staged copies (a private key among them) are no longer needed.
 rm -rf "$STAGING_DIR" "$BACKUP_DIR"
-print_result changed=1
+print_result changed=1 restarted=1
