@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { hasDrifted } from "../../../provision/dynamic/host-facts";
 import { createStepLog } from "../../../provision/dynamic/log";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 
@@ -34,6 +35,8 @@ interface AppImagePushOutputs extends AppImagePushInputs {
   /** registry/repository@sha256:... */
   reference: string;
   digest: string;
+  /** What the last refresh found amiss (host-facts.ts's drift, for an image in a registry). */
+  drift?: string[];
 }
 
 /** Pure: where an image goes in the registry: same repository path and tag. */
@@ -85,10 +88,14 @@ async function localImageId(source: string): Promise<string> {
   }
 }
 
-async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
-  const target = planPushTarget(inputs.source, inputs.registryUrl);
-  const log = createStepLog(inputs.logUrn, `push ${inputs.source} to ${target}`);
-  const started = Date.now();
+/**
+ * Runs `body` with the registry's CA in a cert dir and the login in an auth file (mode 0600), in
+ * a folder of their own that is removed afterwards: the password never reaches a command line.
+ */
+async function withRegistryCredentials<T>(
+  inputs: AppImagePushInputs,
+  body: (files: { dir: string; certDir: string; authFile: string }) => Promise<T>,
+): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-push-"));
   try {
     const certDir = path.join(dir, "certs");
@@ -99,6 +106,42 @@ async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
     fs.writeFileSync(authFile, JSON.stringify({ auths: { [inputs.registryUrl]: { auth } } }), {
       mode: 0o600,
     });
+    return await body({ dir, certDir, authFile });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What refresh finds of a pushed image: nothing when the registry still holds its digest, else
+ * why not (the registry lost it, or does not answer).
+ */
+async function driftOf(props: AppImagePushOutputs): Promise<string[]> {
+  return withRegistryCredentials(props, async ({ certDir, authFile }) => {
+    try {
+      await runTool("skopeo", [
+        "inspect",
+        "--raw",
+        "--authfile",
+        authFile,
+        "--cert-dir",
+        certDir,
+        `docker://${props.reference}`,
+      ]);
+      return [];
+    } catch (error) {
+      return /manifest unknown|not found/i.test((error as Error).message)
+        ? [`${props.reference} is no longer in the registry`]
+        : [`the registry does not answer: ${(error as Error).message.split("\n").pop()}`];
+    }
+  });
+}
+
+async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
+  const target = planPushTarget(inputs.source, inputs.registryUrl);
+  const log = createStepLog(inputs.logUrn, `push ${inputs.source} to ${target}`);
+  const started = Date.now();
+  return withRegistryCredentials(inputs, async ({ dir, certDir, authFile }) => {
     const digestFile = path.join(dir, "digest");
     log.progress("copying layers");
     await runTool("skopeo", [
@@ -116,10 +159,8 @@ async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
     const digest = fs.readFileSync(digestFile, "utf8").trim();
     log.info(`pushed ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const repository = target.slice(0, target.lastIndexOf(":"));
-    return { ...inputs, reference: `${repository}@${digest}`, digest };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    return { ...inputs, reference: `${repository}@${digest}`, digest, drift: [] };
+  });
 }
 
 export const appImagePushProvider: pulumi.dynamic.ResourceProvider<
@@ -133,7 +174,11 @@ export const appImagePushProvider: pulumi.dynamic.ResourceProvider<
     const outs = await push(inputs);
     return { id: outs.reference, outs };
   },
+  async read(id, props) {
+    return { id, props: props && { ...props, drift: await driftOf(props) } };
+  },
   async diff(_id, olds, news) {
+    if (hasDrifted(olds)) return { changes: true };
     const keys = [
       "source",
       "sourceImageId",
