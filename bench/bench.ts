@@ -123,7 +123,7 @@ class Bench {
     this.deadline = Date.now() + options.maxMinutes * 60_000;
     const scenarios: ScenarioId[] = [];
     if (options.kinds.includes("dockfleet")) {
-      scenarios.push("dockfleet", "dockfleet-noop", "dockfleet-mirror-change");
+      scenarios.push("dockfleet", "dockfleet-noop", "dockfleet-refresh", "dockfleet-mirror-change");
     }
     if (options.kinds.includes("sequential")) scenarios.push("dockfleet-sequential");
     if (options.kinds.includes("naive")) scenarios.push("naive");
@@ -167,6 +167,21 @@ class Bench {
     return result;
   }
 
+  private async timedRefresh(stack: Stack, stackName: string, hosts: number, run: number) {
+    const measure = await startCpuMeasure(stackName);
+    const result = await stack.refresh({ signal: this.limit() });
+    if (result.summary.result !== "succeeded") {
+      throw new Error(`dockfleet-refresh: pulumi refresh ended "${result.summary.result}"`);
+    }
+    const changes = changeCounts(result);
+    if (Object.keys(changes).some((key) => key !== "same")) {
+      throw new Error(
+        `refresh of an unchanged environment found drift: ${JSON.stringify(changes)}`,
+      );
+    }
+    this.record({ scenario: "dockfleet-refresh", hosts, run, ...(await measure.finish()) });
+  }
+
   async runDockfleet(kind: "dockfleet" | "sequential", hosts: number, run: number) {
     const { stack: stackName, subnet } = KINDS[kind];
     const config = (mirrors: string[]) => ({
@@ -187,7 +202,8 @@ class Bench {
       if (Object.keys(changes).some((key) => key !== "same")) {
         throw new Error(`the second up changed something: ${JSON.stringify(changes)}`);
       }
-      // A mirror that need not exist: only daemon.json changes and Docker restarts.
+      await this.timedRefresh(stack, stackName, hosts, run);
+      // A mirror that need not exist: only daemon.json changes and dockerd reloads it.
       writeStackConfig(stackName, config([`http://${subnet.replace(/0\/24$/, "250")}:5000`]));
       await this.timedUp(stack, stackName, "dockfleet-mirror-change", hosts, run);
     } finally {

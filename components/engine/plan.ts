@@ -346,7 +346,7 @@ export const RELOADABLE_DAEMON_KEYS: readonly string[] = Object.freeze([
 
 /**
  * How a new daemon.json reaches a running dockerd: "reload" (SIGHUP, no container stops) when
- * every key that differs from the installed file is reloadable; otherwise "restart". A file that
+ * every key that differs from the installed file is reloadable and still set; otherwise "restart". A file that
  * is missing or not JSON object text needs a restart. Pure.
  */
 export function planDaemonJsonChange(
@@ -371,5 +371,7 @@ export function planDaemonJsonChange(
     (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
   );
   if (changed.length === 0) return "reload"; // same options, other bytes: rewriting is enough
-  return changed.every((key) => RELOADABLE_DAEMON_KEYS.includes(key)) ? "reload" : "restart";
+  // A reload only applies keys the file sets: one taken out keeps its old value until a restart.
+  const reloadable = (key: string) => RELOADABLE_DAEMON_KEYS.includes(key) && key in after;
+  return changed.every(reloadable) ? "reload" : "restart";
 }

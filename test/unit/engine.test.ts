@@ -85,6 +85,8 @@ describe("planDaemonJsonChange", () => {
       "restart",
     );
     assert.equal(planDaemonJsonChange(undefined, mirrors("https://a")), "restart");
+    // dockerd keeps a reloadable key's value when the file no longer sets it.
+    assert.equal(planDaemonJsonChange('{"live-restore": true}', "{}"), "restart");
     assert.equal(planDaemonJsonChange("{ broken", mirrors("https://a")), "restart");
   });
   it("is unchanged for the same text", () => {
