@@ -84,8 +84,11 @@ async function runProbes(connection: SshConnectionArgs, probes: PendingProbe[]):
     const stdout = await withSshRetry(
       connection,
       async (client) =>
-        (await client.execOrThrow(FACTS_COMMAND, { stdin: renderProbes(probes.map((p) => p.probe)) }))
-          .stdout,
+        (
+          await client.execOrThrow(FACTS_COMMAND, {
+            stdin: renderProbes(probes.map((p) => p.probe)),
+          })
+        ).stdout,
       { deadlineMs: UNDO_CONNECT_DEADLINE_MS },
     );
     const sections = parseProbeOutput(stdout, probes.length);
@@ -131,7 +134,7 @@ export function describeDrift(recorded: HostFacts, observed: HostFacts): string[
   const keys = [...new Set([...Object.keys(recorded), ...Object.keys(observed)])].sort();
   return keys
     .filter((key) => recorded[key] !== observed[key])
-    .map((key) => `${key}: ${recorded[key] ?? "(none)"} → ${observed[key] ?? "(none)"}`);
+    .map((key) => `${key}: ${recorded[key] || "(none)"} → ${observed[key] || "(none)"}`);
 }
 
 /** Whether the last refresh found the host differing from what the step left there. */

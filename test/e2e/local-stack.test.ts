@@ -669,7 +669,7 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
         );
       expect(
         new RegExp(
-          `${editedHost.name}.*daemon\\.json: \\w+ 644 → \\w+ 644.*listening: 0\\.0\\.0\\.0:2376 → `,
+          `${editedHost.name}.*daemon\\.json: \\w+ 644 → \\w+ 644; listening: \\S+:2376 → \\(none\\)$`,
         ),
       );
       expect(new RegExp(`trust-${trustingHost.name}: ca:.* 644 → missing missing`));

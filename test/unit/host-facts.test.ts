@@ -48,6 +48,9 @@ describe("describeDrift", () => {
       "b: 2 → 3",
       "c: (none) → 4",
     ]);
+    assert.deepEqual(describeDrift({ listening: "*:2376" }, { listening: "" }), [
+      "listening: *:2376 → (none)",
+    ]);
     assert.deepEqual(describeDrift({ a: "1" }, { host: "unreachable" }), [
       "the host cannot be reached (gone, or another machine answers at its address)",
     ]);

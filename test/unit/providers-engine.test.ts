@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
-import { dockerConfigProvider } from "../../components/engine/resources/docker-config";
+import { dockerConfigProvider, tcpPortsOf } from "../../components/engine/resources/docker-config";
 import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
 import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
 import {
@@ -107,6 +107,15 @@ describe("dockerConfigProvider", () => {
 
     assert.equal(host.upload(`${DOCKER_CONFIG_STAGING_DIR}/daemon.json`).content, news.daemonJson);
     assert.equal(host.ran(/^bash -s$/).length, 1);
+  });
+
+  it("probes dockerd's listeners on the TLS port of its daemon.json only (the swarm's come later)", () => {
+    assert.deepEqual(
+      tcpPortsOf('{"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]}'),
+      [2376],
+    );
+    assert.deepEqual(tcpPortsOf('{"hosts": ["unix:///var/run/docker.sock"]}'), []);
+    assert.deepEqual(tcpPortsOf("{}"), []);
   });
 
   it("asks for a reload when only reloadable options differ from the installed daemon.json", async () => {

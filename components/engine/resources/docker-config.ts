@@ -46,12 +46,34 @@ const UPDATE_KEYS = [
   "serverKeyPem",
 ] as const;
 
-/** The installed files, whether Docker runs, and the addresses dockerd listens on (the TLS API). */
-const DOCKER_CONFIG_PROBE = [
-  probeFiles(INSTALLED_PATH_OF_STAGED_FILE),
-  `echo "docker=$(systemctl is-active docker)"`,
-  `echo "listening=$(ss -Hltnp | awk '/"dockerd"/ { print $4 }' | sort | paste -sd, -)"`,
-].join("\n");
+/**
+ * The installed files, whether Docker runs, and dockerd's listeners on the TCP ports of its
+ * daemon.json (the TLS API). Only those ports: dockerd opens the swarm's later.
+ */
+function dockerConfigProbe(outs: DockerConfigInputs): string {
+  const ports = tcpPortsOf(outs.daemonJson);
+  const filter = ports.map((port) => `sport = :${port}`).join(" or ");
+  return [
+    probeFiles(INSTALLED_PATH_OF_STAGED_FILE),
+    `echo "docker=$(systemctl is-active docker)"`,
+    ...(ports.length > 0
+      ? [
+          `echo "listening=$(ss -Hltnp '( ${filter} )' | awk '/"dockerd"/ { print $4 }' | ` +
+            `sort | paste -sd, -)"`,
+        ]
+      : []),
+  ].join("\n");
+}
+
+/** Pure: the TCP ports of daemon.json's "hosts" ("tcp://0.0.0.0:2376" gives 2376). */
+export function tcpPortsOf(daemonJson: string): number[] {
+  const hosts = (JSON.parse(daemonJson) as { hosts?: unknown }).hosts;
+  if (!Array.isArray(hosts)) return [];
+  return hosts.flatMap((host) => {
+    const port = /^tcp:\/\/.*:(\d+)$/.exec(String(host))?.[1];
+    return port === undefined ? [] : [Number(port)];
+  });
+}
 
 /** A restarted node must be back in its swarm within this long before the next host restarts. */
 const SWARM_READY_TIMEOUT_MS = 120_000;
@@ -155,7 +177,7 @@ export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, Docke
     await apply(inputs);
     return inputs;
   },
-  probe: () => DOCKER_CONFIG_PROBE,
+  probe: dockerConfigProbe,
   remove: async (props) => {
     await runUndoStep(props, "remove docker configuration", (client, log) =>
       runScript(client, props.script, { REMOVE: "1" }, log),
