@@ -189,3 +189,53 @@ migrate_stack_state() {
   fi
   rm -f "$export_file"
 }
+
+# Makes the state that a killed `pulumi up` (SIGKILL, a second Ctrl-C, a lost CI runner) left
+# fit for the next one. Two things stay behind:
+#   - the stack's lock (local file backend): removed with `pulumi cancel` when every lock of the
+#     stack was taken by a pulumi process of this machine that no longer runs; a live one is
+#     left alone and `pulumi up` says who holds it;
+#   - pending operations (creates Pulumi never saw finish): cleared with `pulumi refresh
+#     --clear-pending-creates` when each is a dockfleet step that is safe to run again
+#     (components/stack/pending-operations.ts), so that this `up` runs them again; otherwise it
+#     says what to check and the exact commands, and fails.
+# Quick when there is nothing to do: a local backend's files are looked at first.
+recover_interrupted_up() {
+  local stack="$1" state_root="" lock pid host stale=() live=0 file export_file action
+  local state_files=()
+  if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
+    state_root="${PULUMI_BACKEND_URL#file://}/.pulumi"
+    for lock in "$state_root"/locks/*/*/"$stack"/*.json; do
+      [[ -f "$lock" ]] || continue
+      pid="$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$lock")"
+      host="$(sed -n 's/.*"hostname":"\([^"]*\)".*/\1/p' "$lock")"
+      if [[ "$host" == "$(hostname)" && -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" != pulumi ]]; then
+        stale+=("pid $pid")
+      else
+        live=1
+      fi
+    done
+    if ((${#stale[@]} > 0 && live == 0)); then
+      _dockfleet_pulumi_log "stack ${stack}: removing the lock of a pulumi that was killed (${stale[*]}, no longer running)"
+      pulumi cancel --stack "$stack" --yes >/dev/null
+    fi
+    for file in "$state_root"/stacks/*/"$stack".json "$state_root"/stacks/*/"$stack".json.gz; do
+      [[ -f "$file" ]] && state_files+=("$file")
+    done
+    if ((${#state_files[@]} == 0)) || ! zgrep -q '"pending_operations"' "${state_files[@]}"; then
+      return 0
+    fi
+  fi
+  export_file="$(mktemp)"
+  if ! pulumi stack export --stack "$stack" --file "$export_file" 2>/dev/null; then
+    rm -f "$export_file" # no such stack yet
+    return 0
+  fi
+  action="$(npx --no-install tsx "${DOCKFLEET_ROOT:?}/cli/pending-operations.ts" "$stack" "$export_file")"
+  rm -f "$export_file"
+  case "$action" in
+    none) ;;
+    clear) pulumi refresh --stack "$stack" --clear-pending-creates --yes --skip-preview --non-interactive >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
