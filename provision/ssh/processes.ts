@@ -40,14 +40,14 @@ export function parseProcessList(text: string): ProcessEntry[] {
 }
 
 /**
- * Pure: the processes of group `processGroupId` from its leader (the login shell) down its
+ * Pure: the processes below the leader of group `processGroupId` (the login shell), down their
  * deepest branch (a pipeline's `tee` is no news; the `apt-get > dpkg > postinst` beside it is),
- * the newest on a tie, joined with " > ", without the leader and bare shells; undefined when
- * nothing but shells runs.
+ * the newest on a tie, joined with " > ", without bare shells; undefined when nothing but shells
+ * runs. Descendants count whatever their group: a child may start a session of its own.
  */
 export function describeProcessGroup(psOutput: string, processGroupId: number): string | undefined {
-  const group = parseProcessList(psOutput).filter((entry) => entry.pgid === processGroupId);
-  const childrenOf = (pid: number) => group.filter((entry) => entry.ppid === pid);
+  const processes = parseProcessList(psOutput);
+  const childrenOf = (pid: number) => processes.filter((entry) => entry.ppid === pid);
   const deepest = (entry: ProcessEntry, seen: Set<number>): ProcessEntry[] => {
     seen.add(entry.pid);
     const branches = childrenOf(entry.pid)
@@ -60,7 +60,9 @@ export function describeProcessGroup(psOutput: string, processGroupId: number): 
     );
     return [entry, ...longest];
   };
-  const leader = group.find((entry) => entry.pid === processGroupId);
+  const leader = processes.find(
+    (entry) => entry.pid === processGroupId && entry.pgid === processGroupId,
+  );
   if (leader === undefined) return undefined;
   const chain = deepest(leader, new Set())
     .slice(1)
