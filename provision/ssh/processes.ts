@@ -1,6 +1,6 @@
 /**
  * What a timed-out command was doing, from the host's process list: the chain of processes from
- * the command's shell down to the newest one in its process group, shells left out, e.g.
+ * the command's shell down its deepest branch of descendants, shells left out, e.g.
  * "apt-get -q -y install docker.io > /usr/bin/dpkg --status-fd 35 --configure docker.io".
  */
 
@@ -42,8 +42,9 @@ export function parseProcessList(text: string): ProcessEntry[] {
 /**
  * Pure: the processes below the leader of group `processGroupId` (the login shell), down their
  * deepest branch (a pipeline's `tee` is no news; the `apt-get > dpkg > postinst` beside it is),
- * the newest on a tie, joined with " > ", without bare shells; undefined when nothing but shells
- * runs. Descendants count whatever their group: a child may start a session of its own.
+ * the oldest on a tie (a pipeline's first command, not the `tee` it feeds), joined with " > ",
+ * without bare shells; undefined when nothing but shells runs. Descendants count whatever their
+ * group: a child may start a session of its own.
  */
 export function describeProcessGroup(psOutput: string, processGroupId: number): string | undefined {
   const processes = parseProcessList(psOutput);
@@ -52,7 +53,7 @@ export function describeProcessGroup(psOutput: string, processGroupId: number): 
     seen.add(entry.pid);
     const branches = childrenOf(entry.pid)
       .filter((child) => !seen.has(child.pid))
-      .sort((a, b) => a.elapsed - b.elapsed || b.pid - a.pid)
+      .sort((a, b) => b.elapsed - a.elapsed || a.pid - b.pid)
       .map((child) => deepest(child, seen));
     const longest = branches.reduce<ProcessEntry[]>(
       (best, branch) => (branch.length > best.length ? branch : best),

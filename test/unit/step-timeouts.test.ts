@@ -184,6 +184,16 @@ describe("what a timed-out command was running", () => {
     );
   });
 
+  it("on a tie, takes a pipeline's first command, not the tee it feeds", () => {
+    const downloading = [
+      " 1000   900  1000   40 bash -c x",
+      " 1001  1000  1000   40 bash -s",
+      " 1004  1001  1000    3 apt-get -q -y install docker.io",
+      " 1005  1001  1000    3 tee /tmp/tmp.abc",
+    ].join("\n");
+    assert.equal(describeProcessGroup(downloading, 1000), "apt-get -q -y install docker.io");
+  });
+
   it("is unknown when only shells run or the group is gone", () => {
     assert.equal(
       describeProcessGroup(" 1000 900 1000 3 bash -c x\n 1001 1000 1000 3 bash -s", 1000),
