@@ -189,3 +189,59 @@ migrate_stack_state() {
   fi
   rm -f "$export_file"
 }
+
+# Removes the lock a killed pulumi (SIGKILL, a second Ctrl-C, a lost CI runner) left on a stack
+# of the local file backend, with `pulumi cancel`: only when every lock of the stack was taken by
+# a pulumi process of this machine that no longer runs. A live one is left alone, and pulumi
+# says who holds it. Other backends: pulumi's own message names `pulumi cancel`.
+remove_stale_stack_lock() {
+  local stack="$1" lock pid host stale=() live=0
+  [[ "${PULUMI_BACKEND_URL:-}" == file://* ]] || return 0
+  for lock in "${PULUMI_BACKEND_URL#file://}"/.pulumi/locks/*/*/"$stack"/*.json; do
+    [[ -f "$lock" ]] || continue
+    pid="$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$lock")"
+    host="$(sed -n 's/.*"hostname":"\([^"]*\)".*/\1/p' "$lock")"
+    if [[ "$host" == "$(hostname)" && -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" != pulumi ]]; then
+      stale+=("pid $pid")
+    else
+      live=1
+    fi
+  done
+  if ((${#stale[@]} > 0 && live == 0)); then
+    _dockfleet_pulumi_log "stack ${stack}: removing the lock of a pulumi that was killed (${stale[*]}, no longer running)"
+    pulumi cancel --stack "$stack" --yes >/dev/null
+  fi
+}
+
+# Makes the state that a killed `pulumi up` left fit for the next one: its lock
+# (remove_stale_stack_lock), and pending operations (creates Pulumi never saw finish), cleared
+# with `pulumi refresh --clear-pending-creates` when each is a dockfleet step that is safe to run
+# again (components/stack/pending-operations.ts), so that this `up` runs them again; otherwise it
+# says what to check and the exact commands, and fails. Quick when there is nothing to do: a local
+# backend's state file is searched first.
+recover_interrupted_up() {
+  local stack="$1" file export_file action
+  local state_files=()
+  remove_stale_stack_lock "$stack"
+  if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
+    for file in "${PULUMI_BACKEND_URL#file://}"/.pulumi/stacks/*/"$stack".json \
+      "${PULUMI_BACKEND_URL#file://}"/.pulumi/stacks/*/"$stack".json.gz; do
+      [[ -f "$file" ]] && state_files+=("$file")
+    done
+    if ((${#state_files[@]} == 0)) || ! zgrep -q '"pending_operations"' "${state_files[@]}"; then
+      return 0
+    fi
+  fi
+  export_file="$(mktemp)"
+  if ! pulumi stack export --stack "$stack" --file "$export_file" 2>/dev/null; then
+    rm -f "$export_file" # no such stack yet
+    return 0
+  fi
+  action="$(npx --no-install tsx "${DOCKFLEET_ROOT:?}/cli/pending-operations.ts" "$stack" "$export_file")"
+  rm -f "$export_file"
+  case "$action" in
+    none) ;;
+    clear) pulumi refresh --stack "$stack" --clear-pending-creates --yes --skip-preview --non-interactive >/dev/null ;;
+    *) return 1 ;;
+  esac
+}

@@ -25,6 +25,16 @@ export interface MachineSsh {
   user: string;
   privateKey: string;
   hostKey: string;
+  /** Seconds each kind of remote step on the host may take (SshConnectionArgs.stepTimeouts). */
+  stepTimeouts?: Readonly<Record<string, number>>;
+}
+
+/** The machine whose remote steps are bounded by `stepTimeouts` (dockfleet:stepTimeouts). */
+export function withStepTimeouts(
+  machine: Machine,
+  stepTimeouts: Readonly<Record<string, number>>,
+): Machine {
+  return { ...machine, ssh: machine.ssh.apply((ssh) => ({ ...ssh, stepTimeouts })) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AppsConfigSchema } from "../apps/config";
 import { resolveConfig } from "../../provision/config/errors";
 import { hostName } from "../../provision/config/fields";
+import { DEFAULT_STEP_TIMEOUTS, StepTimeoutsSchema } from "../../provision/dynamic/step-timeouts";
 import { EngineConfigSchema } from "../engine/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
 import {
@@ -127,6 +128,7 @@ export const StackConfigSchema = z
     apps: AppsConfigSchema.default(AppsConfigSchema.parse({})).describe(
       "The sample apps on the swarm (components/apps): off unless `enabled: true`.",
     ),
+    stepTimeouts: StepTimeoutsSchema.default(DEFAULT_STEP_TIMEOUTS),
     sshPrivateKey: z
       .string()
       .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {

@@ -6,7 +6,7 @@ import { DockerEngine } from "../engine/docker-engine";
 import { EtcdCluster } from "../etcd/etcd-cluster";
 import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
 import { machineDriver } from "../machines/drivers";
-import type { Machine } from "../machines/machine";
+import { withStepTimeouts, type Machine } from "../machines/machine";
 import type { StackConfig } from "./config";
 
 export interface EnvironmentArgs {
@@ -60,7 +60,8 @@ export class Environment extends pulumi.ComponentResource {
     );
 
     const hosts = this.createMachines(name, args);
-    this.machines = hosts.machines;
+    // Every remote step on a host finds its time bound in the host's connection.
+    this.machines = hosts.machines.map((machine) => withStepTimeouts(machine, config.stepTimeouts));
     this.sshPrivateKey = hosts.sshPrivateKey;
 
     // Hosts are independent: their engines install in parallel.

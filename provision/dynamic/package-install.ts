@@ -57,8 +57,11 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
 ): pulumi.dynamic.ResourceProvider<PackageInstallInputs, Outputs> {
   const install = async (inputs: PackageInstallInputs): Promise<Outputs> => {
     const result = await withHostPackageLock(inputs, () =>
-      runRemoteStep(inputs, `install ${spec.what}`, (client, log) =>
-        runScript(client, inputs.script, inputs.env, log),
+      runRemoteStep(
+        inputs,
+        `install ${spec.what}`,
+        (client, log) => runScript(client, inputs.script, inputs.env, log),
+        { kind: "install" },
       ),
     );
     return spec.outputs(inputs, result);
@@ -71,8 +74,12 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
     remove: async (props) => {
       if (!props.removeOnDestroy) return;
       await withHostPackageLock(props, () =>
-        runUndoStep(props, `remove ${spec.what}`, (client, log) =>
-          runScript(client, props.script, { ...props.env, [spec.actionVariable]: "remove" }, log),
+        runUndoStep(
+          props,
+          `remove ${spec.what}`,
+          (client, log) =>
+            runScript(client, props.script, { ...props.env, [spec.actionVariable]: "remove" }, log),
+          { kind: "install" },
         ),
       );
     },

@@ -1,10 +1,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { SshClient } from "../ssh/client";
-import { HostKeyMismatchError, SshConnectTimeoutError } from "../ssh/errors";
+import { DEFAULT_CONNECT_DEADLINE_MS } from "../ssh/connect";
+import {
+  HostKeyMismatchError,
+  SshCommandTimeoutError,
+  SshConnectTimeoutError,
+} from "../ssh/errors";
 import { withSshRetry } from "../ssh/pool";
-import type { SshConnectionArgs } from "../ssh/types";
+import type { ExecOptions, SshConnectionArgs } from "../ssh/types";
 import { createStepLog, type StepLog } from "./log";
+import { StepTimeoutError, stepTimeoutMs, type StepActivity, type StepKind } from "./step-timeouts";
 
 /** Who a remote step runs on and where its progress goes. */
 export interface RemoteStepTarget {
@@ -15,35 +21,147 @@ export interface RemoteStepTarget {
   logUrn: string;
 }
 
+/** How a remote step is bounded; see step-timeouts.ts. */
+export interface RemoteStepOptions {
+  /** How long to try reaching a host that does not answer (within the step's bound). */
+  connectDeadlineMs?: number;
+  /** Which bound of dockfleet:stepTimeouts applies. @default "configure" */
+  kind?: StepKind;
+  /** A wait of the step's own (etcd's health, a stack converging), added to its bound. */
+  ownWaitMs?: number;
+}
+
 /**
  * Runs one idempotent remote step on a host: over the shared connection, reported with its
  * duration, run again when the connection drops mid-step (every step dockfleet runs is safe to
- * repeat), and failing with the host and the step named.
+ * repeat), and failing with the host and the step named. The whole step is bounded
+ * (dockfleet:stepTimeouts): each command gets the time left as its own timeout, which kills its
+ * process group on the host, and the error says what the step was waiting for.
  */
 export async function runRemoteStep<T>(
   target: RemoteStepTarget,
   step: string,
   body: (client: SshClient, log: StepLog) => Promise<T>,
-  options: { connectDeadlineMs?: number } = {},
+  options: RemoteStepOptions = {},
 ): Promise<T> {
   const log = createStepLog(target.logUrn, `${target.host}: ${step}`);
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
+  const kind = options.kind ?? "configure";
+  const timeoutMs = stepTimeoutMs(target.connection.stepTimeouts, kind, options.ownWaitMs);
+  const deadline = started + timeoutMs;
+  const activity: StepActivity = { waitingFor: `the SSH connection to ${target.connection.host}` };
+  const timedOut = (cause?: unknown) =>
+    new StepTimeoutError(target.host, step, kind, timeoutMs, activity, { cause });
   log.progress("started");
   try {
     injectFault(target.host, step);
-    const result = await withSshRetry(target.connection, (client) => body(client, log), {
-      deadlineMs: options.connectDeadlineMs,
-      log: (line) => log.warn(line),
-    });
+    const result = await withinDeadline(
+      withSshRetry(
+        target.connection,
+        (client) => body(boundedClient(client, deadline, activity, timedOut), log),
+        {
+          deadlineMs: Math.min(options.connectDeadlineMs ?? DEFAULT_CONNECT_DEADLINE_MS, timeoutMs),
+          log: (line) => log.warn(line),
+        },
+      ),
+      deadline + BACKSTOP_GRACE_MS,
+      timedOut,
+    );
     log.info(`done in ${seconds()} s`);
     return result;
   } catch (error) {
+    if (error instanceof StepTimeoutError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`${target.host}: step "${step}" failed after ${seconds()} s\n${reason}`, {
       cause: error,
     });
   }
+}
+
+/**
+ * How long past its bound a step may take to end on its own: the command running when time ran
+ * out is being listed and killed (SIGTERM, then SIGKILL: a few seconds). Past this, something
+ * that is no command (an SFTP transfer, a pause) hangs, and the step fails without it.
+ */
+const BACKSTOP_GRACE_MS = 10_000;
+
+/** Pure apart from its timer: `work`, or the error of `late()` once `at` (epoch ms) has passed. */
+async function withinDeadline<T>(work: Promise<T>, at: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), Math.max(0, at - Date.now()));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The step's view of its host: every command runs with the time left before `deadline` as its
+ * timeout (the SSH layer kills the command's process group when it passes), no command starts
+ * after it, and `activity` keeps what the step waits for and the last line it printed.
+ */
+function boundedClient(
+  client: SshClient,
+  deadline: number,
+  activity: StepActivity,
+  timedOut: (cause?: unknown) => StepTimeoutError,
+): SshClient {
+  const noteLine = (line: string) => {
+    if (line.trim() !== "") activity.lastOutputLine = line.trim();
+  };
+  const bounded = async <R>(
+    waitingFor: string,
+    opts: ExecOptions,
+    run: (opts: ExecOptions) => Promise<R>,
+  ): Promise<R> => {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw timedOut();
+    activity.waitingFor = waitingFor;
+    const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, remaining);
+    try {
+      return await run({
+        ...opts,
+        timeoutMs,
+        onStdout: (line) => (noteLine(line), opts.onStdout?.(line)),
+        onStderr: (line) => (noteLine(line), opts.onStderr?.(line)),
+      });
+    } catch (error) {
+      // The step's bound, not a shorter one the caller set for this command.
+      if (error instanceof SshCommandTimeoutError && timeoutMs === remaining) {
+        if (error.running !== undefined) activity.waitingFor = error.running;
+        throw timedOut(error);
+      }
+      throw error;
+    }
+  };
+  const command = (text: string) => `command "${text.split("\n")[0]}"`;
+  return {
+    target: client.target,
+    hostKey: client.hostKey,
+    closed: client.closed,
+    get isConnected() {
+      return client.isConnected;
+    },
+    exec: (text, opts = {}) => bounded(command(text), opts, (o) => client.exec(text, o)),
+    execOrThrow: (text, opts = {}) =>
+      bounded(command(text), opts, (o) => client.execOrThrow(text, o)),
+    // SFTP has no timeout of its own: withinDeadline ends the step if a transfer hangs.
+    putContent: (path, data, mode) => {
+      if (Date.now() >= deadline) throw timedOut();
+      activity.waitingFor = `an SFTP upload of ${path}`;
+      return client.putContent(path, data, mode);
+    },
+    getContent: (path) => {
+      if (Date.now() >= deadline) throw timedOut();
+      activity.waitingFor = `an SFTP download of ${path}`;
+      return client.getContent(path);
+    },
+    close: () => client.close(),
+  };
 }
 
 /**
@@ -143,9 +261,13 @@ export async function runUndoStep(
   target: RemoteStepTarget,
   step: string,
   body: (client: SshClient, log: StepLog) => Promise<unknown>,
+  options: Omit<RemoteStepOptions, "connectDeadlineMs"> = {},
 ): Promise<void> {
   try {
-    await runRemoteStep(target, step, body, { connectDeadlineMs: UNDO_CONNECT_DEADLINE_MS });
+    await runRemoteStep(target, step, body, {
+      ...options,
+      connectDeadlineMs: UNDO_CONNECT_DEADLINE_MS,
+    });
   } catch (error) {
     if (!isHostGone(error)) throw error;
   }

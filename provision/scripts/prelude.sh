@@ -153,10 +153,24 @@ package_manager() {
 
 # apt-get without questions: a changed config file keeps the host's version. DPkg::Lock::Timeout
 # makes apt itself wait for dpkg's lock should it be taken after package_manager's check.
+# Dpkg::Use-Pty=0 keeps dpkg in the step's process group (with a pty, apt starts it in a session
+# of its own), so that a step past its time bound stops dpkg too, not only apt-get.
 apt_get() {
+  [[ "$1" == update ]] || apt_finish_interrupted
   DEBIAN_FRONTEND=noninteractive package_manager apt apt-get -q -y \
-    -o "DPkg::Lock::Timeout=$LOCK_TIMEOUT_SECONDS" \
+    -o "DPkg::Lock::Timeout=$LOCK_TIMEOUT_SECONDS" -o Dpkg::Use-Pty=0 \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
+}
+
+# A dpkg run killed midway (a step past its time bound, a killed `up`) leaves its journal or
+# half-configured packages, and apt refuses to go on ("dpkg was interrupted") until they are
+# finished: finish them, once the locks are free (the killed run may still be ending).
+apt_finish_interrupted() {
+  if compgen -G '/var/lib/dpkg/updates/*' >/dev/null || [[ -n "$(dpkg --audit 2>/dev/null)" ]]; then
+    log "finishing an interrupted package operation (dpkg --configure -a)"
+    DEBIAN_FRONTEND=noninteractive package_manager apt dpkg --configure -a \
+      --force-confdef --force-confold
+  fi
 }
 
 rpm_package_manager() {

@@ -22,6 +22,7 @@ import {
   resolvesWithin,
   sendSignal,
 } from "./channel";
+import { describeProcessGroup, PROCESS_LIST_COMMAND } from "./processes";
 import { remoteBasename, remoteDirname, renderRemoteCommand, shellQuote } from "./shell";
 import type { ExecOptions, ExecResult, SshConnectionArgs } from "./types";
 
@@ -222,6 +223,7 @@ export class SshConnection implements SshClient {
       });
       let exit: { code: number | null; signal: string | null } | undefined;
       let timedOut = false;
+      let running: string | undefined;
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       let markChannelClosed = () => {};
@@ -235,10 +237,14 @@ export class SshConnection implements SshClient {
         outcome();
       };
       const rejectTimedOut = () =>
-        settle(() => reject(new SshCommandTimeoutError(this.target, details(), timeoutMs ?? 0)));
+        settle(() =>
+          reject(new SshCommandTimeoutError(this.target, details(), timeoutMs ?? 0, running)),
+        );
 
       const endOnTimeout = async (channel: ClientChannel) => {
         timedOut = true;
+        // What it was waiting for, read before it is killed: the error names it.
+        running = await this.describeProcessGroup(processGroup.id);
         for (const signalName of ["TERM", "KILL"] as const) {
           await this.signalCommand(channel, processGroup.id, signalName);
           if (signalName === "KILL") channel.close();
@@ -332,24 +338,43 @@ export class SshConnection implements SshClient {
     signalName: "TERM" | "KILL",
   ): Promise<void> {
     sendSignal(channel, signalName);
-    if (processGroupId === undefined || !this.connected) return;
-    const killed = new Promise<void>((done) => {
+    if (processGroupId === undefined) return;
+    await this.execBeside(`kill -s ${signalName} -- -${processGroupId} 2>/dev/null || true`);
+  }
+
+  /** The processes of a timed-out command's group, newest last ("apt-get ... > dpkg ..."). */
+  private async describeProcessGroup(processGroupId: number | undefined) {
+    if (processGroupId === undefined) return undefined;
+    const listed = await this.execBeside(PROCESS_LIST_COMMAND);
+    return listed === undefined ? undefined : describeProcessGroup(listed, processGroupId);
+  }
+
+  /**
+   * Runs a short helper command on a channel of its own, past the channel limit (the command it
+   * helps holds a slot), and returns its stdout; undefined when it fails or takes longer than
+   * the kill grace.
+   */
+  private async execBeside(command: string): Promise<string | undefined> {
+    if (!this.connected) return undefined;
+    const done = new Promise<string | undefined>((resolve) => {
       try {
-        this.connection.exec(
-          `kill -s ${signalName} -- -${processGroupId} 2>/dev/null || true`,
-          (error, killChannel) => {
-            if (error) return done();
-            killChannel.on("close", () => done()).on("error", () => undefined);
-            killChannel.resume();
-            killChannel.stderr.resume();
-            killChannel.end();
-          },
-        );
+        this.connection.exec(command, (error, channel) => {
+          if (error) return resolve(undefined);
+          let stdout = "";
+          channel.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+          channel.on("close", () => resolve(stdout)).on("error", () => undefined);
+          channel.stderr.resume();
+          channel.end();
+        });
       } catch {
-        done();
+        resolve(undefined);
       }
     });
-    await resolvesWithin(killed, TIMEOUT_KILL_GRACE_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>(
+      (resolve) => (timer = setTimeout(() => resolve(undefined), TIMEOUT_KILL_GRACE_MS)),
+    );
+    return Promise.race([done, late]).finally(() => clearTimeout(timer));
   }
 
   private withSftp<T>(operation: string, use: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {

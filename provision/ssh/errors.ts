@@ -129,20 +129,27 @@ export class SshCommandError extends SshError {
 /** A command ran longer than its timeoutMs and was ended. */
 export class SshCommandTimeoutError extends SshError {
   readonly command: string;
+  readonly stdout: string;
+  readonly stderr: string;
   constructor(
     target: SshTarget,
     details: CommandDetails,
     readonly timeoutMs: number,
+    /** What ran in the command's process group when time ran out ("apt-get ... > dpkg ..."). */
+    readonly running?: string,
   ) {
     super(
       renderCommandFailure(
         `command timed out on ${target}`,
         details,
-        `timeout: ${timeoutMs} ms (its processes were sent SIGTERM, then SIGKILL if still running)`,
+        `timeout: ${timeoutMs} ms (its processes were sent SIGTERM, then SIGKILL if still running)` +
+          (running === undefined ? "" : `\nit was running: ${running}`),
       ),
       target,
     );
     this.command = details.command;
+    this.stdout = details.stdout;
+    this.stderr = details.stderr;
   }
 }
 

@@ -13,6 +13,12 @@ export interface SshConnectionArgs {
    * When set, a host presenting any other key is refused.
    */
   hostKey?: string;
+  /**
+   * Seconds each kind of remote step on this host may take ({install, configure}: see
+   * provision/dynamic/step-timeouts.ts). It travels with the connection so that every step on
+   * the host has it; it is no part of how the host is reached, and changing it changes no step.
+   */
+  stepTimeouts?: Readonly<Record<string, number>>;
 }
 
 /** The honest result of one remote command. */

@@ -332,6 +332,28 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     config: { engine: { labels: { "Bad Key": "x" } } },
     errors: ['dockfleet:engine.labels.Bad Key = "x": Invalid key in record'],
   },
+  {
+    title: "a step time bound too short to do anything",
+    kind: "range",
+    config: { stepTimeouts: { install: 2 } },
+    errors: ["dockfleet:stepTimeouts.install = 2: must be at least 5"],
+  },
+  {
+    title: "a step time bound as a duration string",
+    kind: "type",
+    config: { stepTimeouts: { configure: "5m" } },
+    errors: [
+      'dockfleet:stepTimeouts.configure = "5m": must be a whole number of seconds, e.g. 600',
+    ],
+  },
+  {
+    title: "a step kind that does not exist",
+    kind: "unknown key",
+    config: { stepTimeouts: { docker: 600 } },
+    errors: [
+      'dockfleet:stepTimeouts.docker: unknown key (check the spelling; see README "Stack config")',
+    ],
+  },
 ];
 
 /** The config as `pulumi.runtime.allConfig()` hands it over: "dockfleet:key" → string. */

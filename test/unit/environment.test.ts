@@ -3,6 +3,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment as EnvironmentClass } from "../../components/stack/environment";
 import type { StackConfig } from "../../components/stack/config";
+import { DEFAULT_STEP_TIMEOUTS } from "../../provision/dynamic/step-timeouts";
 import { type CreatedResource, installHostMocks } from "./fixtures/host-mocks";
 
 /**
@@ -92,6 +93,8 @@ describe("Environment (Pulumi mocks)", () => {
         user: "admin",
         privateKey: "given",
         hostKey: "ssh-ed25519 AAAApinned",
+        // Every remote step on the host finds its time bound here (dockfleet:stepTimeouts).
+        stepTimeouts: DEFAULT_STEP_TIMEOUTS,
       },
     );
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -139,58 +139,67 @@ async function deploy(
   const name = inputs.stackName;
   const dir = stackDir(name);
   const dockerConfig = `DOCKER_CONFIG=${shellQuote(`${dir}/docker`)}`;
-  const services = await runRemoteStep(inputs, `deploy stack ${name}`, async (client, log) => {
-    if (inputs.requiresIpvs) await checkIpvs(client, inputs.host, name);
-    await run(client, `install -d -m 0700 ${shellQuote(dir)} ${shellQuote(`${dir}/docker`)}`, log);
-    await client.putContent(`${dir}/stack.yml`, stackFile, 0o600);
-
-    for (const [key, version] of Object.entries(versions)) {
-      const secretName = swarmSecretName(name, key, version);
-      const exists = await client.exec(`docker secret inspect ${shellQuote(secretName)}`);
-      if (exists.code !== 0) {
-        // The value goes through stdin: it is in no command line and no log.
-        await run(
-          client,
-          `docker secret create --label ${NAMESPACE_LABEL}=${shellQuote(name)} ` +
-            `--label dockfleet.io/secret-key=${shellQuote(key)} ${shellQuote(secretName)} -`,
-          log,
-          values[key],
-        );
-      }
-    }
-
-    const auth: string[] = [];
-    if (inputs.registry !== undefined) {
+  const services = await runRemoteStep(
+    inputs,
+    `deploy stack ${name}`,
+    async (client, log) => {
+      if (inputs.requiresIpvs) await checkIpvs(client, inputs.host, name);
       await run(
         client,
-        `${dockerConfig} docker login --username ${shellQuote(inputs.registry.username)} ` +
-          `--password-stdin ${shellQuote(inputs.registry.url)}`,
+        `install -d -m 0700 ${shellQuote(dir)} ${shellQuote(`${dir}/docker`)}`,
         log,
-        inputs.registry.password,
       );
-      auth.push("--with-registry-auth", "--resolve-image", "always");
-    } else {
-      auth.push("--resolve-image", "never");
-    }
-    await run(
-      client,
-      `${dockerConfig} docker stack deploy --prune ${auth.join(" ")} ` +
-        `--compose-file ${shellQuote(`${dir}/stack.yml`)} ${shellQuote(name)}`,
-      log,
-    );
+      await client.putContent(`${dir}/stack.yml`, stackFile, 0o600);
 
-    await waitForConvergence(client, name, inputs.convergeTimeoutSeconds, log);
-    await removeSecrets(
-      client,
-      name,
-      log,
-      new Set(Object.keys(versions).map((key) => swarmSecretName(name, key, versions[key]))),
-    );
-    const listed = await client.execOrThrow(
-      `docker stack services --format '{{.Name}}' ${shellQuote(name)}`,
-    );
-    return listed.stdout.split("\n").filter(Boolean).sort();
-  });
+      for (const [key, version] of Object.entries(versions)) {
+        const secretName = swarmSecretName(name, key, version);
+        const exists = await client.exec(`docker secret inspect ${shellQuote(secretName)}`);
+        if (exists.code !== 0) {
+          // The value goes through stdin: it is in no command line and no log.
+          await run(
+            client,
+            `docker secret create --label ${NAMESPACE_LABEL}=${shellQuote(name)} ` +
+              `--label dockfleet.io/secret-key=${shellQuote(key)} ${shellQuote(secretName)} -`,
+            log,
+            values[key],
+          );
+        }
+      }
+
+      const auth: string[] = [];
+      if (inputs.registry !== undefined) {
+        await run(
+          client,
+          `${dockerConfig} docker login --username ${shellQuote(inputs.registry.username)} ` +
+            `--password-stdin ${shellQuote(inputs.registry.url)}`,
+          log,
+          inputs.registry.password,
+        );
+        auth.push("--with-registry-auth", "--resolve-image", "always");
+      } else {
+        auth.push("--resolve-image", "never");
+      }
+      await run(
+        client,
+        `${dockerConfig} docker stack deploy --prune ${auth.join(" ")} ` +
+          `--compose-file ${shellQuote(`${dir}/stack.yml`)} ${shellQuote(name)}`,
+        log,
+      );
+
+      await waitForConvergence(client, name, inputs.convergeTimeoutSeconds, log);
+      await removeSecrets(
+        client,
+        name,
+        log,
+        new Set(Object.keys(versions).map((key) => swarmSecretName(name, key, versions[key]))),
+      );
+      const listed = await client.execOrThrow(
+        `docker stack services --format '{{.Name}}' ${shellQuote(name)}`,
+      );
+      return listed.stdout.split("\n").filter(Boolean).sort();
+    },
+    { ownWaitMs: inputs.convergeTimeoutSeconds * 1000 },
+  );
   return { ...inputs, secretValues: values, secretVersions: versions, services };
 }
 

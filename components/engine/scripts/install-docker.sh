@@ -161,7 +161,7 @@ install_with_apt() {
   log "running: apt-get install ${install_args[*]}"
   if [[ "$DOCKER_START" == 0 && ! -e /usr/sbin/policy-rc.d ]]; then
     # The package would start dockerd only for the caller to restart it with its configuration.
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    printf '%s' "$POLICY_RC_D" >/usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     apt_get install "${install_args[@]}"
@@ -246,6 +246,21 @@ installed_version_rpm() {
 
 # --- main ------------------------------------------------------------------------------------
 
+# What this script puts in /usr/sbin/policy-rc.d during an install that must not start dockerd.
+readonly POLICY_RC_D=$'#!/bin/sh\n# dockfleet install-docker: no service starts during the install\nexit 101\n'
+
+# A run killed mid-install (its time bound, a killed `up`) never removed its policy-rc.d, which
+# would keep every service on the host from starting: remove ours (or the unmarked one of older
+# dockfleets), never anyone else's.
+remove_stale_policy_rc_d() {
+  local content
+  content=$(cat /usr/sbin/policy-rc.d 2>/dev/null) || return 0
+  if [[ "$content"$'\n' == "$POLICY_RC_D" || "$content" == $'#!/bin/sh\nexit 101' ]]; then
+    log "removing the /usr/sbin/policy-rc.d an interrupted install left"
+    rm -f /usr/sbin/policy-rc.d
+  fi
+}
+
 installed_engine_version() {
   if [[ "$family" == apt ]]; then installed_version_apt "$engine_package"; else installed_version_rpm "$engine_package"; fi
 }
@@ -266,6 +281,9 @@ if [[ "${DOCKER_ACTION:-install}" == remove ]]; then
   fi
   exit 0
 fi
+
+remove_stale_policy_rc_d
+[[ "$family" != apt ]] || apt_finish_interrupted
 
 if [[ -n "$repo_base" ]]; then
   if [[ "$family" == apt ]]; then ensure_docker_ce_apt_repo; else ensure_docker_ce_rpm_repo; fi

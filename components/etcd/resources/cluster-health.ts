@@ -93,35 +93,40 @@ async function removeDeadUnplannedMembers(
 }
 
 async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
-  await runRemoteStep(inputs, "wait for a healthy etcd cluster", async (client, log) => {
-    const ctl = new RemoteEtcdctl(client, inputs.etcdctlPath, ETCD_PKI_PATHS);
-    const waitStarted = Date.now();
-    await ctl.waitUntilHealthy(inputs.endpoints, inputs.timeoutSeconds * 1000, log);
-    let members: EtcdMemberEntry[] = [];
-    let missing: string[] = [];
-    const allStarted = await pollUntil(
-      async () => {
-        members = (await ctl.listMembers(inputs.endpoints)) ?? [];
-        const started = members.filter((member) => member.status === "started");
-        missing = inputs.memberNames.filter(
-          (name) => !started.some((member) => member.name === name),
-        );
-        return missing.length === 0 ? members : undefined;
-      },
-      // The health wait above counts toward the same timeout.
-      { timeoutMs: inputs.timeoutSeconds * 1000 - (Date.now() - waitStarted), intervalMs: 1000 },
-    );
-    if (allStarted === undefined) {
-      throw new Error(
-        `etcd members ${missing.join(", ")} are not started members of the cluster after ` +
-          `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
+  await runRemoteStep(
+    inputs,
+    "wait for a healthy etcd cluster",
+    async (client, log) => {
+      const ctl = new RemoteEtcdctl(client, inputs.etcdctlPath, ETCD_PKI_PATHS);
+      const waitStarted = Date.now();
+      await ctl.waitUntilHealthy(inputs.endpoints, inputs.timeoutSeconds * 1000, log);
+      let members: EtcdMemberEntry[] = [];
+      let missing: string[] = [];
+      const allStarted = await pollUntil(
+        async () => {
+          members = (await ctl.listMembers(inputs.endpoints)) ?? [];
+          const started = members.filter((member) => member.status === "started");
+          missing = inputs.memberNames.filter(
+            (name) => !started.some((member) => member.name === name),
+          );
+          return missing.length === 0 ? members : undefined;
+        },
+        // The health wait above counts toward the same timeout.
+        { timeoutMs: inputs.timeoutSeconds * 1000 - (Date.now() - waitStarted), intervalMs: 1000 },
       );
-    }
-    log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
-    await removeDeadUnplannedMembers(ctl, inputs, allStarted, log);
-    // Left by a destroy that stopped halfway: the members kept must leave one by one again.
-    await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
-  });
+      if (allStarted === undefined) {
+        throw new Error(
+          `etcd members ${missing.join(", ")} are not started members of the cluster after ` +
+            `${inputs.timeoutSeconds} s (the cluster lists: ${members.map((m) => m.name || m.id).join(", ")})`,
+        );
+      }
+      log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
+      await removeDeadUnplannedMembers(ctl, inputs, allStarted, log);
+      // Left by a destroy that stopped halfway: the members kept must leave one by one again.
+      await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
+    },
+    { ownWaitMs: inputs.timeoutSeconds * 1000 },
+  );
 }
 
 export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
