@@ -45,6 +45,8 @@ export function probeFiles(files: Readonly<Record<string, string>>): FactsProbe 
 /** The command the probes run as (the argument only names it in `ps` and in test fakes). */
 export const FACTS_COMMAND = "bash -s dockfleet-facts";
 
+const PROBE_TIMEOUT_MS = 60_000;
+
 /** How long the probes for one host are gathered before they run as one command. */
 const BATCH_WINDOW_MS = 50;
 
@@ -87,6 +89,8 @@ async function runProbes(connection: SshConnectionArgs, probes: PendingProbe[]):
         (
           await client.execOrThrow(FACTS_COMMAND, {
             stdin: renderProbes(probes.map((p) => p.probe)),
+            // Reads only: a host that cannot answer them in a minute is not worth waiting for.
+            timeoutMs: PROBE_TIMEOUT_MS,
           })
         ).stdout,
       { deadlineMs: UNDO_CONNECT_DEADLINE_MS },
