@@ -674,7 +674,7 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       );
       expect(new RegExp(`trust-${trustingHost.name}: ca:.* 644 → missing missing`));
       expect(/registry: active → inactive/);
-      expect(/service:counter_web=\S+ → \(none\)/);
+      expect(/service:counter_web: \S+ → \(none\)/);
       assert.equal(
         changeCounts(refresh).update,
         drifted.length,
