@@ -68,6 +68,38 @@ describe("Environment (Pulumi mocks)", () => {
     assert.deepEqual(server.inputs.ipAddresses, ["172.30.10.10", "127.0.0.1"]);
   });
 
+  it("gives every certificate the certificates settings and its host; the CA none", async () => {
+    const { resolveCertificatesConfig } = await import("../../provision/pki/config");
+    await newEnvironment({
+      hosts: 1,
+      certificates: resolveCertificatesConfig({ duration: "90d", renewBefore: "36h" }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const inputsOf = (kind: string) =>
+      created
+        .filter(
+          (resource) => resource.type.endsWith(":Certificate") && resource.inputs.kind === kind,
+        )
+        .map(({ inputs }) => [inputs.validityDays, inputs.renewBeforeDays, inputs.host]);
+    assert.deepEqual(inputsOf("server"), [[90, 1.5, "host-1"]]);
+    assert.deepEqual(inputsOf("client"), [[90, 1.5, undefined]]);
+    assert.deepEqual(inputsOf("ca"), [[3650, undefined, undefined]]);
+  });
+
+  it("a component refuses bad certificates settings, naming the key", async () => {
+    const { DockerEngine } = await import("../../components/engine/docker-engine");
+    const environment = await newEnvironment({ hosts: 1 });
+    assert.throws(
+      () =>
+        new DockerEngine("bad", {
+          machine: environment.machines[0],
+          ca: { certPem: "CA", keyPem: "KEY" },
+          certificates: { duration: "10d", renewBefore: "10d" },
+        }),
+      /dockfleet:certificates\.renewBefore = "10d": must be shorter than certificates\.duration \(10d\)/,
+    );
+  });
+
   it("ssh driver: adopts the given hosts, with the given key, and installs Docker on each", async () => {
     const environment = await newEnvironment({
       driver: "ssh",
