@@ -40,12 +40,28 @@ export function namesChanged(
   };
   return (
     issued.commonName !== wanted.commonName ||
-    !sameSet(issued.ipAddresses, [...wanted.ipAddresses, ...implied.ipAddresses]) ||
+    !sameSet(
+      issued.ipAddresses.map(canonicalIp),
+      [...wanted.ipAddresses, ...implied.ipAddresses].map(canonicalIp),
+    ) ||
     !sameSet(
       issued.dnsNames.map((name) => name.toLowerCase()),
       [...wanted.dnsNames, ...implied.dnsNames].map((name) => name.toLowerCase()),
     )
   );
+}
+
+/**
+ * An address as one spelling: IPv6 compressed and in lower case ("2001:0DB8::0001" and
+ * "2001:db8::1" are one address), IPv4 and anything else as given.
+ */
+export function canonicalIp(address: string): string {
+  if (!address.includes(":")) return address;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address;
+  }
 }
 
 /** A duration as the config writes it: a whole number and one unit, "30d", "12h", "90m", "45s". */

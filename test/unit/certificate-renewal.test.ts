@@ -67,6 +67,12 @@ describe("certificate renewal: the decision", () => {
     assert.equal(namesChanged(issued, { ...same, dnsNames: [] }, implied), true, "a name gone");
     assert.equal(namesChanged(issued, { ...same, commonName: "host-2" }, implied), true);
     assert.equal(namesChanged(issued, same), true, "without the implied names they are missing");
+    const v6 = { commonName: "h", ipAddresses: ["2001:db8::1"], dnsNames: [] };
+    assert.equal(
+      namesChanged(v6, { ...v6, ipAddresses: ["2001:0DB8:0:0::0001"] }),
+      false,
+      "one IPv6 address, two spellings",
+    );
   });
 
   it("reads durations in days, hours, minutes and seconds", () => {
