@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createStepLog } from "../dynamic/log";
 import { DynamicResource } from "../dynamic/resource";
 import {
   createCertificateAuthority,
@@ -136,8 +137,13 @@ export const certificateProvider: pulumi.dynamic.ResourceProvider<
   // Only a due renewal updates (every other change replaces): the same CA issues it again, with
   // a new key; whatever takes certPem and keyPem as inputs (DockerConfig, EtcdMember,
   // RegistryServer) sees new values and installs them, restarting only its own service.
-  async update(_id, _olds, news) {
-    return { outs: await issue(news) };
+  async update(_id, olds, news) {
+    const outs = await issue(news);
+    const until = (pem: string) => inspectCertificate(pem).notAfter.toISOString();
+    createStepLog("", `${news.kind} certificate ${news.commonName}`).info(
+      `renewed: valid until ${until(outs.certPem)} (was until ${until(olds.certPem)})`,
+    );
+    return { outs };
   },
 };
 
