@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { CliError } from "./cli-error";
-import { defaultStackName, defaultWorkDir } from "./stack-outputs";
+import { defaultStackName, defaultWorkDir, selectNamedStack } from "./stack-outputs";
 
 /** A resource of a state export, as far as this command reads it. */
 interface StateResource {
@@ -53,6 +52,7 @@ export function registerRegenerateCertsCommand(program: Command): void {
   program
     .command("regenerate-certs")
     .argument("[host]", "the host whose certificates to issue again (default: every host)")
+    .summary("issue a host's certificates (or all but the CA) again now; only their users restart")
     .description(
       "issue certificates again now, like docker-machine regenerate-certs: with a host, that " +
         "host's Docker API, etcd member and registry certificates; without, every server and " +
@@ -61,14 +61,7 @@ export function registerRegenerateCertsCommand(program: Command): void {
     )
     .option("-s, --stack <stack>", "stack to change", defaultStackName())
     .action(async (host: string | undefined, options: { stack: string }) => {
-      const workDir = defaultWorkDir();
-      const stack = await LocalWorkspace.selectStack({ stackName: options.stack, workDir }).catch(
-        (error: unknown) => {
-          throw new CliError(
-            `cannot open stack "${options.stack}" in ${workDir}: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        },
-      );
+      const stack = await selectNamedStack(options.stack, defaultWorkDir());
       const deployment = (await stack.exportStack()).deployment as unknown;
       const urns = certificateUrns(deployment, host);
       if (urns.length === 0) {
