@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
 import { probeEngine, type EngineProbe } from "./docker-api";
-import type { HostOutput } from "../components/stack/outputs";
+import type { CertificateOutput, HostOutput } from "../components/stack/outputs";
 import { defaultStackName, defaultWorkDir, readStackOutputs } from "./stack-outputs";
 
 /** One row of `dockfleet ls`, also its JSON form. */
@@ -13,7 +13,39 @@ export interface HostStatus {
   reachable: boolean;
   dockerVersion: string;
   swarmRole: string | null;
+  /** When the first of the host's certificates expires (ISO 8601); null in older outputs. */
+  certificatesExpire: string | null;
+  /** Each of the host's certificates: what uses it, its expiry and serial number. */
+  certificates: CertificateOutput[];
   error: string | null;
+}
+
+/** Pure: the earliest expiry among certificates (ISO 8601), or null when there are none. */
+export function earliestExpiry(certificates: CertificateOutput[]): string | null {
+  const sorted = certificates.map((certificate) => certificate.notAfter).sort();
+  return sorted[0] ?? null;
+}
+
+/**
+ * Pure: an expiry as `ls` prints it: the UTC day, with the time when it is within two days of
+ * `now` (short test certificates), and "expired" once past.
+ */
+export function formatExpiry(notAfter: string | null, now: Date): string {
+  if (notAfter === null) return "-";
+  const when = new Date(notAfter);
+  if (Number.isNaN(when.getTime())) return notAfter;
+  const soon = when.getTime() - now.getTime() < 2 * 24 * 60 * 60 * 1000;
+  const text = soon
+    ? `${when.toISOString().slice(0, 16).replace("T", " ")}Z`
+    : notAfter.slice(0, 10);
+  return when.getTime() <= now.getTime() ? `expired ${text}` : text;
+}
+
+/** Pure: the line under the table about the certificates every host shares (CA, client). */
+export function renderSharedCertificates(certificates: CertificateOutput[], now: Date): string {
+  return certificates
+    .map((certificate) => `${certificate.use} expires ${formatExpiry(certificate.notAfter, now)}`)
+    .join(", ");
 }
 
 /** Pure: a host's row from its stack output and what its engine answered. */
@@ -27,13 +59,24 @@ export function hostStatus(host: HostOutput, probe: EngineProbe): HostStatus {
     // The live engine's version when it answers; the installed package's otherwise.
     dockerVersion: probe.serverVersion ?? host.dockerVersion,
     swarmRole: probe.swarmRole ?? null,
+    certificatesExpire: earliestExpiry(host.certificates ?? []),
+    certificates: host.certificates ?? [],
     error: probe.error ?? null,
   };
 }
 
 /** Pure: the table `dockfleet ls` prints, columns padded, like `docker-machine ls`. */
-export function renderHostTable(rows: HostStatus[]): string {
-  const header = ["NAME", "DRIVER", "ADDRESS", "REACHABLE", "DOCKER", "SWARM", "ERRORS"];
+export function renderHostTable(rows: HostStatus[], now = new Date()): string {
+  const header = [
+    "NAME",
+    "DRIVER",
+    "ADDRESS",
+    "REACHABLE",
+    "DOCKER",
+    "SWARM",
+    "CERTS EXPIRE",
+    "ERRORS",
+  ];
   const cells = rows.map((row) => [
     row.name,
     row.driver,
@@ -41,6 +84,7 @@ export function renderHostTable(rows: HostStatus[]): string {
     row.reachable ? "yes" : "no",
     row.dockerVersion,
     row.swarmRole ?? "-",
+    formatExpiry(row.certificatesExpire, now),
     row.error ?? "",
   ]);
   const widths = header.map((_, column) =>
@@ -60,7 +104,8 @@ export function registerLsCommand(program: Command): void {
   program
     .command("ls")
     .description(
-      "list the stack's hosts: address, whether the Docker API answers, version, swarm role",
+      "list the stack's hosts: address, whether the Docker API answers, version, swarm role, " +
+        "when the first of its certificates expires (all of them with --format json)",
     )
     .option("-s, --stack <stack>", "stack to read", defaultStackName())
     .option("--format <format>", "table or json", "table")
@@ -87,10 +132,11 @@ export function registerLsCommand(program: Command): void {
           hostStatus(host, await probeEngine(host.dockerHost, tls, timeoutMs)),
         ),
       );
+      const shared = renderSharedCertificates(outputs.certificates ?? [], new Date());
       process.stdout.write(
         options.format === "json"
           ? `${JSON.stringify(rows, null, 2)}\n`
-          : `${renderHostTable(rows)}\n`,
+          : `${renderHostTable(rows)}\n${shared === "" ? "" : `\n${shared}\n`}`,
       );
     });
 }

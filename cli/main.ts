@@ -3,6 +3,7 @@ import { CliError } from "./cli-error";
 import { registerContextCommand } from "./context";
 import { registerEnvCommand } from "./env";
 import { registerLsCommand } from "./ls";
+import { registerRegenerateCertsCommand } from "./regenerate-certs";
 import { registerSshCommand } from "./ssh";
 import { registerSshConfigCommand } from "./ssh-config";
 
@@ -12,7 +13,9 @@ import { registerSshConfigCommand } from "./ssh-config";
  */
 export function buildProgram(): Command {
   const program = new Command("dockfleet")
-    .description("Docker hosts of a dockfleet stack: list them, point Docker at them, log in")
+    .description(
+      "Docker hosts of a dockfleet stack: list them, point Docker at them, log in, renew their certificates",
+    )
     .showHelpAfterError()
     // Lets `dockfleet ssh host-1 ls -la` pass -la to the remote command.
     .enablePositionalOptions()
@@ -22,6 +25,7 @@ export function buildProgram(): Command {
   registerContextCommand(program);
   registerSshCommand(program);
   registerSshConfigCommand(program);
+  registerRegenerateCertsCommand(program);
   return program;
 }
 

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import {
   type HostOutput,
   outputValues,
@@ -52,9 +52,17 @@ export async function readStackOutputs(
   stackName: string,
   workDir: string,
 ): Promise<NamedStackOutputs> {
-  let stack;
+  const stack = await selectNamedStack(stackName, workDir);
+  return parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
+}
+
+/**
+ * The stack through the Automation API; fails with the stacks that do exist when the name is
+ * unknown, or with the last lines of Pulumi's error.
+ */
+export async function selectNamedStack(stackName: string, workDir: string): Promise<Stack> {
   try {
-    stack = await LocalWorkspace.selectStack({ stackName, workDir });
+    return await LocalWorkspace.selectStack({ stackName, workDir });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     if (!/no stack named|not found|does not exist/i.test(reason)) {
@@ -67,7 +75,6 @@ export async function readStackOutputs(
         `choose one with -s <stack>, or create it with \`bin/up ${stackName}\``,
     );
   }
-  return parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
 }
 
 async function listStackNames(workDir: string): Promise<string[]> {

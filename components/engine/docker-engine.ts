@@ -2,6 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { Certificate } from "../../provision/pki/certificate";
+import {
+  certificateLifetime,
+  type CertificatesConfigInput,
+  resolveCertificatesConfig,
+} from "../../provision/pki/config";
 import { DockerConfig } from "./resources/docker-config";
 import { DockerInstall } from "./resources/docker-install";
 import { DOCKER_TLS_PATHS, type JsonValue, renderDaemonJson, renderDockerDropIn } from "./plan";
@@ -31,6 +36,12 @@ export interface DockerEngineArgs {
   config?: EngineConfigInput;
   /** The CA that signs the host's server certificate; clients must hold a certificate from it. */
   ca: CertificatePair;
+  /**
+   * The server certificate's lifetime and renewal window (the `dockfleet:certificates` keys):
+   * `up` issues it again once it is that close to expiry and restarts this host's Docker only.
+   * @default { duration: "825d", renewBefore: "30d" }
+   */
+  certificates?: CertificatesConfigInput;
   /**
    * More daemon.json options, worked out from the installed engine version (EtcdCluster's
    * dockerClusterStoreOptions: refused for Docker 23 and later). Merged over config.daemonOptions;
@@ -87,30 +98,36 @@ export class DockerEngine extends pulumi.ComponentResource {
   readonly machine: Machine;
   /** PEM of the CA clients check the engine's certificate with. */
   readonly caCertPem: pulumi.Input<string>;
+  /** The API's server certificate (its expiry is a stack output, `dockfleet ls` shows it). */
+  readonly serverCertificate: Certificate;
   private readonly resourceName: string;
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
     const { machine, versionedDaemonOptions } = args;
     let config: EngineConfig;
+    let lifetime: ReturnType<typeof certificateLifetime>;
     try {
       config = resolveEngineConfig(args.config);
+      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);
     }
     this.machine = machine;
     this.caCertPem = args.ca.certPem;
     this.resourceName = name;
-    const serverCertificate = new Certificate(
+    const serverCertificate = (this.serverCertificate = new Certificate(
       `${name}-server-cert`,
       {
         kind: "server",
         commonName: machine.name,
         ...machineSubjectAltNames(machine),
         ca: args.ca,
+        ...lifetime,
+        host: machine.name,
       },
       { parent: this },
-    );
+    ));
     const install = new DockerInstall(
       `${name}-install`,
       {

@@ -1,5 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/pki/certificate";
+import {
+  certificateLifetime,
+  type CertificatesConfigInput,
+  resolveCertificatesConfig,
+} from "../../provision/pki/config";
 import { EtcdBootstrap, EtcdClusterHealth } from "./resources/cluster-health";
 import { EtcdDockerClient } from "./resources/docker-client";
 import { EtcdInstall } from "./resources/etcd-install";
@@ -26,6 +31,12 @@ export interface EtcdClusterArgs {
   ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** The `dockfleet:etcd` settings (see docs/components/etcd.md); `enabled` is not read here. @default {} */
   config?: EtcdConfigInput;
+  /**
+   * The members' and the client's certificate lifetime and renewal window (`dockfleet:certificates`):
+   * a renewed member certificate restarts that member only, one member at a time.
+   * @default { duration: "825d", renewBefore: "30d" }
+   */
+  certificates?: CertificatesConfigInput;
 }
 
 /**
@@ -42,6 +53,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
   readonly publicEndpoints: pulumi.Output<string[]>;
   /** The CA certificate clients verify the members with. */
   readonly caPem: pulumi.Output<string>;
+  /** The client certificate every member accepts (its expiry is a stack output). */
+  readonly clientCertificate: Certificate;
   /** A client certificate every member accepts. */
   readonly clientCertPem: pulumi.Output<string>;
   /** Its private key (a secret). */
@@ -49,6 +62,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
   /** The hosts running a member, in the order they joined. */
   readonly memberNames: string[];
   readonly members: EtcdMember[];
+  /** Each member's certificate, by host name (their expiry is a stack output). */
+  readonly memberCertificates: Record<string, Certificate> = {};
   readonly config: EtcdConfig;
   private readonly dockerClients = new Map<string, EtcdDockerClient>();
   private readonly health: EtcdClusterHealth;
@@ -57,8 +72,10 @@ export class EtcdCluster extends pulumi.ComponentResource {
     super("dockfleet:etcd:EtcdCluster", name, {}, opts);
     let config: EtcdConfig;
     let selected: Machine[];
+    let lifetime: ReturnType<typeof certificateLifetime>;
     try {
       config = resolveEtcdConfig(args.config);
+      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
       selected = selectEtcdMemberHosts(args.machines, config.members);
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);
@@ -83,11 +100,11 @@ export class EtcdCluster extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const clientCertificate = new Certificate(
+    const clientCertificate = (this.clientCertificate = new Certificate(
       `${name}-client-cert`,
-      { kind: "client", commonName: `${name}-etcd-client`, ca: args.ca },
+      { kind: "client", commonName: `${name}-etcd-client`, ca: args.ca, ...lifetime },
       { parent: this },
-    );
+    ));
 
     const installs: EtcdInstall[] = [];
     this.members = [];
@@ -104,9 +121,12 @@ export class EtcdCluster extends pulumi.ComponentResource {
             .apply((addresses) => [...new Set(addresses)]),
           dnsNames: [machine.name],
           ca: args.ca,
+          ...lifetime,
+          host: machine.name,
         },
         { parent: this },
       );
+      this.memberCertificates[machine.name] = certificate;
       // Installs run on every host at once; only membership changes are ordered.
       const install = new EtcdInstall(
         `${name}-${machine.name}-install`,

@@ -1,6 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, showConfigValue } from "../../provision/config/errors";
 import { Certificate } from "../../provision/pki/certificate";
+import {
+  certificateLifetime,
+  type CertificatesConfigInput,
+  resolveCertificatesConfig,
+} from "../../provision/pki/config";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { RegistryPassword } from "./resources/registry-password";
@@ -41,6 +46,11 @@ export interface PrivateRegistryArgs {
    * @default config.password, else a generated one (RegistryPassword, kept in state as a secret)
    */
   password?: pulumi.Input<string>;
+  /**
+   * The registry certificate's lifetime and renewal window (`dockfleet:certificates`): a renewed
+   * certificate restarts the registry only. @default { duration: "825d", renewBefore: "30d" }
+   */
+  certificates?: CertificatesConfigInput;
 }
 
 /** The registry's settings with every default applied, and the engine that runs it. */
@@ -102,12 +112,16 @@ export class PrivateRegistry extends pulumi.ComponentResource {
   readonly caCertPem: pulumi.Output<string>;
   /** Name of the host that runs it. */
   readonly hostName: string;
+  /** Its server certificate (the expiry is a stack output). */
+  readonly certificate: Certificate;
 
   constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:registry:PrivateRegistry", name, {}, opts);
     let resolved: ResolvedPrivateRegistryArgs;
+    let lifetime: ReturnType<typeof certificateLifetime>;
     try {
       resolved = resolvePrivateRegistryArgs(args);
+      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);
     }
@@ -115,16 +129,18 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     const machine = host.machine;
     this.hostName = machine.name;
 
-    const certificate = new Certificate(
+    const certificate = (this.certificate = new Certificate(
       `${name}-cert`,
       {
         kind: "server",
         commonName: `${machine.name} registry`,
         ...machineSubjectAltNames(machine),
         ca: args.ca,
+        ...lifetime,
+        host: machine.name,
       },
       { parent: this },
-    );
+    ));
 
     // Generated even while authentication is off, so that turning it back on (leaving pull-through
     // mode) brings back the same password.

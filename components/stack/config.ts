@@ -4,6 +4,7 @@ import { resolveConfig } from "../../provision/config/errors";
 import { hostName } from "../../provision/config/fields";
 import { DEFAULT_STEP_TIMEOUTS, StepTimeoutsSchema } from "../../provision/dynamic/step-timeouts";
 import { EngineConfigSchema } from "../engine/config";
+import { CertificatesConfigSchema } from "../../provision/pki/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
 import {
   AliyunDriverConfig,
@@ -106,6 +107,10 @@ export const StackConfigSchema = z
     local: LocalDriverConfig.default(LocalDriverConfig.parse({})),
     sshHosts: z.array(SshHostConfig).default([]).describe("The ssh driver's existing hosts."),
     engine: EngineConfigSchema.default(EngineConfigSchema.parse({})),
+    certificates: CertificatesConfigSchema.default(CertificatesConfigSchema.parse({})).describe(
+      "Lifetime and renewal window of every server and client certificate (the CA's is " +
+        "10 years and it is not renewed by `up`).",
+    ),
     aws: AwsDriverConfig.optional().describe(
       'The aws driver\'s settings (required with driver "aws").',
     ),

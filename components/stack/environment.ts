@@ -1,6 +1,7 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/pki/certificate";
+import { certificateLifetime } from "../../provision/pki/config";
 import { SshKeyPair } from "../../provision/ssh/key-pair";
 import { DockerEngine } from "../engine/docker-engine";
 import { EtcdCluster } from "../etcd/etcd-cluster";
@@ -53,9 +54,15 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
     const caPair = { certPem: this.ca.certPem, keyPem: this.ca.keyPem };
+    // The CA is not renewed by `up`: a new CA would need a trust bundle to roll etcd's peers.
     this.clientCertificate = new Certificate(
       `${name}-client-cert`,
-      { kind: "client", commonName: "dockfleet-client", ca: caPair },
+      {
+        kind: "client",
+        commonName: "dockfleet-client",
+        ca: caPair,
+        ...certificateLifetime(config.certificates),
+      },
       { parent: this },
     );
 
@@ -69,7 +76,12 @@ export class Environment extends pulumi.ComponentResource {
     this.etcd = config.etcd.enabled
       ? new EtcdCluster(
           `${name}-etcd`,
-          { machines: this.machines, ca: caPair, config: config.etcd },
+          {
+            machines: this.machines,
+            ca: caPair,
+            config: config.etcd,
+            certificates: config.certificates,
+          },
           { parent: this },
         )
       : undefined;
@@ -81,6 +93,7 @@ export class Environment extends pulumi.ComponentResource {
             machine,
             config: config.engine,
             ca: caPair,
+            certificates: config.certificates,
             versionedDaemonOptions: this.etcd?.dockerClusterStoreOptions(
               machine,
               config.engine.tlsPort,

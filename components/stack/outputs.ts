@@ -14,6 +14,16 @@ const text = z.string();
 /** PEM text, keys and host keys: a value that cannot be empty. */
 const material = z.string().min(1);
 
+/** One certificate dockfleet issued: what uses it and until when it is valid. Not secret. */
+export const CertificateOutputSchema = z.object({
+  /** "docker" (the API's server certificate), "etcd", "registry"; "ca", "docker-client", "etcd-client". */
+  use: text,
+  /** ISO 8601. */
+  notAfter: text,
+  /** Hex, as `openssl x509 -noout -serial` shows it (lower case). */
+  serialNumber: text,
+});
+
 /** One host, as the `hosts` output lists it. */
 export const HostOutputSchema = z.object({
   name: text,
@@ -32,6 +42,8 @@ export const HostOutputSchema = z.object({
   hostKey: material,
   /** `ssh -i .dockfleet/<stack>/id_ed25519 -p <port> <user>@<address>`, run from the checkout. */
   sshCommand: text,
+  /** The certificates of the host's services (absent in outputs of a dockfleet before renewal). */
+  certificates: z.array(CertificateOutputSchema).optional(),
 });
 
 /** The Docker client's TLS material: the same for every host of a stack (DOCKER_CERT_PATH files). */
@@ -67,12 +79,15 @@ export const StackOutputsSchema = z.object({
   privateRegistry: z.object({ url: text, username: text, password: text }).optional(),
   /** Where the sample apps answer (with `apps.enabled`). */
   apps: z.object({ counter: text.optional(), wordpress: text.optional() }),
+  /** The certificates every host shares: the CA and the client certificates. */
+  certificates: z.array(CertificateOutputSchema).optional(),
 });
 
 /** A stack's outputs as read back, secrets in clear. */
 export type StackOutputs = z.infer<typeof StackOutputsSchema>;
 export type HostOutput = z.infer<typeof HostOutputSchema>;
 export type DockerTlsOutput = z.infer<typeof DockerTlsOutputSchema>;
+export type CertificateOutput = z.infer<typeof CertificateOutputSchema>;
 
 /** T where every value, at any depth, may also be a promise or a Pulumi Output of it. */
 export type DeepInput<T> = pulumi.Input<

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { Certificate } from "../../provision/pki/certificate";
 import { CounterApp, WordPressApp } from "../apps";
 import { PrivateRegistry } from "../registry";
 import { SwarmCluster } from "../swarm";
@@ -38,6 +39,7 @@ export function dockfleetProgram(): StackOutputsInput {
         engines: environment.engines,
         ca: caPair,
         config: config.registry,
+        certificates: config.certificates,
       })
     : undefined;
 
@@ -68,6 +70,22 @@ export function dockfleetProgram(): StackOutputsInput {
         })
       : undefined;
 
+  // What `dockfleet ls` shows of each certificate, and `regenerate-certs` changes.
+  const certificateOutput = (use: string, certificate: Certificate) => ({
+    use,
+    notAfter: certificate.notAfter,
+    serialNumber: certificate.serialNumber,
+  });
+  const hostCertificates = (hostName: string, index: number) => [
+    certificateOutput("docker", environment.engines[index].serverCertificate),
+    ...(environment.etcd?.memberCertificates[hostName] !== undefined
+      ? [certificateOutput("etcd", environment.etcd.memberCertificates[hostName])]
+      : []),
+    ...(registry?.hostName === hostName
+      ? [certificateOutput("registry", registry.certificate)]
+      : []),
+  ];
+
   /** Where bin/up and the CLI write the SSH key (mode 0600), for the ssh commands below. */
   const keyFile = `${CLIENT_FILES_ROOT}/${stack}/${CLIENT_FILE_NAMES.sshKey}`;
 
@@ -88,6 +106,7 @@ export function dockfleetProgram(): StackOutputsInput {
       sshPort,
       hostKey: pulumi.unsecret(ssh.hostKey),
       sshCommand: pulumi.interpolate`ssh -i ${keyFile} -p ${sshPort} ${sshUser}@${host.address}`,
+      certificates: hostCertificates(host.name, index),
     };
   });
 
@@ -124,5 +143,13 @@ export function dockfleetProgram(): StackOutputsInput {
       counter: counterApp?.url,
       wordpress: wordpressApp?.installUrl,
     },
+    /** The CA and the client certificates, shared by every host. */
+    certificates: [
+      certificateOutput("ca", environment.ca),
+      certificateOutput("docker-client", environment.clientCertificate),
+      ...(environment.etcd
+        ? [certificateOutput("etcd-client", environment.etcd.clientCertificate)]
+        : []),
+    ],
   };
 }

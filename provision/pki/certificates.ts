@@ -17,7 +17,7 @@ export type CertificateAuthority = CertificateAndKey;
 export interface CertificateAuthorityArgs {
   /** Subject and issuer common name of the CA ("dockfleet-local CA"). */
   commonName: string;
-  /** How long the CA is valid, in whole days. @default 3650 */
+  /** How long the CA is valid, in days. @default 3650 */
   validityDays?: number;
 }
 
@@ -31,7 +31,7 @@ export interface ServerCertificateArgs {
   ipAddresses?: string[];
   /** DNS names the host is reached at. "localhost" is always added. */
   dnsNames?: string[];
-  /** How long the certificate is valid, in whole days. @default 1095 */
+  /** How long the certificate is valid, in days (fractions for short-lived test certificates). @default 1095 */
   validityDays?: number;
   /**
    * "server" gives extKeyUsage serverAuth (Docker's API on 2376); "server-and-client" gives
@@ -44,7 +44,7 @@ export interface ServerCertificateArgs {
 export interface ClientCertificateArgs {
   /** Subject common name of the client ("dockfleet-operator"). */
   commonName: string;
-  /** How long the certificate is valid, in whole days. @default 1095 */
+  /** How long the certificate is valid, in days (fractions for short-lived test certificates). @default 1095 */
   validityDays?: number;
 }
 
@@ -257,7 +257,7 @@ function validityWindow(validityDays: number): { notBefore: Date; notAfter: Date
   const now = Date.now();
   return {
     notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + validityDays * DAY_MS),
+    notAfter: new Date(now + Math.round(validityDays * DAY_MS)),
   };
 }
 
@@ -270,10 +270,14 @@ function requireCommonName(commonName: string, where: string): string {
   return commonName;
 }
 
+/** One minute: a shorter certificate could expire before Docker has restarted with it. */
+const MIN_VALIDITY_DAYS = 1 / 1440;
+
 function requireValidityDays(validityDays: number, where: string): number {
-  if (!Number.isInteger(validityDays) || validityDays < 1) {
+  if (!Number.isFinite(validityDays) || validityDays < MIN_VALIDITY_DAYS) {
     throw new Error(
-      `${where}: validityDays is ${JSON.stringify(validityDays)}; give a whole number of days, at least 1.`,
+      `${where}: validityDays is ${JSON.stringify(validityDays)}; give a number of days, at least ` +
+        `one minute (1/1440; fractions are for tests).`,
     );
   }
   return validityDays;
@@ -281,4 +285,29 @@ function requireValidityDays(validityDays: number, where: string): number {
 
 function unique(values: string[]): string[] {
   return [...new Set(values)];
+}
+
+/** What `dockfleet ls` and the renewal decision read from an issued certificate. */
+export interface CertificateFacts {
+  /** Hex, lower case, as `openssl x509 -serial` prints it (without leading zeros). */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  commonName: string;
+  ipAddresses: string[];
+  dnsNames: string[];
+}
+
+/** Pure: the serial, validity and names of a PEM certificate. Throws when it is not one. */
+export function inspectCertificate(certPem: string): CertificateFacts {
+  const cert = new x509.X509Certificate(certPem);
+  const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? [];
+  return {
+    serialNumber: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ""),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    commonName: cert.subjectName.getField("CN")[0] ?? "",
+    ipAddresses: names.filter((name) => name.type === "ip").map((name) => name.value),
+    dnsNames: names.filter((name) => name.type === "dns").map((name) => name.value),
+  };
 }

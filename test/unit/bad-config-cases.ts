@@ -354,6 +354,22 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
       'dockfleet:stepTimeouts.docker: unknown key (check the spelling; see README "Stack config")',
     ],
   },
+  {
+    title: "a renewal window written in words",
+    kind: "format",
+    config: { certificates: { renewBefore: "30 days" } },
+    errors: [
+      'dockfleet:certificates.renewBefore = "30 days": must be a duration like "30d", "12h", "90m" or "45s" (a whole number and one unit)',
+    ],
+  },
+  {
+    title: "a renewal window as long as the certificates last",
+    kind: "conflict",
+    config: { certificates: { duration: "90d", renewBefore: "90d" } },
+    errors: [
+      'dockfleet:certificates.renewBefore = "90d": must be shorter than certificates.duration (90d): otherwise every up issues the certificates again',
+    ],
+  },
 ];
 
 /** The config as `pulumi.runtime.allConfig()` hands it over: "dockfleet:key" → string. */

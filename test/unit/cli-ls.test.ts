@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { swarmRoleOf } from "../../cli/docker-api";
-import { hostStatus, renderHostTable } from "../../cli/ls";
+import {
+  earliestExpiry,
+  formatExpiry,
+  hostStatus,
+  renderHostTable,
+  renderSharedCertificates,
+} from "../../cli/ls";
 import type { HostOutput } from "../../components/stack/outputs";
 
 const host: HostOutput = {
@@ -15,7 +21,12 @@ const host: HostOutput = {
   sshPort: 22,
   hostKey: "ssh-ed25519 AAAAkey",
   sshCommand: "ssh -i .dockfleet/dev/id_ed25519 -p 22 root@172.30.80.10",
+  certificates: [
+    { use: "docker", notAfter: "2029-03-07T10:00:00.000Z", serialNumber: "1a" },
+    { use: "etcd", notAfter: "2029-03-05T09:00:00.000Z", serialNumber: "2b" },
+  ],
 };
+const NOW = new Date("2027-01-01T00:00:00Z");
 
 describe("dockfleet ls", () => {
   it("reads the swarm role from docker info", () => {
@@ -45,13 +56,38 @@ describe("dockfleet ls", () => {
     );
     assert.equal(down.dockerVersion, host.dockerVersion);
     assert.equal(down.error, "connect ECONNREFUSED");
+    const older = hostStatus(
+      { ...host, name: "host-3", certificates: undefined },
+      { reachable: true, serverVersion: "20.10.24" },
+    );
     assert.equal(
-      renderHostTable([up, down]),
+      renderHostTable([up, down, older], NOW),
       [
-        "NAME     DRIVER   ADDRESS        REACHABLE   DOCKER                     SWARM     ERRORS",
-        "host-1   local    172.30.80.10   yes         20.10.24                   manager",
-        "host-2   local    172.30.80.10   no          20.10.24+dfsg1-1+deb12u1   -         connect ECONNREFUSED",
+        "NAME     DRIVER   ADDRESS        REACHABLE   DOCKER                     SWARM     CERTS EXPIRE   ERRORS",
+        "host-1   local    172.30.80.10   yes         20.10.24                   manager   2029-03-05",
+        "host-2   local    172.30.80.10   no          20.10.24+dfsg1-1+deb12u1   -         2029-03-05     connect ECONNREFUSED",
+        "host-3   local    172.30.80.10   yes         20.10.24                   -         -",
       ].join("\n"),
+    );
+    assert.deepEqual(up.certificates, host.certificates, "--format json lists every certificate");
+  });
+
+  it("shows when certificates expire: the first of a host's, the time when soon, expired ones", () => {
+    assert.equal(earliestExpiry(host.certificates ?? []), "2029-03-05T09:00:00.000Z");
+    assert.equal(earliestExpiry([]), null);
+    assert.equal(formatExpiry("2029-03-05T09:00:00.000Z", NOW), "2029-03-05");
+    assert.equal(formatExpiry("2027-01-01T00:03:00.000Z", NOW), "2027-01-01 00:03Z");
+    assert.equal(formatExpiry("2026-12-31T23:00:00.000Z", NOW), "expired 2026-12-31 23:00Z");
+    assert.equal(formatExpiry(null, NOW), "-");
+    assert.equal(
+      renderSharedCertificates(
+        [
+          { use: "ca", notAfter: "2036-11-30T13:50:25.000Z", serialNumber: "1" },
+          { use: "docker-client", notAfter: "2029-03-07T10:00:00.000Z", serialNumber: "2" },
+        ],
+        NOW,
+      ),
+      "ca expires 2036-11-30, docker-client expires 2029-03-07",
     );
   });
 });

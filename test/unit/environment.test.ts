@@ -101,4 +101,38 @@ describe("Environment (Pulumi mocks)", () => {
     assert.ok(!created.some((resource) => resource.type.endsWith(":LocalHost")));
     assert.ok(created.some((resource) => resource.type.endsWith(":DockerInstall")));
   });
+
+  it("gives every certificate the certificates settings and its host; the CA none", async () => {
+    const { resolveCertificatesConfig } = await import("../../provision/pki/config");
+    await newEnvironment({
+      hosts: 1,
+      certificates: resolveCertificatesConfig({ duration: "90d", renewBefore: "36h" }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const inputsOf = (kind: string) =>
+      created
+        .filter(
+          (resource) => resource.type.endsWith(":Certificate") && resource.inputs.kind === kind,
+        )
+        .map(({ inputs }) => [inputs.validityDays, inputs.renewBeforeDays, inputs.host]);
+    assert.deepEqual(inputsOf("server"), [[90, 1.5, "host-1"]]);
+    assert.deepEqual(inputsOf("client"), [[90, 1.5, undefined]]);
+    assert.deepEqual(inputsOf("ca"), [[3650, undefined, undefined]]);
+  });
+
+  it("a component refuses bad certificates settings, naming the key", async () => {
+    const { DockerEngine } = await import("../../components/engine/docker-engine");
+    const environment = await newEnvironment({ hosts: 1 });
+    assert.throws(
+      () =>
+        new DockerEngine("bad", {
+          machine: environment.machines[0],
+          ca: { certPem: "CA", keyPem: "KEY" },
+          certificates: { duration: "10d", renewBefore: "10d" },
+        }),
+      /dockfleet:certificates\.renewBefore = "10d": must be shorter than certificates\.duration \(10d\)/,
+    );
+    // Let the environment's registrations land before the next test counts its own.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
 });
