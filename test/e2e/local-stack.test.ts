@@ -439,7 +439,14 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       const result = await upPrintingOutput(stack);
       console.log(`up with the apps took ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const outputs = parseOutputMap(result.outputs);
-      assert.deepEqual(outputs.hosts, hosts);
+      // The same hosts; host-1 now also lists the registry's certificate.
+      const withoutCertificates = (list: HostOutput[]) =>
+        list.map(({ certificates: _certificates, ...host }) => host);
+      assert.deepEqual(withoutCertificates(outputs.hosts), withoutCertificates(hosts));
+      assert.deepEqual(
+        outputs.hosts[0]?.certificates?.map((certificate) => certificate.use).sort(),
+        ["docker", "registry"],
+      );
       assert.ok(outputs.privateRegistry, "the registry's output");
       registryUrl = outputs.privateRegistry.url;
       registryPassword = outputs.privateRegistry.password;
