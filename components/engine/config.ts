@@ -18,9 +18,24 @@ export const DOCKER_CE_MIRROR_PRESETS: Record<string, string> = {
   ustc: "https://mirrors.ustc.edu.cn/docker-ce",
 };
 
-/** host[:port] as Docker expects in insecure-registries (or a CIDR). */
-const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/, {
-  message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
+/**
+ * host[:port] as Docker expects in insecure-registries (or a CIDR). A CIDR of every address would
+ * let anyone on the path serve images over plain HTTP to every host.
+ */
+const registryHost = z.string().superRefine((value, ctx) => {
+  if (/^(0\.0\.0\.0|::)\/0$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "trusts every address over plain HTTP (anyone on the path could serve images): name " +
+        'the registries, e.g. "10.0.0.5:5000" or "10.0.0.0/24"',
+    });
+  } else if (!/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
+    });
+  }
 });
 
 export const EngineConfigSchema = z
@@ -57,7 +72,10 @@ export const EngineConfigSchema = z
     insecureRegistries: z
       .array(registryHost)
       .default([])
-      .describe("Registries reached over plain HTTP (daemon.json insecure-registries)."),
+      .describe(
+        "Registries reached over plain HTTP (daemon.json insecure-registries): host[:port] " +
+          "or a CIDR, never 0.0.0.0/0.",
+      ),
     logMaxSize: z
       .string()
       .regex(/^\d+[kmg]$/, { message: 'must be a size like "10m"' })
