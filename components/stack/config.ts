@@ -13,6 +13,7 @@ import {
   VIRTUALBOX_HOST_ONLY_RANGE,
   VirtualBoxDriverConfig,
 } from "../machines/config";
+import type { ServicePorts } from "../machines/driver";
 import { planLocalHosts } from "../machines/local/run-args";
 import { RegistryConfigSchema } from "../registry/config";
 import { SwarmConfigSchema } from "../swarm/config";
@@ -194,6 +195,17 @@ export const StackConfigSchema = z
   });
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Pure: the ports the services listen on, as configured (the cloud firewalls open them). */
+export function servicePorts(config: StackConfig): ServicePorts {
+  return {
+    dockerApi: config.engine.tlsPort,
+    swarm: config.swarm.port,
+    etcdClient: config.etcd.clientPort,
+    etcdPeer: config.etcd.peerPort,
+    registry: config.registry.port,
+  };
+}
 
 /** Config values arrive as strings; structured and scalar YAML values as JSON text. */
 function decodeConfigValue(raw: string): unknown {

@@ -7,7 +7,7 @@ import { EtcdCluster } from "../etcd/etcd-cluster";
 import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
 import { machineDriver } from "../machines/drivers";
 import type { Machine } from "../machines/machine";
-import type { StackConfig } from "./config";
+import { servicePorts, type StackConfig } from "./config";
 
 export interface EnvironmentArgs {
   /** The stack's name: it names and labels everything the local driver creates. */
@@ -102,7 +102,7 @@ export class Environment extends pulumi.ComponentResource {
       settings: {
         count: config.hosts,
         namePrefix: config.namePrefix,
-        dockerApiPort: config.engine.tlsPort,
+        ports: servicePorts(config),
         local: config.local,
         sshHosts: config.sshHosts,
         aws: config.aws,

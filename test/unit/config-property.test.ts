@@ -35,6 +35,7 @@ import {
 import {
   plannedHostNames,
   resolveStackConfig,
+  servicePorts,
   type StackConfig,
 } from "../../components/stack/config";
 import { resolveSwarmConfig } from "../../components/swarm/config";
@@ -304,7 +305,7 @@ function planAccepted(config: StackConfig): void {
   }
   for (const cloud of [config.aws, config.aliyun]) {
     if (cloud !== undefined) {
-      planFirewallRules({ adminCidrs: cloud.adminCidrs, dockerApiPort: config.engine.tlsPort });
+      planFirewallRules({ adminCidrs: cloud.adminCidrs, ports: servicePorts(config) });
     }
   }
   // Engines, as the program resolves live-restore.
