@@ -3,10 +3,8 @@ import { cidrsOverlap } from "../../provision/config/fields";
 import type { EtcdConfig } from "../etcd/config";
 import { etcdMemberIssues } from "../etcd/plan";
 import type { SshHostConfig } from "../machines/config";
-import type { RegistryConfig } from "../registry/config";
-import type { SwarmConfig } from "../swarm/config";
-import { swarmPlanIssues } from "../swarm/plan";
-import type { AppsConfig } from "../apps/config";
+import { planSwarm, swarmPlanIssues } from "../swarm/plan";
+import type { StackConfig } from "./config";
 
 /**
  * The stack schema's checks that span concepts: that the hosts can run what the config places on
@@ -14,23 +12,6 @@ import type { AppsConfig } from "../apps/config";
  * that the swarm's networks stay clear of the hosts' own, and that ssh hosts are distinct. Each
  * returns issues with their path in the stack config; components/stack/config.ts adds them.
  */
-
-/** What these checks read of a stack config (StackConfig, without the import cycle). */
-export interface PlannedStack {
-  driver: string;
-  hosts: number;
-  namePrefix: string;
-  sshHosts: SshHostConfig[];
-  local: { subnet: string };
-  aws?: { vpcCidr: string; vpcId?: string };
-  aliyun?: { vpcCidr: string };
-  virtualbox?: { hostOnlyCidr: string };
-  engine: { tlsPort: number };
-  etcd: EtcdConfig;
-  swarm: SwarmConfig;
-  registry: RegistryConfig;
-  apps: AppsConfig;
-}
 
 /** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
 export function plannedHostNames(config: {
@@ -49,7 +30,7 @@ function under(section: string, issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 /** Host names that etcd, the swarm and the registry name must be hosts that can carry them. */
-export function hostReferenceIssues(config: PlannedStack): ConfigIssue[] {
+export function hostReferenceIssues(config: StackConfig): ConfigIssue[] {
   const names = plannedHostNames(config);
   const issues: ConfigIssue[] = [];
   if (config.etcd.enabled) {
@@ -79,11 +60,9 @@ interface PortUse {
 }
 
 /** Pure: the hosts a config puts in its swarm (none when off or when its plan cannot be met). */
-function swarmNodes(names: string[], config: PlannedStack): string[] {
-  const swarm = config.swarm;
-  if (!swarm.enabled || swarmPlanIssues(names, swarm).length > 0) return [];
-  const members = swarm.hosts ?? names;
-  return members.slice(0, swarm.managers + (swarm.workers ?? members.length - swarm.managers));
+function swarmNodes(names: string[], config: StackConfig): string[] {
+  if (!config.swarm.enabled || swarmPlanIssues(names, config.swarm).length > 0) return [];
+  return planSwarm(names, config.swarm).nodes.map((node) => node.name);
 }
 
 /** Pure: the hosts that run an etcd member. */
@@ -93,7 +72,7 @@ function etcdHosts(names: string[], etcd: EtcdConfig): string[] {
 }
 
 /** Pure: every port each host of the config serves, in a fixed order of services. */
-function portUsesByHost(config: PlannedStack): Map<string, PortUse[]> {
+function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
   const names = plannedHostNames(config);
   const swarm = swarmNodes(names, config);
   const etcd = etcdHosts(names, config.etcd);
@@ -166,7 +145,7 @@ function checkedByComponent(a: PortUse, b: PortUse): boolean {
  * Two services wanting the same port on one host: the error goes to the later key (the fixed
  * ports and SSH come first), once per pair, naming the hosts where they meet.
  */
-export function portCollisionIssues(config: PlannedStack): ConfigIssue[] {
+export function portCollisionIssues(config: StackConfig): ConfigIssue[] {
   const byHost = portUsesByHost(config);
   const collisions = new Map<string, { path: PropertyKey[]; what: string; hosts: string[] }>();
   for (const [host, uses] of byHost) {
@@ -191,7 +170,7 @@ export function portCollisionIssues(config: PlannedStack): ConfigIssue[] {
 }
 
 /** The network the hosts themselves are on, where the config says (not with the ssh driver). */
-function hostsNetwork(config: PlannedStack): { key: string; cidr: string } | undefined {
+function hostsNetwork(config: StackConfig): { key: string; cidr: string } | undefined {
   if (config.driver === "local") return { key: "local.subnet", cidr: config.local.subnet };
   if (config.driver === "aws" && config.aws !== undefined && config.aws.vpcId === undefined) {
     return { key: "aws.vpcCidr", cidr: config.aws.vpcCidr };
@@ -206,7 +185,7 @@ function hostsNetwork(config: PlannedStack): { key: string; cidr: string } | und
 }
 
 /** An overlay network over the hosts' own addresses would shadow them inside every container. */
-export function swarmNetworkIssues(config: PlannedStack): ConfigIssue[] {
+export function swarmNetworkIssues(config: StackConfig): ConfigIssue[] {
   const network = hostsNetwork(config);
   if (!config.swarm.enabled || network === undefined) return [];
   return config.swarm.networks.flatMap((entry, index): ConfigIssue[] =>

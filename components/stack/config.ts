@@ -127,7 +127,13 @@ export const StackConfigSchema = z
       ...swarmNetworkIssues(config),
       ...sshHostIssues(config.sshHosts),
     ];
-    addConfigIssues(ctx, config, issues);
+    // A section its own schema refused is not checked again across keys: one error a mistake.
+    const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+    addConfigIssues(
+      ctx,
+      config,
+      issues.filter((issue) => !refused.has(issue.path[0])),
+    );
     if (config.engine.liveRestore === true && config.swarm.enabled) {
       ctx.addIssue({
         code: "custom",

@@ -60,6 +60,10 @@ export function swarmPlanIssues(hostNames: readonly string[], config: SwarmConfi
     }
   });
   if (issues.length > 0) return issues;
+  // The schema's own minimum, again for a config that did not come through it.
+  if (!Number.isInteger(config.managers) || config.managers < 1) {
+    return [{ path: ["managers"], message: "must be at least 1" }];
+  }
   const { members, workerCount, inSwarm } = swarmMembers(hostNames, config);
   const listed = `${members.length}: ${members.join(", ") || "none"}`;
   if (config.managers > members.length) {

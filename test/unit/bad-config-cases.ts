@@ -672,7 +672,6 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "172.16.0.0/12" }] } },
     errors: [
       'dockfleet:swarm.networks[0].subnet = "172.16.0.0/12": overlaps Docker\'s default address pool 172.17.0.0/16, which the hosts\' bridges take: choose a range outside 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16, e.g. "10.20.0.0/24"',
-      'dockfleet:swarm.networks[0].subnet = "172.16.0.0/12": overlaps the hosts\' network local.subnet (172.30.10.0/24): choose a range of its own',
     ],
   },
   {
@@ -951,6 +950,12 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     errors: [
       'dockfleet:engine.insecureRegistries[1] = "::/0": trusts every address over plain HTTP (anyone on the path could serve images): name the registries, e.g. "10.0.0.5:5000" or "10.0.0.0/24"',
     ],
+  },
+  {
+    title: "a swarm without managers (and no workers either)",
+    kind: "range",
+    config: { swarm: { enabled: true, managers: 0, workers: 0 } },
+    errors: ["dockfleet:swarm.managers = 0: must be at least 1"],
   },
   {
     title: "an etcd flag value with a space (it would break /etc/default/etcd)",

@@ -198,7 +198,9 @@ function stackConfigArbitrary(mixed: boolean) {
         members: maybe(
           fc.oneof(
             fc.integer({ min: mixed ? 0 : 1, max: mixed ? 10 : 5 }),
-            fc.uniqueArray(hostNames, { minLength: 1, maxLength: 3 }),
+            mixed
+              ? fc.array(hostNames, { minLength: 1, maxLength: 3 })
+              : fc.uniqueArray(hostNames, { minLength: 1, maxLength: 3 }),
           ),
         ),
         clientPort: port(2379, 12379),
@@ -218,7 +220,11 @@ function stackConfigArbitrary(mixed: boolean) {
     swarm: maybe(
       record({
         enabled: fc.boolean(),
-        hosts: maybe(fc.uniqueArray(hostNames, { minLength: mixed ? 0 : 1, maxLength: 3 })),
+        hosts: maybe(
+          mixed
+            ? fc.array(hostNames, { maxLength: 3 })
+            : fc.uniqueArray(hostNames, { minLength: 1, maxLength: 3 }),
+        ),
         managers: maybe(fc.integer({ min: mixed ? 0 : 1, max: 4 })),
         workers: maybe(fc.integer({ min: 0, max: 4 })),
         port: port(2377, 12377),
