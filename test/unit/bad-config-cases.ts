@@ -1021,6 +1021,13 @@ export function renderBadInputDoc(cases: readonly BadConfigCase[]): string {
     "",
     "Every message starts with `invalid stack config:` and lists the problems one a line.",
     "",
+    "## Warned about, not refused",
+    "",
+    "Plans that work but are unwise go on, with a warning in the output of `pulumi preview` and",
+    "`pulumi up` (the components log them; test/unit/plan-warnings.test.ts): an even number of",
+    "etcd members or of swarm managers (no more failures tolerated than with one fewer), a",
+    "single swarm manager with several nodes, and more than 7 swarm managers.",
+    "",
   ];
   if (gaps.length > 0) {
     lines.push(
