@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { httpUrl } from "../../provision/config/fields";
+import { hostDataPathProblem, httpUrl } from "../../provision/config/fields";
 import { MANAGED_DAEMON_KEYS } from "./plan";
 
 /**
@@ -94,7 +94,8 @@ export const EngineConfigSchema = z
       .record(z.string(), z.unknown())
       .default({})
       .describe(
-        "Any other daemon.json option, passed through (keys dockfleet manages are refused).",
+        "Any other daemon.json option, passed through (keys dockfleet manages are refused; " +
+          "data-root must be a directory of Docker's own, outside /etc, /usr and the like).",
       ),
     liveRestore: z
       .boolean()
@@ -128,6 +129,15 @@ export const EngineConfigSchema = z
         path: ["mirrorUrl"],
         message: `is used only with engine.source "mirror" (engine.source is "${config.source}"): set both, or remove mirrorUrl`,
       });
+    }
+    // Docker's data directory holds every image and volume: the same rules as a service's data
+    // directory, /var/lib/docker (its default) allowed.
+    const dataRoot =
+      "data-root" in config.daemonOptions
+        ? hostDataPathProblem(config.daemonOptions["data-root"], "/srv/docker", "/var/lib/docker")
+        : undefined;
+    if (dataRoot !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["daemonOptions", "data-root"], message: dataRoot });
     }
     for (const key of Object.keys(config.daemonOptions)) {
       if (MANAGED_DAEMON_KEYS.includes(key)) {

@@ -125,14 +125,20 @@ const PROTECTED_TREES = [
 /** Directories a service's data must not be itself (they hold everything else): data goes below. */
 const PROTECTED_EXACT = ["/", "/var", "/var/lib", "/home", "/root", "/opt", "/srv", "/tmp"];
 
-/** Pure: why a path is unsafe to hold (and, on destroy, delete) a service's data; undefined when safe. */
-export function unsafePathReason(value: string): string | undefined {
+/**
+ * Pure: why a path is unsafe to hold (and, on destroy, delete) a service's data; undefined when
+ * safe. `owner`: the protected tree that belongs to this service (Docker's data root may be
+ * /var/lib/docker).
+ */
+export function unsafePathReason(value: string, owner?: string): string | undefined {
   const segments = value.split("/").filter((segment) => segment !== "");
   if (segments.includes("..") || segments.includes(".")) {
     return 'must not contain "." or ".." segments: give the directory itself';
   }
   const normal = `/${segments.join("/")}`;
-  const tree = PROTECTED_TREES.find((root) => normal === root || normal.startsWith(`${root}/`));
+  const tree = PROTECTED_TREES.filter((root) => root !== owner).find(
+    (root) => normal === root || normal.startsWith(`${root}/`),
+  );
   if (tree !== undefined) {
     return `lies in ${tree}, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"`;
   }
@@ -142,18 +148,26 @@ export function unsafePathReason(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Pure: what is wrong with `value` as a host directory for a service's data, or undefined;
+ * `example` is the one the message suggests, `owner` as for unsafePathReason.
+ */
+export function hostDataPathProblem(
+  value: unknown,
+  example: string,
+  owner?: string,
+): string | undefined {
+  if (typeof value !== "string" || !/^\/[A-Za-z0-9._/-]*$/.test(value)) {
+    return `must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "${example}"`;
+  }
+  return unsafePathReason(value, owner);
+}
+
 /** An absolute directory on a host for a service's data: `example` is the one the error suggests. */
 export function hostDataPath(example: string) {
   return z.string().superRefine((value, ctx) => {
-    if (!/^\/[A-Za-z0-9._/-]*$/.test(value)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "${example}"`,
-      });
-      return;
-    }
-    const reason = unsafePathReason(value);
-    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+    const problem = hostDataPathProblem(value, example);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
   });
 }
 

@@ -952,6 +952,30 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     ],
   },
   {
+    title: "Docker's data root of / (removing Docker would wipe the host)",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/": is / itself, which holds much else (its data is deleted with it): choose a directory of its own below it',
+    ],
+  },
+  {
+    title: "Docker's data root inside /usr",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/usr/local/docker" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/usr/local/docker": lies in /usr, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "Docker's data root climbing out with ..",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/srv/docker/../../etc" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/srv/docker/../../etc": must not contain "." or ".." segments: give the directory itself',
+    ],
+  },
+  {
     title: "a swarm without managers (and no workers either)",
     kind: "range",
     config: { swarm: { enabled: true, managers: 0, workers: 0 } },
