@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { httpUrl } from "../../provision/config/fields";
+import { hostDataPathProblem, httpUrl } from "../../provision/config/fields";
 import { MANAGED_DAEMON_KEYS } from "./plan";
 
 /**
@@ -18,9 +18,24 @@ export const DOCKER_CE_MIRROR_PRESETS: Record<string, string> = {
   ustc: "https://mirrors.ustc.edu.cn/docker-ce",
 };
 
-/** host[:port] as Docker expects in insecure-registries (or a CIDR). */
-const registryHost = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/, {
-  message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
+/**
+ * host[:port] as Docker expects in insecure-registries (or a CIDR). A CIDR of every address would
+ * let anyone on the path serve images over plain HTTP to every host.
+ */
+const registryHost = z.string().superRefine((value, ctx) => {
+  if (/^(0\.0\.0\.0|::)\/0$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "trusts every address over plain HTTP (anyone on the path could serve images): name " +
+        'the registries, e.g. "10.0.0.5:5000" or "10.0.0.0/24"',
+    });
+  } else if (!/^[A-Za-z0-9.-]+(:\d{1,5})?(\/\d{1,2})?$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'must be host[:port] or a CIDR, e.g. "10.0.0.5:5000", without a scheme',
+    });
+  }
 });
 
 export const EngineConfigSchema = z
@@ -57,7 +72,10 @@ export const EngineConfigSchema = z
     insecureRegistries: z
       .array(registryHost)
       .default([])
-      .describe("Registries reached over plain HTTP (daemon.json insecure-registries)."),
+      .describe(
+        "Registries reached over plain HTTP (daemon.json insecure-registries): host[:port] " +
+          "or a CIDR, never 0.0.0.0/0.",
+      ),
     logMaxSize: z
       .string()
       .regex(/^\d+[kmg]$/, { message: 'must be a size like "10m"' })
@@ -76,7 +94,8 @@ export const EngineConfigSchema = z
       .record(z.string(), z.unknown())
       .default({})
       .describe(
-        "Any other daemon.json option, passed through (keys dockfleet manages are refused).",
+        "Any other daemon.json option, passed through (keys dockfleet manages are refused; " +
+          "data-root must be a directory of Docker's own, outside /etc, /usr and the like).",
       ),
     liveRestore: z
       .boolean()
@@ -110,6 +129,15 @@ export const EngineConfigSchema = z
         path: ["mirrorUrl"],
         message: `is used only with engine.source "mirror" (engine.source is "${config.source}"): set both, or remove mirrorUrl`,
       });
+    }
+    // Docker's data directory holds every image and volume: the same rules as a service's data
+    // directory, /var/lib/docker (its default) allowed.
+    const dataRoot =
+      "data-root" in config.daemonOptions
+        ? hostDataPathProblem(config.daemonOptions["data-root"], "/srv/docker", "/var/lib/docker")
+        : undefined;
+    if (dataRoot !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["daemonOptions", "data-root"], message: dataRoot });
     }
     for (const key of Object.keys(config.daemonOptions)) {
       if (MANAGED_DAEMON_KEYS.includes(key)) {

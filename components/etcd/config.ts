@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { hostName, httpUrl } from "../../provision/config/fields";
+import { ETCD_FLAG_VALUE } from "./plan";
+import { hostDataPath, hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:etcd` stack config: every default and check of an EtcdCluster in one schema, so
@@ -81,11 +82,12 @@ export const EtcdConfigSchema = z
       .default(2379)
       .describe("Client port (TLS, client certificates required)."),
     peerPort: z.int().min(1).max(65535).default(2380).describe("Peer port (TLS between members)."),
-    dataDir: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._/-]+$/, { message: "must be an absolute path" })
+    dataDir: hostDataPath("/var/lib/etcd/dockfleet")
       .default("/var/lib/etcd/dockfleet")
-      .describe("The member's data directory on the host."),
+      .describe(
+        "The member's data directory on the host: absolute, outside the system's directories " +
+          '(/etc, /usr, ...) and /var/lib/docker, without "..".',
+      ),
     heartbeatIntervalMs: z
       .int()
       .min(10)
@@ -99,7 +101,14 @@ export const EtcdConfigSchema = z
       .default(1000)
       .describe("Raft election timeout, ms (--election-timeout); at least 5 heartbeats."),
     extraFlags: z
-      .record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.string())
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/),
+        z.string().regex(ETCD_FLAG_VALUE, {
+          message:
+            "must be a value without whitespace, quotes, '\\', '$' or '`' (it is written into " +
+            "/etc/default/etcd)",
+        }),
+      )
       .default({})
       .describe(
         'Any other etcd flag, without "--" ({"auto-compaction-retention": "1"}); ' +

@@ -13,6 +13,7 @@ import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
 import type { JsonValue } from "../engine/plan";
 import {
+  etcdPlanWarnings,
   renderDockerClusterStoreOptions,
   renderEtcdInstallEnv,
   renderEtcdUrl,
@@ -81,6 +82,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
       throw new pulumi.ResourceError((error as Error).message, this);
     }
     this.config = config;
+    for (const warning of etcdPlanWarnings(selected.length)) pulumi.log.warn(warning, this);
     this.memberNames = selected.map((machine) => machine.name);
     const logUrn = logUrnOf(this);
     const token = config.clusterToken ?? `dockfleet-${name}`;

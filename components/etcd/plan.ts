@@ -4,6 +4,7 @@
  * the daemon.json options that make an old Docker engine use the cluster as its store.
  */
 
+import { type ConfigIssue, configError } from "../../provision/config/errors";
 import { shellQuote } from "../../provision/ssh/shell";
 
 /** Where configure-etcd.sh installs the staged TLS files (read by etcd and by etcdctl). */
@@ -36,30 +37,64 @@ export interface EtcdHostChoice {
 }
 
 /**
+ * Pure: why `members` cannot be met by these hosts (in order), each with its path inside the etcd
+ * config: a count over the number of hosts, a name that is not a host. The stack schema reports
+ * them before any resource exists; selectEtcdMemberHosts throws them for an EtcdCluster used on
+ * its own.
+ */
+export function etcdMemberIssues(
+  hostNames: readonly string[],
+  members: number | readonly string[],
+): ConfigIssue[] {
+  if (typeof members === "number") {
+    return members > hostNames.length
+      ? [
+          {
+            path: ["members"],
+            message: `must be at most the number of hosts (${hostNames.length})`,
+          },
+        ]
+      : [];
+  }
+  return members.flatMap((name, index) =>
+    hostNames.includes(name)
+      ? []
+      : [
+          {
+            path: ["members", index],
+            message: `must be a host of this environment (${hostNames.join(", ")})`,
+          },
+        ],
+  );
+}
+
+/** Pure: what is allowed but unwise about a cluster of `size` members (the component logs it). */
+export function etcdPlanWarnings(size: number): string[] {
+  return size % 2 === 0
+    ? [
+        `dockfleet:etcd.members: ${size} members tolerate no more failures than ${size - 1} ` +
+          `(quorum ${etcdQuorum(size)}) and add one more that can fail; use an odd number`,
+      ]
+    : [];
+}
+
+/**
  * Which hosts run a member: a count takes the first N hosts in order, a list names them (in the
- * list's order, which is also the order members are added in). Throws naming what is missing.
+ * list's order, which is also the order members are added in). Throws a ConfigError
+ * (etcdMemberIssues) naming what is missing.
  */
 export function selectEtcdMemberHosts<T extends EtcdHostChoice>(
   hosts: readonly T[],
   members: number | readonly string[],
 ): T[] {
-  if (typeof members === "number") {
-    if (!Number.isInteger(members) || members < 1 || members > hosts.length) {
-      throw new Error(
-        `etcd members = ${JSON.stringify(members)}, but the environment has ${hosts.length} host(s) ` +
-          `(${hosts.map((host) => host.name).join(", ") || "none"}): give at most that many, ` +
-          `or add hosts (dockfleet:hosts)`,
-      );
-    }
-    return hosts.slice(0, members);
+  const issues = etcdMemberIssues(
+    hosts.map((host) => host.name),
+    members,
+  );
+  if (issues.length > 0) {
+    throw configError("etcd config", "dockfleet:etcd", { members }, issues);
   }
-  const unknown = members.filter((name) => !hosts.some((host) => host.name === name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `etcd members names ${unknown.map((name) => JSON.stringify(name)).join(", ")}, which the ` +
-        `environment does not have; its hosts are ${hosts.map((host) => host.name).join(", ")}`,
-    );
-  }
+  if (typeof members === "number") return hosts.slice(0, members);
   if (new Set(members).size !== members.length) {
     throw new Error(`etcd members lists a host twice (${members.join(", ")}): one member per host`);
   }
@@ -113,6 +148,9 @@ export interface EtcdMemberSettings {
   extraFlags?: Record<string, string>;
 }
 
+/** A flag value that passes safely through /etc/default/etcd and a command line. */
+export const ETCD_FLAG_VALUE = /^[^\s"'\\$`]*$/;
+
 /** Pure: etcd's flags for a member, in a fixed order ("--name=host-1", ...). */
 export function renderEtcdFlags(settings: EtcdMemberSettings): string[] {
   const clientUrl = renderEtcdUrl(settings.privateAddress, settings.clientPort);
@@ -151,7 +189,7 @@ export function renderEtcdFlags(settings: EtcdMemberSettings): string[] {
     flags.push([flag, value]);
   }
   for (const [flag, value] of flags) {
-    if (!/^[a-z][a-z0-9-]*$/.test(flag) || !/^[^\s"'\\$`]*$/.test(value)) {
+    if (!/^[a-z][a-z0-9-]*$/.test(flag) || !ETCD_FLAG_VALUE.test(value)) {
       throw new Error(
         `renderEtcdFlags: --${flag}=${JSON.stringify(value)} cannot be passed safely; flag names are ` +
           `a-z, 0-9 and '-', values have no whitespace, quotes, '\\', '$' or '\`'`,

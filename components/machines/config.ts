@@ -1,6 +1,15 @@
-import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { hostName, httpUrl } from "../../provision/config/fields";
+import {
+  CIDR_HOST_BITS_MESSAGE,
+  cidrContains,
+  cidrHasHostBits,
+  hostAddress,
+  hostName,
+  httpUrl,
+  ipv4Network,
+  parseIpv4Cidr,
+  unsafePathReason,
+} from "../../provision/config/fields";
 
 /**
  * The drivers' stack config: `dockfleet:local`, `dockfleet:sshHosts`, `dockfleet:aws`,
@@ -10,41 +19,10 @@ import { hostName, httpUrl } from "../../provision/config/fields";
  * ssh host names, room in the subnet or host-only network for `hosts`.
  */
 
-const ipv4Cidr = z.string().refine(
-  (value) => {
-    const [address, bits, ...rest] = value.split("/");
-    const prefix = Number(bits);
-    return (
-      rest.length === 0 &&
-      isIPv4(address) &&
-      Number.isInteger(prefix) &&
-      prefix >= 16 &&
-      prefix <= 28
-    );
-  },
-  { message: 'must be an IPv4 CIDR with a prefix from /16 to /28, e.g. "172.30.10.0/24"' },
-);
+/** The hosts' own networks: a prefix from /16 to /28, given by the network address. */
+const ipv4Cidr = ipv4Network(16, 28, "172.30.10.0/24");
 
-/** Pure: an IPv4 CIDR's network address (as a 32-bit number) and prefix, or undefined. */
-export function parseIpv4Cidr(value: string): { base: number; prefix: number } | undefined {
-  const [address, bits, ...rest] = value.split("/");
-  const prefix = Number(bits);
-  if (rest.length > 0 || !isIPv4(address) || bits === "" || !Number.isInteger(prefix)) {
-    return undefined;
-  }
-  if (prefix < 0 || prefix > 32) return undefined;
-  const base = address.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
-  return { base, prefix };
-}
-
-/** Pure: whether CIDR `inner` lies wholly inside CIDR `outer`. */
-export function cidrContains(outer: string, inner: string): boolean {
-  const a = parseIpv4Cidr(outer);
-  const b = parseIpv4Cidr(inner);
-  if (a === undefined || b === undefined || b.prefix < a.prefix) return false;
-  const size = 2 ** (32 - a.prefix);
-  return Math.floor(b.base / size) === Math.floor(a.base / size);
-}
+export { cidrContains, parseIpv4Cidr };
 
 /**
  * Where the cloud drivers open SSH (22) and the Docker API (2376): the operator's own addresses.
@@ -62,11 +40,8 @@ const adminCidr = z.string().superRefine((value, ctx) => {
       code: "custom",
       message: `opens SSH and the Docker API to ${value === "0.0.0.0/0" ? "the whole internet" : "too many addresses"}: give your own address or network, e.g. "203.0.113.7/32" (prefix /8 to /32)`,
     });
-  } else if (cidr.base % 2 ** (32 - cidr.prefix) !== 0) {
-    ctx.addIssue({
-      code: "custom",
-      message: "has bits set after the prefix: give the network address (the clouds refuse others)",
-    });
+  } else if (cidrHasHostBits(value)) {
+    ctx.addIssue({ code: "custom", message: CIDR_HOST_BITS_MESSAGE });
   }
 });
 
@@ -96,10 +71,8 @@ export const LocalDriverConfig = z.strictObject({
 
 export const SshHostConfig = z.strictObject({
   name: hostName,
-  address: z.string().min(1).describe("Address the operator reaches the host at."),
-  privateAddress: z
-    .string()
-    .min(1)
+  address: hostAddress.describe("Address the operator reaches the host at."),
+  privateAddress: hostAddress
     .optional()
     .describe("Address other hosts reach it at (swarm, etcd); @default address"),
   port: z.int().min(1).max(65535).default(22),
@@ -371,6 +344,15 @@ export const VirtualBoxDriverConfig = z.strictObject({
   workDir: z
     .string()
     .min(1)
+    .superRefine((value, ctx) => {
+      // VMs and seed ISOs are written there: kept out of the system's directories.
+      const reason = value.startsWith("/")
+        ? unsafePathReason(value)
+        : value.split("/").some((segment) => segment === "..")
+          ? 'must not contain ".." segments: give the directory itself'
+          : undefined;
+      if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+    })
     .default(".dockfleet/virtualbox")
     .describe(
       "Where VMs and seed ISOs are kept (VBoxManage --basefolder); relative to the project.",

@@ -37,14 +37,26 @@ export interface DriverRequest {
   givenPrivateKey(who: string): pulumi.Output<string>;
 }
 
+/**
+ * The ports the environment's services listen on, as the stack configures them (engine.tlsPort,
+ * swarm.port, etcd.clientPort and peerPort, registry.port): cloud firewalls follow them.
+ */
+export interface ServicePorts {
+  dockerApi: number;
+  swarm: number;
+  etcdClient: number;
+  etcdPeer: number;
+  registry: number;
+}
+
 /** The stack settings drivers read, as machines/config.ts validates them. */
 export interface DriverSettings {
   /** How many hosts the local, aws, aliyun and virtualbox drivers make. */
   count: number;
   /** Hosts are named `<namePrefix>-1` ... */
   namePrefix: string;
-  /** The Docker API's TLS port: cloud firewalls open it to the admin CIDR. */
-  dockerApiPort: number;
+  /** The services' ports as configured: cloud firewalls open them (the Docker API's to the admin CIDR). */
+  ports: ServicePorts;
   local: z.infer<typeof LocalDriverSchema>;
   sshHosts: SshHostConfig[];
   aws?: AwsDriverConfig;

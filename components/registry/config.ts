@@ -1,16 +1,12 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { hostName, httpUrl } from "../../provision/config/fields";
+import { hostDataPath, hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:registry` stack config: a private distribution registry (v2) on one of the hosts.
  * Every default lives here; resolveRegistryAuthentication settles the one that depends on another
  * key (authentication follows the pull-through mode).
  */
-
-const absolutePath = z.string().regex(/^\/[^\s:]*$/, {
-  message: 'must be an absolute path without spaces or ":", e.g. "/var/lib/docker-registry"',
-});
 
 /** Pull-through cache: the registry serves (and caches) the images of an upstream registry. */
 export const RegistryProxySchema = z.strictObject({
@@ -57,11 +53,12 @@ export const RegistryConfigSchema = z
       .describe(
         'Image for runAs "container": any distribution v2 image (registry:2 or a copy of it).',
       ),
-    storagePath: absolutePath
+    storagePath: hostDataPath("/var/lib/docker-registry")
       .default("/var/lib/docker-registry")
       .describe(
         "Host directory holding the registry's data; it survives restarts of the host " +
-          "and the registry.",
+          "and the registry. Absolute, outside the system's directories (/etc, /usr, ...) " +
+          'and /var/lib/docker, without "..".',
       ),
     username: z
       .string()

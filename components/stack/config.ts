@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AppsConfigSchema } from "../apps/config";
-import { resolveConfig } from "../../provision/config/errors";
-import { hostName } from "../../provision/config/fields";
+import { addConfigIssues, type ConfigIssue, resolveConfig } from "../../provision/config/errors";
+import { cidrsOverlap, hostName } from "../../provision/config/fields";
 import { DEFAULT_STEP_TIMEOUTS, StepTimeoutsSchema } from "../../provision/dynamic/step-timeouts";
 import { EngineConfigSchema } from "../engine/config";
 import { CertificatesConfigSchema } from "../../provision/pki/config";
@@ -15,9 +15,17 @@ import {
   VIRTUALBOX_HOST_ONLY_RANGE,
   VirtualBoxDriverConfig,
 } from "../machines/config";
+import type { ServicePorts } from "../machines/driver";
 import { planLocalHosts } from "../machines/local/run-args";
 import { RegistryConfigSchema } from "../registry/config";
 import { SwarmConfigSchema } from "../swarm/config";
+import {
+  hostReferenceIssues,
+  plannedHostNames,
+  portCollisionIssues,
+  sshHostIssues,
+  swarmNetworkIssues,
+} from "./checks";
 
 /**
  * The one schema for a stack's `dockfleet:*` config, so that a bad stack file stops
@@ -31,63 +39,10 @@ import { SwarmConfigSchema } from "../swarm/config";
 
 const NAMESPACE = "dockfleet";
 
-/** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
-export function plannedHostNames(config: {
-  driver: string;
-  hosts: number;
-  namePrefix: string;
-  sshHosts: { name: string }[];
-}): string[] {
-  return config.driver === "ssh"
-    ? config.sshHosts.map((host) => host.name)
-    : Array.from({ length: config.hosts }, (_, index) => `${config.namePrefix}-${index + 1}`);
-}
+/** docker0 on the machine that runs the local driver: Docker refuses a network over it. */
+const DOCKER_DEFAULT_BRIDGE = "172.17.0.0/16";
 
-/** Host names that etcd, the swarm and the registry name must be hosts of the environment. */
-function checkHostReferences(
-  config: Parameters<typeof plannedHostNames>[0] & {
-    etcd: { enabled: boolean; members: number | string[] };
-    swarm: { enabled: boolean; hosts?: string[] };
-    registry: { enabled: boolean; host?: string };
-  },
-  ctx: z.core.$RefinementCtx,
-): void {
-  const known = new Set(plannedHostNames(config));
-  const allowed = `a host of this environment (${[...known].join(", ")})`;
-  const references: [PropertyKey[], string | undefined][] = [
-    ...(Array.isArray(config.etcd.members) && config.etcd.enabled
-      ? config.etcd.members.map((name, index): [PropertyKey[], string] => [
-          ["etcd", "members", index],
-          name,
-        ])
-      : []),
-    ...(config.swarm.enabled
-      ? (config.swarm.hosts ?? []).map((name, index): [PropertyKey[], string] => [
-          ["swarm", "hosts", index],
-          name,
-        ])
-      : []),
-    ...(config.registry.enabled
-      ? [[["registry", "host"], config.registry.host] as [PropertyKey[], string | undefined]]
-      : []),
-  ];
-  for (const [path, name] of references) {
-    if (name !== undefined && !known.has(name)) {
-      ctx.addIssue({ code: "custom", path, message: `must be ${allowed}` });
-    }
-  }
-  if (
-    config.etcd.enabled &&
-    typeof config.etcd.members === "number" &&
-    config.etcd.members > known.size
-  ) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["etcd", "members"],
-      message: `must be at most the number of hosts (${known.size})`,
-    });
-  }
-}
+export { plannedHostNames };
 
 export const StackConfigSchema = z
   .strictObject({
@@ -152,7 +107,13 @@ export const StackConfigSchema = z
         message: 'must list at least one host when driver is "ssh"',
       });
     }
-    if (config.driver === "local") {
+    if (config.driver === "local" && cidrsOverlap(config.local.subnet, DOCKER_DEFAULT_BRIDGE)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["local", "subnet"],
+        message: `overlaps ${DOCKER_DEFAULT_BRIDGE}, the default bridge (docker0) of this machine's Docker: choose another range, e.g. "172.30.10.0/24"`,
+      });
+    } else if (config.driver === "local") {
       try {
         planLocalHosts({
           count: config.hosts,
@@ -167,7 +128,19 @@ export const StackConfigSchema = z
         });
       }
     }
-    checkHostReferences(config, ctx);
+    const issues: ConfigIssue[] = [
+      ...hostReferenceIssues(config),
+      ...portCollisionIssues(config),
+      ...swarmNetworkIssues(config),
+      ...sshHostIssues(config.sshHosts),
+    ];
+    // A section its own schema refused is not checked again across keys: one error a mistake.
+    const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+    addConfigIssues(
+      ctx,
+      config,
+      issues.filter((issue) => !refused.has(issue.path[0])),
+    );
     if (config.engine.liveRestore === true && config.swarm.enabled) {
       ctx.addIssue({
         code: "custom",
@@ -235,6 +208,17 @@ export const StackConfigSchema = z
   });
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Pure: the ports the services listen on, as configured (the cloud firewalls open them). */
+export function servicePorts(config: StackConfig): ServicePorts {
+  return {
+    dockerApi: config.engine.tlsPort,
+    swarm: config.swarm.port,
+    etcdClient: config.etcd.clientPort,
+    etcdPeer: config.etcd.peerPort,
+    registry: config.registry.port,
+  };
+}
 
 /** Config values arrive as strings; structured and scalar YAML values as JSON text. */
 function decodeConfigValue(raw: string): unknown {

@@ -8,7 +8,7 @@ import { EtcdCluster } from "../etcd/etcd-cluster";
 import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
 import { machineDriver } from "../machines/drivers";
 import { withStepTimeouts, type Machine } from "../machines/machine";
-import type { StackConfig } from "./config";
+import { servicePorts, type StackConfig } from "./config";
 
 export interface EnvironmentArgs {
   /** The stack's name: it names and labels everything the local driver creates. */
@@ -116,7 +116,7 @@ export class Environment extends pulumi.ComponentResource {
       settings: {
         count: config.hosts,
         namePrefix: config.namePrefix,
-        dockerApiPort: config.engine.tlsPort,
+        ports: servicePorts(config),
         local: config.local,
         sshHosts: config.sshHosts,
         aws: config.aws,

@@ -1,11 +1,17 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { hostName } from "../../provision/config/fields";
+import {
+  cidrsOverlap,
+  DOCKER_DEFAULT_LOCAL_POOLS,
+  hostName,
+  ipv4Network,
+} from "../../provision/config/fields";
 
 /**
  * `dockfleet:swarm` stack config: which hosts form the swarm and how. Every default lives here;
  * checks that need the environment's host names (too many managers, unknown hosts) live in
- * planSwarm (components/swarm/plan.ts), which gets the names.
+ * swarmPlanIssues (components/swarm/plan.ts), which the stack schema runs with the names and
+ * planSwarm throws for a SwarmCluster used on its own.
  */
 
 /** Docker's node label keys: letters, digits, '.', '-', '_', '/' (e.g. "dockfleet.io/zone"). */
@@ -33,9 +39,8 @@ const overlayNetworkName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
   message: 'must be a network name of letters, digits, "_", "." and "-", e.g. "apps"',
 });
 
-const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, {
-  message: 'must be an IPv4 CIDR, e.g. "10.20.0.0/24"',
-});
+/** An overlay network's range: Docker needs room for a gateway and a few tasks, so /8 to /29. */
+const ipv4Cidr = ipv4Network(8, 29, "10.20.0.0/24");
 
 const SwarmNetworkSchema = z.strictObject({
   name: overlayNetworkName.describe(
@@ -53,7 +58,10 @@ const SwarmNetworkSchema = z.strictObject({
     ),
   subnet: ipv4Cidr
     .optional()
-    .describe("Subnet of the network; unset lets Docker pick one from its default address pool."),
+    .describe(
+      "Subnet of the network (/8 to /29), clear of the other networks, the hosts' network and " +
+        "Docker's default pools (172.17-31.0.0/16, 192.168.0.0/16); unset lets Docker pick one.",
+    ),
 });
 
 export const SwarmConfigSchema = z
@@ -125,6 +133,30 @@ export const SwarmConfigSchema = z
         message: `names the network ${JSON.stringify(network)} twice: network names must be unique`,
       });
     }
+    config.networks.forEach((entry, index) => {
+      const subnet = entry.subnet;
+      if (subnet === undefined) return;
+      const earlier = config.networks
+        .slice(0, index)
+        .findIndex((other) => other.subnet !== undefined && cidrsOverlap(other.subnet, subnet));
+      const pool = DOCKER_DEFAULT_LOCAL_POOLS.find((range) => cidrsOverlap(range, subnet));
+      if (earlier >= 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["networks", index, "subnet"],
+          message: `overlaps networks[${earlier}].subnet (${config.networks[earlier].subnet}): give each network its own range`,
+        });
+      } else if (pool !== undefined) {
+        // Bridges on the hosts (docker0, docker_gwbridge) take these: the overlay would shadow them.
+        ctx.addIssue({
+          code: "custom",
+          path: ["networks", index, "subnet"],
+          message:
+            `overlaps Docker's default address pool ${pool}, which the hosts' bridges take: ` +
+            'choose a range outside 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16, e.g. "10.20.0.0/24"',
+        });
+      }
+    });
   });
 
 /** Resolved `dockfleet:swarm` config: every default applied. */

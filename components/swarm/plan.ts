@@ -1,4 +1,5 @@
 import type { SwarmAvailability, SwarmConfig, SwarmNetworkConfig } from "./config";
+import { type ConfigIssue, configError } from "../../provision/config/errors";
 import { shellQuote } from "../../provision/ssh/shell";
 
 /**
@@ -35,48 +36,69 @@ export interface SwarmPlan {
 
 const KEY = "dockfleet:swarm";
 
+/** The hosts a config puts in the swarm, in order: managers first, then workers. */
+function swarmMembers(hostNames: readonly string[], config: SwarmConfig) {
+  const members = config.hosts ?? [...hostNames];
+  const workerCount = config.workers ?? members.length - config.managers;
+  return { members, workerCount, inSwarm: members.slice(0, config.managers + workerCount) };
+}
+
+/**
+ * Pure: why the config cannot make a swarm of these hosts (in order), each with its path inside
+ * the swarm config. The stack schema reports them before any resource exists; planSwarm throws
+ * them for a SwarmCluster used on its own.
+ */
+export function swarmPlanIssues(hostNames: readonly string[], config: SwarmConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const known = new Set(hostNames);
+  (config.hosts ?? []).forEach((name, index) => {
+    if (!known.has(name)) {
+      issues.push({
+        path: ["hosts", index],
+        message: `must be a host of this environment (${hostNames.join(", ")})`,
+      });
+    }
+  });
+  if (issues.length > 0) return issues;
+  // The schema's own minimum, again for a config that did not come through it.
+  if (!Number.isInteger(config.managers) || config.managers < 1) {
+    return [{ path: ["managers"], message: "must be at least 1" }];
+  }
+  const { members, workerCount, inSwarm } = swarmMembers(hostNames, config);
+  const listed = `${members.length}: ${members.join(", ") || "none"}`;
+  if (config.managers > members.length) {
+    issues.push({
+      path: ["managers"],
+      message: `must be at most the number of swarm hosts (${listed}): lower managers or add hosts`,
+    });
+  } else if (config.managers + workerCount > members.length) {
+    issues.push({
+      path: ["workers"],
+      message:
+        `must be at most the swarm hosts left after ${config.managers} manager(s) ` +
+        `(${members.length - config.managers} of ${listed}): lower workers or add hosts`,
+    });
+  } else {
+    for (const name of Object.keys(config.nodes)) {
+      if (!inSwarm.includes(name)) {
+        issues.push({
+          path: ["nodes", name],
+          message: `is not a node of the swarm (${inSwarm.join(", ")}): remove its settings or add the host`,
+        });
+      }
+    }
+  }
+  return issues;
+}
+
 /**
  * Works out the swarm from the environment's host names (in order) and the resolved config.
- * Throws with the key, the value and the fix for a plan that cannot work.
+ * Throws a ConfigError (swarmPlanIssues) for a plan that cannot be met.
  */
 export function planSwarm(hostNames: readonly string[], config: SwarmConfig): SwarmPlan {
-  const known = new Set(hostNames);
-  const members = config.hosts ?? [...hostNames];
-  const unknown = members.filter((name) => !known.has(name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `${KEY}.hosts names ${unknown.map((name) => JSON.stringify(name)).join(", ")}, ` +
-        `not a host of this environment: use some of ${[...hostNames].join(", ")}`,
-    );
-  }
-  if (!Number.isInteger(config.managers) || config.managers < 1) {
-    throw new Error(
-      `${KEY}.managers = ${config.managers}: a swarm needs at least one manager; ` +
-        "set 1, or 3 to survive the loss of one",
-    );
-  }
-  if (config.managers > members.length) {
-    throw new Error(
-      `${KEY}.managers = ${config.managers}, but the swarm has ${members.length} host(s) ` +
-        `(${members.join(", ") || "none"}): lower managers or add hosts`,
-    );
-  }
-  const workerCount = config.workers ?? members.length - config.managers;
-  if (config.managers + workerCount > members.length) {
-    throw new Error(
-      `${KEY}.workers = ${workerCount} with ${config.managers} manager(s) needs ` +
-        `${config.managers + workerCount} hosts, but the swarm has ${members.length} ` +
-        `(${members.join(", ")}): lower workers or add hosts`,
-    );
-  }
-  const inSwarm = members.slice(0, config.managers + workerCount);
-  const strayNodeSettings = Object.keys(config.nodes).filter((name) => !inSwarm.includes(name));
-  if (strayNodeSettings.length > 0) {
-    throw new Error(
-      `${KEY}.nodes has settings for ${strayNodeSettings.map((name) => JSON.stringify(name)).join(", ")}, ` +
-        `which is not a node of the swarm (${inSwarm.join(", ")}): remove them or add the host`,
-    );
-  }
+  const issues = swarmPlanIssues(hostNames, config);
+  if (issues.length > 0) throw configError("swarm config", KEY, config, issues);
+  const { inSwarm } = swarmMembers(hostNames, config);
   const warnings: string[] = [];
   if (config.managers % 2 === 0) {
     warnings.push(
@@ -88,6 +110,12 @@ export function planSwarm(hostNames: readonly string[], config: SwarmConfig): Sw
     warnings.push(
       `${KEY}.managers = ${config.managers}: Docker recommends at most 7 managers; ` +
         "more slow every change down (each one is replicated to all)",
+    );
+  }
+  if (config.managers === 1 && inSwarm.length > 1) {
+    warnings.push(
+      `${KEY}.managers = 1 with ${inSwarm.length} nodes: while ${inSwarm[0]} is down nothing ` +
+        "can change the swarm (tasks keep running); 3 managers survive the loss of one",
     );
   }
   const nodes = inSwarm.map((name, index): PlannedSwarmNode => {

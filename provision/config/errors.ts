@@ -16,6 +16,9 @@ const MISSING = "(missing)";
 /** The text an error shows instead of a secret value. */
 const SECRET = "[secret]";
 
+/** The user-info part of URLs in a quoted value ("https://user:password@host"). */
+const URL_CREDENTIALS = /(\/\/)[^/\s"@]+@/g;
+
 /** One problem of a config: the key, the value as written and what is allowed. */
 export interface ConfigProblem {
   /** The key as a stack file spells it: "dockfleet:hosts", "dockfleet:sshHosts[0].name". */
@@ -74,15 +77,17 @@ export function formatConfigKey(keyPrefix: string, path: readonly PropertyKey[])
 export function showConfigValue(key: string, value: unknown): string {
   if (value === undefined) return MISSING;
   if (SECRET_KEY_PATTERN.test(key)) return SECRET;
+  let shown: string;
   try {
-    return (
+    shown =
       JSON.stringify(value, (name, inner: unknown) =>
         name !== "" && SECRET_KEY_PATTERN.test(name) ? SECRET : inner,
-      ) ?? String(value)
-    );
+      ) ?? String(value);
   } catch {
-    return String(value);
+    shown = String(value);
   }
+  // A URL's credentials ("https://user:password@host") are a secret wherever they appear.
+  return shown.replace(URL_CREDENTIALS, `$1${SECRET}@`);
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -109,6 +114,7 @@ export function describeConfigIssue(
   }
   const key = formatConfigKey(keyPrefix, issue.path);
   const value = valueAt(input, issue.path);
+  const resolved: unknown = issue.code === "custom" ? issue.params?.resolved : undefined;
   let allowed = issue.message;
   if (issue.code === "invalid_value") {
     allowed = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
@@ -117,7 +123,12 @@ export function describeConfigIssue(
   } else if (issue.code === "too_big" && typeof value === "number") {
     allowed = `must be at most ${String(issue.maximum)}`;
   }
-  return [{ key, value: showConfigValue(key, value), allowed }];
+  // A key left out that a check spanning keys refuses: its default is what is wrong.
+  const shown =
+    value === undefined && resolved !== undefined
+      ? `${showConfigValue(key, resolved)} (the default)`
+      : showConfigValue(key, value);
+  return [{ key, value: shown, allowed }];
 }
 
 /**
@@ -137,5 +148,56 @@ export function resolveConfig<S extends z.ZodType>(
   throw new ConfigError(
     subject,
     result.error.issues.flatMap((issue) => describeConfigIssue(input, issue, keyPrefix)),
+  );
+}
+
+/**
+ * A problem found by a check that spans keys (a plan that cannot be met), before it knows under
+ * which key its config sits: the stack schema adds it under its section, a component standalone
+ * throws it as a ConfigError (configError).
+ */
+export interface ConfigIssue {
+  /** The path inside the checked config: ["managers"], ["hosts", 2]. */
+  path: PropertyKey[];
+  /** What is allowed, or what is wrong with the value. */
+  message: string;
+}
+
+/**
+ * Adds `issues` of a parsed config to a schema's refinement, each with the value it refuses, so
+ * that a key left out is quoted with its default rather than as missing.
+ */
+export function addConfigIssues(
+  ctx: z.core.$RefinementCtx,
+  parsed: unknown,
+  issues: readonly ConfigIssue[],
+): void {
+  for (const issue of issues) {
+    ctx.addIssue({
+      code: "custom",
+      path: issue.path,
+      message: issue.message,
+      params: { resolved: valueAt(parsed, issue.path) },
+    });
+  }
+}
+
+/** Pure: the ConfigError for `issues` of `input`, keys under `keyPrefix` ("dockfleet:swarm"). */
+export function configError(
+  subject: string,
+  keyPrefix: string,
+  input: unknown,
+  issues: readonly ConfigIssue[],
+): ConfigError {
+  return new ConfigError(
+    subject,
+    issues.map((issue) => {
+      const key = formatConfigKey(keyPrefix, issue.path);
+      return {
+        key,
+        value: showConfigValue(key, valueAt(input, issue.path)),
+        allowed: issue.message,
+      };
+    }),
   );
 }

@@ -119,13 +119,36 @@ wait_for_package_locks() {
   done
 }
 
+# --- an interrupted dpkg ---------------------------------------------------------------------------
+
+# An install cut short (a dropped connection, a reboot, a killed apt) leaves packages unpacked
+# but not configured, and dpkg then refuses every later install ("dpkg was interrupted, you must
+# manually run 'dpkg --configure -a'"). dpkg says so through `dpkg --audit` and through the
+# journal it keeps in its updates folder while it works.
+dpkg_was_interrupted() {
+  command -v dpkg >/dev/null || return 1
+  compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null && return 0
+  [[ -n "$(dpkg --audit 2>/dev/null)" ]]
+}
+
+# Finishes what an interrupted dpkg left, as apt asks to, keeping the host's config files.
+# package_manager runs it before each apt command, once the locks are free; "now" when dpkg
+# refused the last command for it, whatever the audit says.
+# Usage: repair_interrupted_dpkg [now]
+repair_interrupted_dpkg() {
+  [[ "${1:-}" == now ]] || dpkg_was_interrupted || return 0
+  log "dpkg was interrupted earlier (it reports unfinished packages): running dpkg --configure -a"
+  DEBIAN_FRONTEND=noninteractive package_manager apt dpkg --force-confdef --force-confold --configure -a
+}
+
 # Runs a package manager command (an executable, not a function: it runs in a pipeline) with
-# all its output on stderr, once apt's or rpm's locks are free; when it still fails on a lock,
-# waits and runs it again; any other failure ends the script. All within LOCK_TIMEOUT_SECONDS.
+# all its output on stderr, once apt's or rpm's locks are free (and, for apt, dpkg repaired
+# from an earlier interruption); when it still fails on a lock or on dpkg's interruption, waits
+# and runs it again; any other failure ends the script. All within LOCK_TIMEOUT_SECONDS.
 # Usage: package_manager apt|rpm COMMAND [ARG...]
 package_manager() {
-  local deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS)) locks errors
-  case "$1" in
+  local deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS)) family=$1 locks errors repair="" interrupted
+  case "$family" in
     apt) locks=("${APT_LOCKS[@]}") ;;
     rpm) locks=("${RPM_LOCKS[@]}") ;;
     *) die "package_manager: \"$1\" is not apt or rpm" ;;
@@ -133,6 +156,8 @@ package_manager() {
   shift
   while true; do
     wait_for_package_locks "$deadline" "${locks[@]}"
+    # dpkg itself is the repair: only other commands wait for it.
+    if [[ "$family" == apt && "$1" != dpkg ]]; then repair_interrupted_dpkg "$repair"; fi
     errors=$(mktemp)
     # stderr is both shown and kept, to tell a lock from other failures; a pipe, unlike a process
     # substitution, has tee done writing before the grep reads.
@@ -140,14 +165,22 @@ package_manager() {
       rm -f "$errors"
       return 0
     fi
-    if ! grep -Eqi 'could not get lock|unable to acquire|lock.*(held|busy)|waiting for process' "$errors" ||
+    if ! grep -Eqi 'could not get lock|unable to acquire|lock.*(held|busy)|waiting for process|dpkg was interrupted' "$errors" ||
       ((SECONDS >= deadline)); then
       rm -f "$errors"
       die "$* failed; see its output above"
     fi
+    interrupted=0
+    if grep -qi 'dpkg was interrupted' "$errors"; then interrupted=1; fi
     rm -f "$errors"
-    log "the package manager is busy (another install holds its lock): trying again in 5 s ($((deadline - SECONDS)) s left)"
-    sleep 5
+    if ((interrupted)); then
+      [[ -z "$repair" ]] || die "$* still finds dpkg interrupted after dpkg --configure -a; see its output above"
+      repair=now
+      log "dpkg was interrupted: repairing it, then trying again"
+    else
+      log "the package manager is busy (another install holds its lock): trying again in 5 s ($((deadline - SECONDS)) s left)"
+      sleep 5
+    fi
   done
 }
 
@@ -156,21 +189,9 @@ package_manager() {
 # Dpkg::Use-Pty=0 keeps dpkg in the step's process group (with a pty, apt starts it in a session
 # of its own), so that a step past its time bound stops dpkg too, not only apt-get.
 apt_get() {
-  [[ "$1" == update ]] || apt_finish_interrupted
   DEBIAN_FRONTEND=noninteractive package_manager apt apt-get -q -y \
     -o "DPkg::Lock::Timeout=$LOCK_TIMEOUT_SECONDS" -o Dpkg::Use-Pty=0 \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-}
-
-# A dpkg run killed midway (a step past its time bound, a killed `up`) leaves its journal or
-# half-configured packages, and apt refuses to go on ("dpkg was interrupted") until they are
-# finished: finish them, once the locks are free (the killed run may still be ending).
-apt_finish_interrupted() {
-  if compgen -G '/var/lib/dpkg/updates/*' >/dev/null || [[ -n "$(dpkg --audit 2>/dev/null)" ]]; then
-    log "finishing an interrupted package operation (dpkg --configure -a)"
-    DEBIAN_FRONTEND=noninteractive package_manager apt dpkg --configure -a \
-      --force-confdef --force-confold
-  fi
 }
 
 rpm_package_manager() {

@@ -21,7 +21,9 @@ export type BadConfigKind =
   | "conflict"
   | "duplicate"
   | "secret"
-  | "reference";
+  | "reference"
+  | "path"
+  | "port";
 
 export interface BadConfigCase {
   /** One line: what is wrong. */
@@ -370,6 +372,662 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
       'dockfleet:certificates.renewBefore = "90d": must be shorter than certificates.duration (90d): otherwise every up issues the certificates again',
     ],
   },
+  {
+    title: "an etcd data directory of / (destroy would wipe the host)",
+    kind: "path",
+    config: { etcd: { enabled: true, dataDir: "/" } },
+    errors: [
+      'dockfleet:etcd.dataDir = "/": is / itself, which holds much else (its data is deleted with it): choose a directory of its own below it',
+    ],
+  },
+  {
+    title: "an etcd data directory inside /etc",
+    kind: "path",
+    config: { etcd: { enabled: true, dataDir: "/etc/etcd" } },
+    errors: [
+      'dockfleet:etcd.dataDir = "/etc/etcd": lies in /etc, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "an etcd data directory inside Docker's own",
+    kind: "path",
+    config: { etcd: { enabled: true, dataDir: "/var/lib/docker/etcd" } },
+    errors: [
+      'dockfleet:etcd.dataDir = "/var/lib/docker/etcd": lies in /var/lib/docker, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "an etcd data directory climbing out with ..",
+    kind: "path",
+    config: { etcd: { enabled: true, dataDir: "/var/lib/etcd/../docker" } },
+    errors: [
+      'dockfleet:etcd.dataDir = "/var/lib/etcd/../docker": must not contain "." or ".." segments: give the directory itself',
+    ],
+  },
+  {
+    title: "an etcd data directory with a space",
+    kind: "path",
+    config: { etcd: { enabled: true, dataDir: "/var/lib/etcd data" } },
+    errors: [
+      'dockfleet:etcd.dataDir = "/var/lib/etcd data": must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "/var/lib/etcd/dockfleet"',
+    ],
+  },
+  {
+    title: "registry storage inside /usr",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "/usr/local/registry" } },
+    errors: [
+      'dockfleet:registry.storagePath = "/usr/local/registry": lies in /usr, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "registry storage in Docker's data root itself",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "/var/lib/docker" } },
+    errors: [
+      'dockfleet:registry.storagePath = "/var/lib/docker": lies in /var/lib/docker, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "registry storage of /var itself",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "/var" } },
+    errors: [
+      'dockfleet:registry.storagePath = "/var": is /var itself, which holds much else (its data is deleted with it): choose a directory of its own below it',
+    ],
+  },
+  {
+    title: "registry storage climbing out with ..",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "/srv/registry/../../etc" } },
+    errors: [
+      'dockfleet:registry.storagePath = "/srv/registry/../../etc": must not contain "." or ".." segments: give the directory itself',
+    ],
+  },
+  {
+    title: "a relative registry storage path",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "registry-data" } },
+    errors: [
+      'dockfleet:registry.storagePath = "registry-data": must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "/var/lib/docker-registry"',
+    ],
+  },
+  {
+    title: "registry storage inside /boot",
+    kind: "path",
+    config: { registry: { enabled: true, storagePath: "/boot/registry" } },
+    errors: [
+      'dockfleet:registry.storagePath = "/boot/registry": lies in /boot, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "a VirtualBox work directory outside the project with ..",
+    kind: "path",
+    config: {
+      driver: "virtualbox",
+      virtualbox: { image: "images/debian-12.ova", workDir: "../vms" },
+    },
+    errors: [
+      'dockfleet:virtualbox.workDir = "../vms": must not contain ".." segments: give the directory itself',
+    ],
+  },
+  {
+    title: "a VirtualBox work directory inside /etc",
+    kind: "path",
+    config: {
+      driver: "virtualbox",
+      virtualbox: { image: "images/debian-12.ova", workDir: "/etc/vbox" },
+    },
+    errors: [
+      'dockfleet:virtualbox.workDir = "/etc/vbox": lies in /etc, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "the Docker API on the SSH port",
+    kind: "port",
+    config: { engine: { tlsPort: 22 } },
+    errors: [
+      "dockfleet:engine.tlsPort = 22: collides with SSH (22) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "the registry on the Docker API's port",
+    kind: "port",
+    config: { registry: { enabled: true, port: 2376 } },
+    errors: [
+      "dockfleet:registry.port = 2376: collides with engine.tlsPort (the Docker API) on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "the registry on the swarm's port",
+    kind: "port",
+    config: { swarm: { enabled: true }, registry: { enabled: true, port: 2377 } },
+    errors: [
+      "dockfleet:registry.port = 2377: collides with swarm.port (swarm management) on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "the registry on the swarm's gossip port",
+    kind: "port",
+    config: { swarm: { enabled: true }, registry: { enabled: true, port: 7946 } },
+    errors: [
+      "dockfleet:registry.port = 7946: collides with the swarm's node gossip (7946) on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "the registry on the swarm's VXLAN port",
+    kind: "port",
+    config: { swarm: { enabled: true }, registry: { enabled: true, port: 4789 } },
+    errors: [
+      "dockfleet:registry.port = 4789: collides with the swarm's overlay traffic (VXLAN, 4789) on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "etcd clients on the Docker API's port",
+    kind: "port",
+    config: { etcd: { enabled: true, clientPort: 2376 } },
+    errors: [
+      "dockfleet:etcd.clientPort = 2376: collides with engine.tlsPort (the Docker API) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "the registry on etcd's peer port",
+    kind: "port",
+    config: { etcd: { enabled: true }, registry: { enabled: true, port: 2380 } },
+    errors: [
+      "dockfleet:registry.port = 2380: collides with etcd.peerPort on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "the swarm on etcd's client port",
+    kind: "port",
+    config: { etcd: { enabled: true }, swarm: { enabled: true, port: 2379 } },
+    errors: [
+      "dockfleet:etcd.clientPort = 2379 (the default): collides with swarm.port (swarm management) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "the swarm on the SSH port",
+    kind: "port",
+    config: { swarm: { enabled: true, port: 22 } },
+    errors: [
+      "dockfleet:swarm.port = 22: collides with SSH (22) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "etcd peers on the swarm's gossip port",
+    kind: "port",
+    config: { etcd: { enabled: true, peerPort: 7946 }, swarm: { enabled: true } },
+    errors: [
+      "dockfleet:etcd.peerPort = 7946: collides with the swarm's node gossip (7946) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "the counter app on the Docker API's port",
+    kind: "port",
+    config: {
+      swarm: { enabled: true },
+      apps: { enabled: true, pushImages: false, counter: { port: 2376 } },
+    },
+    errors: [
+      "dockfleet:apps.counter.port = 2376: collides with engine.tlsPort (the Docker API) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "both sample apps on one port",
+    kind: "port",
+    config: {
+      swarm: { enabled: true },
+      apps: { enabled: true, pushImages: false, counter: { port: 8080 } },
+    },
+    errors: [
+      "dockfleet:apps.wordpress.port = 8080 (the default): collides with apps.counter.port (the counter app) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "WordPress on the registry's port",
+    kind: "port",
+    config: {
+      swarm: { enabled: true },
+      registry: { enabled: true },
+      apps: { enabled: true, wordpress: { port: 5000 } },
+    },
+    errors: [
+      "dockfleet:apps.wordpress.port = 5000: collides with registry.port (the private registry) on host-1: give each service its own port",
+    ],
+  },
+  {
+    title: "the counter app on the swarm's VXLAN port",
+    kind: "port",
+    config: {
+      swarm: { enabled: true },
+      apps: { enabled: true, pushImages: false, counter: { port: 4789 } },
+    },
+    errors: [
+      "dockfleet:apps.counter.port = 4789: collides with the swarm's overlay traffic (VXLAN, 4789) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "an ssh host's SSH port taken by the Docker API",
+    kind: "port",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "10.0.0.1" },
+        { name: "web-2", address: "10.0.0.2", port: 2376 },
+      ],
+    },
+    errors: [
+      "dockfleet:engine.tlsPort = 2376 (the default): collides with sshHosts[1].port (SSH) on web-2: give each service its own port",
+    ],
+  },
+  {
+    title: "a local subnet given by a host address",
+    kind: "CIDR",
+    config: { local: { subnet: "172.30.10.5/24" } },
+    errors: [
+      'dockfleet:local.subnet = "172.30.10.5/24": has bits set after the prefix: give the network address (e.g. 10.0.0.5/24 is 10.0.0.0/24)',
+    ],
+  },
+  {
+    title: "a local subnet over this machine's docker0",
+    kind: "CIDR",
+    config: { local: { subnet: "172.17.0.0/24" } },
+    errors: [
+      'dockfleet:local.subnet = "172.17.0.0/24": overlaps 172.17.0.0/16, the default bridge (docker0) of this machine\'s Docker: choose another range, e.g. "172.30.10.0/24"',
+    ],
+  },
+  {
+    title: "an overlay subnet with an octet over 255",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "300.0.0.0/24" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "300.0.0.0/24": must be an IPv4 CIDR with a prefix from /8 to /29, e.g. "10.20.0.0/24"',
+    ],
+  },
+  {
+    title: "an overlay subnet with a prefix over 32",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "10.20.0.0/33" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "10.20.0.0/33": must be an IPv4 CIDR with a prefix from /8 to /29, e.g. "10.20.0.0/24"',
+    ],
+  },
+  {
+    title: "an overlay subnet given by a host address",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "10.20.0.1/24" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "10.20.0.1/24": has bits set after the prefix: give the network address (e.g. 10.0.0.5/24 is 10.0.0.0/24)',
+    ],
+  },
+  {
+    title: "two overlay networks overlapping",
+    kind: "CIDR",
+    config: {
+      swarm: {
+        enabled: true,
+        networks: [
+          { name: "apps", subnet: "10.20.0.0/16" },
+          { name: "db", subnet: "10.20.5.0/24" },
+        ],
+      },
+    },
+    errors: [
+      'dockfleet:swarm.networks[1].subnet = "10.20.5.0/24": overlaps networks[0].subnet (10.20.0.0/16): give each network its own range',
+    ],
+  },
+  {
+    title: "an overlay network over the hosts' own subnet",
+    kind: "CIDR",
+    config: {
+      local: { subnet: "10.30.0.0/24" },
+      swarm: { enabled: true, networks: [{ name: "apps", subnet: "10.30.0.0/25" }] },
+    },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "10.30.0.0/25": overlaps the hosts\' network local.subnet (10.30.0.0/24): choose a range of its own',
+    ],
+  },
+  {
+    title: "an overlay network in Docker's bridge pool (docker_gwbridge)",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "172.18.0.0/24" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "172.18.0.0/24": overlaps Docker\'s default address pool 172.18.0.0/16, which the hosts\' bridges take: choose a range outside 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16, e.g. "10.20.0.0/24"',
+    ],
+  },
+  {
+    title: "an overlay network in Docker's 192.168 pool",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "192.168.100.0/24" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "192.168.100.0/24": overlaps Docker\'s default address pool 192.168.0.0/16, which the hosts\' bridges take: choose a range outside 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16, e.g. "10.20.0.0/24"',
+    ],
+  },
+  {
+    title: "an overlay network over the default bridge",
+    kind: "CIDR",
+    config: { swarm: { enabled: true, networks: [{ name: "apps", subnet: "172.16.0.0/12" }] } },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "172.16.0.0/12": overlaps Docker\'s default address pool 172.17.0.0/16, which the hosts\' bridges take: choose a range outside 172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16, e.g. "10.20.0.0/24"',
+    ],
+  },
+  {
+    title: "an overlay network inside the AWS VPC",
+    kind: "CIDR",
+    config: {
+      driver: "aws",
+      aws: { region: "eu-west-1", adminCidrs: ["203.0.113.7/32"] },
+      swarm: { enabled: true, networks: [{ name: "apps", subnet: "10.70.8.0/24" }] },
+    },
+    errors: [
+      'dockfleet:swarm.networks[0].subnet = "10.70.8.0/24": overlaps the hosts\' network aws.vpcCidr (10.70.0.0/16): choose a range of its own',
+    ],
+  },
+  {
+    title: "a VPC range given by a host address",
+    kind: "CIDR",
+    config: {
+      driver: "aws",
+      aws: { region: "eu-west-1", adminCidrs: ["203.0.113.7/32"], vpcCidr: "10.70.0.1/16" },
+    },
+    errors: [
+      'dockfleet:aws.vpcCidr = "10.70.0.1/16": has bits set after the prefix: give the network address (e.g. 10.0.0.5/24 is 10.0.0.0/24)',
+    ],
+  },
+  {
+    title: "more swarm managers than hosts",
+    kind: "range",
+    config: { swarm: { enabled: true, managers: 4 } },
+    errors: [
+      "dockfleet:swarm.managers = 4: must be at most the number of swarm hosts (3: host-1, host-2, host-3): lower managers or add hosts",
+    ],
+  },
+  {
+    title: "more swarm workers than hosts left",
+    kind: "range",
+    config: { swarm: { enabled: true, managers: 1, workers: 5 } },
+    errors: [
+      "dockfleet:swarm.workers = 5: must be at most the swarm hosts left after 1 manager(s) (2 of 3: host-1, host-2, host-3): lower workers or add hosts",
+    ],
+  },
+  {
+    title: "more managers than the listed swarm hosts",
+    kind: "range",
+    config: { swarm: { enabled: true, hosts: ["host-1", "host-2"], managers: 3 } },
+    errors: [
+      "dockfleet:swarm.managers = 3: must be at most the number of swarm hosts (2: host-1, host-2): lower managers or add hosts",
+    ],
+  },
+  {
+    title: "a swarm host that does not exist",
+    kind: "reference",
+    config: { swarm: { enabled: true, hosts: ["host-1", "host-7"] } },
+    errors: [
+      'dockfleet:swarm.hosts[1] = "host-7": must be a host of this environment (host-1, host-2, host-3)',
+    ],
+  },
+  {
+    title: "node settings for a host that is not a node",
+    kind: "reference",
+    config: {
+      swarm: {
+        enabled: true,
+        managers: 1,
+        workers: 1,
+        nodes: { "host-3": { availability: "drain" } },
+      },
+    },
+    errors: [
+      'dockfleet:swarm.nodes.host-3 = {"availability":"drain"}: is not a node of the swarm (host-1, host-2): remove its settings or add the host',
+    ],
+  },
+  {
+    title: "a swarm host missing from the ssh host list",
+    kind: "reference",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "10.0.0.1" }],
+      swarm: { enabled: true, hosts: ["web-1", "db-1"] },
+    },
+    errors: ['dockfleet:swarm.hosts[1] = "db-1": must be a host of this environment (web-1)'],
+  },
+  {
+    title: "an etcd member missing from the ssh host list",
+    kind: "reference",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "10.0.0.1" }],
+      etcd: { enabled: true, members: ["db-1"] },
+    },
+    errors: ['dockfleet:etcd.members[0] = "db-1": must be a host of this environment (web-1)'],
+  },
+  {
+    title: "a registry host that does not exist",
+    kind: "reference",
+    config: { registry: { enabled: true, host: "host-4" } },
+    errors: [
+      'dockfleet:registry.host = "host-4": must be a host of this environment (host-1, host-2, host-3)',
+    ],
+  },
+  {
+    title: "more etcd members than the ssh hosts",
+    kind: "range",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "10.0.0.1" }],
+      etcd: { enabled: true },
+    },
+    errors: ["dockfleet:etcd.members = 3 (the default): must be at most the number of hosts (1)"],
+  },
+  {
+    title: "two ssh hosts at the same address",
+    kind: "duplicate",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "10.0.0.1" },
+        { name: "web-2", address: "10.0.0.1" },
+      ],
+    },
+    errors: [
+      'dockfleet:sshHosts[1].address = "10.0.0.1": is the address of sshHosts[0] (web-1) too, on the same port: list each host once',
+    ],
+  },
+  {
+    title: "two ssh hosts sharing a private address",
+    kind: "duplicate",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "203.0.113.1", privateAddress: "10.0.0.1" },
+        { name: "web-2", address: "203.0.113.2", privateAddress: "10.0.0.1" },
+      ],
+    },
+    errors: [
+      'dockfleet:sshHosts[1].privateAddress = "10.0.0.1": is the private address of sshHosts[0] (web-1) too: etcd and the swarm reach each host at its own; set privateAddress',
+    ],
+  },
+  {
+    title: "two hosts behind one address (port forwards) without private addresses",
+    kind: "duplicate",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "203.0.113.1", port: 2201 },
+        { name: "web-2", address: "203.0.113.1", port: 2202 },
+      ],
+    },
+    errors: [
+      'dockfleet:sshHosts[1].address = "203.0.113.1": is the private address of sshHosts[0] (web-1) too: etcd and the swarm reach each host at its own; set privateAddress',
+    ],
+  },
+  {
+    title: "an ssh address with a space",
+    kind: "format",
+    config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "10.0.0.1 10.0.0.2" }] },
+    errors: [
+      'dockfleet:sshHosts[0].address = "10.0.0.1 10.0.0.2": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "an ssh address with a newline",
+    kind: "format",
+    config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "10.0.0.1\nProxyCommand sh" }] },
+    errors: [
+      'dockfleet:sshHosts[0].address = "10.0.0.1\\nProxyCommand sh": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "an ssh address read as an option",
+    kind: "format",
+    config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "-oProxyCommand=sh" }] },
+    errors: [
+      'dockfleet:sshHosts[0].address = "-oProxyCommand=sh": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "a private address with a trailing tab",
+    kind: "format",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "10.0.0.1", privateAddress: "10.0.0.1\t" }],
+    },
+    errors: [
+      'dockfleet:sshHosts[0].privateAddress = "10.0.0.1\\t": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "a registry mirror carrying credentials (never quoted back)",
+    kind: "URL",
+    config: { engine: { registryMirrors: ["https://mirror-user:s3cret-pw@mirror.example.com"] } },
+    errors: [
+      'dockfleet:engine.registryMirrors[0] = "https://[secret]@mirror.example.com": must not carry credentials (user:password@): they would be written in clear on every host; e.g. "https://mirror.example.com"',
+    ],
+  },
+  {
+    title: "a registry mirror carrying a query string",
+    kind: "URL",
+    config: { engine: { registryMirrors: ["https://mirror.example.com/?token=abc"] } },
+    errors: [
+      'dockfleet:engine.registryMirrors[0] = "https://mirror.example.com/?token=abc": must not carry a query string or fragment ("?", "#"): give the base URL, e.g. "https://mirror.example.com"',
+    ],
+  },
+  {
+    title: "a docker-ce mirror carrying credentials (never quoted back)",
+    kind: "URL",
+    config: {
+      engine: { source: "mirror", mirrorUrl: "https://ops:s3cret-pw@mirror.example.com/docker-ce" },
+    },
+    errors: [
+      'dockfleet:engine.mirrorUrl = "https://[secret]@mirror.example.com/docker-ce": must not carry credentials (user:password@): they would be written in clear on every host; e.g. "https://mirror.example.com"',
+    ],
+  },
+  {
+    title: "an etcd download URL with a query string",
+    kind: "URL",
+    config: {
+      etcd: {
+        enabled: true,
+        source: "tarball",
+        downloadUrl: "https://mirrors.example.com/etcd?ref=main",
+      },
+    },
+    errors: [
+      'dockfleet:etcd.downloadUrl = "https://mirrors.example.com/etcd?ref=main": must not carry a query string or fragment ("?", "#"): give the base URL, e.g. "https://mirrors.example.com/etcd"',
+    ],
+  },
+  {
+    title: "a registry upstream carrying credentials (never quoted back)",
+    kind: "URL",
+    config: {
+      registry: {
+        enabled: true,
+        proxy: { remoteUrl: "https://bob:s3cret-pw@registry.example.com" },
+      },
+    },
+    errors: [
+      'dockfleet:registry.proxy.remoteUrl = "https://[secret]@registry.example.com": must not carry credentials (user:password@): they would be written in clear on every host; e.g. "https://registry-1.docker.io"',
+    ],
+  },
+  {
+    title: "a registry mirror with a fragment",
+    kind: "URL",
+    config: { engine: { registryMirrors: ["https://mirror.example.com/#main"] } },
+    errors: [
+      'dockfleet:engine.registryMirrors[0] = "https://mirror.example.com/#main": must not carry a query string or fragment ("?", "#"): give the base URL, e.g. "https://mirror.example.com"',
+    ],
+  },
+  {
+    title: "an OS mirror carrying credentials (never quoted back)",
+    kind: "URL",
+    config: {
+      driver: "aliyun",
+      aliyun: {
+        region: "cn-hangzhou",
+        adminCidrs: ["203.0.113.7/32"],
+        osMirror: "http://apt:s3cret-pw@mirror.example.com",
+      },
+    },
+    errors: [
+      'dockfleet:aliyun.osMirror = "http://[secret]@mirror.example.com": must not carry credentials (user:password@): they would be written in clear on every host; e.g. "https://mirror.example.com"',
+    ],
+  },
+  {
+    title: "an insecure registry of every IPv4 address",
+    kind: "range",
+    config: { engine: { insecureRegistries: ["0.0.0.0/0"] } },
+    errors: [
+      'dockfleet:engine.insecureRegistries[0] = "0.0.0.0/0": trusts every address over plain HTTP (anyone on the path could serve images): name the registries, e.g. "10.0.0.5:5000" or "10.0.0.0/24"',
+    ],
+  },
+  {
+    title: "an insecure registry of every IPv6 address",
+    kind: "range",
+    config: { engine: { insecureRegistries: ["10.0.0.5:5000", "::/0"] } },
+    errors: [
+      'dockfleet:engine.insecureRegistries[1] = "::/0": trusts every address over plain HTTP (anyone on the path could serve images): name the registries, e.g. "10.0.0.5:5000" or "10.0.0.0/24"',
+    ],
+  },
+  {
+    title: "Docker's data root of / (removing Docker would wipe the host)",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/": is / itself, which holds much else (its data is deleted with it): choose a directory of its own below it',
+    ],
+  },
+  {
+    title: "Docker's data root inside /usr",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/usr/local/docker" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/usr/local/docker": lies in /usr, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "Docker's data root climbing out with ..",
+    kind: "path",
+    config: { engine: { daemonOptions: { "data-root": "/srv/docker/../../etc" } } },
+    errors: [
+      'dockfleet:engine.daemonOptions.data-root = "/srv/docker/../../etc": must not contain "." or ".." segments: give the directory itself',
+    ],
+  },
+  {
+    title: "a swarm without managers (and no workers either)",
+    kind: "range",
+    config: { swarm: { enabled: true, managers: 0, workers: 0 } },
+    errors: ["dockfleet:swarm.managers = 0: must be at least 1"],
+  },
+  {
+    title: "an etcd flag value with a space (it would break /etc/default/etcd)",
+    kind: "format",
+    config: { etcd: { enabled: true, extraFlags: { "auto-compaction-retention": "1 h" } } },
+    errors: [
+      'dockfleet:etcd.extraFlags.auto-compaction-retention = "1 h": must be a value without ' +
+        "whitespace, quotes, '\\', '$' or '`' (it is written into /etc/default/etcd)",
+    ],
+  },
 ];
 
 /** The config as `pulumi.runtime.allConfig()` hands it over: "dockfleet:key" → string. */
@@ -424,6 +1082,13 @@ export function renderBadInputDoc(cases: readonly BadConfigCase[]): string {
     ),
     "",
     "Every message starts with `invalid stack config:` and lists the problems one a line.",
+    "",
+    "## Warned about, not refused",
+    "",
+    "Plans that work but are unwise go on, with a warning in the output of `pulumi preview` and",
+    "`pulumi up` (the components log them; test/unit/plan-warnings.test.ts): an even number of",
+    "etcd members or of swarm managers (no more failures tolerated than with one fewer), a",
+    "single swarm manager with several nodes, and more than 7 swarm managers.",
     "",
   ];
   if (gaps.length > 0) {

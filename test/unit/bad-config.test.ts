@@ -16,8 +16,8 @@ import {
 } from "./bad-config-cases";
 
 describe("bad stack config: the exact error for each", () => {
-  it("has at least 20 refused cases", () => {
-    assert.ok(BAD_CONFIG_CASES.filter((row) => row.gap === undefined).length >= 20);
+  it("has at least 80 refused cases", () => {
+    assert.ok(BAD_CONFIG_CASES.filter((row) => row.gap === undefined).length >= 80);
   });
 
   for (const row of BAD_CONFIG_CASES) {
@@ -45,6 +45,12 @@ describe("bad stack config: the exact error for each", () => {
       const secret = String(row.config.sshPrivateKey);
       assert.ok(!row.errors.join("\n").includes(secret));
     }
+  });
+
+  it("never quotes a URL's credentials back", () => {
+    const rows = BAD_CONFIG_CASES.filter((row) => JSON.stringify(row.config).includes("s3cret-pw"));
+    assert.ok(rows.length >= 3);
+    for (const row of rows) assert.ok(!row.errors.join("\n").includes("s3cret-pw"), row.title);
   });
 
   it("docs/bad-input.md is the rendered table (run `npx tsx test/unit/bad-config-cases.ts`)", () => {

@@ -185,4 +185,30 @@ describe("aliyun driver (Pulumi mocks)", () => {
     assert.equal(config.driver, "aliyun");
     assert.equal(config.engine.mirrorUrl, "aliyun");
   });
+
+  it("opens the configured ports, not the defaults (etcd ports next to each other: one rule)", async () => {
+    await deployEnvironment("aliports", {
+      driver: "aliyun",
+      hosts: 1,
+      aliyun: { region: "cn-hangzhou", adminCidrs: ["203.0.113.0/24"] },
+      engine: { tlsPort: 12376 },
+      swarm: { port: 12377 },
+      etcd: { clientPort: 12379, peerPort: 12380 },
+      registry: { port: 15000 },
+    });
+    const rules = resourcesOf(RULE, "aliports").map(
+      ({ name, inputs }) =>
+        `${name.replace("aliports-machines-in-", "")} ${String(inputs.ipProtocol)} ${String(inputs.portRange)}`,
+    );
+    assert.deepEqual(rules.sort(), [
+      "docker-api-from-203-0-113-0-24 tcp 12376/12376",
+      "etcd tcp 12379/12380",
+      "registry tcp 15000/15000",
+      "ssh-from-203-0-113-0-24 tcp 22/22",
+      "swarm-gossip-tcp tcp 7946/7946",
+      "swarm-gossip-udp udp 7946/7946",
+      "swarm-manager tcp 12377/12377",
+      "swarm-overlay udp 4789/4789",
+    ]);
+  });
 });

@@ -200,6 +200,36 @@ describe("aws driver (Pulumi mocks)", () => {
     });
   });
 
+  describe("configured service ports", () => {
+    before(async () => {
+      await deploy(
+        "aws3",
+        { region: "eu-west-1", adminCidrs: ["203.0.113.7/32"] },
+        {
+          engine: { tlsPort: 12376 },
+          swarm: { port: 12377 },
+          etcd: { clientPort: 12379, peerPort: 12390 },
+          registry: { port: 15000 },
+        },
+      );
+    });
+
+    it("opens the configured Docker API, swarm, etcd and registry ports, not the defaults", () => {
+      const [group] = resourcesOf("aws:ec2/securityGroup:SecurityGroup", "aws3");
+      assert.deepEqual(ingressRules("aws3", `${group.name}-id`), [
+        "tcp 12376-12376 203.0.113.7/32",
+        "tcp 12377-12377 group",
+        "tcp 12379-12379 group",
+        "tcp 12390-12390 group",
+        "tcp 15000-15000 group",
+        "tcp 22-22 203.0.113.7/32",
+        "tcp 7946-7946 group",
+        "udp 4789-4789 group",
+        "udp 7946-7946 group",
+      ]);
+    });
+  });
+
   describe("existing subnet, Ubuntu arm64, Elastic IPs, reached privately", () => {
     let environment: InstanceType<EnvironmentModule["Environment"]>;
     before(async () => {

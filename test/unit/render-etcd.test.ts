@@ -18,6 +18,7 @@ import {
   renderEtcdTarballUrl,
   renderEtcdUrl,
   renderInitialCluster,
+  etcdPlanWarnings,
   selectEtcdMemberHosts,
   type EtcdMemberSettings,
 } from "../../components/etcd/plan";
@@ -68,13 +69,29 @@ describe("selectEtcdMemberHosts", () => {
   it("names what is wrong: too many members, an unknown host, a host twice", () => {
     assert.throws(
       () => selectEtcdMemberHosts(HOSTS.slice(0, 2), 3),
-      /members = 3, but the environment has 2 host\(s\) \(host-1, host-2\)/,
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems[0] === "dockfleet:etcd.members = 3: must be at most the number of hosts (2)",
     );
     assert.throws(
       () => selectEtcdMemberHosts(HOSTS, ["host-1", "db-1"]),
-      /"db-1", which the environment does not have/,
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems[0] ===
+          'dockfleet:etcd.members[1] = "db-1": must be a host of this environment (host-1, host-2, host-3, host-4, host-5)',
     );
     assert.throws(() => selectEtcdMemberHosts(HOSTS, ["host-1", "host-1"]), /lists a host twice/);
+  });
+});
+
+describe("etcdPlanWarnings", () => {
+  it("warns about an even member count only", () => {
+    assert.deepEqual(etcdPlanWarnings(1), []);
+    assert.deepEqual(etcdPlanWarnings(3), []);
+    assert.deepEqual(etcdPlanWarnings(4), [
+      "dockfleet:etcd.members: 4 members tolerate no more failures than 3 (quorum 3) and add " +
+        "one more that can fail; use an odd number",
+    ]);
   });
 });
 

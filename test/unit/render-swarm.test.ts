@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SwarmConfigSchema, type SwarmConfigInput } from "../../components/swarm/config";
+import { ConfigError } from "../../provision/config/errors";
 import {
   parseLocalSwarmState,
   parseNetworkInspect,
@@ -104,6 +105,14 @@ describe("planSwarm", () => {
     assert.match(plan({ managers: 9 }, many).warnings.join("\n"), /at most 7 managers/);
   });
 
+  it("warns about a single manager of several nodes, not of a swarm of one", () => {
+    assert.deepEqual(plan({}, ["host-1", "host-2", "host-3"]).warnings, [
+      "dockfleet:swarm.managers = 1 with 3 nodes: while host-1 is down nothing can change the " +
+        "swarm (tasks keep running); 3 managers survive the loss of one",
+    ]);
+    assert.deepEqual(plan({ workers: 0 }, ["host-1", "host-2"]).warnings, []);
+  });
+
   it("merges swarm-wide and per-node labels, and sets availability", () => {
     const nodes = plan({
       labels: { zone: "a", tier: "any" },
@@ -116,19 +125,30 @@ describe("planSwarm", () => {
   });
 
   it("refuses plans that cannot work, naming key, value and fix", () => {
-    assert.throws(
-      () => planSwarm(HOSTS, { ...SwarmConfigSchema.parse({}), managers: 0 }),
-      /dockfleet:swarm\.managers = 0: a swarm needs at least one manager/,
+    const refused = (config: SwarmConfigInput, problem: string) =>
+      assert.throws(
+        () => plan(config),
+        (error: unknown) => error instanceof ConfigError && error.problems[0] === problem,
+      );
+    refused(
+      { managers: 6 },
+      "dockfleet:swarm.managers = 6: must be at most the number of swarm hosts " +
+        "(5: host-1, host-2, host-3, host-4, host-5): lower managers or add hosts",
     );
-    assert.throws(() => plan({ managers: 6 }), /managers = 6, but the swarm has 5 host\(s\)/);
-    assert.throws(
-      () => plan({ managers: 3, workers: 3 }),
-      /workers = 3 with 3 manager\(s\) needs 6 hosts, but the swarm has 5/,
+    refused(
+      { managers: 3, workers: 3 },
+      "dockfleet:swarm.workers = 3: must be at most the swarm hosts left after 3 manager(s) " +
+        "(2 of 5: host-1, host-2, host-3, host-4, host-5): lower workers or add hosts",
     );
-    assert.throws(() => plan({ hosts: ["host-9"] }), /hosts names "host-9", not a host/);
-    assert.throws(
-      () => plan({ managers: 1, workers: 1, nodes: { "host-3": { availability: "drain" } } }),
-      /nodes has settings for "host-3", which is not a node of the swarm \(host-1, host-2\)/,
+    refused(
+      { hosts: ["host-9"] },
+      'dockfleet:swarm.hosts[0] = "host-9": must be a host of this environment ' +
+        "(host-1, host-2, host-3, host-4, host-5)",
+    );
+    refused(
+      { managers: 1, workers: 1, nodes: { "host-3": { availability: "drain" } } },
+      'dockfleet:swarm.nodes.host-3 = {"labels":{},"availability":"drain"}: is not a node of ' +
+        "the swarm (host-1, host-2): remove its settings or add the host",
     );
   });
 });

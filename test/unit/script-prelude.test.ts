@@ -3,7 +3,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readScript, SCRIPT_PRELUDE_PATH } from "../../provision/dynamic/remote-step";
 
@@ -96,5 +105,82 @@ describe("the remote scripts' shared prelude", () => {
     });
     assert.equal(result.status, 1, result.stderr);
     assert.match(result.stderr, expected);
+  });
+});
+
+/**
+ * apt_get with a stand-in dpkg and apt-get first on PATH: dpkg reports unfinished packages while
+ * the file "interrupted" exists and `dpkg --configure -a` removes it; apt-get fails once as apt
+ * does on an interrupted dpkg while "refuse-once" exists. Returns the commands run, in order.
+ */
+function aptGetWithStandIns(state: { interrupted: boolean; refuseOnce: boolean }) {
+  const dir = mkdtempSync(join(tmpdir(), "dockfleet-prelude-"));
+  try {
+    const calls = join(dir, "calls");
+    writeFileSync(
+      join(dir, "dpkg"),
+      `#!/bin/bash
+if [[ "$1" == --audit ]]; then
+  [[ -e "${dir}/interrupted" ]] && echo "The following packages are only half configured:"
+  exit 0
+fi
+echo "dpkg $*" >>"${calls}"
+rm -f "${dir}/interrupted"
+`,
+    );
+    writeFileSync(
+      join(dir, "apt-get"),
+      `#!/bin/bash
+echo "apt-get $*" >>"${calls}"
+if [[ -e "${dir}/refuse-once" ]]; then
+  rm -f "${dir}/refuse-once"
+  echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem." >&2
+  exit 100
+fi
+`,
+    );
+    chmodSync(join(dir, "dpkg"), 0o755);
+    chmodSync(join(dir, "apt-get"), 0o755);
+    if (state.interrupted) writeFileSync(join(dir, "interrupted"), "");
+    if (state.refuseOnce) writeFileSync(join(dir, "refuse-once"), "");
+    const result = spawnSync(
+      "bash",
+      ["-c", `set -euo pipefail; ${PRELUDE}\napt_get install curl`],
+      {
+        encoding: "utf8",
+        env: { PATH: `${dir}:${process.env.PATH}`, LOCK_TIMEOUT_SECONDS: "60" },
+      },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    return {
+      calls: existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : [],
+      stderr: result.stderr,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("the prelude repairs an interrupted dpkg before an apt install", () => {
+  const install =
+    "apt-get -q -y -o DPkg::Lock::Timeout=60 -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef " +
+    "-o Dpkg::Options::=--force-confold install curl";
+  const repair = "dpkg --force-confdef --force-confold --configure -a";
+
+  it("installs straight away when dpkg reports nothing unfinished", () => {
+    assert.deepEqual(aptGetWithStandIns({ interrupted: false, refuseOnce: false }).calls, [
+      install,
+    ]);
+  });
+
+  it("runs dpkg --configure -a first when dpkg --audit reports unfinished packages", () => {
+    const { calls, stderr } = aptGetWithStandIns({ interrupted: true, refuseOnce: false });
+    assert.deepEqual(calls, [repair, install]);
+    assert.match(stderr, /dpkg was interrupted earlier .*running dpkg --configure -a/);
+  });
+
+  it("repairs and runs again when apt says dpkg was interrupted", () => {
+    const { calls } = aptGetWithStandIns({ interrupted: false, refuseOnce: true });
+    assert.deepEqual(calls, [install, repair, install]);
   });
 });

@@ -283,7 +283,7 @@ if [[ "${DOCKER_ACTION:-install}" == remove ]]; then
 fi
 
 remove_stale_policy_rc_d
-[[ "$family" != apt ]] || apt_finish_interrupted
+[[ "$family" != apt ]] || repair_interrupted_dpkg
 
 if [[ -n "$repo_base" ]]; then
   if [[ "$family" == apt ]]; then ensure_docker_ce_apt_repo; else ensure_docker_ce_rpm_repo; fi

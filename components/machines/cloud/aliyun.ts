@@ -7,10 +7,7 @@ import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
 import { type CloudMachinesArgs, cloudDriver } from "./cloud-driver";
 
-export interface AliyunMachinesArgs extends CloudMachinesArgs<AliyunDriverConfig> {
-  /** The registry port opened between members. @default DEFAULT_REGISTRY_PORT */
-  registryPort?: number;
-}
+export type AliyunMachinesArgs = CloudMachinesArgs<AliyunDriverConfig>;
 
 /** Pure: tags for one resource: the user's, then dockfleet's own (which win). */
 export function aliyunTags(
@@ -113,8 +110,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
     this.securityGroupId = group.id;
     const rules = planFirewallRules({
       adminCidrs: config.adminCidrs,
-      dockerApiPort: args.dockerApiPort,
-      registryPort: args.registryPort,
+      ports: args.ports,
     }).map(
       (rule) =>
         new alicloud.ecs.SecurityGroupRule(

@@ -7,10 +7,7 @@ import { machineAfterFirstContact } from "../first-contact";
 import type { Machine } from "../machine";
 import { type CloudMachinesArgs, cloudDriver } from "./cloud-driver";
 
-export interface AwsMachinesArgs extends CloudMachinesArgs<AwsDriverConfig> {
-  /** The registry port opened between members. @default DEFAULT_REGISTRY_PORT */
-  registryPort?: number;
-}
+export type AwsMachinesArgs = CloudMachinesArgs<AwsDriverConfig>;
 
 /** What the AMI lookup asks for. */
 export interface AwsImageFilter {
@@ -145,8 +142,7 @@ export class AwsMachines extends pulumi.ComponentResource {
     this.securityGroupId = group.id;
     const rules = planFirewallRules({
       adminCidrs: config.adminCidrs,
-      dockerApiPort: args.dockerApiPort,
-      registryPort: args.registryPort,
+      ports: args.ports,
     }).map(
       (rule) =>
         new aws.vpc.SecurityGroupIngressRule(

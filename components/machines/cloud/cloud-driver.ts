@@ -2,6 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import {
   type MachineDriver,
   requireDriverSettings,
+  type ServicePorts,
   type SshKey,
   userOrGeneratedKey,
 } from "../driver";
@@ -17,8 +18,8 @@ export interface CloudMachinesArgs<Config> {
   namePrefix: string;
   /** The driver's validated settings (`dockfleet:aws`, `dockfleet:aliyun`). */
   config: Config;
-  /** The Docker API port opened to the admin networks (engine.tlsPort). */
-  dockerApiPort: number;
+  /** The services' ports: the Docker API's opened to the admin networks, the others to members. */
+  ports: ServicePorts;
   /** The environment's key: the public half becomes the cloud key pair, the private half logs in. */
   sshKey: SshKey;
 }
@@ -47,7 +48,7 @@ export function cloudDriver<Config extends { publicKey?: string }>(
           count: settings.count,
           namePrefix: settings.namePrefix,
           config,
-          dockerApiPort: settings.dockerApiPort,
+          ports: settings.ports,
           sshKey,
         },
         { parent },

@@ -2,10 +2,10 @@
  * The security-group rules every cloud driver makes, planned once so that aws and aliyun open
  * exactly the same ports. Only SSH and the Docker API are reachable from outside, and only from
  * the operator's own networks; cluster traffic is allowed between members of the group alone.
+ * Every port but swarm's fixed gossip and VXLAN ones is the one the stack configures.
  */
 
-/** The private registry's port, until the registry's own config names another. */
-export const DEFAULT_REGISTRY_PORT = 5000;
+import type { ServicePorts } from "../driver";
 
 export type FirewallRuleSource =
   /** Addresses outside the group (the operator's admin networks). */
@@ -26,57 +26,45 @@ export interface FirewallRule {
 export interface FirewallPlanArgs {
   /** Networks allowed to reach SSH and the Docker API (validated: never 0.0.0.0/0). */
   adminCidrs: string[];
-  /** The TLS-protected Docker API port (engine.tlsPort). */
-  dockerApiPort: number;
-  /** @default DEFAULT_REGISTRY_PORT */
-  registryPort?: number;
+  ports: ServicePorts;
+}
+
+/** A member rule on one port. */
+function portRule(
+  key: string,
+  description: string,
+  protocol: "tcp" | "udp",
+  port: number,
+): Omit<FirewallRule, "source"> {
+  return { key, description, protocol, fromPort: port, toPort: port };
 }
 
 /** Swarm, etcd and registry ports: open between members of the group only. */
-function memberRules(registryPort: number): Omit<FirewallRule, "source">[] {
+function memberRules(ports: ServicePorts): Omit<FirewallRule, "source">[] {
+  // Adjacent etcd ports stay one rule under the key they always had, so that a stack made with
+  // the defaults keeps its cloud rule; others get a rule each.
+  const etcd =
+    ports.etcdPeer === ports.etcdClient + 1
+      ? [
+          {
+            key: "etcd",
+            description: "etcd: clients and peers",
+            protocol: "tcp" as const,
+            fromPort: ports.etcdClient,
+            toPort: ports.etcdPeer,
+          },
+        ]
+      : [
+          portRule("etcd-client", "etcd: clients", "tcp", ports.etcdClient),
+          portRule("etcd-peer", "etcd: peers", "tcp", ports.etcdPeer),
+        ];
   return [
-    {
-      key: "swarm-manager",
-      description: "swarm: cluster management",
-      protocol: "tcp",
-      fromPort: 2377,
-      toPort: 2377,
-    },
-    {
-      key: "swarm-gossip-tcp",
-      description: "swarm: node gossip",
-      protocol: "tcp",
-      fromPort: 7946,
-      toPort: 7946,
-    },
-    {
-      key: "swarm-gossip-udp",
-      description: "swarm: node gossip",
-      protocol: "udp",
-      fromPort: 7946,
-      toPort: 7946,
-    },
-    {
-      key: "swarm-overlay",
-      description: "swarm: overlay network (VXLAN)",
-      protocol: "udp",
-      fromPort: 4789,
-      toPort: 4789,
-    },
-    {
-      key: "etcd",
-      description: "etcd: clients and peers",
-      protocol: "tcp",
-      fromPort: 2379,
-      toPort: 2380,
-    },
-    {
-      key: "registry",
-      description: "private registry",
-      protocol: "tcp",
-      fromPort: registryPort,
-      toPort: registryPort,
-    },
+    portRule("swarm-manager", "swarm: cluster management", "tcp", ports.swarm),
+    portRule("swarm-gossip-tcp", "swarm: node gossip", "tcp", 7946),
+    portRule("swarm-gossip-udp", "swarm: node gossip", "udp", 7946),
+    portRule("swarm-overlay", "swarm: overlay network (VXLAN)", "udp", 4789),
+    ...etcd,
+    portRule("registry", "private registry", "tcp", ports.registry),
   ];
 }
 
@@ -97,14 +85,15 @@ export function planFirewallRules(args: FirewallPlanArgs): FirewallRule[] {
         key: `docker-api-from-${suffix}`,
         description: `Docker API (TLS) from admin network ${cidr}`,
         protocol: "tcp",
-        fromPort: args.dockerApiPort,
-        toPort: args.dockerApiPort,
+        fromPort: args.ports.dockerApi,
+        toPort: args.ports.dockerApi,
         source: { kind: "cidr", cidr },
       },
     ];
   });
-  const groupRules = memberRules(args.registryPort ?? DEFAULT_REGISTRY_PORT).map(
-    (rule): FirewallRule => ({ ...rule, source: { kind: "group" } }),
-  );
+  const groupRules = memberRules(args.ports).map((rule): FirewallRule => ({
+    ...rule,
+    source: { kind: "group" },
+  }));
   return [...adminRules, ...groupRules];
 }

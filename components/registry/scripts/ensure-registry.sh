@@ -106,20 +106,20 @@ if [[ "$REMOVE" == 1 ]]; then
 fi
 
 # --- packages ------------------------------------------------------------------------------------
-# package_manager (provision/scripts/prelude.sh) waits for the package manager's lock, as the
-# Docker and etcd installs do, and shows the output on stderr.
+# apt_get and rpm_pm (provision/scripts/prelude.sh) wait for the package manager's lock and
+# repair an interrupted dpkg first, as the Docker and etcd installs do, and show the output on
+# stderr.
 
 apt_updated=0
 ensure_apt_package() {
   local package=$1
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' && return 0
   if ((apt_updated == 0)); then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive package_manager apt apt-get update -qq
+    apt_update_lists
     apt_updated=1
   fi
   log "installing $package"
-  DEBIAN_FRONTEND=noninteractive package_manager apt apt-get install -y -qq --no-install-recommends "$package"
+  apt_get install -qq --no-install-recommends "$package"
 }
 
 ensure_packages() {
@@ -130,13 +130,11 @@ ensure_packages() {
   elif command -v dnf >/dev/null || command -v yum >/dev/null; then
     [[ "$RUN_AS" == container ]] ||
       die "RUN_AS=service needs Debian's docker-registry package (apt); on this dnf/yum host set registry runAs to \"container\""
-    local installer
-    installer=$(command -v dnf || command -v yum)
     if [[ "$AUTHENTICATION" == 1 ]] && ! command -v htpasswd >/dev/null; then
       log "installing httpd-tools (htpasswd)"
-      package_manager rpm "$installer" install -y -q httpd-tools
+      rpm_pm install -q httpd-tools
     fi
-    command -v curl >/dev/null || package_manager rpm "$installer" install -y -q curl
+    command -v curl >/dev/null || rpm_pm install -q curl
   else
     die "no apt-get, dnf or yum on this host: install docker-registry and htpasswd by hand"
   fi

@@ -1,0 +1,231 @@
+import type { ConfigIssue } from "../../provision/config/errors";
+import { cidrsOverlap } from "../../provision/config/fields";
+import type { EtcdConfig } from "../etcd/config";
+import { etcdMemberIssues } from "../etcd/plan";
+import type { SshHostConfig } from "../machines/config";
+import { planSwarm, swarmPlanIssues } from "../swarm/plan";
+import type { StackConfig } from "./config";
+
+/**
+ * The stack schema's checks that span concepts: that the hosts can run what the config places on
+ * them (etcd members, swarm nodes, the registry), that no two services on a host want one port,
+ * that the swarm's networks stay clear of the hosts' own, and that ssh hosts are distinct. Each
+ * returns issues with their path in the stack config; components/stack/config.ts adds them.
+ */
+
+/** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
+export function plannedHostNames(config: {
+  driver: string;
+  hosts: number;
+  namePrefix: string;
+  sshHosts: { name: string }[];
+}): string[] {
+  return config.driver === "ssh"
+    ? config.sshHosts.map((host) => host.name)
+    : Array.from({ length: config.hosts }, (_, index) => `${config.namePrefix}-${index + 1}`);
+}
+
+function under(section: string, issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.map((issue) => ({ ...issue, path: [section, ...issue.path] }));
+}
+
+/** Host names that etcd, the swarm and the registry name must be hosts that can carry them. */
+export function hostReferenceIssues(config: StackConfig): ConfigIssue[] {
+  const names = plannedHostNames(config);
+  const issues: ConfigIssue[] = [];
+  if (config.etcd.enabled) {
+    issues.push(...under("etcd", etcdMemberIssues(names, config.etcd.members)));
+  }
+  if (config.swarm.enabled) issues.push(...under("swarm", swarmPlanIssues(names, config.swarm)));
+  if (
+    config.registry.enabled &&
+    config.registry.host !== undefined &&
+    !names.includes(config.registry.host)
+  ) {
+    issues.push({
+      path: ["registry", "host"],
+      message: `must be a host of this environment (${names.join(", ")})`,
+    });
+  }
+  return issues;
+}
+
+/** One port a service takes on a host. */
+interface PortUse {
+  port: number;
+  /** The key that sets it, or undefined for a port fixed by the service. */
+  path?: PropertyKey[];
+  /** How an error names it: "engine.tlsPort (the Docker API)", "swarm's gossip (7946)". */
+  what: string;
+}
+
+/** Pure: the hosts a config puts in its swarm (none when off or when its plan cannot be met). */
+function swarmNodes(names: string[], config: StackConfig): string[] {
+  if (!config.swarm.enabled || swarmPlanIssues(names, config.swarm).length > 0) return [];
+  return planSwarm(names, config.swarm).nodes.map((node) => node.name);
+}
+
+/** Pure: the hosts that run an etcd member. */
+function etcdHosts(names: string[], etcd: EtcdConfig): string[] {
+  if (!etcd.enabled) return [];
+  return typeof etcd.members === "number" ? names.slice(0, etcd.members) : etcd.members;
+}
+
+/** Pure: every port each host of the config serves, in a fixed order of services. */
+function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
+  const names = plannedHostNames(config);
+  const swarm = swarmNodes(names, config);
+  const etcd = etcdHosts(names, config.etcd);
+  const registryHost = config.registry.enabled ? (config.registry.host ?? names[0]) : undefined;
+  const apps = config.apps.enabled && swarm.length > 0 ? config.apps : undefined;
+  return new Map(
+    names.map((name, index): [string, PortUse[]] => {
+      const uses: PortUse[] = [];
+      if (config.driver === "ssh") {
+        uses.push({
+          port: config.sshHosts[index].port,
+          path: ["sshHosts", index, "port"],
+          what: `sshHosts[${index}].port (SSH)`,
+        });
+      } else {
+        uses.push({ port: 22, what: "SSH (22)" });
+      }
+      uses.push({
+        port: config.engine.tlsPort,
+        path: ["engine", "tlsPort"],
+        what: "engine.tlsPort (the Docker API)",
+      });
+      if (swarm.includes(name)) {
+        uses.push(
+          {
+            port: config.swarm.port,
+            path: ["swarm", "port"],
+            what: "swarm.port (swarm management)",
+          },
+          { port: 7946, what: "the swarm's node gossip (7946)" },
+          { port: 4789, what: "the swarm's overlay traffic (VXLAN, 4789)" },
+        );
+      }
+      if (etcd.includes(name)) {
+        uses.push(
+          { port: config.etcd.clientPort, path: ["etcd", "clientPort"], what: "etcd.clientPort" },
+          { port: config.etcd.peerPort, path: ["etcd", "peerPort"], what: "etcd.peerPort" },
+        );
+      }
+      if (registryHost === name) {
+        uses.push({
+          port: config.registry.port,
+          path: ["registry", "port"],
+          what: "registry.port (the private registry)",
+        });
+      }
+      // Published on every node: by the routing mesh, or by a task on each node (mode global).
+      if (apps !== undefined && swarm.includes(name)) {
+        for (const app of ["counter", "wordpress"] as const) {
+          if (apps[app].enabled) {
+            uses.push({
+              port: apps[app].port,
+              path: ["apps", app, "port"],
+              what: `apps.${app}.port (the ${app} app)`,
+            });
+          }
+        }
+      }
+      return [name, uses];
+    }),
+  );
+}
+
+/** The etcd schema itself refuses clientPort = peerPort (it is checked standalone too). */
+function checkedByComponent(a: PortUse, b: PortUse): boolean {
+  return a.path?.[0] === "etcd" && b.path?.[0] === "etcd";
+}
+
+/**
+ * Two services wanting the same port on one host: the error goes to the later key (the fixed
+ * ports and SSH come first), once per pair, naming the hosts where they meet.
+ */
+export function portCollisionIssues(config: StackConfig): ConfigIssue[] {
+  const byHost = portUsesByHost(config);
+  const collisions = new Map<string, { path: PropertyKey[]; what: string; hosts: string[] }>();
+  for (const [host, uses] of byHost) {
+    uses.forEach((later, index) => {
+      for (const earlier of uses.slice(0, index)) {
+        if (earlier.port !== later.port || checkedByComponent(earlier, later)) continue;
+        const [reported, other] = later.path !== undefined ? [later, earlier] : [earlier, later];
+        if (reported.path === undefined) continue;
+        const id = `${JSON.stringify(reported.path)} ${other.what}`;
+        const entry = collisions.get(id) ?? { path: reported.path, what: other.what, hosts: [] };
+        entry.hosts.push(host);
+        collisions.set(id, entry);
+      }
+    });
+  }
+  return [...collisions.values()].map(({ path, what, hosts }) => ({
+    path,
+    message:
+      `collides with ${what} on ${hosts.length === byHost.size && hosts.length > 1 ? "every host" : hosts.join(", ")}: ` +
+      "give each service its own port",
+  }));
+}
+
+/** The network the hosts themselves are on, where the config says (not with the ssh driver). */
+function hostsNetwork(config: StackConfig): { key: string; cidr: string } | undefined {
+  if (config.driver === "local") return { key: "local.subnet", cidr: config.local.subnet };
+  if (config.driver === "aws" && config.aws !== undefined && config.aws.vpcId === undefined) {
+    return { key: "aws.vpcCidr", cidr: config.aws.vpcCidr };
+  }
+  if (config.driver === "aliyun" && config.aliyun !== undefined) {
+    return { key: "aliyun.vpcCidr", cidr: config.aliyun.vpcCidr };
+  }
+  if (config.driver === "virtualbox" && config.virtualbox !== undefined) {
+    return { key: "virtualbox.hostOnlyCidr", cidr: config.virtualbox.hostOnlyCidr };
+  }
+  return undefined;
+}
+
+/** An overlay network over the hosts' own addresses would shadow them inside every container. */
+export function swarmNetworkIssues(config: StackConfig): ConfigIssue[] {
+  const network = hostsNetwork(config);
+  if (!config.swarm.enabled || network === undefined) return [];
+  return config.swarm.networks.flatMap((entry, index): ConfigIssue[] =>
+    entry.subnet !== undefined && cidrsOverlap(entry.subnet, network.cidr)
+      ? [
+          {
+            path: ["swarm", "networks", index, "subnet"],
+            message: `overlaps the hosts' network ${network.key} (${network.cidr}): choose a range of its own`,
+          },
+        ]
+      : [],
+  );
+}
+
+/**
+ * Two ssh hosts that are one machine (same address and port), or that others would reach at
+ * the same private address (etcd and the swarm advertise it).
+ */
+export function sshHostIssues(sshHosts: readonly SshHostConfig[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  sshHosts.forEach((host, index) => {
+    const earlier = sshHosts.slice(0, index);
+    const same = earlier.findIndex(
+      (other) => other.address === host.address && other.port === host.port,
+    );
+    const privateOf = (entry: SshHostConfig) => entry.privateAddress ?? entry.address;
+    const samePrivate = earlier.findIndex((other) => privateOf(other) === privateOf(host));
+    if (same >= 0) {
+      issues.push({
+        path: ["sshHosts", index, "address"],
+        message: `is the address of sshHosts[${same}] (${sshHosts[same].name}) too, on the same port: list each host once`,
+      });
+    } else if (samePrivate >= 0) {
+      issues.push({
+        path: ["sshHosts", index, host.privateAddress === undefined ? "address" : "privateAddress"],
+        message:
+          `is the private address of sshHosts[${samePrivate}] (${sshHosts[samePrivate].name}) too: ` +
+          "etcd and the swarm reach each host at its own; set privateAddress",
+      });
+    }
+  });
+  return issues;
+}
