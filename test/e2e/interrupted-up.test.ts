@@ -200,7 +200,7 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
     assert.equal(exited.code, 130, run.output());
     assert.match(run.output(), new RegExp(`run bin/up ${STACK} again to continue`));
     for (const line of run.output().split("\n")) {
-      if (/^dockfleet: |\^C received|interrupted after|finishing an interrupted/.test(line)) {
+      if (/^dockfleet: |\^C received|interrupted after|dpkg was interrupted/.test(line)) {
         t.diagnostic(line.trim());
       }
     }
