@@ -14,4 +14,18 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // CommonJS that runs before TypeScript can load (provision/dynamic/register-typescript.cjs).
+    files: ["**/*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: {
+        require: "readonly",
+        module: "writable",
+        process: "readonly",
+        __dirname: "readonly",
+      },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider, moduleInPackage } from "../../provision/dynamic/provider-shim";
+import { moduleInPackage } from "../../provision/dynamic/provider-shim";
 
 /**
  * State written before 2026-12-03 holds dynamic providers that load their module by the absolute
@@ -26,11 +25,11 @@ interface StackExport {
  * Rewrites every old-style `__provider` of a `pulumi stack export` in place; returns how many.
  * `serialize` turns (module file, export name) into the text Pulumi would store today.
  */
-export async function migrateStackExport(
+export function migrateStackExport(
   exported: StackExport,
   locate: (exportName: string) => string,
-  serialize: (moduleFile: string, exportName: string) => Promise<string>,
-): Promise<number> {
+  serialize: (moduleFile: string, exportName: string) => string,
+): number {
   let migrated = 0;
   for (const resource of exported.deployment?.resources ?? []) {
     for (const props of [resource.inputs, resource.outputs]) {
@@ -39,20 +38,11 @@ export async function migrateStackExport(
       const match = ABSOLUTE_LOADER.exec(provider);
       if (match === null) continue;
       const exportName = match[2];
-      props.__provider = await serialize(locate(exportName), exportName);
+      props.__provider = serialize(locate(exportName), exportName);
       migrated++;
     }
   }
   return migrated;
-}
-
-/** Today's serialized loader for a provider, as `pulumi.dynamic.Resource` stores it. */
-export async function serializeLoadedProvider(
-  moduleFile: string,
-  exportName: string,
-): Promise<string> {
-  const provider = loadedProvider(moduleFile, exportName);
-  return (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadedProvider } from "./provider-shim";
+import { providerModuleText } from "./provider-shim";
 
 /** How one kind of dockfleet dynamic resource is declared. */
 export interface DynamicResourceSpec {
@@ -22,8 +22,12 @@ export interface DynamicResourceSpec {
  * The base of every dockfleet dynamic resource: the provider is loaded from its module (never
  * serialized with its closure), secrets are wrapped as inputs and kept secret as outputs, and the
  * provider's own outputs are declared. Subclasses only declare their typed outputs.
+ *
+ * It is what `pulumi.dynamic.Resource` registers (the type `pulumi-nodejs:dynamic/dockfleet:<type>`
+ * and the provider's text in `__provider`), with dockfleet's own loader text in place of a
+ * serialized closure (see provider-shim.ts).
  */
-export abstract class DynamicResource extends pulumi.dynamic.Resource {
+export abstract class DynamicResource extends pulumi.CustomResource {
   constructor(
     spec: DynamicResourceSpec,
     name: string,
@@ -36,17 +40,11 @@ export abstract class DynamicResource extends pulumi.dynamic.Resource {
       if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
     }
     for (const key of spec.outputs ?? []) props[key] = undefined;
-    super(
-      loadedProvider(spec.module, spec.provider),
-      name,
-      props,
-      {
-        ...opts,
-        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secrets],
-      },
-      "dockfleet",
-      spec.type,
-    );
+    props.__provider = providerModuleText(spec.module, spec.provider);
+    super(`pulumi-nodejs:dynamic/dockfleet:${spec.type}`, name, props, {
+      ...opts,
+      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secrets],
+    });
   }
 }
 

@@ -4,7 +4,6 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { DOCKER_CONFIG_INPUTS, loadSerializedProvider } from "./fixtures/serialized-provider";
 
 /**
@@ -21,7 +20,9 @@ describe("provider loader", () => {
   it("loads the published package's provider from a consumer's node_modules", async () => {
     const shim = path.join(ROOT, "dist", "provision", "dynamic", "provider-shim.js");
     assert.ok(fs.existsSync(shim), "dist/ is built (npm run build)");
-    const { loadedProvider } = load(shim) as typeof import("../../provision/dynamic/provider-shim");
+    const { providerModuleText } = load(
+      shim,
+    ) as typeof import("../../provision/dynamic/provider-shim");
     const moduleFile = path.join(
       ROOT,
       "dist",
@@ -30,10 +31,8 @@ describe("provider loader", () => {
       "resources",
       "docker-config.js",
     );
-    const provider = loadedProvider(moduleFile, "dockerConfigProvider");
-    const text = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }))
-      .text;
-    assert.match(text, /relativeModule: "dist\/components\/engine\/resources\/docker-config\.js"/);
+    const text = providerModuleText(moduleFile, "dockerConfigProvider");
+    assert.match(text, /relativeModule = "dist\/components\/engine\/resources\/docker-config\.js"/);
     assert.ok(!text.includes(ROOT), "no folder of this machine in what goes into state");
 
     const consumer = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-consumer-"));
@@ -64,13 +63,8 @@ describe("provider loader", () => {
   });
 
   it("says where it looked when dockfleet is nowhere to be found", async () => {
-    const { providerLoader } = await import("../../provision/dynamic/provider-shim");
-    const provider = providerLoader(
-      "components/engine/resources/docker-config.ts",
-      "dockerConfigProvider",
-    );
-    const text = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }))
-      .text;
+    const { loaderText } = await import("../../provision/dynamic/provider-shim");
+    const text = loaderText("components/engine/resources/docker-config.ts", "dockerConfigProvider");
     const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-elsewhere-"));
     const cwd = process.cwd();
     try {

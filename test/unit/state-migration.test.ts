@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  migrateStackExport,
-  providerLocator,
-  serializeLoadedProvider,
-} from "../../components/stack/state-migration";
+import { migrateStackExport, providerLocator } from "../../components/stack/state-migration";
+import { providerModuleText } from "../../provision/dynamic/provider-shim";
 import { DOCKER_CONFIG_INPUTS, loadSerializedProvider } from "./fixtures/serialized-provider";
 
 /** The loader as state written before 2026-12-03 holds it: the checkout's absolute path inside. */
@@ -27,7 +24,7 @@ describe("state migration: providers that named an absolute path", () => {
       "/some/old/checkout/provision/providers/docker-config.ts",
       "dockerConfigProvider",
     );
-    const current = await serializeLoadedProvider(
+    const current = providerModuleText(
       providerLocator()("registryPasswordProvider"),
       "registryPasswordProvider",
     );
@@ -49,7 +46,7 @@ describe("state migration: providers that named an absolute path", () => {
       },
     };
 
-    const count = await migrateStackExport(exported, providerLocator(), serializeLoadedProvider);
+    const count = migrateStackExport(exported, providerLocator(), providerModuleText);
 
     assert.equal(count, 2, "the inputs' and the outputs' provider of the old resource");
     const [migrated, , untouched] = exported.deployment.resources;
@@ -57,7 +54,7 @@ describe("state migration: providers that named an absolute path", () => {
     assert.equal(migrated.outputs?.__provider, text);
     assert.doesNotMatch(text, /\/some\/old\/checkout/);
     assert.doesNotMatch(text, new RegExp(process.cwd().replace(/[/.]/g, "\\$&")));
-    assert.match(text, /relativeModule: "components\/engine\/resources\/docker-config\.ts"/);
+    assert.match(text, /relativeModule = "components\/engine\/resources\/docker-config\.ts"/);
     assert.equal(untouched.inputs?.__provider, current, "an up-to-date provider is left alone");
 
     // Loaded as Pulumi loads it, from the program's folder: the real provider answers a diff.
@@ -71,7 +68,7 @@ describe("state migration: providers that named an absolute path", () => {
     );
   });
 
-  it("fails with the provider's name when this dockfleet no longer has it", async () => {
+  it("fails with the provider's name when this dockfleet no longer has it", () => {
     const exported = {
       deployment: {
         resources: [
@@ -84,8 +81,8 @@ describe("state migration: providers that named an absolute path", () => {
         ],
       },
     };
-    await assert.rejects(
-      migrateStackExport(exported, providerLocator(), serializeLoadedProvider),
+    assert.throws(
+      () => migrateStackExport(exported, providerLocator(), providerModuleText),
       /no module of dockfleet at .* exports goneProvider/,
     );
   });
