@@ -39,9 +39,17 @@ ensure_node_modules() {
 
 # The local file backend and a passphrase for secrets, unless the caller chose others.
 # The passphrase is generated once per checkout into .dockfleet/passphrase (mode 0600).
+# Also makes every Node.js process Pulumi starts (the dynamic-provider process too, which the
+# program's nodeargs do not reach) defer the SDK modules dockfleet never uses: see
+# provision/dynamic/defer-sdk-modules.cjs.
 use_local_pulumi_backend() {
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DIY_BACKEND_URL_NO_WARN=true
+  local defer="--require \"$DOCKFLEET_ROOT/provision/dynamic/defer-sdk-modules.cjs\""
+  case " ${NODE_OPTIONS:-} " in
+    *" $defer "*) ;;
+    *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }$defer" ;;
+  esac
   if [[ -z "${PULUMI_BACKEND_URL:-}" ]]; then
     mkdir -p "$DOCKFLEET_ROOT/.dockfleet/state"
     export PULUMI_BACKEND_URL="file://$DOCKFLEET_ROOT/.dockfleet/state"
