@@ -158,24 +158,28 @@ ensure_pulumi() {
   _dockfleet_pulumi_log "Pulumi CLI ${version} ready in ${bin_dir}"
 }
 
+# The quick test before a slow `pulumi stack export`: fails when the local file backend holds no
+# state of STACK, or state without PATTERN (zgrep); succeeds otherwise, and always for other
+# backends, whose state only an export shows.
+_dockfleet_state_may_contain() {
+  local stack="$1" pattern="$2" file
+  local files=()
+  [[ "${PULUMI_BACKEND_URL:-}" == file://* ]] || return 0
+  for file in "${PULUMI_BACKEND_URL#file://}"/.pulumi/stacks/*/"$stack".json{,.gz}; do
+    [[ -f "$file" ]] && files+=("$file")
+  done
+  ((${#files[@]} > 0)) && zgrep -q -- "$pattern" "${files[@]}"
+}
+
 # Brings state written before 2026-12-03 up to date: its dynamic providers named the absolute path
 # of the checkout that ran `up`, so refresh and destroy failed from any other folder (or after the
 # code moved). cli/migrate-state.ts rewrites them; the export before the change is kept beside the
 # state as <stack>.before-migration.json (0600). Quick when there is nothing to do: a local
 # backend's stack file is searched first. Needs PULUMI_BACKEND_URL (use_local_pulumi_backend).
 migrate_stack_state() {
-  local stack="$1" state_dir export_file count file
-  local state_files=()
-  if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
-    state_dir="${PULUMI_BACKEND_URL#file://}/.pulumi/stacks"
-    for file in "$state_dir"/*/"$stack".json "$state_dir"/*/"$stack".json.gz; do
-      [[ -f "$file" ]] && state_files+=("$file")
-    done
-    # No state yet, or none that names an absolute path (the JSON text escapes the quote).
-    if ((${#state_files[@]} == 0)) || ! zgrep -q 'moduleFile: \\"/' "${state_files[@]}"; then
-      return 0
-    fi
-  fi
+  local stack="$1" export_file count
+  # No state yet, or none that names an absolute path (the JSON text escapes the quote).
+  _dockfleet_state_may_contain "$stack" 'moduleFile: \\"/' || return 0
   export_file="$(mktemp)"
   if ! pulumi stack export --stack "$stack" --file "$export_file" 2>/dev/null; then
     rm -f "$export_file" # no such stack yet
@@ -220,18 +224,9 @@ remove_stale_stack_lock() {
 # says what to check and the exact commands, and fails. Quick when there is nothing to do: a local
 # backend's state file is searched first.
 recover_interrupted_up() {
-  local stack="$1" file export_file action
-  local state_files=()
+  local stack="$1" export_file action
   remove_stale_stack_lock "$stack"
-  if [[ "${PULUMI_BACKEND_URL:-}" == file://* ]]; then
-    for file in "${PULUMI_BACKEND_URL#file://}"/.pulumi/stacks/*/"$stack".json \
-      "${PULUMI_BACKEND_URL#file://}"/.pulumi/stacks/*/"$stack".json.gz; do
-      [[ -f "$file" ]] && state_files+=("$file")
-    done
-    if ((${#state_files[@]} == 0)) || ! zgrep -q '"pending_operations"' "${state_files[@]}"; then
-      return 0
-    fi
-  fi
+  _dockfleet_state_may_contain "$stack" '"pending_operations"' || return 0
   export_file="$(mktemp)"
   if ! pulumi stack export --stack "$stack" --file "$export_file" 2>/dev/null; then
     rm -f "$export_file" # no such stack yet
