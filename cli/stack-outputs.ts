@@ -77,7 +77,8 @@ export async function selectNamedStack(stackName: string, workDir: string): Prom
   }
 }
 
-async function listStackNames(workDir: string): Promise<string[]> {
+/** The names of the project's stacks in the backend; none when the backend cannot be read. */
+export async function listStackNames(workDir: string): Promise<string[]> {
   try {
     const workspace = await LocalWorkspace.create({ workDir });
     return (await workspace.listStacks()).map((summary) => summary.name).sort();
@@ -91,7 +92,10 @@ function lastLines(text: string, count = 5): string {
 }
 
 /** The named host of a stack, or an error listing the stack's hosts. */
-export function findHost(outputs: NamedStackOutputs, hostName: string): HostOutput {
+export function findHost(
+  outputs: Pick<NamedStackOutputs, "hosts" | "stack">,
+  hostName: string,
+): HostOutput {
   const host = outputs.hosts.find((candidate) => candidate.name === hostName);
   if (host === undefined) {
     throw new CliError(
