@@ -438,7 +438,7 @@ describe("dockfleet's command line", () => {
     }
   };
 
-  it("has --help, -s/--stack and --json on every command of issue 15", async () => {
+  it("has --help, -s/--stack and --json on every command but the interactive ssh and regenerate-certs", async () => {
     const program = buildProgram();
     const names = [
       "status",
@@ -452,6 +452,9 @@ describe("dockfleet's command line", () => {
       "start",
       "restart",
       "ls",
+      "env",
+      "context",
+      "ssh-config",
     ];
     for (const name of names) {
       const command = program.commands.find((candidate) => candidate.name() === name);
