@@ -1,5 +1,5 @@
-import * as https from "node:https";
 import type { DockerTlsOutput } from "../components/stack/outputs";
+import { tlsJsonRequest } from "./tls-request";
 
 /** What `GET /info` on a host's Docker API told us, or why it could not be asked. */
 export interface EngineProbe {
@@ -27,47 +27,24 @@ export function swarmRoleOf(info: DockerInfo): EngineProbe["swarmRole"] {
  * certificate, verifying the server against the stack's CA. Never throws: an unreachable host is
  * a row of `ls`, not a failure.
  */
-export function probeEngine(
+export async function probeEngine(
   dockerHost: string,
   tls: DockerTlsOutput,
   timeoutMs: number,
 ): Promise<EngineProbe> {
-  const url = new URL(dockerHost.replace(/^tcp:\/\//, "https://"));
-  return new Promise((resolve) => {
-    const request = https.get(
-      {
-        host: url.hostname,
-        port: Number(url.port || 2376),
-        path: "/info",
-        ca: tls.caPem,
-        cert: tls.certPem,
-        key: tls.keyPem,
-        timeout: timeoutMs,
-        agent: false,
-      },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => (body += chunk));
-        response.on("end", () => {
-          if (response.statusCode !== 200) {
-            resolve({ reachable: false, error: `HTTP ${response.statusCode} from /info` });
-            return;
-          }
-          try {
-            const info = JSON.parse(body) as DockerInfo;
-            resolve({
-              reachable: true,
-              serverVersion: info.ServerVersion,
-              swarmRole: swarmRoleOf(info),
-            });
-          } catch {
-            resolve({ reachable: false, error: "the Docker API answered /info with invalid JSON" });
-          }
-        });
-      },
+  const url = `${dockerHost.replace(/^tcp:\/\//, "https://")}/info`;
+  try {
+    const answer = await tlsJsonRequest(
+      url,
+      { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem },
+      { timeoutMs },
     );
-    request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on("error", (error) => resolve({ reachable: false, error: error.message }));
-  });
+    if (answer.status !== 200) {
+      return { reachable: false, error: `HTTP ${answer.status} from /info` };
+    }
+    const info = answer.json as DockerInfo;
+    return { reachable: true, serverVersion: info.ServerVersion, swarmRole: swarmRoleOf(info) };
+  } catch (error) {
+    return { reachable: false, error: (error as Error).message };
+  }
 }

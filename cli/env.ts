@@ -2,6 +2,7 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
 import { writeStackClientFiles } from "./client-files";
+import { printResult } from "./options";
 import {
   defaultStackName,
   defaultWorkDir,
@@ -106,10 +107,11 @@ export function registerEnvCommand(program: Command): void {
     .option("-s, --stack <stack>", "stack to read", defaultStackName())
     .option("--shell <shell>", `${SHELLS.join(", ")} (default: from $SHELL)`)
     .option("-u, --unset", "print the lines that undo a previous `env`")
+    .option("--json", "print the variables as JSON for scripts instead of shell lines")
     .action(
       async (
         hostName: string | undefined,
-        options: { stack: string; shell?: string; unset?: boolean },
+        options: { stack: string; shell?: string; unset?: boolean; json?: boolean },
       ) => {
         const shell = options.shell === undefined ? detectShell() : parseShell(options.shell);
         if (options.unset) {
@@ -129,21 +131,22 @@ export function registerEnvCommand(program: Command): void {
           );
         }
         const client = await prepareDockerClient(options.stack, hostName);
+        const variables = {
+          DOCKER_TLS_VERIFY: "1",
+          DOCKER_HOST: client.dockerHost,
+          DOCKER_CERT_PATH: client.certPath,
+          DOCKFLEET_STACK: client.outputs.stack,
+          DOCKFLEET_HOST_NAME: hostName,
+        };
+        if (options.json) {
+          printResult(true, variables, "");
+          return;
+        }
         process.stdout.write(
-          renderShellEnv(
-            shell,
-            {
-              DOCKER_TLS_VERIFY: "1",
-              DOCKER_HOST: client.dockerHost,
-              DOCKER_CERT_PATH: client.certPath,
-              DOCKFLEET_STACK: client.outputs.stack,
-              DOCKFLEET_HOST_NAME: hostName,
-            },
-            {
-              unset: false,
-              selfCommand: `dockfleet env -s ${client.outputs.stack} --shell ${shell} ${hostName}`,
-            },
-          ),
+          renderShellEnv(shell, variables, {
+            unset: false,
+            selfCommand: `dockfleet env -s ${client.outputs.stack} --shell ${shell} ${hostName}`,
+          }),
         );
       },
     );

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
-import { probeEngine, type EngineProbe } from "./docker-api";
+import type { EngineProbe } from "./docker-api";
+import { type HostState, type MachineState, readHostState } from "./host-state";
 import type { CertificateOutput, HostOutput } from "../components/stack/outputs";
+import { parseTimeout } from "./options";
 import { defaultStackName, defaultWorkDir, readStackOutputs } from "./stack-outputs";
 
 /** One row of `dockfleet ls`, also its JSON form. */
@@ -10,6 +12,8 @@ export interface HostStatus {
   driver: string;
   address: string;
   dockerHost: string;
+  /** Running, Stopped, ... (docker-machine's names): a stopped host is not an error. */
+  state: MachineState;
   reachable: boolean;
   dockerVersion: string;
   swarmRole: string | null;
@@ -48,20 +52,28 @@ export function renderSharedCertificates(certificates: CertificateOutput[], now:
     .join(", ");
 }
 
-/** Pure: a host's row from its stack output and what its engine answered. */
-export function hostStatus(host: HostOutput, probe: EngineProbe): HostStatus {
+/**
+ * Pure: a host's row from its stack output, its state and what its engine answered (nothing when
+ * the machine is off).
+ */
+export function hostStatus(
+  host: HostOutput,
+  state: Pick<HostState, "state" | "reachable" | "error">,
+  probe: EngineProbe | undefined,
+): HostStatus {
   return {
     name: host.name,
     driver: host.driver,
     address: host.address,
     dockerHost: host.dockerHost,
-    reachable: probe.reachable,
+    state: state.state,
+    reachable: state.reachable,
     // The live engine's version when it answers; the installed package's otherwise.
-    dockerVersion: probe.serverVersion ?? host.dockerVersion,
-    swarmRole: probe.swarmRole ?? null,
+    dockerVersion: probe?.serverVersion ?? host.dockerVersion,
+    swarmRole: probe?.swarmRole ?? null,
     certificatesExpire: earliestExpiry(host.certificates ?? []),
     certificates: host.certificates ?? [],
-    error: probe.error ?? null,
+    error: state.error,
   };
 }
 
@@ -71,6 +83,7 @@ export function renderHostTable(rows: HostStatus[], now = new Date()): string {
     "NAME",
     "DRIVER",
     "ADDRESS",
+    "STATE",
     "REACHABLE",
     "DOCKER",
     "SWARM",
@@ -81,6 +94,7 @@ export function renderHostTable(rows: HostStatus[], now = new Date()): string {
     row.name,
     row.driver,
     row.address,
+    row.state,
     row.reachable ? "yes" : "no",
     row.dockerVersion,
     row.swarmRole ?? "-",
@@ -104,37 +118,32 @@ export function registerLsCommand(program: Command): void {
   program
     .command("ls")
     .description(
-      "list the stack's hosts: address, whether the Docker API answers, version, swarm role, " +
+      "list the stack's hosts: address, state, whether the Docker API answers, version, swarm role, " +
         "when the first of its certificates expires (all of them with --format json)",
     )
     .option("-s, --stack <stack>", "stack to read", defaultStackName())
     .option("--format <format>", "table or json", "table")
+    .option("--json", "the same as --format json")
     .option("--timeout <ms>", "how long to wait for each Docker API", "3000")
-    .action(async (options: { stack: string; format: string; timeout: string }) => {
+    .action(async (options: { stack: string; format: string; json?: boolean; timeout: string }) => {
       if (options.format !== "table" && options.format !== "json") {
         throw new CliError(
           `--format ${JSON.stringify(options.format)} is not known: use table or json`,
           2,
         );
       }
-      const timeoutMs = Number(options.timeout);
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-        throw new CliError(
-          `--timeout ${JSON.stringify(options.timeout)} must be a number of milliseconds`,
-          2,
-        );
-      }
+      const timeoutMs = parseTimeout(options.timeout);
       const outputs = await readStackOutputs(options.stack, defaultWorkDir());
-      const tls = outputs.dockerTls;
-      // Hosts are independent: probe them all at once, so `ls` takes one timeout at most.
+      // Hosts are independent: ask them all at once, so `ls` takes one timeout at most.
       const rows = await Promise.all(
-        outputs.hosts.map(async (host) =>
-          hostStatus(host, await probeEngine(host.dockerHost, tls, timeoutMs)),
-        ),
+        outputs.hosts.map(async (host) => {
+          const { state, probe } = await readHostState(outputs, host, timeoutMs);
+          return hostStatus(host, state, probe);
+        }),
       );
       const shared = renderSharedCertificates(outputs.certificates ?? [], new Date());
       process.stdout.write(
-        options.format === "json"
+        options.json || options.format === "json"
           ? `${JSON.stringify(rows, null, 2)}\n`
           : `${renderHostTable(rows)}\n${shared === "" ? "" : `\n${shared}\n`}`,
       );

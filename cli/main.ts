@@ -1,11 +1,19 @@
 import { Command, CommanderError } from "commander";
 import { CliError } from "./cli-error";
+import { registerActiveCommand } from "./active";
 import { registerContextCommand } from "./context";
 import { registerEnvCommand } from "./env";
+import { registerGlobalStatusCommand } from "./global-status";
+import { registerInspectCommand } from "./inspect";
+import { registerIpCommand } from "./ip";
 import { registerLsCommand } from "./ls";
+import { registerPowerCommands } from "./power-commands";
 import { registerRegenerateCertsCommand } from "./regenerate-certs";
+import { registerScpCommand } from "./scp";
 import { registerSshCommand } from "./ssh";
 import { registerSshConfigCommand } from "./ssh-config";
+import { registerStatusCommand } from "./status";
+import { registerUrlCommand } from "./url";
 
 /**
  * `dockfleet`: what docker-machine and Vagrant users typed every day (ls, env, ssh, ssh-config),
@@ -14,17 +22,26 @@ import { registerSshConfigCommand } from "./ssh-config";
 export function buildProgram(): Command {
   const program = new Command("dockfleet")
     .description(
-      "Docker hosts of a dockfleet stack: list them, point Docker at them, log in, renew their certificates",
+      "Docker hosts of a dockfleet stack: list and inspect them, point Docker at them, log in, " +
+        "copy files, stop and start them, renew their certificates",
     )
     .showHelpAfterError()
     // Lets `dockfleet ssh host-1 ls -la` pass -la to the remote command.
     .enablePositionalOptions()
     .exitOverride();
   registerLsCommand(program);
+  registerStatusCommand(program);
+  registerGlobalStatusCommand(program);
+  registerIpCommand(program);
+  registerUrlCommand(program);
+  registerInspectCommand(program);
+  registerActiveCommand(program);
   registerEnvCommand(program);
   registerContextCommand(program);
   registerSshCommand(program);
+  registerScpCommand(program);
   registerSshConfigCommand(program);
+  registerPowerCommands(program);
   registerRegenerateCertsCommand(program);
   return program;
 }

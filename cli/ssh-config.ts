@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { writeStackClientFiles } from "./client-files";
+import { printResult } from "./options";
 import { defaultStackName, defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
 
 export interface SshConfigHost {
@@ -47,7 +48,8 @@ export function registerSshConfigCommand(program: Command): void {
     )
     .argument("[host]", "only this host")
     .option("-s, --stack <stack>", "stack to read", defaultStackName())
-    .action(async (hostName: string | undefined, options: { stack: string }) => {
+    .option("--json", "print the logins and file paths as JSON for scripts instead")
+    .action(async (hostName: string | undefined, options: { stack: string; json?: boolean }) => {
       const outputs = await readStackOutputs(options.stack, defaultWorkDir());
       const hosts = hostName === undefined ? outputs.hosts : [findHost(outputs, hostName)];
       // The files the config block points at, which must outlive this command: the stack's one
@@ -59,8 +61,7 @@ export function registerSshConfigCommand(program: Command): void {
         user: host.sshUser,
         port: host.sshPort,
       }));
-      process.stdout.write(
-        renderSshConfig(logins, { identityFile: files.sshKey, knownHostsFile: files.knownHosts }),
-      );
+      const paths = { identityFile: files.sshKey, knownHostsFile: files.knownHosts };
+      printResult(options.json, { hosts: logins, ...paths }, renderSshConfig(logins, paths));
     });
 }

@@ -60,7 +60,7 @@ export function registerSshCommand(program: Command): void {
  * Runs a program on this terminal and returns its exit code. Ctrl-C goes to the child (same
  * process group); this process waits for it and exits with its code.
  */
-function runInteractive(program: string, args: string[]): Promise<number> {
+export function runInteractive(program: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const ignore = () => undefined;
     process.on("SIGINT", ignore);

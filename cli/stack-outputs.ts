@@ -1,8 +1,8 @@
+import { execFile } from "node:child_process";
 import * as path from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import {
   type HostOutput,
-  outputValues,
   parseStackOutputs,
   type StackOutputs,
   StackOutputsError,
@@ -43,44 +43,86 @@ export function parseNamedStackOutputs(stackName: string, values: unknown): Name
   }
 }
 
+/** `pulumi ARGS` in the project (bin/dockfleet put the CLI on PATH and chose the backend). */
+function runPulumi(
+  args: string[],
+  workDir: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "pulumi",
+      [...args, "--non-interactive"],
+      { cwd: workDir, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") {
+          reject(
+            new CliError(
+              `cannot run the Pulumi CLI: ${error.message}; run dockfleet through bin/dockfleet`,
+            ),
+          );
+          return;
+        }
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
 /**
- * Reads a stack's outputs through the Automation API (secrets in clear: the CLI writes them to
- * private files). Fails with the stacks that do exist when the name is unknown, and with how to
- * fix it when the stack has no hosts yet or outputs of an older dockfleet.
+ * Reads a stack's outputs (secrets in clear: the CLI writes them to private files) with one
+ * `pulumi stack output` (the Automation API would load the whole SDK and run the CLI three
+ * times, seconds per command). Fails with the stacks that do exist when the name is unknown, and
+ * with how to fix it when the stack has no hosts yet or outputs of an older dockfleet.
  */
 export async function readStackOutputs(
   stackName: string,
   workDir: string,
 ): Promise<NamedStackOutputs> {
-  const stack = await selectNamedStack(stackName, workDir);
-  return parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
+  const result = await runPulumi(
+    ["stack", "output", "--json", "--show-secrets", "--stack", stackName],
+    workDir,
+  );
+  if (result.code !== 0) throw await stackError(stackName, workDir, result.stderr);
+  return parseNamedStackOutputs(stackName, JSON.parse(result.stdout));
 }
 
 /**
- * The stack through the Automation API; fails with the stacks that do exist when the name is
- * unknown, or with the last lines of Pulumi's error.
+ * The stack through the Automation API (for a state export); fails with the stacks that do exist
+ * when the name is unknown, or with the last lines of Pulumi's error.
  */
 export async function selectNamedStack(stackName: string, workDir: string): Promise<Stack> {
+  // Loaded here: the SDK takes seconds to load, and most commands only read outputs.
+  const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
   try {
     return await LocalWorkspace.selectStack({ stackName, workDir });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    if (!/no stack named|not found|does not exist/i.test(reason)) {
-      throw new CliError(`cannot open stack "${stackName}" in ${workDir}:\n${lastLines(reason)}`);
-    }
-    const known = await listStackNames(workDir);
-    throw new CliError(
-      `no stack named "${stackName}" in ${process.env.PULUMI_BACKEND_URL ?? "the Pulumi backend"}` +
-        ` (stacks: ${known.length > 0 ? known.join(", ") : "none"}); ` +
-        `choose one with -s <stack>, or create it with \`bin/up ${stackName}\``,
+    throw await stackError(
+      stackName,
+      workDir,
+      error instanceof Error ? error.message : String(error),
     );
   }
 }
 
-async function listStackNames(workDir: string): Promise<string[]> {
+/** Why a stack could not be opened: an unknown name (with the known ones), or Pulumi's error. */
+async function stackError(stackName: string, workDir: string, reason: string): Promise<CliError> {
+  if (!/no stack named|not found|does not exist/i.test(reason)) {
+    return new CliError(`cannot open stack "${stackName}" in ${workDir}:\n${lastLines(reason)}`);
+  }
+  const known = await listStackNames(workDir);
+  return new CliError(
+    `no stack named "${stackName}" in ${process.env.PULUMI_BACKEND_URL ?? "the Pulumi backend"}` +
+      ` (stacks: ${known.length > 0 ? known.join(", ") : "none"}); ` +
+      `choose one with -s <stack>, or create it with \`bin/up ${stackName}\``,
+  );
+}
+
+/** The names of the project's stacks in the backend; none when the backend cannot be read. */
+export async function listStackNames(workDir: string): Promise<string[]> {
   try {
-    const workspace = await LocalWorkspace.create({ workDir });
-    return (await workspace.listStacks()).map((summary) => summary.name).sort();
+    const result = await runPulumi(["stack", "ls", "--json"], workDir);
+    if (result.code !== 0) return [];
+    return (JSON.parse(result.stdout) as { name: string }[]).map((summary) => summary.name).sort();
   } catch {
     return [];
   }
@@ -91,7 +133,10 @@ function lastLines(text: string, count = 5): string {
 }
 
 /** The named host of a stack, or an error listing the stack's hosts. */
-export function findHost(outputs: NamedStackOutputs, hostName: string): HostOutput {
+export function findHost(
+  outputs: Pick<NamedStackOutputs, "hosts" | "stack">,
+  hostName: string,
+): HostOutput {
   const host = outputs.hosts.find((candidate) => candidate.name === hostName);
   if (host === undefined) {
     throw new CliError(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { swarmRoleOf } from "../../cli/docker-api";
+import { type EngineProbe, swarmRoleOf } from "../../cli/docker-api";
+import { machineState } from "../../cli/host-state";
 import {
   earliestExpiry,
   formatExpiry,
@@ -42,31 +43,41 @@ describe("dockfleet ls", () => {
     assert.equal(swarmRoleOf({}), undefined);
   });
 
-  it("prefers the live engine's version and keeps the reason a host is unreachable", () => {
-    const up = hostStatus(host, {
-      reachable: true,
-      serverVersion: "20.10.24",
-      swarmRole: "manager",
+  it("prefers the live engine's version, keeps the reason a host is unreachable, shows stopped hosts as stopped", () => {
+    const probed = (probe: EngineProbe) => ({
+      ...machineState({ state: "running" }, probe),
+      reachable: probe.reachable,
     });
+    const upProbe = { reachable: true, serverVersion: "20.10.24", swarmRole: "manager" as const };
+    const up = hostStatus(host, probed(upProbe), upProbe);
     assert.equal(up.dockerVersion, "20.10.24");
     assert.equal(up.swarmRole, "manager");
-    const down = hostStatus(
-      { ...host, name: "host-2" },
-      { reachable: false, error: "connect ECONNREFUSED" },
-    );
+    assert.equal(up.state, "Running");
+    const downProbe = { reachable: false, error: "connect ECONNREFUSED" };
+    const down = hostStatus({ ...host, name: "host-2" }, probed(downProbe), downProbe);
     assert.equal(down.dockerVersion, host.dockerVersion);
-    assert.equal(down.error, "connect ECONNREFUSED");
+    assert.equal(down.state, "Error");
+    assert.equal(down.error, "Docker API: connect ECONNREFUSED");
+    const olderProbe = { reachable: true, serverVersion: "20.10.24" };
     const older = hostStatus(
       { ...host, name: "host-3", certificates: undefined },
-      { reachable: true, serverVersion: "20.10.24" },
+      probed(olderProbe),
+      olderProbe,
     );
+    const stopped = hostStatus(
+      { ...host, name: "host-4" },
+      { ...machineState({ state: "stopped" }, undefined), reachable: false },
+      undefined,
+    );
+    assert.equal(stopped.error, null, "a stopped host is not broken");
     assert.equal(
-      renderHostTable([up, down, older], NOW),
+      renderHostTable([up, down, older, stopped], NOW),
       [
-        "NAME     DRIVER   ADDRESS        REACHABLE   DOCKER                     SWARM     CERTS EXPIRE   ERRORS",
-        "host-1   local    172.30.80.10   yes         20.10.24                   manager   2029-03-05",
-        "host-2   local    172.30.80.10   no          20.10.24+dfsg1-1+deb12u1   -         2029-03-05     connect ECONNREFUSED",
-        "host-3   local    172.30.80.10   yes         20.10.24                   -         -",
+        "NAME     DRIVER   ADDRESS        STATE     REACHABLE   DOCKER                     SWARM     CERTS EXPIRE   ERRORS",
+        "host-1   local    172.30.80.10   Running   yes         20.10.24                   manager   2029-03-05",
+        "host-2   local    172.30.80.10   Error     no          20.10.24+dfsg1-1+deb12u1   -         2029-03-05     Docker API: connect ECONNREFUSED",
+        "host-3   local    172.30.80.10   Running   yes         20.10.24                   -         -",
+        "host-4   local    172.30.80.10   Stopped   no          20.10.24+dfsg1-1+deb12u1   -         2029-03-05",
       ].join("\n"),
     );
     assert.deepEqual(up.certificates, host.certificates, "--format json lists every certificate");

@@ -90,6 +90,11 @@ function colonMac(mac: string): string {
   return mac.toLowerCase().match(/../g)!.join(":");
 }
 
+/** Pure: the VirtualBox VM name of a host: unique per stack, so stacks never collide. */
+export function virtualBoxVmName(stack: string, host: string): string {
+  return `dockfleet-${stack}-${host}`;
+}
+
 /** Pure: every VM's name, addresses, port and MACs. */
 export function planVirtualBoxVms(args: VirtualBoxPlanArgs): PlannedVirtualBoxVm[] {
   const { base, prefix } = hostOnlyAddressing(args.config.hostOnlyCidr);
@@ -101,7 +106,7 @@ export function planVirtualBoxVms(args: VirtualBoxPlanArgs): PlannedVirtualBoxVm
   }
   return Array.from({ length: args.count }, (_, index) => {
     const host = `${args.namePrefix}-${index + 1}`;
-    const vmName = `dockfleet-${args.stack}-${host}`;
+    const vmName = virtualBoxVmName(args.stack, host);
     return {
       host,
       vmName,

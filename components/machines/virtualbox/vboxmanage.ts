@@ -86,6 +86,14 @@ function commandError(binary: string, args: string[], result: CommandResult): Er
   );
 }
 
+/** `VBoxManage ARGS`, failing with the command and its stderr; returns stdout. */
+export async function vboxmanageOutput(args: string[]): Promise<string> {
+  const vboxmanage = findVBoxManage();
+  const result = await run(vboxmanage, args);
+  if (result.code !== 0) throw commandError(vboxmanage, args, result);
+  return result.stdout;
+}
+
 /** Names of the host-only interfaces VirtualBox knows ("Name: vboxnet0" lines). */
 async function listHostOnlyAdapters(vboxmanage: string): Promise<string[]> {
   const result = await run(vboxmanage, ["list", "hostonlyifs"]);
