@@ -43,7 +43,7 @@ import {
   planSwarm,
   renderNetworkCreateArgs as renderOverlayCreateArgs,
   renderSwarmInitCommand,
-  renderSwarmJoinCommand,
+  renderSwarmJoinRequest,
 } from "../../components/swarm/plan";
 import { ConfigError } from "../../provision/config/errors";
 import { toAllConfig } from "./bad-config-cases";
@@ -354,7 +354,7 @@ function planAccepted(config: StackConfig): void {
     const swarm = resolveSwarmConfig(config.swarm);
     const plan = planSwarm(names, swarm);
     renderSwarmInitCommand(addresses[0], plan.port);
-    renderSwarmJoinCommand(addresses[0], plan.port, `${addresses[0]}:${plan.port}`, "TOKEN");
+    renderSwarmJoinRequest(addresses[0], plan.port, `${addresses[0]}:${plan.port}`, "TOKEN");
     for (const network of plan.networks) renderOverlayCreateArgs(network, { a: "b" });
   }
   // The registry.
