@@ -208,6 +208,7 @@ function stackConfigArbitrary(mixed: boolean) {
         dataDir: path("/var/lib/etcd/dockfleet"),
         source: maybe(fc.constantFrom("distro", "tarball")),
         downloadUrl: maybe(url),
+        sha256: maybe(pick([{ amd64: "ab".repeat(32) }], [{ amd64: "AB" }])),
         clusterToken: maybe(pick(["tok-1"], ["bad token"])),
         extraFlags: maybe(
           fc.dictionary(
