@@ -115,12 +115,12 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
   });
 
   /** install-etcd.sh from the mirror in the host container; its exit code and output. */
-  const runInstallScript = (amd64: string | undefined = sha256) => {
+  const runInstallScript = (amd64: string | null = sha256) => {
     const env = renderEtcdInstallEnv({
       source: "tarball",
       version: VERSION,
       downloadUrl,
-      sha256: amd64 === undefined ? {} : { amd64 },
+      sha256: amd64 === null ? {} : { amd64 },
     });
     const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
     return runCommand(DOCKER_CLI, ["exec", "-i", container, "env", ...exports, "bash", "-s"], {
@@ -177,7 +177,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /does not have the SHA-256 0{64} \(dockfleet:etcd\.sha256\.amd64\)/);
     const before = requested.length;
-    const unverified = await runInstallScript(undefined);
+    const unverified = await runInstallScript(null);
     assert.notEqual(unverified.code, 0);
     assert.match(
       unverified.stderr,
