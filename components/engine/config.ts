@@ -54,6 +54,14 @@ export const EngineConfigSchema = z
         'With source "mirror": a preset name (aliyun, tuna, ustc) or the base URL of a ' +
           "docker-ce mirror.",
       ),
+    allowInsecureHttpMirror: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Accept an http:// mirrorUrl. Packages are still checked against Docker's signing key " +
+          "(shipped with dockfleet), but anyone on the path can see and withhold what a host " +
+          "installs, and serve it stale packages.",
+      ),
     version: z
       .string()
       .regex(/^[A-Za-z0-9.:~+-]+$/, { message: "must be a package version string" })
@@ -128,6 +136,19 @@ export const EngineConfigSchema = z
         code: "custom",
         path: ["mirrorUrl"],
         message: `is used only with engine.source "mirror" (engine.source is "${config.source}"): set both, or remove mirrorUrl`,
+      });
+    }
+    if (
+      config.mirrorUrl?.startsWith("http://") &&
+      config.source === "mirror" &&
+      !config.allowInsecureHttpMirror
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mirrorUrl"],
+        message:
+          "is plain http, which anyone on the path can read and tamper with: use an https:// " +
+          "mirror, or set engine.allowInsecureHttpMirror: true to accept it knowingly",
       });
     }
     // Docker's data directory holds every image and volume: the same rules as a service's data

@@ -1,3 +1,4 @@
+import { dockerCeSigningKey } from "./signing-keys";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
@@ -60,7 +61,13 @@ export function renderInstallEnv(config: EngineConfig): Record<string, string> {
     DOCKER_START: "0",
   };
   const baseUrl = dockerCeBaseUrl(config);
-  if (baseUrl !== undefined) env.DOCKER_CE_MIRROR = baseUrl;
+  if (baseUrl !== undefined) {
+    env.DOCKER_CE_MIRROR = baseUrl;
+    // Docker's keys travel with the script: the mirror never decides which packages are genuine.
+    env.DOCKER_CE_DEB_KEY = dockerCeSigningKey("deb");
+    env.DOCKER_CE_RPM_KEY = dockerCeSigningKey("rpm");
+    if (config.allowInsecureHttpMirror) env.ALLOW_HTTP_MIRROR = "1";
+  }
   if (config.version !== undefined) env.DOCKER_VERSION = config.version;
   return env;
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
-import { ETCD_FLAG_VALUE } from "./plan";
+import { ETCD_FLAG_VALUE, ETCD_TARBALL_ARCHES, etcdTarballSha256 } from "./plan";
 import { hostDataPath, hostName, httpUrl } from "../../provision/config/fields";
 
 /**
@@ -67,6 +67,19 @@ export const EtcdConfigSchema = z
       .describe(
         'With source "tarball": base URL laid out like GitHub\'s release downloads (a ' +
           "mirror of them).",
+      ),
+    sha256: z
+      .partialRecord(
+        z.enum(ETCD_TARBALL_ARCHES),
+        z.string().regex(/^[0-9a-f]{64}$/, {
+          message: "must be a SHA-256 digest: 64 lower-case hex digits",
+        }),
+      )
+      .optional()
+      .describe(
+        'With source "tarball": the SHA-256 of etcd-v<version>-linux-<arch>.tar.gz per ' +
+          'architecture ({"amd64": "<64 hex digits>"}), from the release\'s SHA256SUMS; ' +
+          "overrides the sums dockfleet pins. A download is never installed unverified.",
       ),
     clusterToken: z
       .string()
@@ -146,6 +159,17 @@ export const EtcdConfigSchema = z
         code: "custom",
         path: ["electionTimeoutMs"],
         message: `must be at least 5 × heartbeatIntervalMs (${5 * config.heartbeatIntervalMs}), as etcd requires`,
+      });
+    }
+    if (config.source === "tarball" && Object.keys(etcdTarballSha256(config)).length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sha256"],
+        message:
+          `is required for etcd.version "${config.version}" with source "tarball": dockfleet ` +
+          "pins no published checksum for this release and never installs an unverified " +
+          `download; give the SHA-256 of etcd-v${config.version}-linux-<arch>.tar.gz from the ` +
+          'release\'s SHA256SUMS, e.g. {"amd64": "<64 hex digits>"}',
       });
     }
     if (config.clientPort === config.peerPort) {

@@ -389,18 +389,46 @@ export function checkRemovalKeepsQuorum(args: {
   }
 }
 
-/** install-etcd.sh's parameters. */
+/** The architectures etcd publishes Linux release tarballs for. */
+export const ETCD_TARBALL_ARCHES = ["amd64", "arm64", "ppc64le", "s390x"] as const;
+export type EtcdTarballArch = (typeof ETCD_TARBALL_ARCHES)[number];
+
+/**
+ * SHA-256 of the official release tarballs (etcd-v<version>-linux-<arch>.tar.gz), pinned per
+ * version: a mirror serves the download, never the checksum that decides whether it is genuine.
+ * Empty for now: GitHub is unreachable from where dockfleet is developed and no copy of the
+ * published SHA256SUMS could be checked, so every release needs `etcd.sha256` from the stack.
+ * Add a release only with sums taken from its published SHA256SUMS.
+ */
+export const ETCD_RELEASE_SHA256: Readonly<
+  Record<string, Readonly<Partial<Record<EtcdTarballArch, string>>>>
+> = Object.freeze({});
+
+/** The tarball checksums a config trusts: the pinned ones for its version, then the stack's own. */
+export function etcdTarballSha256(config: {
+  version: string;
+  sha256?: Partial<Record<EtcdTarballArch, string>>;
+}): Partial<Record<EtcdTarballArch, string>> {
+  return { ...ETCD_RELEASE_SHA256[config.version], ...config.sha256 };
+}
+
+/** install-etcd.sh's parameters: with a tarball, the SHA-256 it must have per architecture. */
 export function renderEtcdInstallEnv(config: {
   source: "distro" | "tarball";
   version: string;
   downloadUrl: string;
+  sha256?: Partial<Record<EtcdTarballArch, string>>;
 }): Record<string, string> {
   if (config.source === "distro") return { ETCD_SOURCE: "distro" };
-  return {
+  const env: Record<string, string> = {
     ETCD_SOURCE: "tarball",
     ETCD_VERSION: config.version,
     ETCD_DOWNLOAD_URL: config.downloadUrl.replace(/\/+$/, ""),
   };
+  for (const [arch, digest] of Object.entries(etcdTarballSha256(config))) {
+    env[`ETCD_SHA256_${arch.toUpperCase()}`] = digest;
+  }
+  return env;
 }
 
 /** The release tarball install-etcd.sh downloads (the same layout the script builds). */

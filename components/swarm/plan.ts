@@ -330,20 +330,33 @@ export function renderSwarmInitCommand(advertiseAddress: string, port: number): 
 }
 
 /**
- * `docker swarm join` with the token read from an environment variable, so that the token is
- * never part of a command line that errors or logs print.
+ * Joins a swarm through the Engine API on the local socket, with the request body (which holds the
+ * join token) on stdin: `docker swarm join` takes the token only as an argument, which every user
+ * on the host sees in `ps`. Fails with the API's message when the daemon refuses.
  */
-export function renderSwarmJoinCommand(
+export const SWARM_JOIN_COMMAND = [
+  "command -v curl >/dev/null || { echo 'curl is needed to join the swarm through the Engine API: install it' >&2; exit 1; }",
+  "response=$(curl -sS --unix-socket /var/run/docker.sock -H 'Content-Type: application/json' " +
+    "--data-binary @- -w ' HTTP %{http_code}' http://localhost/swarm/join) || exit 1",
+  'case "$response" in *" HTTP 200") exit 0 ;; esac',
+  'echo "the Docker daemon refused to join the swarm: $response" >&2',
+  "exit 1",
+].join("\n");
+
+/** The body of POST /swarm/join, for SWARM_JOIN_COMMAND's stdin: the host's private address:port. */
+export function renderSwarmJoinRequest(
   advertiseAddress: string,
   port: number,
   joinAddress: string,
-  tokenVariable: string,
+  token: string,
 ): string {
   const address = `${advertiseAddress}:${port}`;
-  return (
-    `docker swarm join --token "$${tokenVariable}" --advertise-addr ${shellQuote(address)} ` +
-    `--listen-addr ${shellQuote(address)} ${shellQuote(joinAddress)}`
-  );
+  return JSON.stringify({
+    ListenAddr: address,
+    AdvertiseAddr: address,
+    RemoteAddrs: [joinAddress],
+    JoinToken: token,
+  });
 }
 
 /** A docker argv as one shell command line. */

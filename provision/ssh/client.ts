@@ -23,7 +23,13 @@ import {
   sendSignal,
 } from "./channel";
 import { describeProcessGroup, PROCESS_LIST_COMMAND } from "./processes";
-import { remoteBasename, remoteDirname, renderRemoteCommand, shellQuote } from "./shell";
+import {
+  remoteBasename,
+  remoteDirname,
+  renderRemoteCommand,
+  shellQuote,
+  type RemoteCommand,
+} from "./shell";
 import type { ExecOptions, ExecResult, SshConnectionArgs } from "./types";
 
 /** After a timeout: SIGTERM, this long to exit, then SIGKILL and close; then give up waiting. */
@@ -133,9 +139,9 @@ export class SshConnection implements SshClient {
    * Pass secrets in opts.env or opts.stdin, never in the command: errors print the command.
    */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const remoteCommand = renderRemoteCommand(command, opts.env);
+    const remote = renderRemoteCommand(command, opts.env);
     const envNames = Object.keys(opts.env ?? {});
-    return this.channels.run(() => this.runChannel(command, remoteCommand, envNames, opts));
+    return this.channels.run(() => this.runChannel(command, remote, envNames, opts));
   }
 
   /** Like exec, but throws SshCommandError unless the command exits 0 (stderr output alone is fine). */
@@ -201,7 +207,7 @@ export class SshConnection implements SshClient {
 
   private runChannel(
     command: string,
-    remoteCommand: string,
+    remote: RemoteCommand,
     envNames: string[],
     opts: ExecOptions,
   ): Promise<ExecResult> {
@@ -284,12 +290,16 @@ export class SshConnection implements SshClient {
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => void endOnTimeout(channel), timeoutMs);
         }
-        channel.end(opts.stdin);
+        channel.end(
+          remote.stdinPrefix === ""
+            ? opts.stdin
+            : Buffer.concat([Buffer.from(remote.stdinPrefix), Buffer.from(opts.stdin ?? "")]),
+        );
       };
 
       const prefix = timeoutMs !== undefined ? PROCESS_GROUP_REPORT : "";
       this.openChannel<ClientChannel>(
-        (callback) => this.connection.exec(prefix + remoteCommand, callback),
+        (callback) => this.connection.exec(prefix + remote.command, callback),
         onChannel,
       );
     });

@@ -42,6 +42,7 @@ import {
   upPrintingOutput,
   writeStackConfig,
 } from "../helpers/stack";
+import { ArgvWatcher, linesWithSecrets } from "../helpers/argv-watcher";
 
 /**
  * One local stack of three hosts, through the program itself (index.ts, the Automation API, the
@@ -56,7 +57,9 @@ import {
  *    (SwarmCluster, PrivateRegistry with TLS from the environment's CA and htpasswd, CounterApp
  *    and WordPressApp), images pushed from this machine into the registry and pulled from it by
  *    every node;
- *  - security, over the whole chain's state: no secret in plain text in the backend's files, the
+ *  - security, over the whole chain's state: no secret value on any command line of the hosts or
+ *    of this machine while the two `up`s ran (`ps -eo args` sampled every 100 ms), no secret in
+ *    plain text in the backend's files, the
  *    Docker API only for clients with a certificate from the environment's CA, SSH without
  *    passwords, dockfleet's key files readable by root only.
  * Then what changes the stack, last: an `up` that changes nothing, a host restart the apps come
@@ -198,6 +201,11 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       ),
     );
   const dockerRestarts = () => dockerRestartsOn(hosts, onHost);
+  /** Every command line seen while the stack and then the apps came up. */
+  const watcher = new ArgvWatcher(
+    ["host-1", "host-2", "host-3"].map((name) => localResourceNames(STACK, name).container),
+  );
+  let commandLines: Awaited<ReturnType<ArgvWatcher["stop"]>> | undefined;
 
   before(async () => {
     requireHostImage();
@@ -219,9 +227,11 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
     console.log(`app images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     writeConfig({ images });
     stack = await openStack(STACK);
+    watcher.start();
   });
 
   after(async () => {
+    await watcher.stop().catch(() => undefined);
     await closeAllSshClients();
     await runDocker(["rm", "--force", `${STACK}-mirror`]).catch(() => undefined);
     await removeStackCompletely(stack, STACK);
@@ -438,6 +448,7 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       const started = Date.now();
       const result = await upPrintingOutput(stack);
       console.log(`up with the apps took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      commandLines = await watcher.stop();
       const outputs = parseOutputMap(result.outputs);
       // The same hosts; host-1 now also lists the registry's certificate.
       const withoutCertificates = (list: HostOutput[]) =>
@@ -594,6 +605,33 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
         for (const line of body)
           assert.ok(!files.includes(line), "a private key is in plain state");
       }
+    });
+
+    it("put no secret value on a command line, on the hosts or here, while up ran", async () => {
+      assert.ok(commandLines, "the command lines were collected after the apps' up");
+      const { secretValues, plainValues } = collectStateStrings(
+        (await stack.exportStack()).deployment,
+      );
+      const publicText = [...plainValues].join("\n");
+      const needles = [...secretValues].flatMap((secret) =>
+        secretNeedles(secret).filter((line) => !publicText.includes(line)),
+      );
+      // Private keys, the registry and database passwords, the swarm join tokens at least.
+      assert.ok(needles.length >= 20, `only ${needles.length} secret values to look for`);
+      assert.equal(commandLines.hosts.size, 3, "every host was watched");
+      for (const [container, lines] of commandLines.hosts) {
+        // The watcher saw the deployment: dockfleet's scripts and the swarm join ran there.
+        assert.ok(
+          [...lines].some((line) => /bash -s|DOCKFLEET_ENV/.test(line)),
+          `${container}: no script seen`,
+        );
+        assert.deepEqual(linesWithSecrets(lines, needles), [], container);
+      }
+      assert.ok(
+        [...commandLines.local].some((line) => /pulumi/.test(line)),
+        "no pulumi seen here",
+      );
+      assert.deepEqual(linesWithSecrets(commandLines.local, needles), [], "this machine");
     });
 
     it("answers a client holding a certificate from the environment's CA", async () => {

@@ -247,11 +247,16 @@ export function scriptResult(fields: Record<string, string>): FakeReply {
 }
 
 /**
- * The recorded command lines that contain `text`: a secret must be in none (errors and logs print
- * command lines; env values and stdin they do not).
+ * The command lines, as the real client would send them to the host (env included), that contain
+ * `text`: a secret must be in none (errors and logs print command lines, and every user on the
+ * host sees them in `ps`; stdin stays unseen).
  */
 export function commandLinesWith(text: string, ...fakes: FakeCommander[]): string[] {
-  return fakes.flatMap((fake) => fake.commandLines.filter((line) => line.includes(text)));
+  return fakes.flatMap((fake) =>
+    fake.commands
+      .map((call) => renderRemoteCommand(call.command, call.env).command)
+      .filter((line) => line.includes(text)),
+  );
 }
 
 /** A provider's create or update result, with the outputs every dockfleet provider returns. */

@@ -27,7 +27,7 @@ import {
  * install-etcd.sh's tarball source in a real systemd host container, against a download mirror
  * served from this machine. GitHub is unreachable here, so the "release" is laid out like the
  * official one but built from the binaries of Debian's etcd 3.4 packages: the download, the
- * SHA256SUMS check, the install, the unit and the second run that changes nothing are real; the
+ * SHA-256 check (against the sum the stack gives), the install, the unit and the second run that changes nothing are real; the
  * official artefact is not.
  */
 
@@ -46,12 +46,14 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
   const mirrorDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-etcd-mirror-"));
   let server: http.Server;
   let downloadUrl = "";
+  /** The tarball's SHA-256, given as the stack would (etcd.sha256). */
+  let sha256 = "";
   const requested: string[] = [];
   const container = localResourceNames(STACK, "host-1").container;
 
   before(async () => {
     const hostImage = requireHostImage();
-    // A release laid out as on GitHub: v<version>/etcd-v<version>-linux-amd64.tar.gz + SHA256SUMS.
+    // A release laid out as on GitHub: v<version>/etcd-v<version>-linux-amd64.tar.gz.
     const name = `etcd-v${VERSION}-linux-amd64`;
     const release = path.join(mirrorDir, `v${VERSION}`);
     fs.mkdirSync(path.join(release, name), { recursive: true });
@@ -72,7 +74,7 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     const digest = createHash("sha256")
       .update(fs.readFileSync(path.join(release, `${name}.tar.gz`)))
       .digest("hex");
-    fs.writeFileSync(path.join(release, "SHA256SUMS"), `${digest}  ${name}.tar.gz\n`);
+    sha256 = digest;
 
     server = http.createServer((request, response) => {
       const file = path.join(mirrorDir, path.normalize(request.url ?? "/"));
@@ -113,8 +115,13 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
   });
 
   /** install-etcd.sh from the mirror in the host container; its exit code and output. */
-  const runInstallScript = () => {
-    const env = renderEtcdInstallEnv({ source: "tarball", version: VERSION, downloadUrl });
+  const runInstallScript = (amd64: string | null = sha256) => {
+    const env = renderEtcdInstallEnv({
+      source: "tarball",
+      version: VERSION,
+      downloadUrl,
+      sha256: amd64 === null ? {} : { amd64 },
+    });
     const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
     return runCommand(DOCKER_CLI, ["exec", "-i", container, "env", ...exports, "bash", "-s"], {
       input: SCRIPT,
@@ -164,14 +171,26 @@ describe("install-etcd.sh, tarball source", { timeout: 5 * 60_000 }, () => {
     assert.equal(requested.length, before, "nothing was downloaded again");
   });
 
-  it("refuses a download whose checksum does not match", async () => {
+  it("refuses a download whose checksum does not match, and one without a checksum", async () => {
     await docker(["exec", container, "rm", "-f", "/usr/local/bin/etcd"]);
-    fs.writeFileSync(
-      path.join(mirrorDir, `v${VERSION}`, "SHA256SUMS"),
-      `${"0".repeat(64)}  etcd-v${VERSION}-linux-amd64.tar.gz\n`,
+    const wrong = await runInstallScript("0".repeat(64));
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /does not have the SHA-256 0{64} \(dockfleet:etcd\.sha256\.amd64\)/);
+    const before = requested.length;
+    const unverified = await runInstallScript(null);
+    assert.notEqual(unverified.code, 0);
+    assert.match(
+      unverified.stderr,
+      /ETCD_SHA256_AMD64 is not set to a SHA-256: dockfleet never installs/,
     );
-    const result = await runInstallScript();
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /does not match the release's SHA256SUMS/);
+    assert.equal(requested.length, before, "nothing is downloaded without a checksum");
+    const installed = await runCommand(DOCKER_CLI, [
+      "exec",
+      container,
+      "test",
+      "-e",
+      "/usr/local/bin/etcd",
+    ]);
+    assert.notEqual(installed.code, 0, "nothing was installed");
   });
 });

@@ -21,6 +21,7 @@ import {
   type CertificateAndKey,
 } from "../../provision/pki";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { dockerCeSigningKey } from "../../components/engine/signing-keys";
 
 const HOST_IMAGE = process.env.DOCKFLEET_HOST_IMAGE;
 const TEST_LABEL = "dockfleet.test=install-docker";
@@ -266,19 +267,29 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
     );
   });
 
-  it("fails with the URL when the docker-ce mirror cannot be reached, leaving no key behind", async () => {
+  it("trusts a docker-ce mirror with Docker's shipped key only; plain http only when allowed", async () => {
     // Port 9 on the host container's own loopback: refused at once, no traffic leaves it.
-    const mirror = await runScript(INSTALL_SCRIPT, {
-      DOCKER_SOURCE: "mirror",
-      DOCKER_CE_MIRROR: "http://127.0.0.1:9/docker-ce/",
-    });
-    assert.equal(mirror.code, 1);
-    assert.match(
-      mirror.stderr,
-      /could not download http:\/\/127\.0\.0\.1:9\/docker-ce\/linux\/debian\/gpg; check DOCKER_CE_MIRROR/,
-    );
+    const mirror = { DOCKER_SOURCE: "mirror", DOCKER_CE_MIRROR: "http://127.0.0.1:9/docker-ce/" };
+    const http = await runScript(INSTALL_SCRIPT, mirror);
+    assert.equal(http.code, 1);
+    assert.match(http.stderr, /is plain http: use https, or set ALLOW_HTTP_MIRROR=1/);
+    const keyless = await runScript(INSTALL_SCRIPT, { ...mirror, ALLOW_HTTP_MIRROR: "1" });
+    assert.equal(keyless.code, 1);
+    assert.match(keyless.stderr, /DOCKER_CE_DEB_KEY must hold Docker's armored signing key/);
     const keyrings = await exec(["sh", "-c", "ls /etc/apt/keyrings /etc/apt/sources.list.d"]);
     assert.doesNotMatch(keyrings.stdout, /docker/);
+
+    const key = dockerCeSigningKey("deb");
+    const keyed = await runScript(INSTALL_SCRIPT, {
+      ...mirror,
+      ALLOW_HTTP_MIRROR: "1",
+      DOCKER_CE_DEB_KEY: key,
+    });
+    // The unreachable mirror fails the install after the repository was added.
+    assert.equal(keyed.code, 1);
+    assert.doesNotMatch(keyed.stderr, /linux\/debian\/gpg/, "no key is fetched from the mirror");
+    assert.equal((await exec(["cat", "/etc/apt/keyrings/docker.asc"])).stdout, key);
+    await exec(["rm", "-f", "/etc/apt/keyrings/docker.asc", "/etc/apt/sources.list.d/docker.list"]);
   });
 
   it("points Alibaba Cloud Linux 3 at the mirror's centos/8 docker-ce repository", async () => {
@@ -291,6 +302,7 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
       OS_RELEASE_FILE: "/tmp/os-release-alinux",
       DOCKER_SOURCE: "mirror",
       DOCKER_CE_MIRROR: "https://mirrors.aliyun.com/docker-ce",
+      DOCKER_CE_RPM_KEY: dockerCeSigningKey("rpm"),
     });
     // There is no yum on this Debian host: the run stops at the install, after writing the repo.
     assert.notEqual(alinux.code, 0);
@@ -299,8 +311,10 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
       repo,
       /^baseurl=https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/centos\/8\/\$basearch\/stable$/m,
     );
-    assert.match(repo, /^gpgkey=https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/centos\/gpg$/m);
-    await exec(["rm", "-rf", "/etc/yum.repos.d"]);
+    assert.match(repo, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/dockfleet-docker-ce\.asc$/m);
+    const key = await exec(["cat", "/etc/pki/rpm-gpg/dockfleet-docker-ce.asc"]);
+    assert.equal(key.stdout, dockerCeSigningKey("rpm"));
+    await exec(["rm", "-rf", "/etc/yum.repos.d", "/etc/pki/rpm-gpg"]);
   });
 
   it("applies daemon.json and TLS: the API answers on 2376 to a client certificate only", async () => {

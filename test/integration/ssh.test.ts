@@ -259,6 +259,20 @@ describe("commands", () => {
     assert.deepEqual(stderrLines, ["warn"]);
     // Without stdin, stdin is closed: a command reading it ends instead of hanging.
     assert.equal((await client.exec("cat", { timeoutMs: 5_000 })).code, 0);
+    assert.equal((await client.exec("cat", { env: { A: "1" }, timeoutMs: 5_000 })).stdout, "");
+  });
+
+  test("env values are on no command line on the host", LIMIT, async () => {
+    const secret = "s3cr3t-on-no-argv";
+    // The shell's own argv (what `ps` shows) and a child's; the value still reaches the command.
+    const result = await client.execOrThrow(
+      `tr '\\0' ' ' </proc/$$/cmdline; echo; ps -eo args; printf '[%s]' "$SECRET"`,
+      { env: { SECRET: secret }, timeoutMs: 10_000 },
+    );
+    const [shown, value] = [result.stdout.slice(0, result.stdout.lastIndexOf("[")), result.stdout];
+    assert.ok(shown.includes("SECRET"), "the command line names the variable");
+    assert.ok(!shown.includes(secret), `the value is on a command line:\n${shown}`);
+    assert.ok(value.endsWith(`[${secret}]`));
     assert.throws(
       () => client.exec("true", { env: { "BAD-NAME": "x" } }),
       /invalid environment variable name "BAD-NAME"/,

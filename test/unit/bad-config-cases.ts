@@ -43,6 +43,7 @@ export interface BadConfigCase {
 }
 
 const mirrorPresets = "a preset (aliyun, tuna, ustc) or a URL";
+const ETCD_SHA256_EXAMPLE = "4b5f6e1ad3b8c1c8e0f3a2a5d3f7b9c1e2d4f6a8b0c2e4f6a8b0c2e4f6a8b0c2";
 
 export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
   {
@@ -931,6 +932,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
         enabled: true,
         source: "tarball",
         downloadUrl: "https://mirrors.example.com/etcd?ref=main",
+        sha256: { amd64: ETCD_SHA256_EXAMPLE },
       },
     },
     errors: [
@@ -1026,6 +1028,55 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     errors: [
       'dockfleet:etcd.extraFlags.auto-compaction-retention = "1 h": must be a value without ' +
         "whitespace, quotes, '\\', '$' or '`' (it is written into /etc/default/etcd)",
+    ],
+  },
+  {
+    title: "a plain-http docker-ce mirror without saying it is insecure",
+    kind: "URL",
+    config: { engine: { source: "mirror", mirrorUrl: "http://mirror.example.com/docker-ce" } },
+    errors: [
+      'dockfleet:engine.mirrorUrl = "http://mirror.example.com/docker-ce": is plain http, which anyone on the path can read and tamper with: use an https:// mirror, or set engine.allowInsecureHttpMirror: true to accept it knowingly',
+    ],
+  },
+  {
+    title: "a plain-http docker-ce mirror accepted by a string, not true",
+    kind: "type",
+    config: {
+      engine: {
+        source: "mirror",
+        mirrorUrl: "http://mirror.example.com/docker-ce",
+        allowInsecureHttpMirror: "yes",
+      },
+    },
+    errors: [
+      'dockfleet:engine.allowInsecureHttpMirror = "yes": Invalid input: expected boolean, received string',
+    ],
+  },
+  {
+    title: "an etcd release tarball without a checksum to check it against",
+    kind: "conflict",
+    config: { etcd: { enabled: true, source: "tarball", version: "3.5.17" } },
+    errors: [
+      'dockfleet:etcd.sha256 = (missing): is required for etcd.version "3.5.17" with source "tarball": dockfleet pins no published checksum for this release and never installs an unverified download; give the SHA-256 of etcd-v3.5.17-linux-<arch>.tar.gz from the release\'s SHA256SUMS, e.g. {"amd64": "<64 hex digits>"}',
+    ],
+  },
+  {
+    title: "an etcd checksum that is not a SHA-256",
+    kind: "format",
+    config: {
+      etcd: { enabled: true, source: "tarball", sha256: { amd64: "md5:0cc175b9c0f1b6a8" } },
+    },
+    errors: [
+      'dockfleet:etcd.sha256.amd64 = "md5:0cc175b9c0f1b6a8": must be a SHA-256 digest: 64 lower-case hex digits',
+    ],
+  },
+  {
+    title: "an etcd checksum for an architecture etcd has no release for",
+    kind: "format",
+    config: { etcd: { enabled: true, source: "tarball", sha256: { x86_64: ETCD_SHA256_EXAMPLE } } },
+    errors: [
+      'dockfleet:etcd.sha256.x86_64: unknown key (check the spelling; see README "Stack config")',
+      `dockfleet:etcd.sha256 = {"x86_64":"${ETCD_SHA256_EXAMPLE}"}: is required for etcd.version "3.5.17" with source "tarball": dockfleet pins no published checksum for this release and never installs an unverified download; give the SHA-256 of etcd-v3.5.17-linux-<arch>.tar.gz from the release's SHA256SUMS, e.g. {"amd64": "<64 hex digits>"}`,
     ],
   },
 ];

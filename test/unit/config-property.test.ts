@@ -43,7 +43,7 @@ import {
   planSwarm,
   renderNetworkCreateArgs as renderOverlayCreateArgs,
   renderSwarmInitCommand,
-  renderSwarmJoinCommand,
+  renderSwarmJoinRequest,
 } from "../../components/swarm/plan";
 import { ConfigError } from "../../provision/config/errors";
 import { toAllConfig } from "./bad-config-cases";
@@ -208,6 +208,7 @@ function stackConfigArbitrary(mixed: boolean) {
         dataDir: path("/var/lib/etcd/dockfleet"),
         source: maybe(fc.constantFrom("distro", "tarball")),
         downloadUrl: maybe(url),
+        sha256: maybe(pick([{ amd64: "ab".repeat(32) }], [{ amd64: "AB" }])),
         clusterToken: maybe(pick(["tok-1"], ["bad token"])),
         extraFlags: maybe(
           fc.dictionary(
@@ -354,7 +355,7 @@ function planAccepted(config: StackConfig): void {
     const swarm = resolveSwarmConfig(config.swarm);
     const plan = planSwarm(names, swarm);
     renderSwarmInitCommand(addresses[0], plan.port);
-    renderSwarmJoinCommand(addresses[0], plan.port, `${addresses[0]}:${plan.port}`, "TOKEN");
+    renderSwarmJoinRequest(addresses[0], plan.port, `${addresses[0]}:${plan.port}`, "TOKEN");
     for (const network of plan.networks) renderOverlayCreateArgs(network, { a: "b" });
   }
   // The registry.

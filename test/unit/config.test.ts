@@ -260,7 +260,13 @@ describe("stack config", () => {
       "https://mirrors.aliyun.com/docker-ce",
     );
     assert.equal(
-      dockerCeBaseUrl(engine({ source: "mirror", mirrorUrl: "http://10.1.1.1/docker-ce" })),
+      dockerCeBaseUrl(
+        engine({
+          source: "mirror",
+          mirrorUrl: "http://10.1.1.1/docker-ce",
+          allowInsecureHttpMirror: true,
+        }),
+      ),
       "http://10.1.1.1/docker-ce",
     );
   });

@@ -3,6 +3,12 @@ import { describe, it } from "node:test";
 import { resolveStackConfig } from "../../components/stack/config";
 import { renderEngineDaemonJson, renderInstallEnv } from "../../components/engine/docker-engine";
 import { planDaemonJsonChange } from "../../components/engine/plan";
+import {
+  checkSigningKey,
+  DOCKER_CE_SIGNING_KEYS,
+  dockerCeSigningKey,
+  primaryKeyFingerprints,
+} from "../../components/engine/signing-keys";
 
 const engineConfig = (engine: object) =>
   resolveStackConfig({ "dockfleet:engine": JSON.stringify(engine) }).engine;
@@ -26,11 +32,21 @@ describe("DockerEngine rendering", () => {
       {
         DOCKER_SOURCE: "docker-ce",
         DOCKER_CE_MIRROR: "https://mirrors.aliyun.com/docker-ce",
+        DOCKER_CE_DEB_KEY: dockerCeSigningKey("deb"),
+        DOCKER_CE_RPM_KEY: dockerCeSigningKey("rpm"),
         DOCKER_VERSION: "24.0.7",
         INSTALL_RECOMMENDS: "1",
         DOCKER_START: "0",
       },
     );
+    const http = renderInstallEnv(
+      engineConfig({
+        source: "mirror",
+        mirrorUrl: "http://10.0.0.9/docker-ce",
+        allowInsecureHttpMirror: true,
+      }),
+    );
+    assert.equal(http.ALLOW_HTTP_MIRROR, "1");
   });
 
   it("renders daemon.json from the engine config and the host's labels", () => {
@@ -91,5 +107,34 @@ describe("planDaemonJsonChange", () => {
   });
   it("is unchanged for the same text", () => {
     assert.equal(planDaemonJsonChange(mirrors("https://a"), mirrors("https://a")), "unchanged");
+  });
+});
+
+describe("Docker's signing keys", () => {
+  it("ship with the fingerprints Docker publishes, one key per file", () => {
+    for (const family of ["deb", "rpm"] as const) {
+      assert.deepEqual(primaryKeyFingerprints(dockerCeSigningKey(family)), [
+        DOCKER_CE_SIGNING_KEYS[family].fingerprint,
+      ]);
+    }
+  });
+
+  it("refuses another key, a key with one appended, and damaged key text", () => {
+    const deb = dockerCeSigningKey("deb");
+    const rpm = dockerCeSigningKey("rpm");
+    const { fingerprint } = DOCKER_CE_SIGNING_KEYS.deb;
+    assert.throws(
+      () => checkSigningKey(rpm, fingerprint, "k.asc"),
+      /k\.asc must hold exactly the key 9DC8.*; it holds 060A/,
+    );
+    const base64 = (armored: string) => armored.split("\n\n")[1].split("\n=")[0].replace(/\n/g, "");
+    const both = Buffer.concat([
+      Buffer.from(base64(deb), "base64"),
+      Buffer.from(base64(rpm), "base64"),
+    ]).toString("base64");
+    const appended = `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${both}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
+    assert.throws(() => checkSigningKey(appended, fingerprint, "k.asc"), /it holds 9DC8\w+, 060A/);
+    const damaged = deb.replace("mQINBFit2ioBEADhWpZ8", "mQINBFit2ioBEADhWpZ9");
+    assert.throws(() => checkSigningKey(damaged, fingerprint, "k.asc"), /armor checksum/);
   });
 });

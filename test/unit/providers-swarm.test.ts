@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { swarmInitProvider } from "../../components/swarm/resources/swarm-init";
 import { swarmNodeProvider } from "../../components/swarm/resources/swarm-node";
 import { swarmNetworkProvider } from "../../components/swarm/resources/swarm-network";
+import { SWARM_JOIN_COMMAND } from "../../components/swarm/plan";
 import {
   FakeCommander,
   commandLinesWith,
@@ -27,8 +28,10 @@ type NetworkInputs = Parameters<typeof swarmNetworkProvider.create>[0];
 const CLUSTER_ID = "qv6kz3bzt0kqg1yb3y0c9ba4e";
 const WORKER_TOKEN = "SWMTKN-1-4hc0yfhvbtfbjsh2w3p0example-worker-secret";
 const MANAGER_TOKEN = "SWMTKN-1-4hc0yfhvbtfbjsh2w3p0example-manager-secret";
-const TOKEN_VARIABLE = "DOCKFLEET_SWARM_JOIN_TOKEN";
 const address = (n: number) => `10.0.0.${n}`;
+/** The Engine API join request a host was sent on stdin. */
+const joinRequestOf = (call: RecordedCommand) =>
+  JSON.parse(call.stdin ?? "{}") as { JoinToken?: string; [key: string]: unknown };
 const connection = (n: number) => ({
   host: address(n),
   port: 22,
@@ -155,9 +158,9 @@ function swarmHost(model: SwarmModel, n: number): FakeCommander {
       answer(() => model.info(n)),
     )
     .on(
-      /^docker swarm join /,
+      /\/swarm\/join/,
       answer((call) => {
-        const token = call.env[TOKEN_VARIABLE];
+        const token = joinRequestOf(call).JoinToken;
         const role = token === MANAGER_TOKEN ? "manager" : token === WORKER_TOKEN ? "worker" : "";
         if (role === "")
           return { code: 1, stderr: "Error response from daemon: invalid join token\n" };
@@ -273,14 +276,16 @@ describe("swarmNodeProvider.create", () => {
     assert.deepEqual(node?.labels, { zone: "b" });
     assert.equal(outs.nodeId, node?.id);
     assert.equal(id, `host-3-swarm-node-${node?.id}`);
-    const [join, ...moreJoins] = host3.ran(/^docker swarm join /);
+    const [join, ...moreJoins] = host3.ran(/\/swarm\/join/);
     assert.equal(moreJoins.length, 0);
-    assert.equal(
-      join.command,
-      `docker swarm join --token "$${TOKEN_VARIABLE}" --advertise-addr '10.0.0.3:2377' ` +
-        `--listen-addr '10.0.0.3:2377' '10.0.0.1:2377'`,
-    );
-    assert.deepEqual(join.env, { [TOKEN_VARIABLE]: WORKER_TOKEN });
+    assert.equal(join.command, SWARM_JOIN_COMMAND);
+    assert.deepEqual(joinRequestOf(join), {
+      ListenAddr: "10.0.0.3:2377",
+      AdvertiseAddr: "10.0.0.3:2377",
+      RemoteAddrs: ["10.0.0.1:2377"],
+      JoinToken: WORKER_TOKEN,
+    });
+    assert.deepEqual(join.env, {});
     assert.deepEqual(commandLinesWith("SWMTKN", host1, host3), []);
     // Node settings go through the first manager, never to the joining host.
     assert.deepEqual(
@@ -299,7 +304,7 @@ describe("swarmNodeProvider.create", () => {
     await swarmNodeProvider.create(nodeInputs(2, { role: "manager" }));
 
     assert.equal(model.nodeOf(2)?.role, "manager");
-    assert.deepEqual(host2.ran(/^docker swarm join /)[0].env, { [TOKEN_VARIABLE]: MANAGER_TOKEN });
+    assert.equal(joinRequestOf(host2.ran(/\/swarm\/join/)[0]).JoinToken, MANAGER_TOKEN);
     // Joined as a manager: no promotion needed.
     assert.deepEqual(host1.ran(/^docker node (promote|demote)/), []);
     assert.ok(host1.ran(/^docker node inspect /).length >= 2, "ready, then reachable");
@@ -314,7 +319,7 @@ describe("swarmNodeProvider.create", () => {
     await swarmNodeProvider.create(nodeInputs(3));
 
     const leave = host3.indexOf(/^docker swarm leave --force$/);
-    assert.ok(leave >= 0 && leave < host3.indexOf(/^docker swarm join /));
+    assert.ok(leave >= 0 && leave < host3.indexOf(/\/swarm\/join/));
     assert.equal(model.nodeOf(3)?.state, "ready");
   });
 
@@ -364,12 +369,12 @@ describe("swarmNodeProvider.create", () => {
     let joining = 0;
     let mostAtOnce = 0;
     for (const host of hosts.slice(1)) {
-      host.on(/^docker swarm join /, async (call) => {
+      host.on(/\/swarm\/join/, async (call) => {
         joining++;
         mostAtOnce = Math.max(mostAtOnce, joining);
         await sleep(30);
         joining--;
-        const n = Number(call.command.match(/'10\.0\.0\.(\d+):2377' '/)?.[1]);
+        const n = Number(String(joinRequestOf(call).AdvertiseAddr).match(/^10\.0\.0\.(\d+):/)?.[1]);
         model.addNode(n, "worker");
         return { stdout: "This node joined a swarm as a worker.\n" };
       });
@@ -443,7 +448,7 @@ describe("swarmNodeProvider.update", () => {
 
     const { outs } = await outputsOf(swarmNodeProvider.update!("id", olds, nodeInputs(3)));
 
-    assert.equal(host3.ran(/^docker swarm join /).length, 1);
+    assert.equal(host3.ran(/\/swarm\/join/).length, 1);
     assert.equal(outs.nodeId, model.nodeOf(3)?.id);
   });
 });

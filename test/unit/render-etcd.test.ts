@@ -324,17 +324,25 @@ describe("install plan", () => {
     assert.deepEqual(renderEtcdInstallEnv(DEFAULT_ETCD_CONFIG), { ETCD_SOURCE: "distro" });
   });
 
-  it("downloads the release tarball from the configured mirror", () => {
+  it("downloads the release tarball from the configured mirror, with the stack's checksums", () => {
+    const [amd64, arm64] = ["a1".repeat(32), "b2".repeat(32)];
     const config = resolveEtcdConfig({
       source: "tarball",
       version: "3.5.17",
       downloadUrl: "https://mirrors.example.com/etcd/",
+      sha256: { amd64, arm64 },
     });
     assert.deepEqual(renderEtcdInstallEnv(config), {
       ETCD_SOURCE: "tarball",
       ETCD_VERSION: "3.5.17",
       ETCD_DOWNLOAD_URL: "https://mirrors.example.com/etcd",
+      ETCD_SHA256_AMD64: amd64,
+      ETCD_SHA256_ARM64: arm64,
     });
+    assert.throws(
+      () => resolveEtcdConfig({ source: "tarball", version: "3.5.17" }),
+      /dockfleet:etcd\.sha256 = \(missing\): is required for etcd\.version "3\.5\.17"/,
+    );
     assert.equal(
       renderEtcdTarballUrl(config.downloadUrl, config.version, "amd64"),
       "https://mirrors.example.com/etcd/v3.5.17/etcd-v3.5.17-linux-amd64.tar.gz",

@@ -15,7 +15,8 @@ import {
   renderDockerCommand,
   renderNetworkCreateArgs,
   renderSwarmInitCommand,
-  renderSwarmJoinCommand,
+  renderSwarmJoinRequest,
+  SWARM_JOIN_COMMAND,
   type LocalSwarmState,
   type ObservedSwarmNode,
 } from "../../components/swarm/plan";
@@ -297,18 +298,22 @@ describe("node settings and removal", () => {
 });
 
 describe("commands", () => {
-  it("inits and joins on the given private address, the token only by variable name", () => {
+  it("inits and joins on the given private address, the token only on stdin", () => {
     assert.equal(
       renderSwarmInitCommand("10.0.0.1", 2377),
       "docker swarm init --advertise-addr '10.0.0.1:2377' --listen-addr '10.0.0.1:2377'",
     );
-    const join = renderSwarmJoinCommand("10.0.0.2", 2377, "10.0.0.1:2377", "TOKEN");
-    assert.equal(
-      join,
-      `docker swarm join --token "$TOKEN" --advertise-addr '10.0.0.2:2377' ` +
-        `--listen-addr '10.0.0.2:2377' '10.0.0.1:2377'`,
+    assert.deepEqual(
+      JSON.parse(renderSwarmJoinRequest("10.0.0.2", 2377, "10.0.0.1:2377", "SWMTKN-1-x")),
+      {
+        ListenAddr: "10.0.0.2:2377",
+        AdvertiseAddr: "10.0.0.2:2377",
+        RemoteAddrs: ["10.0.0.1:2377"],
+        JoinToken: "SWMTKN-1-x",
+      },
     );
-    assert.doesNotMatch(join, /SWMTKN/);
+    assert.match(SWARM_JOIN_COMMAND, /--data-binary @- /);
+    assert.doesNotMatch(SWARM_JOIN_COMMAND, /SWMTKN|\$\{?[A-Z_]*TOKEN/);
   });
 
   it("quotes docker arguments only where needed", () => {

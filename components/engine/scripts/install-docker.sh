@@ -11,6 +11,10 @@
 #                            copy of it at DOCKER_CE_MIRROR
 #   DOCKER_CE_MIRROR         base URL laid out like https://download.docker.com, e.g.
 #                            https://mirrors.aliyun.com/docker-ce (only with DOCKER_SOURCE=mirror)
+#   DOCKER_CE_DEB_KEY        with docker-ce or mirror: Docker's armored signing key for apt and
+#   DOCKER_CE_RPM_KEY        for rpm, which dockfleet ships (never fetched from the mirror); the
+#                            repository is trusted with this key only
+#   ALLOW_HTTP_MIRROR        1 accepts an http:// DOCKER_CE_MIRROR (default 0: https only)
 #   DOCKER_VERSION           pin: the package version starts with this ("20.10", "24.0.7");
 #                            empty (default) takes the newest and accepts any installed one
 #   INSTALL_RECOMMENDS       1 also installs recommended/weak dependencies (default 0: about half
@@ -29,6 +33,10 @@ DOCKFLEET_SCRIPT=install-docker
 
 DOCKER_SOURCE="${DOCKER_SOURCE:-distro}"
 DOCKER_CE_MIRROR="${DOCKER_CE_MIRROR:-}"
+# Without trailing newlines, as $(cat) reads the installed copies back.
+DOCKER_CE_DEB_KEY=$(printf '%s' "${DOCKER_CE_DEB_KEY:-}")
+DOCKER_CE_RPM_KEY=$(printf '%s' "${DOCKER_CE_RPM_KEY:-}")
+ALLOW_HTTP_MIRROR="${ALLOW_HTTP_MIRROR:-0}"
 DOCKER_VERSION="${DOCKER_VERSION:-}"
 INSTALL_RECOMMENDS="${INSTALL_RECOMMENDS:-0}"
 LOCK_TIMEOUT_SECONDS="${LOCK_TIMEOUT_SECONDS:-600}"
@@ -40,6 +48,7 @@ readonly DOCKER_CE_OFFICIAL="https://download.docker.com"
 readonly APT_KEYRING=/etc/apt/keyrings/docker.asc
 readonly APT_SOURCE_LIST=/etc/apt/sources.list.d/docker.list
 readonly YUM_REPO_FILE=/etc/yum.repos.d/docker-ce.repo
+readonly RPM_KEY_FILE=/etc/pki/rpm-gpg/dockfleet-docker-ce.asc
 
 changed=0
 apt_lists_updated_this_run=0
@@ -55,10 +64,15 @@ case "$DOCKER_SOURCE" in
   mirror)
     [[ -n "$DOCKER_CE_MIRROR" ]] || die "DOCKER_SOURCE=mirror needs DOCKER_CE_MIRROR, the base URL of a download.docker.com copy (e.g. https://mirrors.aliyun.com/docker-ce)"
     [[ "$DOCKER_CE_MIRROR" =~ ^https?://[^[:space:]]+$ ]] || die "DOCKER_CE_MIRROR=\"$DOCKER_CE_MIRROR\" is not an http(s) URL; give the base URL, e.g. https://mirrors.aliyun.com/docker-ce"
+    [[ "$DOCKER_CE_MIRROR" != http://* || "$ALLOW_HTTP_MIRROR" == 1 ]] || die "DOCKER_CE_MIRROR=\"$DOCKER_CE_MIRROR\" is plain http: use https, or set ALLOW_HTTP_MIRROR=1 (dockfleet:engine.allowInsecureHttpMirror) to accept it knowingly"
     repo_base="${DOCKER_CE_MIRROR%/}"
     ;;
   *) die "DOCKER_SOURCE=\"$DOCKER_SOURCE\" is not one of: distro, docker-ce, mirror" ;;
 esac
+if [[ -n "$repo_base" ]]; then
+  [[ "$family" != apt || "$DOCKER_CE_DEB_KEY" == *"BEGIN PGP PUBLIC KEY BLOCK"* ]] || die "DOCKER_CE_DEB_KEY must hold Docker's armored signing key (dockfleet passes the one it ships): the key is never taken from the mirror"
+  [[ "$family" != rpm || "$DOCKER_CE_RPM_KEY" == *"BEGIN PGP PUBLIC KEY BLOCK"* ]] || die "DOCKER_CE_RPM_KEY must hold Docker's armored signing key (dockfleet passes the one it ships): the key is never taken from the mirror"
+fi
 [[ "$INSTALL_RECOMMENDS" == 0 || "$INSTALL_RECOMMENDS" == 1 ]] || die "INSTALL_RECOMMENDS=\"$INSTALL_RECOMMENDS\" must be 0 or 1"
 [[ "$LOCK_TIMEOUT_SECONDS" =~ ^[0-9]+$ ]] || die "LOCK_TIMEOUT_SECONDS=\"$LOCK_TIMEOUT_SECONDS\" must be a whole number of seconds"
 [[ "$APT_LISTS_MAX_AGE_HOURS" =~ ^[0-9]+$ ]] || die "APT_LISTS_MAX_AGE_HOURS=\"$APT_LISTS_MAX_AGE_HOURS\" must be a whole number of hours"
@@ -112,20 +126,18 @@ ensure_docker_ce_apt_repo() {
   arch=$(dpkg --print-architecture)
   [[ -n "$os_codename" ]] || die "$OS_RELEASE_FILE has no VERSION_CODENAME, which the docker-ce apt repository needs"
   line="deb [arch=$arch signed-by=$APT_KEYRING] $repo_base/linux/$os_id $os_codename stable"
-  if [[ -s "$APT_KEYRING" && -f "$APT_SOURCE_LIST" && "$(cat "$APT_SOURCE_LIST")" == "$line" ]]; then
+  if [[ -f "$APT_KEYRING" && "$(cat "$APT_KEYRING")" == "$DOCKER_CE_DEB_KEY" &&
+    -f "$APT_SOURCE_LIST" && "$(cat "$APT_SOURCE_LIST")" == "$line" ]]; then
     return 0
   fi
-  if ! command -v curl >/dev/null || [[ ! -e /etc/ssl/certs/ca-certificates.crt ]]; then
+  if [[ "$repo_base" == https://* && ! -e /etc/ssl/certs/ca-certificates.crt ]]; then
     ensure_apt_lists
-    log "installing curl and ca-certificates to fetch the repository key"
-    apt_get install --no-install-recommends curl ca-certificates
+    log "installing ca-certificates to reach $repo_base"
+    apt_get install --no-install-recommends ca-certificates
   fi
-  log "adding the docker-ce apt repository $repo_base/linux/$os_id ($os_codename)"
+  log "adding the docker-ce apt repository $repo_base/linux/$os_id ($os_codename), trusted with Docker's key only"
   install -d -m 0755 /etc/apt/keyrings
-  if ! curl -fsSL --retry 3 "$repo_base/linux/$os_id/gpg" -o "$APT_KEYRING.tmp"; then
-    rm -f "$APT_KEYRING.tmp"
-    die "could not download $repo_base/linux/$os_id/gpg; check DOCKER_CE_MIRROR and the host's network"
-  fi
+  printf '%s\n' "$DOCKER_CE_DEB_KEY" >"$APT_KEYRING.tmp"
   chmod 0644 "$APT_KEYRING.tmp"
   mv "$APT_KEYRING.tmp" "$APT_KEYRING"
   printf '%s\n' "$line" >"$APT_SOURCE_LIST"
@@ -197,11 +209,14 @@ name=Docker CE Stable - \$basearch
 baseurl=$repo_base/linux/$distro_dir/$releasever/\$basearch/stable
 enabled=1
 gpgcheck=1
-gpgkey=$repo_base/linux/$distro_dir/gpg"
-  if [[ -f "$YUM_REPO_FILE" && "$(cat "$YUM_REPO_FILE")" == "$content" ]]; then
+gpgkey=file://$RPM_KEY_FILE"
+  if [[ -f "$YUM_REPO_FILE" && "$(cat "$YUM_REPO_FILE")" == "$content" &&
+    -f "$RPM_KEY_FILE" && "$(cat "$RPM_KEY_FILE")" == "$DOCKER_CE_RPM_KEY" ]]; then
     return 0
   fi
-  log "adding the docker-ce rpm repository $repo_base/linux/$distro_dir/$releasever"
+  log "adding the docker-ce rpm repository $repo_base/linux/$distro_dir/$releasever, trusted with Docker's key only"
+  install -d -m 0755 "$(dirname "$RPM_KEY_FILE")"
+  printf '%s\n' "$DOCKER_CE_RPM_KEY" >"$RPM_KEY_FILE"
   printf '%s\n' "$content" >"$YUM_REPO_FILE"
   changed=1
 }

@@ -5,7 +5,8 @@ import {
   planNodeUpdate,
   planSwarmJoin,
   renderDockerCommand,
-  renderSwarmJoinCommand,
+  renderSwarmJoinRequest,
+  SWARM_JOIN_COMMAND,
   type SwarmRole,
 } from "../plan";
 import type { SwarmAvailability } from "../config";
@@ -54,8 +55,6 @@ interface SwarmNodeOutputs extends SwarmNodeInputs {
   nodeId: string;
 }
 
-/** The join token travels in this variable: errors and logs show its name, never its value. */
-const TOKEN_VARIABLE = "DOCKFLEET_SWARM_JOIN_TOKEN";
 const READY_TIMEOUT_MS = 90_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 const DOWN_TIMEOUT_MS = 30_000;
@@ -92,15 +91,14 @@ async function ensureJoined(inputs: SwarmNodeInputs): Promise<string> {
         await client.execOrThrow("docker swarm leave --force");
       }
       const token = inputs.role === "manager" ? inputs.managerToken : inputs.workerToken;
-      await client.execOrThrow(
-        renderSwarmJoinCommand(
+      await client.execOrThrow(SWARM_JOIN_COMMAND, {
+        stdin: renderSwarmJoinRequest(
           inputs.advertiseAddress,
           inputs.port,
           inputs.joinAddress,
-          TOKEN_VARIABLE,
+          token,
         ),
-        { env: { [TOKEN_VARIABLE]: token }, onStdout: (line) => log.progress(line) },
-      );
+      });
       const joined = await getLocalSwarmState(client);
       if (joined.state !== "active" || joined.nodeId === "") {
         throw new Error(
