@@ -9,8 +9,10 @@ import {
   ROOT,
   writeStackConfig,
 } from "../test/helpers/stack";
-import { describeMachine, startCpuMeasure } from "./measure";
-import { removeNaiveBaseline, runNaiveBaseline } from "./naive";
+import { type AnsibleRound, checkRecap, prepareAnsibleHosts, runAnsiblePlaybook } from "./ansible";
+import { removeBenchHosts, spareAddress } from "./hosts";
+import { type CpuSample, describeMachine, startCpuMeasure } from "./measure";
+import { runNaiveBaseline } from "./naive";
 import {
   type BenchResults,
   renderBenchmarkDoc,
@@ -24,20 +26,34 @@ import {
 
 /**
  * `npm run bench -- --hosts 1,3,5 --runs 3`: times ready environments on the local driver with
- * dockfleet against the naive baseline and dockfleet one host at a time, and writes
- * bench/results/benchmark.{json,md,svg} and docs/benchmark.md. Stops by itself: every `up` has a
- * time limit, and no new step starts after --max-minutes.
+ * dockfleet (install path and Docker-preinstalled image) against the naive baseline, Ansible and
+ * dockfleet one host at a time, and writes bench/results/benchmark.{json,md,svg} and
+ * docs/benchmark.md. Stops by itself: every `up` has a time limit, and no new step starts after
+ * --max-minutes.
  */
 
-type Kind = "dockfleet" | "sequential" | "naive";
+type Kind = "dockfleet" | "preinstalled" | "sequential" | "naive" | "ansible";
 
 const KINDS: Record<Kind, { stack: string; subnet: string }> = {
   dockfleet: { stack: "benchparallel", subnet: "172.30.81.0/24" },
   sequential: { stack: "benchsequential", subnet: "172.30.82.0/24" },
   naive: { stack: "benchnaive", subnet: "172.30.83.0/24" },
+  preinstalled: { stack: "benchpreinstalled", subnet: "172.30.94.0/26" },
+  ansible: { stack: "benchansible", subnet: "172.30.94.64/26" },
 };
 
-const USAGE = `usage: npm run bench -- [--hosts 1,3,5] [--runs 3] [--kinds dockfleet,sequential,naive]
+const DOCKFLEET_KINDS = ["dockfleet", "preinstalled", "sequential"] as const;
+
+function addSamples(a: CpuSample, b: CpuSample): CpuSample {
+  return {
+    wallSeconds: a.wallSeconds + b.wallSeconds,
+    cpuSeconds: a.cpuSeconds + b.cpuSeconds,
+    machineBusySeconds: a.machineBusySeconds + b.machineBusySeconds,
+  };
+}
+
+const USAGE = `usage: npm run bench -- [--hosts 1,3,5] [--runs 3]
+                          [--kinds dockfleet,preinstalled,naive,ansible,sequential]
                           [--max-minutes 180] [--op-timeout-minutes 20] [--note TEXT] [--no-docs]
        npm run bench -- --render-only   (rewrite the tables, chart and docs from benchmark.json)`;
 
@@ -58,7 +74,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       hosts: { type: "string", default: "1,3,5" },
       runs: { type: "string", default: "3" },
-      kinds: { type: "string", default: "dockfleet,sequential,naive" },
+      kinds: { type: "string", default: "dockfleet,preinstalled,naive,ansible" },
       "max-minutes": { type: "string", default: "180" },
       "op-timeout-minutes": { type: "string", default: "20" },
       note: { type: "string" },
@@ -125,8 +141,12 @@ class Bench {
     if (options.kinds.includes("dockfleet")) {
       scenarios.push("dockfleet", "dockfleet-noop", "dockfleet-refresh", "dockfleet-mirror-change");
     }
+    if (options.kinds.includes("preinstalled")) scenarios.push("dockfleet-preinstalled");
     if (options.kinds.includes("sequential")) scenarios.push("dockfleet-sequential");
     if (options.kinds.includes("naive")) scenarios.push("naive");
+    if (options.kinds.includes("ansible")) {
+      scenarios.push("ansible", "ansible-bootstrap", "ansible-noop", "ansible-mirror-change");
+    }
     this.results = {
       startedAt: new Date().toISOString(),
       machine: describeMachine(),
@@ -182,11 +202,11 @@ class Bench {
     this.record({ scenario: "dockfleet-refresh", hosts, run, ...(await measure.finish()) });
   }
 
-  async runDockfleet(kind: "dockfleet" | "sequential", hosts: number, run: number) {
+  async runDockfleet(kind: (typeof DOCKFLEET_KINDS)[number], hosts: number, run: number) {
     const { stack: stackName, subnet } = KINDS[kind];
     const config = (mirrors: string[]) => ({
       hosts,
-      local: { subnet },
+      local: { subnet, ...(kind === "preinstalled" ? { image: "docker" } : {}) },
       engine: { registryMirrors: mirrors },
     });
     writeStackConfig(stackName, config([]));
@@ -194,6 +214,11 @@ class Bench {
     try {
       if (kind === "sequential") {
         await this.timedUp(stack, stackName, "dockfleet-sequential", hosts, run, 1);
+        return;
+      }
+      if (kind === "preinstalled") {
+        // Its day 2 runs the same steps as the install path's: only the create differs.
+        await this.timedUp(stack, stackName, "dockfleet-preinstalled", hosts, run);
         return;
       }
       await this.timedUp(stack, stackName, "dockfleet", hosts, run);
@@ -204,7 +229,7 @@ class Bench {
       }
       await this.timedRefresh(stack, stackName, hosts, run);
       // A mirror that need not exist: only daemon.json changes and dockerd reloads it.
-      writeStackConfig(stackName, config([`http://${subnet.replace(/0\/24$/, "250")}:5000`]));
+      writeStackConfig(stackName, config([`http://${spareAddress(subnet)}:5000`]));
       await this.timedUp(stack, stackName, "dockfleet-mirror-change", hosts, run);
     } finally {
       await stack.destroy({ signal: this.limit() });
@@ -225,18 +250,80 @@ class Bench {
       });
       this.record({ scenario: "naive", hosts, run, ...(await measure.finish()) });
     } finally {
-      await removeNaiveBaseline(stack);
+      await removeBenchHosts(stack);
+    }
+  }
+
+  /**
+   * Ansible: the hosts (created all at once, like dockfleet's), python3 where the image lacks it
+   * (its own row), the engine playbook; then the playbook again with no change, and with only
+   * the mirror list changed. The create row is the hosts plus the first engine playbook.
+   */
+  async runAnsible(hosts: number, run: number) {
+    const { stack, subnet } = KINDS.ansible;
+    const timeoutMs = this.options.opTimeoutMinutes * 60_000;
+    const names = Array.from({ length: hosts }, (_, index) => `host-${index + 1}`);
+    let round: AnsibleRound | undefined;
+    try {
+      const creating = await startCpuMeasure(stack);
+      const made = await prepareAnsibleHosts({
+        stack,
+        hosts,
+        subnet,
+        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
+      });
+      round = made;
+      const hostsMade = await creating.finish();
+      const bootstrapping = await startCpuMeasure(stack);
+      checkRecap(await runAnsiblePlaybook(made, "bootstrap.yml", {}, timeoutMs), names, "every");
+      this.record({
+        scenario: "ansible-bootstrap",
+        hosts,
+        run,
+        ...(await bootstrapping.finish()),
+      });
+      const engine = async (
+        scenario: "ansible" | "ansible-noop" | "ansible-mirror-change",
+        mirrors: string[],
+        changes: "none" | "every",
+      ) => {
+        const measure = await startCpuMeasure(stack);
+        const recap = await runAnsiblePlaybook(
+          made,
+          "engine.yml",
+          { docker_registry_mirrors: mirrors },
+          timeoutMs,
+        );
+        const sample = await measure.finish();
+        checkRecap(recap, names, changes);
+        this.record({
+          scenario,
+          hosts,
+          run,
+          ...(scenario === "ansible" ? addSamples(hostsMade, sample) : sample),
+        });
+      };
+      await engine("ansible", [], "every");
+      await engine("ansible-noop", [], "none");
+      await engine("ansible-mirror-change", [`http://${spareAddress(subnet)}:5000`], "every");
+      fs.rmSync(made.dir, { recursive: true, force: true });
+    } catch (error) {
+      if (round) progress(`ansible: the playbooks' output is kept in ${round.dir}`);
+      throw error;
+    } finally {
+      await removeBenchHosts(stack);
     }
   }
 
   /** Leftovers of an interrupted benchmark are removed before anything is timed. */
   async cleanUp(): Promise<void> {
-    for (const kind of ["dockfleet", "sequential"] as const) {
+    for (const kind of DOCKFLEET_KINDS) {
       const stackName = KINDS[kind].stack;
       writeStackConfig(stackName, { hosts: 1, local: { subnet: KINDS[kind].subnet } });
       await removeStackCompletely(await openStack(stackName), stackName);
     }
-    await removeNaiveBaseline(KINDS.naive.stack);
+    await removeBenchHosts(KINDS.naive.stack);
+    await removeBenchHosts(KINDS.ansible.stack);
   }
 
   writeResults(): void {
@@ -265,6 +352,7 @@ class Bench {
           }
           progress(`run ${run}/${runs} hosts=${hosts} ${kind}: starting`);
           if (kind === "naive") await this.runNaive(hosts, run);
+          else if (kind === "ansible") await this.runAnsible(hosts, run);
           else await this.runDockfleet(kind, hosts, run);
         }
         this.writeResults();
@@ -283,7 +371,11 @@ async function main(): Promise<void> {
     progress(`rewrote bench/results/ and docs/benchmark.md from ${saved}`);
     return;
   }
-  for (const name of ["DOCKFLEET_HOST_IMAGE", "PULUMI_BACKEND_URL"]) {
+  for (const name of [
+    "DOCKFLEET_HOST_IMAGE",
+    "DOCKFLEET_DOCKER_HOST_IMAGE",
+    "PULUMI_BACKEND_URL",
+  ]) {
     if (!process.env[name])
       throw new Error(`${name} is unset: run the benchmark with npm run bench`);
   }

@@ -1,21 +1,14 @@
 import * as https from "node:https";
-import {
-  renderHostRunArgs,
-  renderHostVolumeCreateArgs,
-  renderNetworkCreateArgs,
-  localResourceNames,
-  localNetworkName,
-} from "../components/machines/local/run-args";
 import { planLocalHosts } from "../components/machines/local/run-args";
 import {
   createCertificateAuthority,
   issueClientCertificate,
   issueServerCertificate,
 } from "../provision/pki";
-import { runDocker, runDockerIgnoringMissing } from "../components/machines/local/docker-cli";
 import { DOCKER_TLS_PATHS, renderDaemonJson, renderDockerDropIn } from "../components/engine/plan";
 import { DOCKER_DROP_IN_PATH } from "../components/engine/plan";
 import { closeAllSshClients, generateSshKeyPair, getSshClient } from "../provision/ssh";
+import { createBenchNetwork, startBenchHost, waitUntil } from "./hosts";
 
 /**
  * The naive baseline, the way a `docker-machine create` loop works: one host after another,
@@ -36,27 +29,6 @@ export interface NaiveArgs {
 }
 
 const TLS_PORT = 2376;
-
-async function execInContainer(container: string, script: string, stdin?: string) {
-  return runDocker(
-    ["exec", ...(stdin === undefined ? [] : ["-i"]), container, "sh", "-c", script],
-    { stdin },
-  );
-}
-
-async function waitUntil<T>(what: string, deadlineMs: number, attempt: () => Promise<T>) {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`naive baseline: gave up waiting for ${what}: ${(error as Error).message}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
 
 function getVersionOverTls(
   address: string,
@@ -80,40 +52,20 @@ function getVersionOverTls(
 
 /** Creates every host and installs Docker on each, strictly one after another. */
 export async function runNaiveBaseline(args: NaiveArgs): Promise<void> {
-  await runDocker(renderNetworkCreateArgs({ stack: args.stack, subnet: args.subnet }));
+  await createBenchNetwork(args.stack, args.subnet);
   const key = generateSshKeyPair(`bench-${args.stack}`);
   const ca = await createCertificateAuthority({ commonName: `bench ${args.stack} CA` });
   const client = await issueClientCertificate(ca, { commonName: "bench-client" });
   const planned = planLocalHosts({ count: args.hosts, namePrefix: "host", subnet: args.subnet });
   try {
     for (const host of planned) {
-      const names = localResourceNames(args.stack, host.name);
       const started = Date.now();
-      await runDocker(renderHostVolumeCreateArgs({ stack: args.stack, name: host.name }));
-      await runDocker([
-        "run",
-        ...renderHostRunArgs({
-          stack: args.stack,
-          name: host.name,
-          image: args.image,
-          network: localNetworkName(args.stack),
-          ipv4Address: host.ipv4Address,
-        }),
-      ]);
-      const hostKey = await waitUntil(`${host.name}'s SSH host key`, 120_000, async () => {
-        const [type, blob] = (
-          await execInContainer(names.container, "cat /etc/ssh/ssh_host_ed25519_key.pub")
-        )
-          .trim()
-          .split(/\s+/);
-        if (!type || !blob) throw new Error("no key yet");
-        return `${type} ${blob}`;
+      const hostKey = await startBenchHost({
+        stack: args.stack,
+        image: args.image,
+        host,
+        publicKey: key.publicKey,
       });
-      await execInContainer(
-        names.container,
-        "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys",
-        `${key.publicKey}\n`,
-      );
       const ssh = await getSshClient(
         {
           host: host.ipv4Address,
@@ -154,21 +106,4 @@ export async function runNaiveBaseline(args: NaiveArgs): Promise<void> {
   } finally {
     await closeAllSshClients();
   }
-}
-
-/** Removes everything runNaiveBaseline made for the stack (containers, volumes, network). */
-export async function removeNaiveBaseline(stack: string): Promise<void> {
-  const ids = (
-    await runDocker(["ps", "--all", "--quiet", "--filter", `label=dockfleet.io/stack=${stack}`])
-  )
-    .split("\n")
-    .filter(Boolean);
-  if (ids.length > 0) await runDocker(["rm", "--force", "--volumes", ...ids]);
-  const volumes = (
-    await runDocker(["volume", "ls", "--quiet", "--filter", `label=dockfleet.io/stack=${stack}`])
-  )
-    .split("\n")
-    .filter(Boolean);
-  if (volumes.length > 0) await runDocker(["volume", "rm", ...volumes]);
-  await runDockerIgnoringMissing(["network", "rm", localNetworkName(stack)]);
 }

@@ -6,23 +6,53 @@
 /** What was timed. */
 export type ScenarioId =
   | "dockfleet"
+  | "dockfleet-preinstalled"
   | "dockfleet-sequential"
   | "naive"
+  | "ansible"
+  | "ansible-bootstrap"
   | "dockfleet-noop"
+  | "ansible-noop"
   | "dockfleet-refresh"
-  | "dockfleet-mirror-change";
+  | "dockfleet-mirror-change"
+  | "ansible-mirror-change";
 
 export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   dockfleet: "dockfleet `up` (hosts in parallel)",
+  "dockfleet-preinstalled": "dockfleet `up`, local.image docker (Docker preinstalled)",
   "dockfleet-sequential": "dockfleet `up --parallel 1` (one host after another)",
   naive: "naive: docker.io with recommends over SSH, one host after another",
+  ansible: "Ansible: hosts, then the engine playbook (forks = hosts)",
+  "ansible-bootstrap": "Ansible: python3 bootstrap (raw), when the image lacks python3",
   "dockfleet-noop": "dockfleet second `up`, no change",
+  "ansible-noop": "Ansible: engine playbook again, no change",
   "dockfleet-refresh": "dockfleet `refresh` (every step read from its host)",
   "dockfleet-mirror-change": "dockfleet `up` changing only the mirror list",
+  "ansible-mirror-change": "Ansible: engine playbook changing only the mirror list",
 };
 
 /** The scenarios that build a ready environment from nothing, compared with each other. */
-export const FULL_SCENARIOS: readonly ScenarioId[] = ["dockfleet", "dockfleet-sequential", "naive"];
+export const FULL_SCENARIOS: readonly ScenarioId[] = [
+  "dockfleet",
+  "dockfleet-preinstalled",
+  "dockfleet-sequential",
+  "naive",
+  "ansible",
+];
+
+/** What each dockfleet scenario is compared with on the Ansible side (wall vs Ansible). */
+export const ANSIBLE_COUNTERPART: Partial<Record<ScenarioId, ScenarioId>> = {
+  dockfleet: "ansible",
+  "dockfleet-preinstalled": "ansible",
+  "dockfleet-noop": "ansible-noop",
+  "dockfleet-mirror-change": "ansible-mirror-change",
+};
+
+/** The issue's targets against Ansible (wall time, same run, 5 hosts, the install path). */
+export const ANSIBLE_TARGETS: readonly { scenario: ScenarioId; maxRatio: number }[] = [
+  { scenario: "dockfleet", maxRatio: 0.6 },
+  { scenario: "dockfleet-noop", maxRatio: 0.25 },
+];
 
 export interface Sample {
   scenario: ScenarioId;
@@ -100,11 +130,40 @@ function find(summaries: Summary[], hosts: number, scenario: ScenarioId) {
   return summaries.find((s) => s.hosts === hosts && s.scenario === scenario);
 }
 
+/** Median wall time of one scenario divided by another's, at the same host count. */
+function wallRatio(summaries: Summary[], hosts: number, own: ScenarioId, other: ScenarioId) {
+  const a = find(summaries, hosts, own);
+  const b = find(summaries, hosts, other);
+  return a && b ? a.medianWallSeconds / b.medianWallSeconds : undefined;
+}
+
 /** Wall time of dockfleet divided by the naive baseline's, per host count. */
 export function ratioToNaive(summaries: Summary[], hosts: number, scenario: ScenarioId) {
-  const own = find(summaries, hosts, scenario);
-  const naive = find(summaries, hosts, "naive");
-  return own && naive ? own.medianWallSeconds / naive.medianWallSeconds : undefined;
+  return wallRatio(summaries, hosts, scenario, "naive");
+}
+
+/** Wall time of a dockfleet scenario divided by its Ansible counterpart's, per host count. */
+export function ratioToAnsible(summaries: Summary[], hosts: number, scenario: ScenarioId) {
+  const counterpart = ANSIBLE_COUNTERPART[scenario];
+  return counterpart && wallRatio(summaries, hosts, scenario, counterpart);
+}
+
+/** One line per target against Ansible, per host count where both sides were measured. */
+export function renderAnsibleVerdicts(results: BenchResults): string[] {
+  const summaries = summarize(results);
+  const hostCounts = [...new Set(summaries.map((s) => s.hosts))].sort((a, b) => a - b);
+  return ANSIBLE_TARGETS.flatMap(({ scenario, maxRatio }) =>
+    hostCounts.flatMap((hosts) => {
+      const value = ratioToAnsible(summaries, hosts, scenario);
+      if (value === undefined) return [];
+      const counterpart = ANSIBLE_COUNTERPART[scenario] as ScenarioId;
+      return [
+        `- ${hosts} host(s), ${SCENARIO_LABELS[scenario]}: ${value.toFixed(2)}x ` +
+          `${SCENARIO_LABELS[counterpart]} (target at most ${maxRatio}x): ` +
+          `${value <= maxRatio ? "met" : "NOT met"}.`,
+      ];
+    }),
+  );
 }
 
 /** Day-2 operations as a share of creating the environment (wall time, same run and hosts). */
@@ -151,13 +210,14 @@ export function renderTable(results: BenchResults): string {
       s.scenario === "naive" || !FULL_SCENARIOS.includes(s.scenario)
         ? ""
         : ratio(ratioToNaive(summaries, s.hosts, s.scenario));
+    const vsAnsible = ratio(ratioToAnsible(summaries, s.hosts, s.scenario));
     return `| ${s.hosts} | ${SCENARIO_LABELS[s.scenario]} | ${s.runs} | ${seconds(s.medianWallSeconds)} | ${seconds(
       s.medianCpuSeconds,
-    )} | ${seconds(s.cpuBoundSeconds)} | ${seconds(s.medianMachineBusySeconds)} | ${vsNaive} |`;
+    )} | ${seconds(s.cpuBoundSeconds)} | ${seconds(s.medianMachineBusySeconds)} | ${vsNaive} | ${vsAnsible} |`;
   });
   return [
-    "| hosts | scenario | runs | median wall (s) | median CPU (s) | CPU-bound limit (s) | machine busy (s) | wall vs naive |",
-    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| hosts | scenario | runs | median wall (s) | median CPU (s) | CPU-bound limit (s) | machine busy (s) | wall vs naive | wall vs Ansible |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
   ].join("\n");
 }
@@ -194,6 +254,10 @@ export function renderResultsMarkdown(results: BenchResults): string {
     "",
     ...renderDay2Verdicts(results),
     "",
+    "Against Ansible, in the same run:",
+    "",
+    ...renderAnsibleVerdicts(results),
+    "",
     "CPU-bound limit = median CPU seconds / cores: no schedule on this machine finishes faster.",
     "CPU counts the benchmark's process tree (Pulumi CLI, language host, providers, docker and ssh",
     "clients) and the host containers' cgroups; machine busy is /proc/stat for the whole machine,",
@@ -204,10 +268,26 @@ export function renderResultsMarkdown(results: BenchResults): string {
   ].join("\n");
 }
 
-const BAR_COLORS: Record<string, string> = {
-  dockfleet: "#2b7bb9",
-  "dockfleet-sequential": "#8fbce0",
-  naive: "#d9534f",
+/** A bar of the chart: which tool, in which phase; Ansible's bootstrap sits on its create bar. */
+const CHART_BARS: readonly { scenario: ScenarioId; phase: string; tool: string }[] = [
+  { scenario: "dockfleet", phase: "create", tool: "dockfleet" },
+  { scenario: "dockfleet-preinstalled", phase: "create", tool: "dockfleet-preinstalled" },
+  { scenario: "dockfleet-sequential", phase: "create", tool: "dockfleet-sequential" },
+  { scenario: "naive", phase: "create", tool: "naive" },
+  { scenario: "ansible", phase: "create", tool: "ansible" },
+  { scenario: "dockfleet-noop", phase: "no change", tool: "dockfleet" },
+  { scenario: "ansible-noop", phase: "no change", tool: "ansible" },
+  { scenario: "dockfleet-mirror-change", phase: "mirror change", tool: "dockfleet" },
+  { scenario: "ansible-mirror-change", phase: "mirror change", tool: "ansible" },
+];
+
+const TOOLS: Record<string, { color: string; legend: string }> = {
+  dockfleet: { color: "#2b7bb9", legend: "dockfleet (parallel)" },
+  "dockfleet-preinstalled": { color: "#5cb85c", legend: "dockfleet, Docker preinstalled" },
+  "dockfleet-sequential": { color: "#8fbce0", legend: "dockfleet, one host at a time" },
+  naive: { color: "#d9534f", legend: "naive (docker-machine-like loop)" },
+  ansible: { color: "#f0ad4e", legend: "Ansible (forks = hosts)" },
+  "ansible-bootstrap": { color: "#f8dcae", legend: "Ansible's python3 bootstrap" },
 };
 
 function escapeXml(text: string): string {
@@ -217,26 +297,40 @@ function escapeXml(text: string): string {
   );
 }
 
-/** Grouped bars: median wall time per host count and scenario; a dark tick marks the CPU-bound limit. */
+/**
+ * Grouped bars: median wall time per host count and phase (create, no change, mirror change),
+ * one bar per tool; Ansible's python3 bootstrap is stacked on its create bar; a dark tick marks
+ * each bar's CPU-bound limit.
+ */
 export function renderChartSvg(results: BenchResults): string {
-  const summaries = summarize(results).filter((s) => FULL_SCENARIOS.includes(s.scenario));
+  const summaries = summarize(results);
   const hostCounts = [...new Set(summaries.map((s) => s.hosts))].sort((a, b) => a - b);
-  const width = 720;
-  const height = 360;
-  const margin = { top: 40, right: 20, bottom: 90, left: 60 };
-  const plotWidth = width - margin.left - margin.right;
+  const bootstrap = (hosts: number) => find(summaries, hosts, "ansible-bootstrap");
+  const groups = hostCounts.flatMap((hosts) =>
+    [...new Set(CHART_BARS.map((bar) => bar.phase))].flatMap((phase) => {
+      const bars = CHART_BARS.filter((bar) => bar.phase === phase).flatMap((bar) => {
+        const summary = find(summaries, hosts, bar.scenario);
+        return summary ? [{ ...bar, summary }] : [];
+      });
+      return bars.length > 0 ? [{ hosts, phase, bars }] : [];
+    }),
+  );
+  const width = Math.max(720, 80 + groups.reduce((sum, g) => sum + 30 + g.bars.length * 44, 0));
+  const height = 380;
+  const margin = { top: 40, right: 20, bottom: 110, left: 60 };
   const plotHeight = height - margin.top - margin.bottom;
-  const maxValue = Math.max(1, ...summaries.map((s) => s.medianWallSeconds));
+  const barTop = (hosts: number, bar: { scenario: ScenarioId; summary: Summary }) =>
+    bar.summary.medianWallSeconds +
+    (bar.scenario === "ansible" ? (bootstrap(hosts)?.medianWallSeconds ?? 0) : 0);
+  const maxValue = Math.max(1, ...groups.flatMap((g) => g.bars.map((bar) => barTop(g.hosts, bar))));
   const step = maxValue > 200 ? 50 : maxValue > 80 ? 20 : 10;
   const top = Math.ceil(maxValue / step) * step;
   const y = (value: number) =>
     Math.round((margin.top + plotHeight - (value / top) * plotHeight) * 10) / 10;
-  const groupWidth = plotWidth / Math.max(1, hostCounts.length);
-  const barWidth = Math.min(60, (groupWidth * 0.8) / FULL_SCENARIOS.length);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">Ready Docker hosts: median wall time (s), ${escapeXml(results.startedAt.slice(0, 10))}</text>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">Ready Docker hosts and day 2: median wall time (s), ${escapeXml(results.startedAt.slice(0, 10))}</text>`,
   ];
   for (let value = 0; value <= top; value += step) {
     parts.push(
@@ -244,34 +338,56 @@ export function renderChartSvg(results: BenchResults): string {
       `<text x="${margin.left - 6}" y="${y(value) + 4}" text-anchor="end">${value}</text>`,
     );
   }
-  hostCounts.forEach((hosts, groupIndex) => {
-    const groupX =
-      margin.left + groupIndex * groupWidth + (groupWidth - barWidth * FULL_SCENARIOS.length) / 2;
-    FULL_SCENARIOS.forEach((scenario, index) => {
-      const s = find(summaries, hosts, scenario);
-      if (!s) return;
-      const x = groupX + index * barWidth;
+  const barWidth = 40;
+  const rect = (x: number, from: number, to: number, color: string, title: string) =>
+    `<rect x="${x.toFixed(1)}" y="${y(to).toFixed(1)}" width="${barWidth}" height="${(y(from) - y(to)).toFixed(1)}" fill="${color}"><title>${escapeXml(title)}</title></rect>`;
+  let x = margin.left + 20;
+  for (const group of groups) {
+    const groupStart = x;
+    for (const bar of group.bars) {
+      const s = bar.summary;
+      const label = `${group.hosts} hosts, ${bar.scenario}: ${seconds(s.medianWallSeconds)} s wall, CPU-bound limit ${seconds(s.cpuBoundSeconds)} s`;
+      parts.push(rect(x, 0, s.medianWallSeconds, TOOLS[bar.tool].color, label));
+      const extra = bar.scenario === "ansible" ? bootstrap(group.hosts) : undefined;
+      if (extra) {
+        parts.push(
+          rect(
+            x,
+            s.medianWallSeconds,
+            s.medianWallSeconds + extra.medianWallSeconds,
+            TOOLS["ansible-bootstrap"].color,
+            `${group.hosts} hosts, ansible-bootstrap: ${seconds(extra.medianWallSeconds)} s wall`,
+          ),
+        );
+      }
       parts.push(
-        `<rect x="${x.toFixed(1)}" y="${y(s.medianWallSeconds).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(y(0) - y(s.medianWallSeconds)).toFixed(1)}" fill="${BAR_COLORS[scenario]}"><title>${escapeXml(`${hosts} hosts, ${scenario}: ${seconds(s.medianWallSeconds)} s wall, CPU-bound limit ${seconds(s.cpuBoundSeconds)} s`)}</title></rect>`,
-        `<line x1="${x.toFixed(1)}" x2="${(x + barWidth - 4).toFixed(1)}" y1="${y(s.cpuBoundSeconds).toFixed(1)}" y2="${y(s.cpuBoundSeconds).toFixed(1)}" stroke="#222" stroke-width="2"/>`,
-        `<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(s.medianWallSeconds) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${seconds(s.medianWallSeconds)}</text>`,
+        `<line x1="${x.toFixed(1)}" x2="${(x + barWidth).toFixed(1)}" y1="${y(s.cpuBoundSeconds).toFixed(1)}" y2="${y(s.cpuBoundSeconds).toFixed(1)}" stroke="#222" stroke-width="2"/>`,
+        `<text x="${(x + barWidth / 2).toFixed(1)}" y="${(y(barTop(group.hosts, bar)) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${seconds(s.medianWallSeconds)}</text>`,
       );
-    });
+      x += barWidth + 4;
+    }
     parts.push(
-      `<text x="${(margin.left + groupIndex * groupWidth + groupWidth / 2).toFixed(1)}" y="${y(0) + 18}" text-anchor="middle">${hosts} host${hosts === 1 ? "" : "s"}</text>`,
+      `<text x="${((groupStart + x - 4) / 2).toFixed(1)}" y="${y(0) + 16}" text-anchor="middle">${escapeXml(group.phase)}</text>`,
+      `<text x="${((groupStart + x - 4) / 2).toFixed(1)}" y="${y(0) + 30}" text-anchor="middle" fill="#555">${group.hosts} host${group.hosts === 1 ? "" : "s"}</text>`,
+    );
+    x += 30;
+  }
+  const shown = new Set(groups.flatMap((g) => g.bars.map((bar) => bar.tool)));
+  if (groups.some((g) => bootstrap(g.hosts))) shown.add("ansible-bootstrap");
+  const legend = Object.keys(TOOLS).filter((tool) => shown.has(tool));
+  const legendY = height - 62;
+  legend.forEach((tool, index) => {
+    const lx = margin.left + (index % 3) * 230;
+    const ly = legendY + Math.floor(index / 3) * 18;
+    parts.push(
+      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${TOOLS[tool].color}"/>`,
+      `<text x="${lx + 16}" y="${ly + 10}">${escapeXml(TOOLS[tool].legend)}</text>`,
     );
   });
-  const legendY = height - 40;
-  FULL_SCENARIOS.forEach((scenario, index) => {
-    const x = margin.left + index * 215;
-    parts.push(
-      `<rect x="${x}" y="${legendY}" width="12" height="12" fill="${BAR_COLORS[scenario]}"/>`,
-      `<text x="${x + 16}" y="${legendY + 10}">${escapeXml(scenario === "naive" ? "naive (docker-machine-like loop)" : scenario === "dockfleet" ? "dockfleet (parallel)" : "dockfleet, one host at a time")}</text>`,
-    );
-  });
+  const tickY = legendY + Math.ceil(legend.length / 3) * 18 + 8;
   parts.push(
-    `<line x1="${margin.left}" x2="${margin.left + 20}" y1="${legendY + 26}" y2="${legendY + 26}" stroke="#222" stroke-width="2"/>`,
-    `<text x="${margin.left + 26}" y="${legendY + 30}">CPU-bound limit (CPU seconds / ${results.machine.cores} cores)</text>`,
+    `<line x1="${margin.left}" x2="${margin.left + 20}" y1="${tickY}" y2="${tickY}" stroke="#222" stroke-width="2"/>`,
+    `<text x="${margin.left + 26}" y="${tickY + 4}">CPU-bound limit (CPU seconds / ${results.machine.cores} cores)</text>`,
     "</svg>",
     "",
   );
@@ -281,26 +397,49 @@ export function renderChartSvg(results: BenchResults): string {
 /** docs/benchmark.md: what is measured, how, and the latest figures with date and machine. */
 export function renderBenchmarkDoc(results: BenchResults): string {
   return [
-    "# Benchmark: dockfleet against a docker-machine-style loop",
+    "# Benchmark: dockfleet against Ansible and a docker-machine-style loop",
     "",
     "<!-- Written by `npm run bench` (bench/bench.ts) from bench/results/benchmark.json. -->",
     "",
-    "`npm run bench -- --hosts 1,3,5 --runs 3` times, on the local driver and in one run, how long",
-    "it takes to get N ready Docker hosts (Docker installed and its API answering over TLS with",
-    "client certificates) three ways, on the same kind of fresh hosts (system containers from the",
-    "same image, made with the same `docker run` arguments):",
+    "`npm run bench -- --hosts 5 --runs 3` times, on the local driver and in one run, how long it",
+    "takes to get N ready Docker hosts (Docker installed and its API answering over TLS with client",
+    "certificates) several ways, on the same kind of fresh hosts (system containers from the same",
+    "image, made with the same `docker run` arguments). The kinds run interleaved: one round runs",
+    "each once, and the order rotates from round to round (`--kinds` picks them):",
     "",
-    "- **dockfleet**: `pulumi up` through the Automation API; hosts are made and provisioned in",
-    "  parallel, Docker comes from Debian's docker.io without recommended packages.",
-    "- **dockfleet, one host after another**: the same program with `pulumi up --parallel 1`.",
-    "- **naive**: what a `docker-machine create` loop does: per host, create it, wait for SSH, `apt-get",
-    "  update`, `apt-get install docker.io` with apt's default recommends, certificates, TLS",
-    "  listener, restart, check the API; then the next host.",
+    "- **dockfleet** (`dockfleet`): `pulumi up` through the Automation API; hosts are made and",
+    "  provisioned in parallel, Docker comes from Debian's docker.io without recommended packages.",
+    "- **dockfleet, Docker preinstalled** (`preinstalled`): the same with `dockfleet:local.image:",
+    "  docker`, a host image with Debian's docker.io already in it (bin/lib/host-image.sh's docker",
+    "  variant, built offline and content-hashed like the base image). DockerEngine finds the",
+    "  package (install-docker.sh installs nothing, enables docker.service) and writes daemon.json,",
+    "  TLS and mirrors as on the install path; dockerd's first start is the one with them.",
+    "- **Ansible** (`ansible`): Debian's ansible package (ansible-core 2.14 with the community",
+    "  collections) runs bench/peers/ansible/engine.yml: docker.io without recommends (apt lists",
+    "  refreshed when older than 6 hours), daemon.json with the mirrors and log rotation, the",
+    "  certificates it is given, a drop-in for the TLS listener, the service enabled and running,",
+    "  and a check from the controller that the API answers over TLS. Written the way an",
+    "  experienced user would: forks = number of hosts, SSH pipelining on, ControlPersist (one",
+    "  connection per host for the whole play), no fact gathering (no task reads a fact; the",
+    "  interpreter is set in the inventory, so no discovery round trip either), handlers so that a",
+    "  daemon.json-only change reloads dockerd (SIGHUP) and changed certificates or drop-in restart",
+    "  it. The create row is the hosts (made all at once with the certificates, as dockfleet makes",
+    "  them) plus the first playbook run. The host image has no python3, so bootstrap.yml installs",
+    "  python3 and python3-apt with `raw` first: its own row, since cloud images usually ship",
+    "  python3. Then the playbook runs again with no change (every host must report changed=0) and",
+    "  with only the mirror list changed. CPU counted for Ansible misses its SSH ControlPersist",
+    "  masters, which detach from the process tree.",
+    "- **naive** (`naive`): what a `docker-machine create` loop does: per host, create it, wait for",
+    "  SSH, `apt-get update`, `apt-get install docker.io` with apt's default recommends,",
+    "  certificates, TLS listener, restart, check the API; then the next host.",
+    "- **dockfleet, one host after another** (`sequential`, not in the default kinds): the same",
+    "  program with `pulumi up --parallel 1`.",
     "",
-    "It also times day 2 on the same environment: a second `up` with no change, a `refresh` (every",
-    "step's facts read from its host, one SSH command per host), and an `up` that only changes the",
-    "registry mirror list (daemon.json rewritten and dockerd reloaded with SIGHUP on every host,",
-    "nothing reinstalled or restarted), each also as a share of the create.",
+    "It also times dockfleet's day 2 on the same environment: a second `up` with no change, a",
+    "`refresh` (every step's facts read from its host, one SSH command per host), and an `up` that",
+    "only changes the registry mirror list (daemon.json rewritten and dockerd reloaded with SIGHUP on",
+    "every host, nothing reinstalled or restarted), each also as a share of the create, and against",
+    "Ansible's no-change and mirror-only runs.",
     "Each figure is the median of the runs. CPU seconds count the benchmark's process tree and the host",
     "containers' cgroups; divided by the cores they give the CPU-bound limit, the shortest wall time",
     "any schedule could reach on this machine.",
@@ -325,6 +464,10 @@ export function renderBenchmarkDoc(results: BenchResults): string {
     "Day 2, as a share of the create in the same run:",
     "",
     ...renderDay2Verdicts(results),
+    "",
+    "Against Ansible, in the same run:",
+    "",
+    ...renderAnsibleVerdicts(results),
     "",
     "Chart: [bench/results/benchmark.svg](../bench/results/benchmark.svg); raw samples:",
     "[bench/results/benchmark.json](../bench/results/benchmark.json).",

@@ -3,11 +3,16 @@
 #
 #   source bin/lib/docker.sh && ensure_docker
 #   source bin/lib/host-image.sh && tag="$(ensure_host_image | tail -n 1)"
+#   docker_tag="$(ensure_host_image docker | tail -n 1)"
 #
-# The tag is dockfleet/host:<content hash>; the hash covers this script, the package list, the
-# masked units and every file under provision/images/host/, plus the suite and mirrors, so a
+# Variants: base (default), dockfleet/host:<content hash>, where DockerEngine installs Docker
+# over SSH; docker, dockfleet/host-docker:<content hash>, the same with the packages listed in
+# provision/images/host-docker/packages (Debian's docker.io) installed when the image is built,
+# so DockerEngine finds them and only configures Docker (the local driver's `image: docker`).
+# The hash covers this script, the package list, the masked units and every file under
+# provision/images/host/ (and host-docker/ for that variant), plus the suite and mirrors, so a
 # change to any of them builds a new image and an unchanged checkout finds the old one at once.
-# `host_image_tag` prints the tag without building anything.
+# `host_image_tag [variant]` prints the tag without building anything.
 #
 # Environment:
 #   DOCKER_CLI                        docker client (default: docker; ensure_docker sets it)
@@ -21,6 +26,7 @@
 #   DOCKFLEET_WORK_DIR                where root file systems are unpacked (default /var/tmp)
 
 HOST_IMAGE_REPOSITORY="dockfleet/host"
+DOCKER_HOST_IMAGE_REPOSITORY="dockfleet/host-docker"
 # Bump when the debootstrap step below changes in a way its inputs do not show.
 HOST_IMAGE_BOOTSTRAP_FORMAT=1
 
@@ -32,6 +38,22 @@ host_image_dir() {
   local lib_dir
   lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   printf '%s\n' "${lib_dir%/bin/lib}/provision/images/host"
+}
+
+docker_host_image_dir() {
+  printf '%s-docker\n' "$(host_image_dir)"
+}
+
+# Fails on a variant other than base or docker; prints the image repository of the variant.
+host_image_repository() {
+  case "${1:-base}" in
+    base) printf '%s\n' "$HOST_IMAGE_REPOSITORY" ;;
+    docker) printf '%s\n' "$DOCKER_HOST_IMAGE_REPOSITORY" ;;
+    *)
+      host_image_log "unknown host image variant \"$1\": base or docker"
+      return 1
+      ;;
+  esac
 }
 
 host_image_script_path() {
@@ -86,24 +108,35 @@ host_image_bootstrap_hash() {
   } | sha256sum | cut -c1-16
 }
 
+# Paths relative to folder $1, in a fixed order, with content and executable bit (not the full
+# mode: a checkout's modes follow the umask of whoever cloned it).
+hash_image_folder() {
+  local image_dir=$1 file
+  while IFS= read -r file; do
+    if [[ -x "$image_dir/$file" ]]; then printf '%s x ' "$file"; else printf '%s - ' "$file"; fi
+    sha256sum <"$image_dir/$file"
+  done < <(cd "$image_dir" && find . \( -type f -o -type l \) -print | LC_ALL=C sort)
+}
+
+# Usage: host_image_content_hash [base|docker]
 host_image_content_hash() {
-  local image_dir file
-  image_dir="$(host_image_dir)"
   {
     printf 'suite %s\nmirror %s\nsecurity %s\n' \
       "$(host_image_suite)" "$(host_image_mirror)" "$(host_image_security_mirror)"
     sha256sum <"$(host_image_script_path)"
-    # Paths relative to the image folder, in a fixed order, with content and executable bit
-    # (not the full mode: a checkout's modes follow the umask of whoever cloned it).
-    while IFS= read -r file; do
-      if [[ -x "$image_dir/$file" ]]; then printf '%s x ' "$file"; else printf '%s - ' "$file"; fi
-      sha256sum <"$image_dir/$file"
-    done < <(cd "$image_dir" && find . \( -type f -o -type l \) -print | LC_ALL=C sort)
+    hash_image_folder "$(host_image_dir)"
+    if [[ "${1:-base}" == docker ]]; then
+      printf 'variant docker\n'
+      hash_image_folder "$(docker_host_image_dir)"
+    fi
   } | sha256sum | cut -c1-16
 }
 
+# Usage: host_image_tag [base|docker]
 host_image_tag() {
-  printf '%s:%s\n' "$HOST_IMAGE_REPOSITORY" "$(host_image_content_hash)"
+  local repository
+  repository="$(host_image_repository "${1:-base}")" || return 1
+  printf '%s:%s\n' "$repository" "$(host_image_content_hash "${1:-base}")"
 }
 
 # Prints the path of a tarball holding the debootstrap result, bootstrapping it when missing.
@@ -162,10 +195,29 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
 }
 
+# The docker variant: the engine packages installed from the same mirror, none of their services
+# started (policy-rc.d) or enabled. Disabled, dockerd's first start is the one DockerEngine makes
+# with its daemon.json and TLS in place (install-docker.sh enables docker.service), as on the
+# install path; enabled, every host would start dockerd with the defaults at boot only to have
+# it restarted seconds later.
+install_engine_into_rootfs() {
+  local rootfs="$1" packages
+  packages="$(read_list_file "$(docker_host_image_dir)/packages" | paste -sd' ' -)"
+  host_image_log "installing $packages into the image (no recommends, services disabled)"
+  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+  # shellcheck disable=SC2086 # one word per package
+  chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends $packages >&2
+  chroot "$rootfs" systemctl disable docker.service docker.socket containerd.service >&2
+  rm -f "$rootfs/usr/sbin/policy-rc.d"
+}
+
 # Turns a bootstrapped root file system into a host: overlay files, no baked identity
-# (host keys, machine-id), masked units, fresh apt lists.
+# (host keys, machine-id), masked units, fresh apt lists; with variant docker, the engine too.
+# Usage: customize_host_rootfs ROOTFS [base|docker]
 customize_host_rootfs() {
-  local rootfs="$1" image_dir unit
+  local rootfs="$1" variant="${2:-base}" image_dir unit
   image_dir="$(host_image_dir)"
 
   host_image_log "adding files from $image_dir/rootfs"
@@ -194,6 +246,7 @@ customize_host_rootfs() {
   # debootstrap leaves its uncompressed lists behind; fetch compressed ones (apt.conf.d above).
   rm -rf "$rootfs"/var/lib/apt/lists/*
   chroot "$rootfs" apt-get update -qq >&2
+  if [[ "$variant" == docker ]]; then install_engine_into_rootfs "$rootfs"; fi
   chroot "$rootfs" apt-get clean
   # Docker mounts its own resolv.conf over this one in every container.
   : >"$rootfs/etc/resolv.conf"
@@ -204,13 +257,14 @@ customize_host_rootfs() {
 # (systemd's signal for a clean shutdown) instead of the image.
 # Prints (last line of stdout) the tag of the host image, building it when the engine lacks it.
 # Runs in a subshell so its traps and shell options do not leak into the caller.
+# Usage: ensure_host_image [base|docker]
 ensure_host_image() (
   set -euo pipefail
   umask 022
-  local docker_cli tag hash cache_dir tarball rootfs started
+  local variant="${1:-base}" docker_cli tag hash cache_dir tarball rootfs started
   docker_cli="${DOCKER_CLI:-docker}"
-  hash="$(host_image_content_hash)"
-  tag="$HOST_IMAGE_REPOSITORY:$hash"
+  tag="$(host_image_tag "$variant")"
+  hash="${tag##*:}"
   if "$docker_cli" image inspect "$tag" >/dev/null 2>&1; then
     host_image_log "image $tag present"
     printf '%s\n' "$tag"
@@ -236,7 +290,7 @@ ensure_host_image() (
   tar -C "$rootfs" --numeric-owner -xpf "$tarball"
   # mktemp's 0700 would become the mode of / in every container (and keeps apt's _apt user out).
   chmod 755 "$rootfs"
-  customize_host_rootfs "$rootfs"
+  customize_host_rootfs "$rootfs" "$variant"
 
   host_image_log "importing $rootfs as $tag"
   tar -C "$rootfs" --numeric-owner -c . |

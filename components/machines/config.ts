@@ -67,6 +67,16 @@ export const LocalDriverConfig = z.strictObject({
   subnet: ipv4Cidr
     .default("172.30.10.0/24")
     .describe("Subnet of the stack's own Docker network; hosts get fixed addresses from .10 on."),
+  image: z
+    .enum(["base", "docker"])
+    .default("base")
+    .describe(
+      "The host image: base (Debian with systemd and sshd; DockerEngine installs Docker over " +
+        "SSH) or docker (the same with Debian's docker.io preinstalled, like kind's or " +
+        "boot2docker's; DockerEngine finds the package and only configures Docker). Both are " +
+        "built by bin/lib/host-image.sh. docker is meant for engine.source distro: another " +
+        "source's packages are still installed over SSH.",
+    ),
 });
 
 export const SshHostConfig = z.strictObject({

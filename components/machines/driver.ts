@@ -64,6 +64,8 @@ export interface DriverSettings {
   virtualbox?: VirtualBoxDriverConfig;
   /** Local driver: the host image tag (bin/lib/host-image.sh builds it). */
   hostImage?: string;
+  /** Local driver, `image: docker`: the tag of the image with Docker preinstalled. */
+  dockerHostImage?: string;
 }
 
 export interface SshKey {

@@ -17,6 +17,8 @@ export interface EnvironmentArgs {
   config: StackConfig;
   /** Local driver: the host image tag (bin/lib/host-image.sh builds it). */
   hostImage?: string;
+  /** Local driver, `image: docker`: the tag of the image with Docker preinstalled. */
+  dockerHostImage?: string;
   /** ssh driver: the private key that logs in to the existing hosts (a Pulumi secret). */
   sshPrivateKey?: pulumi.Input<string>;
 }
@@ -123,6 +125,7 @@ export class Environment extends pulumi.ComponentResource {
         aliyun: config.aliyun,
         virtualbox: config.virtualbox,
         hostImage: args.hostImage,
+        dockerHostImage: args.dockerHostImage,
       },
       generatedKey: () => {
         if (generated === undefined) {

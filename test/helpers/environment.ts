@@ -12,5 +12,6 @@ export function localTestEnvironment(
     stack,
     config: StackConfigSchema.parse(settings),
     hostImage: process.env.DOCKFLEET_HOST_IMAGE,
+    dockerHostImage: process.env.DOCKFLEET_DOCKER_HOST_IMAGE,
   });
 }

@@ -127,6 +127,12 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     ],
   },
   {
+    title: "a local host image that is not built",
+    kind: "range",
+    config: { local: { image: "docker-ce" } },
+    errors: ['dockfleet:local.image = "docker-ce": must be one of "base", "docker"'],
+  },
+  {
     title: "source mirror without a mirror URL",
     kind: "conflict",
     config: { engine: { source: "mirror" } },

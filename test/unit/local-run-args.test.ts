@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { localHostImage } from "../../components/machines/local/local-machines";
 import { describe, it } from "node:test";
 import {
   HOST_CAPABILITIES,
@@ -213,4 +214,25 @@ describe("renderNetworkCreateArgs", () => {
       assert.throws(() => renderNetworkCreateArgs({ stack: "dev", subnet }), /is not an IPv4 CIDR/);
     });
   }
+});
+
+describe("localHostImage", () => {
+  const tags = { hostImage: "dockfleet/host:abc", dockerHostImage: "dockfleet/host-docker:def" };
+  const local = (image: "base" | "docker") => ({ subnet: "172.30.10.0/24", image });
+
+  it("takes the image local.image names", () => {
+    assert.equal(localHostImage({ local: local("base"), ...tags }), "dockfleet/host:abc");
+    assert.equal(localHostImage({ local: local("docker"), ...tags }), "dockfleet/host-docker:def");
+  });
+
+  it("names the variable and the build command of a missing tag", () => {
+    assert.throws(
+      () => localHostImage({ local: local("docker"), hostImage: tags.hostImage }),
+      /DOCKFLEET_DOCKER_HOST_IMAGE .*ensure_host_image docker/,
+    );
+    assert.throws(
+      () => localHostImage({ local: local("base"), dockerHostImage: tags.dockerHostImage }),
+      /DOCKFLEET_HOST_IMAGE to the tag printed by `source bin\/lib\/host-image.sh && ensure_host_image`/,
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { LocalHost } from "./host-container";
 import { LocalNetwork } from "./network";
 import { planLocalHosts } from "./run-args";
 import type { Machine } from "../machine";
-import type { MachineDriver } from "../driver";
+import type { DriverSettings, MachineDriver } from "../driver";
 
 export interface LocalMachinesArgs {
   /** Stack name: in every container, volume and network name and label, so stacks never collide. */
@@ -75,15 +75,29 @@ export class LocalMachines extends pulumi.ComponentResource {
   }
 }
 
+/** Pure: the tag of the image local.image names, from the tags bin/up exported; throws without it. */
+export function localHostImage(
+  settings: Pick<DriverSettings, "local" | "hostImage" | "dockerHostImage">,
+): string {
+  const preinstalled = settings.local.image === "docker";
+  const image = preinstalled ? settings.dockerHostImage : settings.hostImage;
+  if (image === undefined) {
+    const [variable, variant] = preinstalled
+      ? ["DOCKFLEET_DOCKER_HOST_IMAGE", " docker"]
+      : ["DOCKFLEET_HOST_IMAGE", ""];
+    throw new Error(
+      `the local driver needs the host image${preinstalled ? " with Docker preinstalled (local.image docker)" : ""}: ` +
+        `run \`npm run up\` (bin/up builds it), or set ${variable} to the tag printed by ` +
+        `\`source bin/lib/host-image.sh && ensure_host_image${variant}\``,
+    );
+  }
+  return image;
+}
+
 /** The local driver's contract: the environment's generated key, the host image built by bin/up. */
 export const localDriver: MachineDriver = {
   createMachines({ name, parent, stack, settings, generatedKey }) {
-    if (settings.hostImage === undefined) {
-      throw new Error(
-        "the local driver needs the host image: run `npm run up` (bin/up builds it), " +
-          "or set DOCKFLEET_HOST_IMAGE to the tag printed by bin/lib/host-image.sh",
-      );
-    }
+    const image = localHostImage(settings);
     const sshKey = generatedKey();
     const local = new LocalMachines(
       name,
@@ -92,7 +106,7 @@ export const localDriver: MachineDriver = {
         count: settings.count,
         namePrefix: settings.namePrefix,
         subnet: settings.local.subnet,
-        image: settings.hostImage,
+        image,
         sshKey,
       },
       { parent },

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  checkRecap,
+  parsePlayRecap,
+  renderAnsibleInventory,
+  renderKnownHosts,
+} from "../../bench/ansible";
+import { spareAddress } from "../../bench/hosts";
+import {
+  type BenchResults,
+  renderAnsibleVerdicts,
+  renderChartSvg,
+  renderTable,
+  type Sample,
+  type ScenarioId,
+} from "../../bench/report";
+
+/** The benchmark's pure parts: the Ansible peer's inventory and recap, the report's rows and chart. */
+
+const HOSTS = [
+  { name: "host-1", address: "172.30.94.74", hostKey: "ssh-ed25519 AAAAone" },
+  { name: "host-2", address: "172.30.94.75", hostKey: "ssh-ed25519 AAAAtwo" },
+];
+const FILES = {
+  privateKeyFile: "/tmp/round/id_ed25519",
+  knownHostsFile: "/tmp/round/known_hosts",
+  tlsDir: "/tmp/round/tls",
+};
+
+describe("Ansible peer", () => {
+  it("renders an INI inventory with the shared connection settings", () => {
+    assert.equal(
+      renderAnsibleInventory(HOSTS, FILES),
+      [
+        "[all]",
+        "host-1 ansible_host=172.30.94.74",
+        "host-2 ansible_host=172.30.94.75",
+        "",
+        "[all:vars]",
+        "ansible_user=root",
+        "ansible_ssh_private_key_file=/tmp/round/id_ed25519",
+        "ansible_python_interpreter=/usr/bin/python3",
+        "ansible_ssh_common_args='-o UserKnownHostsFile=/tmp/round/known_hosts'",
+        "tls_dir=/tmp/round/tls",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("refuses values the INI format would split or quote", () => {
+    assert.throws(
+      () => renderAnsibleInventory(HOSTS, { ...FILES, tlsDir: "/tmp/my round/tls" }),
+      /TLS folder "\/tmp\/my round\/tls" is not a plain word/,
+    );
+  });
+
+  it("pins each host's key at its address", () => {
+    assert.equal(
+      renderKnownHosts(HOSTS),
+      "172.30.94.74 ssh-ed25519 AAAAone\n172.30.94.75 ssh-ed25519 AAAAtwo\n",
+    );
+  });
+
+  const output = [
+    "TASK [Check that the API answers over TLS] ****",
+    "ok: [host-1 -> localhost]",
+    "",
+    "PLAY RECAP *********************************************************************",
+    "host-1                     : ok=9    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   ",
+    "host-2                     : ok=9    changed=2    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0   ",
+    "",
+    "Thursday 03 December 2026  17:40:01 +0000 (0:00:00.512)       0:00:12.345 ******",
+  ].join("\n");
+
+  it("reads the PLAY RECAP per host", () => {
+    assert.deepEqual(parsePlayRecap(output), {
+      "host-1": { ok: 9, changed: 0, unreachable: 0, failed: 0 },
+      "host-2": { ok: 9, changed: 2, unreachable: 0, failed: 1 },
+    });
+    assert.throws(() => parsePlayRecap("PLAY [x]\n"), /no PLAY RECAP/);
+  });
+
+  it("checks the recap: every host there, no failures, changes as expected", () => {
+    const recap = parsePlayRecap(output);
+    assert.doesNotThrow(() => checkRecap(recap, ["host-1"], "none"));
+    assert.throws(() => checkRecap(recap, ["host-1"], "every"), /host-1: the run changed nothing/);
+    assert.throws(() => checkRecap(recap, ["host-2"], "every"), /host-2: 1 failed, 0 unreachable/);
+    assert.throws(() => checkRecap(recap, ["host-3"], "none"), /host-3 is missing/);
+    const changed = { "host-2": { ok: 9, changed: 2, unreachable: 0, failed: 0 } };
+    assert.throws(() => checkRecap(changed, ["host-2"], "none"), /changed 2 task\(s\)/);
+  });
+
+  it("a spare address lies in the subnet, past the hosts", () => {
+    assert.equal(spareAddress("172.30.81.0/24"), "172.30.81.49");
+    assert.equal(spareAddress("172.30.94.64/26"), "172.30.94.113");
+  });
+});
+
+function results(samples: [ScenarioId, number][]): BenchResults {
+  return {
+    startedAt: "2026-12-03T18:05:00.000Z",
+    machine: { cpuModel: "test CPU", cores: 2, memoryGb: 23, kernel: "6", os: "Debian 12" },
+    options: { hosts: [5], runs: 1, scenarios: samples.map(([scenario]) => scenario) },
+    samples: samples.map(([scenario, wallSeconds]): Sample => ({
+      scenario,
+      hosts: 5,
+      run: 1,
+      wallSeconds,
+      cpuSeconds: wallSeconds,
+      machineBusySeconds: wallSeconds,
+    })),
+  };
+}
+
+describe("benchmark report with Ansible", () => {
+  const run = results([
+    ["dockfleet", 60],
+    ["dockfleet-preinstalled", 20],
+    ["ansible", 120],
+    ["ansible-bootstrap", 50],
+    ["dockfleet-noop", 10],
+    ["ansible-noop", 30],
+    ["dockfleet-mirror-change", 9],
+    ["ansible-mirror-change", 27],
+  ]);
+
+  it("gives each dockfleet row its ratio to the Ansible counterpart", () => {
+    const table = renderTable(run);
+    const row = (label: string) => table.split("\n").find((line) => line.includes(label)) ?? "";
+    assert.match(row("dockfleet `up` (hosts in parallel)"), /\| 0\.50x \|$/);
+    assert.match(row("local.image docker"), /\| 0\.17x \|$/);
+    assert.match(row("dockfleet second `up`, no change"), /\| 0\.33x \|$/);
+    assert.match(row("changing only the mirror list"), /\| 0\.33x \|$/);
+    assert.match(row("python3 bootstrap"), /\| 50\.0 \|.* \| {2}\| {2}\|$/);
+  });
+
+  it("judges the issue's targets against Ansible", () => {
+    const verdicts = renderAnsibleVerdicts(run);
+    assert.equal(verdicts.length, 2);
+    assert.match(verdicts[0], /0\.50x .* \(target at most 0\.6x\): met\.$/);
+    assert.match(verdicts[1], /0\.33x .* \(target at most 0\.25x\): NOT met\.$/);
+  });
+
+  it("draws Ansible in every phase and stacks its bootstrap on its create bar", () => {
+    const svg = renderChartSvg(run);
+    for (const phase of ["create", "no change", "mirror change"]) {
+      assert.ok(svg.includes(`>${phase}</text>`), phase);
+    }
+    assert.match(svg, /<title>5 hosts, ansible: 120\.0 s wall/);
+    // The bootstrap's rectangle starts where the create's ends: 120 s up to 170 s.
+    const top = (title: string) =>
+      Number(new RegExp(`y="([\\d.]+)"[^>]*><title>5 hosts, ${title}:`).exec(svg)?.[1]);
+    const bottom = (title: string) => {
+      const match = new RegExp(
+        `y="([\\d.]+)" width="40" height="([\\d.]+)"[^>]*><title>5 hosts, ${title}:`,
+      ).exec(svg);
+      return Number(match?.[1]) + Number(match?.[2]);
+    };
+    assert.ok(Math.abs(bottom("ansible-bootstrap") - top("ansible")) < 0.2);
+    assert.ok(svg.includes(">Ansible's python3 bootstrap</text>"));
+  });
+});
