@@ -17,6 +17,8 @@ export interface EnvironmentArgs {
   config: StackConfig;
   /** Local driver: the host image tag (bin/lib/host-image.sh builds it). */
   hostImage?: string;
+  /** Qemu driver: the VM image's folder (bin/lib/vm-image.sh builds it). */
+  vmImage?: string;
   /** ssh driver: the private key that logs in to the existing hosts (a Pulumi secret). */
   sshPrivateKey?: pulumi.Input<string>;
 }
@@ -122,7 +124,9 @@ export class Environment extends pulumi.ComponentResource {
         aws: config.aws,
         aliyun: config.aliyun,
         virtualbox: config.virtualbox,
+        qemu: config.qemu,
         hostImage: args.hostImage,
+        vmImage: args.vmImage,
       },
       generatedKey: () => {
         if (generated === undefined) {

@@ -25,6 +25,7 @@ export function dockfleetProgram(): StackOutputsInput {
     config,
     // Set by bin/up, which builds the image first (content-hashed tag).
     hostImage: process.env.DOCKFLEET_HOST_IMAGE,
+    vmImage: process.env.DOCKFLEET_VM_IMAGE,
     sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
   });
 
