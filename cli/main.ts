@@ -4,6 +4,7 @@ import { registerContextCommand } from "./context";
 import { registerEnvCommand } from "./env";
 import { registerLsCommand } from "./ls";
 import { registerRegenerateCertsCommand } from "./regenerate-certs";
+import { registerSnapshotCommand } from "./snapshot";
 import { registerSshCommand } from "./ssh";
 import { registerSshConfigCommand } from "./ssh-config";
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerSshCommand(program);
   registerSshConfigCommand(program);
   registerRegenerateCertsCommand(program);
+  registerSnapshotCommand(program);
   return program;
 }
 

@@ -62,6 +62,11 @@ export function planQemuNetwork(stack: string, subnet: string): PlannedQemuNetwo
   };
 }
 
+/** Pure: a VM's folder (the snapshot and power commands find a host's VM by it). */
+export function qemuVmDir(workDir: string, stack: string, host: string): string {
+  return path.join(workDir, stack, host);
+}
+
 /** Pure: the stack's VMs, fixed addresses from .10 on, MACs and taps derived from stack and host. */
 export function planQemuVms(args: QemuPlanArgs): PlannedQemuVm[] {
   const cidr = parseIpv4Cidr(args.config.subnet);
@@ -71,7 +76,7 @@ export function planQemuVms(args: QemuPlanArgs): PlannedQemuVm[] {
     const hash = shortHash(`${args.stack}/${host}`, 10);
     return {
       host,
-      dir: path.join(args.config.workDir, args.stack, host),
+      dir: qemuVmDir(args.config.workDir, args.stack, host),
       ipv4Address: formatIpv4(cidr.base + 10 + index),
       prefix: cidr.prefix,
       // 52:54:00 is QEMU's own prefix: locally administered, never a real card's.

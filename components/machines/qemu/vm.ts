@@ -1,9 +1,9 @@
+import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { createStepLog } from "../../../provision/dynamic/log";
 import { getSshClient } from "../../../provision/ssh/pool";
 import type { QemuDriverConfig } from "../config";
-import { type PlannedQemuNetwork, type PlannedQemuVm, renderQemuSeed } from "./plan";
 import {
   chooseAccelerator,
   createQemuVm,
@@ -15,9 +15,23 @@ import {
   qemuVmState,
   removeQemuNetwork,
 } from "./qemu";
+import { type PlannedQemuNetwork, type PlannedQemuVm, qemuVmFiles, renderQemuSeed } from "./plan";
 
 /** Under emulation a first boot takes minutes on a busy machine. */
 const SSH_READY_DEADLINE_MS = 600_000;
+
+function consoleTail(dir: string): string {
+  try {
+    return fs
+      .readFileSync(qemuVmFiles(dir).console, "latin1")
+      .trim()
+      .split("\n")
+      .slice(-20)
+      .join("\n");
+  } catch {
+    return "(no console log)";
+  }
+}
 
 interface QemuNetworkInputs {
   network: PlannedQemuNetwork;
@@ -109,16 +123,23 @@ export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuV
       }),
     });
     log.info(`booting (${vm.dir}/console.log); waiting for SSH at ${vm.ipv4Address}`);
-    await getSshClient(
-      {
-        host: vm.ipv4Address,
-        port: 22,
-        user: "root",
-        privateKey: inputs.privateKey,
-        hostKey: inputs.hostPublicKey,
-      },
-      { deadlineMs: SSH_READY_DEADLINE_MS },
-    );
+    try {
+      await getSshClient(
+        {
+          host: vm.ipv4Address,
+          port: 22,
+          user: "root",
+          privateKey: inputs.privateKey,
+          hostKey: inputs.hostPublicKey,
+        },
+        { deadlineMs: SSH_READY_DEADLINE_MS },
+      );
+    } catch (error) {
+      // A failed create is not in the state: nothing would ever remove this VM but this.
+      const console = consoleTail(vm.dir);
+      await destroyQemuVm(vm.dir, vm.tap);
+      throw new Error(`${(error as Error).message}\nthe VM's console ended with:\n${console}`);
+    }
     log.info(`ready at ${vm.ipv4Address} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return { id: vm.dir, outs: { ...inputs, acceleratorUsed: accelerator } };
   },
