@@ -36,6 +36,27 @@ export function checkSnapshotName(name: string): string {
 }
 
 /**
+ * A qemu host of a stack: its VM's folder (what the driver's power and snapshot functions take:
+ * startQemuVm, stopQemuVm, ...), its outputs, and the stack's. Refuses hosts of other drivers.
+ */
+export async function qemuHost(stackName: string, hostName: string) {
+  const workDir = defaultWorkDir();
+  const stack = await selectNamedStack(stackName, workDir);
+  const outputs = parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
+  const host = findHost(outputs, hostName);
+  if (host.driver !== "qemu") {
+    throw new CliError(`${hostName} is a ${host.driver} host: this is for qemu hosts`);
+  }
+  const config = resolveStackConfig(
+    Object.fromEntries(
+      Object.entries(await stack.getAllConfig()).map(([key, entry]) => [key, entry.value]),
+    ),
+  );
+  const dir = qemuVmDir(path.resolve(workDir, config.qemu.workDir), stackName, hostName);
+  return { dir, host, outputs };
+}
+
+/**
  * `dockfleet snapshot save|restore|list|delete <host> [name]`: Vagrant's snapshots for qemu hosts,
  * as qcow2 internal snapshots of the VM's overlay (taken with the VM shut down, which it is
  * for a moment: it boots again and answers SSH before the command returns).
@@ -58,19 +79,7 @@ export function registerSnapshotCommand(program: Command): void {
         if (!(ACTIONS as readonly string[]).includes(action)) {
           throw new CliError(`unknown snapshot action "${action}": use ${ACTIONS.join(", ")}`);
         }
-        const workDir = defaultWorkDir();
-        const stack = await selectNamedStack(options.stack, workDir);
-        const outputs = parseNamedStackOutputs(options.stack, outputValues(await stack.outputs()));
-        const host = findHost(outputs, hostName);
-        if (host.driver !== "qemu") {
-          throw new CliError(`${hostName} is a ${host.driver} host: snapshots are for qemu hosts`);
-        }
-        const config = resolveStackConfig(
-          Object.fromEntries(
-            Object.entries(await stack.getAllConfig()).map(([key, entry]) => [key, entry.value]),
-          ),
-        );
-        const dir = qemuVmDir(path.resolve(workDir, config.qemu.workDir), options.stack, hostName);
+        const { dir, host, outputs } = await qemuHost(options.stack, hostName);
         const answering = async () => {
           const started = Date.now();
           await getSshClient(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { QemuDriverConfig } from "../../components/machines/config";
+import { checkSnapshotName } from "../../cli/snapshot";
 import {
   planQemuNetwork,
   planQemuVms,
@@ -84,5 +85,14 @@ describe("qemu driver plan", () => {
       `[Match]\nMACAddress=${vm.macAddress}\n\n[Network]\nAddress=172.30.20.10/24\nGateway=172.30.20.1\nDNS=10.0.0.53\n`,
     );
     assert.equal(seed["dockfleet-resolv.conf"], "nameserver 10.0.0.53\n");
+  });
+});
+
+describe("dockfleet snapshot names", () => {
+  it("takes names qemu-img keeps as given, refuses the rest", () => {
+    assert.equal(checkSnapshotName("before-upgrade.1"), "before-upgrade.1");
+    for (const bad of ["", "-x", "two words", "a/b", "x".repeat(65)]) {
+      assert.throws(() => checkSnapshotName(bad), /snapshot name/);
+    }
   });
 });
