@@ -1,7 +1,11 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { QemuDriverConfig } from "../../components/machines/config";
 import { checkSnapshotName } from "../../cli/snapshot";
+import { qemuVmState } from "../../components/machines/qemu/qemu";
 import {
   planQemuNetwork,
   planQemuVms,
@@ -93,6 +97,23 @@ describe("dockfleet snapshot names", () => {
     assert.equal(checkSnapshotName("before-upgrade.1"), "before-upgrade.1");
     for (const bad of ["", "-x", "two words", "a/b", "x".repeat(65)]) {
       assert.throws(() => checkSnapshotName(bad), /snapshot name/);
+    }
+  });
+});
+
+describe("qemu VM state, as refresh reads it", () => {
+  it("is gone without a running QEMU, stopped with dockfleet's marker and the overlay", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-qemu-state-"));
+    try {
+      assert.equal(qemuVmState(dir), "gone", "an empty folder");
+      // A pid file naming a live process that is not this VM's QEMU (this test) is not the VM.
+      fs.writeFileSync(path.join(dir, "qemu.pid"), `${process.pid}\n`);
+      fs.writeFileSync(path.join(dir, "disk.qcow2"), "");
+      assert.equal(qemuVmState(dir), "gone", "killed behind dockfleet's back");
+      fs.writeFileSync(path.join(dir, "stopped"), "");
+      assert.equal(qemuVmState(dir), "stopped");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
