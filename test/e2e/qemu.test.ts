@@ -126,7 +126,15 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
   });
 
   it("up makes a VM with Docker, its TLS API answers the client certificate, a container runs", async () => {
-    const result = await timed("up", () => stack.up());
+    let log = "";
+    const result = await timed("up (Docker ready)", () =>
+      stack.up({ onOutput: (text) => (log += text) }),
+    );
+    // The driver's own measure: QEMU started to SSH answering with the pinned key.
+    timings["VM ready"] = Number(/ready at [\d.]+ in ([\d.]+) s/.exec(log)?.[1]);
+    console.log(
+      `qemu e2e: ${/accelerator (kvm|tcg)[^\n]*/.exec(log)?.[0] ?? "accelerator not logged"}`,
+    );
     assert.equal(result.summary.result, "succeeded");
     const [host] = result.outputs.hosts.value as {
       driver: string;
