@@ -157,9 +157,10 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
     fs.writeFileSync(knownHosts, `${ADDRESS} ${host.hostKey}\n`);
     assert.equal(await onVm("hostname"), "vm-1");
 
-    // A container from an image made on the VM (no registry is reachable here).
+    // A container from an image made on the VM (no registry is reachable here); -h: the loader
+    // and libc are symlinks under merged /usr.
     const hello = await onVm(
-      "tar -C / -c usr/bin/echo lib/x86_64-linux-gnu/libc.so.6 lib64/ld-linux-x86-64.so.2 | " +
+      "tar -C / -ch usr/bin/echo lib/x86_64-linux-gnu/libc.so.6 lib64/ld-linux-x86-64.so.2 | " +
         "docker import - dockfleet-e2e/echo >/dev/null && docker run --rm dockfleet-e2e/echo /usr/bin/echo hello",
     );
     assert.equal(hello, "hello");
