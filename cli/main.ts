@@ -15,7 +15,7 @@ import { registerSshConfigCommand } from "./ssh-config";
 export function buildProgram(): Command {
   const program = new Command("dockfleet")
     .description(
-      "Docker hosts of a dockfleet stack: list them, point Docker at them, log in, renew their certificates",
+      "Docker hosts of a dockfleet stack: list them, point Docker at them, log in, renew their certificates, snapshot qemu VMs",
     )
     .showHelpAfterError()
     // Lets `dockfleet ssh host-1 ls -la` pass -la to the remote command.
