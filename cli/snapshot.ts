@@ -119,7 +119,10 @@ async function runSnapshotAction(
   }
   if (action === "delete") {
     await deleteQemuSnapshot(dir, required());
-    process.stdout.write(`deleted snapshot ${name} of ${hostName}\n`);
+    const seconds = await answering();
+    process.stdout.write(
+      `deleted snapshot ${name} of ${hostName}; SSH answers again (${seconds} s)\n`,
+    );
     return;
   }
   const snapshot =

@@ -186,8 +186,10 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
       300_000,
       2_000,
     );
+    // Deleting writes the closed image too: the VM boots again.
     await deleteQemuSnapshot(vm.dir, "first");
     assert.deepEqual(await listQemuSnapshots(vm.dir), []);
+    await waitForSsh("SSH after the delete");
   });
 
   it("stop and start keep the disk; refresh keeps a stopped VM", async () => {
