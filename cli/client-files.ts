@@ -12,8 +12,8 @@ import { defaultWorkDir, type NamedStackOutputs, parseNamedStackOutputs } from "
  * `ssh-config`), both through writeClientFiles, into the same folder.
  */
 
-/** Names of `.dockfleet/` that are not stacks: the local backend, its passphrase, VirtualBox VMs. */
-const RESERVED_IN_CHECKOUT = ["state", "passphrase", "virtualbox"];
+/** Names of `.dockfleet/` that are not stacks: the local backend, its passphrase, VirtualBox and QEMU VMs. */
+const RESERVED_IN_CHECKOUT = ["state", "passphrase", "virtualbox", "qemu"];
 
 /**
  * Where a stack's client files live: `$DOCKFLEET_HOME/<stack>`, else `<workDir>/.dockfleet/<stack>`

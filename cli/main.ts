@@ -10,6 +10,7 @@ import { registerLsCommand } from "./ls";
 import { registerPowerCommands } from "./power-commands";
 import { registerRegenerateCertsCommand } from "./regenerate-certs";
 import { registerScpCommand } from "./scp";
+import { registerSnapshotCommand } from "./snapshot";
 import { registerSshCommand } from "./ssh";
 import { registerSshConfigCommand } from "./ssh-config";
 import { registerStatusCommand } from "./status";
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
   const program = new Command("dockfleet")
     .description(
       "Docker hosts of a dockfleet stack: list and inspect them, point Docker at them, log in, " +
-        "copy files, stop and start them, renew their certificates",
+        "copy files, stop and start them, renew their certificates, snapshot qemu VMs",
     )
     .showHelpAfterError()
     // Lets `dockfleet ssh host-1 ls -la` pass -la to the remote command.
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerSshConfigCommand(program);
   registerPowerCommands(program);
   registerRegenerateCertsCommand(program);
+  registerSnapshotCommand(program);
   return program;
 }
 

@@ -10,6 +10,8 @@ source "$DOCKFLEET_ROOT/bin/lib/docker.sh"
 source "$DOCKFLEET_ROOT/bin/lib/pulumi.sh"
 # shellcheck source=bin/lib/host-image.sh
 source "$DOCKFLEET_ROOT/bin/lib/host-image.sh"
+# shellcheck source=bin/lib/vm-image.sh
+source "$DOCKFLEET_ROOT/bin/lib/vm-image.sh"
 # shellcheck source=bin/lib/app-images.sh
 source "$DOCKFLEET_ROOT/bin/lib/app-images.sh"
 
@@ -33,4 +35,14 @@ run_setup() {
   step "checking the sample apps' images"
   ensure_app_images >/dev/null
   step "set-up done in $((SECONDS - started)) s (pulumi $(pulumi version), host image $DOCKFLEET_HOST_IMAGE)"
+}
+
+# The qemu driver's needs (bin/up runs it for a stack whose driver is qemu): QEMU, qemu-img, an ISO
+# writer for the seed, and the VM image; exports DOCKFLEET_VM_IMAGE (the image's folder).
+ensure_vm_setup() {
+  step "checking Debian packages for the qemu driver"
+  ensure_apt_packages qemu-system-x86 qemu-utils genisoimage e2fsprogs debootstrap iptables
+  step "checking the VM image (bin/lib/vm-image.sh)"
+  DOCKFLEET_VM_IMAGE="$(ensure_vm_image | tail -n 1)"
+  export DOCKFLEET_VM_IMAGE
 }

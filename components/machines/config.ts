@@ -310,6 +310,24 @@ export const AliyunDriverConfig = z
 /** The range VirtualBox 6.1.28+ allows for host-only networks unless /etc/vbox/networks.conf says more. */
 export const VIRTUALBOX_HOST_ONLY_RANGE = "192.168.56.0/21";
 
+/** Where a VM driver keeps its files: relative to the project, out of the system's directories. */
+function workDir(fallback: string, what: string) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((value, ctx) => {
+      // VMs and seed ISOs are written there: kept out of the system's directories.
+      const reason = value.startsWith("/")
+        ? unsafePathReason(value)
+        : value.split("/").some((segment) => segment === "..")
+          ? 'must not contain ".." segments: give the directory itself'
+          : undefined;
+      if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+    })
+    .default(fallback)
+    .describe(`Where ${what}; relative to the project.`);
+}
+
 export const VirtualBoxDriverConfig = z.strictObject({
   image: z
     .string()
@@ -351,24 +369,29 @@ export const VirtualBoxDriverConfig = z.strictObject({
       "The storage controller of the imported image that the cloud-init seed ISO is " +
         "attached to.",
     ),
-  workDir: z
-    .string()
-    .min(1)
-    .superRefine((value, ctx) => {
-      // VMs and seed ISOs are written there: kept out of the system's directories.
-      const reason = value.startsWith("/")
-        ? unsafePathReason(value)
-        : value.split("/").some((segment) => segment === "..")
-          ? 'must not contain ".." segments: give the directory itself'
-          : undefined;
-      if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
-    })
-    .default(".dockfleet/virtualbox")
-    .describe(
-      "Where VMs and seed ISOs are kept (VBoxManage --basefolder); relative to the project.",
-    ),
+  workDir: workDir(".dockfleet/virtualbox", "VMs and seed ISOs are kept (VBoxManage --basefolder)"),
 });
 
+export const QemuDriverConfig = z.strictObject({
+  subnet: ipv4Cidr
+    .default("172.30.20.0/24")
+    .describe(
+      "The VMs' network, on a bridge dockfleet creates (this machine takes .1 and NATs it); " +
+        "VMs get fixed addresses from .10 on.",
+    ),
+  cpus: z.int().min(1).max(32).default(1).describe("Virtual CPUs per VM."),
+  memoryMb: z.int().min(256).max(65536).default(1024).describe("Memory per VM in MiB."),
+  accelerator: z
+    .enum(["auto", "kvm", "tcg"])
+    .default("auto")
+    .describe(
+      "kvm (hardware), tcg (software emulation, slow) or auto: KVM when a probe boot through " +
+        "/dev/kvm works, else tcg (said in the log).",
+    ),
+  workDir: workDir(".dockfleet/qemu", "overlays, seeds, consoles and QMP sockets are kept"),
+});
+
+export type QemuDriverConfig = z.infer<typeof QemuDriverConfig>;
 export type SshHostConfig = z.infer<typeof SshHostConfig>;
 export type AwsDriverConfig = z.infer<typeof AwsDriverConfig>;
 export type AliyunDriverConfig = z.infer<typeof AliyunDriverConfig>;

@@ -6,6 +6,7 @@ import type {
   LocalDriverConfig as LocalDriverSchema,
   SshHostConfig,
   VirtualBoxDriverConfig,
+  QemuDriverConfig,
 } from "./config";
 import type { Machine } from "./machine";
 
@@ -62,6 +63,9 @@ export interface DriverSettings {
   aws?: AwsDriverConfig;
   aliyun?: AliyunDriverConfig;
   virtualbox?: VirtualBoxDriverConfig;
+  qemu: QemuDriverConfig;
+  /** Qemu driver: the VM image's folder (bin/lib/vm-image.sh builds it). */
+  vmImage?: string;
   /** Local driver: the host image tag (bin/lib/host-image.sh builds it). */
   hostImage?: string;
   /** Local driver, `image: docker`: the tag of the image with Docker preinstalled. */

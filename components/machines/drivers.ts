@@ -2,7 +2,7 @@
 import type { MachineDriver } from "./driver";
 
 /** The driver names `dockfleet:driver` takes. */
-export type DriverName = "local" | "ssh" | "aws" | "aliyun" | "virtualbox";
+export type DriverName = "local" | "ssh" | "aws" | "aliyun" | "virtualbox" | "qemu";
 
 /**
  * Every driver by name. Each is loaded when chosen: the cloud drivers bring the AWS and Alibaba
@@ -18,6 +18,7 @@ const DRIVERS: Record<DriverName, () => MachineDriver> = {
     (
       require("./virtualbox/virtualbox-machines") as typeof import("./virtualbox/virtualbox-machines")
     ).virtualBoxDriver,
+  qemu: () => (require("./qemu/qemu-machines") as typeof import("./qemu/qemu-machines")).qemuDriver,
 };
 
 export function machineDriver(name: DriverName): MachineDriver {

@@ -181,6 +181,7 @@ function hostsNetwork(config: StackConfig): { key: string; cidr: string } | unde
   if (config.driver === "virtualbox" && config.virtualbox !== undefined) {
     return { key: "virtualbox.hostOnlyCidr", cidr: config.virtualbox.hostOnlyCidr };
   }
+  if (config.driver === "qemu") return { key: "qemu.subnet", cidr: config.qemu.subnet };
   return undefined;
 }
 

@@ -14,6 +14,7 @@ import {
   SshHostConfig,
   VIRTUALBOX_HOST_ONLY_RANGE,
   VirtualBoxDriverConfig,
+  QemuDriverConfig,
 } from "../machines/config";
 import type { ServicePorts } from "../machines/driver";
 import { planLocalHosts } from "../machines/local/run-args";
@@ -47,7 +48,7 @@ export { plannedHostNames };
 export const StackConfigSchema = z
   .strictObject({
     driver: z
-      .enum(["local", "ssh", "aws", "aliyun", "virtualbox"])
+      .enum(["local", "ssh", "aws", "aliyun", "virtualbox", "qemu"])
       .default("local")
       .describe("Which driver creates the hosts."),
     hosts: z
@@ -55,7 +56,7 @@ export const StackConfigSchema = z
       .min(1)
       .max(20)
       .default(3)
-      .describe("How many hosts the local, aws, aliyun and virtualbox drivers create."),
+      .describe("How many hosts the local, aws, aliyun, virtualbox and qemu drivers create."),
     namePrefix: hostName
       .default("host")
       .describe("Host names are `<namePrefix>-1`, `<namePrefix>-2`, ..."),
@@ -74,6 +75,9 @@ export const StackConfigSchema = z
     ),
     virtualbox: VirtualBoxDriverConfig.optional().describe(
       'The virtualbox driver\'s settings (required with driver "virtualbox").',
+    ),
+    qemu: QemuDriverConfig.default(QemuDriverConfig.parse({})).describe(
+      "The qemu driver's settings (VMs on this machine, docs/qemu.md).",
     ),
     etcd: EtcdConfigSchema.default(DEFAULT_ETCD_CONFIG).describe(
       "An etcd cluster on the hosts (components/etcd): off unless `enabled: true`.",
@@ -191,6 +195,17 @@ export const StackConfigSchema = z
           code: "custom",
           path: ["virtualbox", "hostOnlyCidr"],
           message: `holds ${Math.max(0, room)} VMs from .10 on, not ${config.hosts}: choose a larger range inside ${VIRTUALBOX_HOST_ONLY_RANGE}`,
+        });
+      }
+    }
+    if (config.driver === "qemu") {
+      const cidr = parseIpv4Cidr(config.qemu.subnet);
+      const room = cidr === undefined ? 0 : 2 ** (32 - cidr.prefix) - 11;
+      if (config.hosts > room) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["qemu", "subnet"],
+          message: `holds ${Math.max(0, room)} VMs from .10 on, not ${config.hosts}: choose a larger subnet`,
         });
       }
     }

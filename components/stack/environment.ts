@@ -19,6 +19,8 @@ export interface EnvironmentArgs {
   hostImage?: string;
   /** Local driver, `image: docker`: the tag of the image with Docker preinstalled. */
   dockerHostImage?: string;
+  /** Qemu driver: the VM image's folder (bin/lib/vm-image.sh builds it). */
+  vmImage?: string;
   /** ssh driver: the private key that logs in to the existing hosts (a Pulumi secret). */
   sshPrivateKey?: pulumi.Input<string>;
 }
@@ -124,8 +126,10 @@ export class Environment extends pulumi.ComponentResource {
         aws: config.aws,
         aliyun: config.aliyun,
         virtualbox: config.virtualbox,
+        qemu: config.qemu,
         hostImage: args.hostImage,
         dockerHostImage: args.dockerHostImage,
+        vmImage: args.vmImage,
       },
       generatedKey: () => {
         if (generated === undefined) {

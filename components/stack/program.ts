@@ -26,6 +26,7 @@ export function dockfleetProgram(): StackOutputsInput {
     // Set by bin/up, which builds the image first (content-hashed tag).
     hostImage: process.env.DOCKFLEET_HOST_IMAGE,
     dockerHostImage: process.env.DOCKFLEET_DOCKER_HOST_IMAGE,
+    vmImage: process.env.DOCKFLEET_VM_IMAGE,
     sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
   });
 

@@ -76,7 +76,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "range",
     config: { driver: "vagrant" },
     errors: [
-      'dockfleet:driver = "vagrant": must be one of "local", "ssh", "aws", "aliyun", "virtualbox"',
+      'dockfleet:driver = "vagrant": must be one of "local", "ssh", "aws", "aliyun", "virtualbox", "qemu"',
     ],
     preview: true,
   },
@@ -277,7 +277,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "range",
     config: { hosts: 0, driver: "docker-machine", engine: { tlsPort: 0 } },
     errors: [
-      'dockfleet:driver = "docker-machine": must be one of "local", "ssh", "aws", "aliyun", "virtualbox"',
+      'dockfleet:driver = "docker-machine": must be one of "local", "ssh", "aws", "aliyun", "virtualbox", "qemu"',
       "dockfleet:hosts = 0: must be at least 1",
       "dockfleet:engine.tlsPort = 0: must be at least 1",
     ],
@@ -487,6 +487,26 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     },
     errors: [
       'dockfleet:virtualbox.workDir = "/etc/vbox": lies in /etc, which belongs to the system or to Docker: choose a directory of its own, e.g. "/var/lib/dockfleet/<service>"',
+    ],
+  },
+  {
+    title: "qemu VMs with less memory than Debian boots in",
+    kind: "range",
+    config: { driver: "qemu", qemu: { memoryMb: 128 } },
+    errors: ["dockfleet:qemu.memoryMb = 128: must be at least 256"],
+  },
+  {
+    title: "a qemu accelerator that does not exist",
+    kind: "format",
+    config: { driver: "qemu", qemu: { accelerator: "hvf" } },
+    errors: ['dockfleet:qemu.accelerator = "hvf": must be one of "auto", "kvm", "tcg"'],
+  },
+  {
+    title: "more qemu VMs than the subnet holds",
+    kind: "conflict",
+    config: { driver: "qemu", hosts: 6, qemu: { subnet: "172.30.20.0/28" } },
+    errors: [
+      'dockfleet:qemu.subnet = "172.30.20.0/28": holds 5 VMs from .10 on, not 6: choose a larger subnet',
     ],
   },
   {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { planQemuNetwork, planQemuVms } from "../../components/machines/qemu/plan";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { renderCounterStackFile, renderWordPressStackFile } from "../../components/apps/plan";
@@ -135,7 +136,9 @@ function stackConfigArbitrary(mixed: boolean) {
   /** A driver's section: always there in a clean config, as its driver requires. */
   const section = <T>(arbitrary: fc.Arbitrary<T>) => (mixed ? maybe(arbitrary) : arbitrary);
   return record({
-    driver: maybe(pick(["local", "local", "ssh", "aws", "aliyun", "virtualbox"], ["vagrant"])),
+    driver: maybe(
+      pick(["local", "local", "ssh", "aws", "aliyun", "virtualbox", "qemu"], ["vagrant"]),
+    ),
     hosts: maybe(mixed ? fc.integer({ min: 0, max: 22 }) : fc.integer({ min: 1, max: 6 })),
     namePrefix: maybe(
       pick(["host", "web", `n${"0".repeat(31)}`], ["Host_1", `n${"0".repeat(32)}`]),
@@ -308,6 +311,15 @@ function planAccepted(config: StackConfig): void {
       count: config.hosts,
       namePrefix: config.namePrefix,
       config: resolveVirtualBoxPaths(config.virtualbox, "/project"),
+    });
+  }
+  if (config.driver === "qemu") {
+    planQemuNetwork("fuzz", config.qemu.subnet);
+    planQemuVms({
+      stack: "fuzz",
+      count: config.hosts,
+      namePrefix: config.namePrefix,
+      config: config.qemu,
     });
   }
   for (const cloud of [config.aws, config.aliyun]) {

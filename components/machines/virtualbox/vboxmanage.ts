@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { VirtualBoxStep } from "./plan";
 import type { StepLog } from "../../../provision/dynamic/log";
+import { writeSeedIso } from "../seed-iso";
+import { commandError, isExecutable, run, searchPath } from "../commands";
 
 /** Thrown before any step runs when VirtualBox's command-line tool cannot be found. */
 export class VBoxManageMissingError extends Error {
@@ -17,35 +17,6 @@ export class VBoxManageMissingError extends Error {
     );
     this.name = "VBoxManageMissingError";
   }
-}
-
-/** The tools that can write an ISO 9660 image with a volume label (the NoCloud seed). */
-const ISO_TOOLS = [
-  { binary: "genisoimage", prefix: [] as string[] },
-  { binary: "mkisofs", prefix: [] as string[] },
-  { binary: "xorriso", prefix: ["-as", "mkisofs"] },
-];
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function searchPath(names: string[], env: NodeJS.ProcessEnv): { found?: string; dirs: string[] } {
-  const dirs = (env.PATH ?? "").split(path.delimiter).filter((dir) => dir !== "");
-  if (process.platform === "win32" && env.VBOX_MSI_INSTALL_PATH)
-    dirs.push(env.VBOX_MSI_INSTALL_PATH);
-  for (const dir of dirs) {
-    for (const name of names) {
-      const candidate = path.join(dir, name);
-      if (isExecutable(candidate)) return { found: candidate, dirs };
-    }
-  }
-  return { dirs };
 }
 
 /** The VBoxManage binary: DOCKFLEET_VBOXMANAGE, else the first on PATH; refuses clearly when absent. */
@@ -64,28 +35,6 @@ export function findVBoxManage(env: NodeJS.ProcessEnv = process.env): string {
   return found;
 }
 
-interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(binary: string, args: string[]): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    execFile(binary, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || error?.message || "") });
-    });
-  });
-}
-
-function commandError(binary: string, args: string[], result: CommandResult): Error {
-  const tail = result.stderr.trim().split("\n").slice(-10).join("\n");
-  return new Error(
-    `command failed: ${[path.basename(binary), ...args].join(" ")}\nexit code: ${result.code}\nstderr:\n${tail}`,
-  );
-}
-
 /** `VBoxManage ARGS`, failing with the command and its stderr; returns stdout. */
 export async function vboxmanageOutput(args: string[]): Promise<string> {
   const vboxmanage = findVBoxManage();
@@ -99,41 +48,6 @@ async function listHostOnlyAdapters(vboxmanage: string): Promise<string[]> {
   const result = await run(vboxmanage, ["list", "hostonlyifs"]);
   if (result.code !== 0) throw commandError(vboxmanage, ["list", "hostonlyifs"], result);
   return [...result.stdout.matchAll(/^Name:\s+(\S+)/gm)].map((match) => match[1]);
-}
-
-async function writeSeedIso(step: Extract<VirtualBoxStep, { kind: "seed-iso" }>): Promise<void> {
-  const { found, dirs } = searchPath(
-    ISO_TOOLS.map((tool) => tool.binary),
-    process.env,
-  );
-  if (found === undefined) {
-    throw new Error(
-      `none of ${ISO_TOOLS.map((tool) => tool.binary).join(", ")} was found on PATH (${dirs.join(path.delimiter)}): ` +
-        "the cloud-init seed ISO needs one (Debian/Ubuntu: apt-get install genisoimage)",
-    );
-  }
-  const tool = ISO_TOOLS.find((candidate) => path.basename(found) === candidate.binary)!;
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-seed-"));
-  try {
-    for (const [name, content] of Object.entries(step.files)) {
-      fs.writeFileSync(path.join(staging, name), content, { mode: 0o600 });
-    }
-    fs.mkdirSync(path.dirname(step.path), { recursive: true, mode: 0o700 });
-    const args = [
-      ...tool.prefix,
-      "-output",
-      step.path,
-      "-volid",
-      "cidata",
-      "-joliet",
-      "-rock",
-      ...Object.keys(step.files).map((name) => path.join(staging, name)),
-    ];
-    const result = await run(found, args);
-    if (result.code !== 0) throw commandError(found, args, result);
-  } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
-  }
 }
 
 /** Waits until the address answers with an SSH banner (sshd is up, not just the NAT forward). */
@@ -176,7 +90,7 @@ export async function runVirtualBoxSteps(steps: VirtualBoxStep[], log: StepLog):
   for (const step of steps) {
     log.progress(step.purpose);
     if (step.kind === "seed-iso") {
-      await writeSeedIso(step);
+      await writeSeedIso(step.path, step.files);
     } else if (step.kind === "wait-for-ssh") {
       await waitForSshBanner(step.address, step.port, step.timeoutSeconds);
     } else if (step.kind === "remove-path") {

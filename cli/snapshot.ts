@@ -1,0 +1,138 @@
+import * as path from "node:path";
+import type { Command } from "commander";
+import { qemuVmDir } from "../components/machines/qemu/plan";
+import {
+  deleteQemuSnapshot,
+  listQemuSnapshots,
+  restoreQemuSnapshot,
+  saveQemuSnapshot,
+} from "../components/machines/qemu/qemu";
+import { resolveStackConfig } from "../components/stack/config";
+import { closeAllSshClients, getSshClient } from "../provision/ssh/pool";
+import { CliError } from "./cli-error";
+import {
+  defaultStackName,
+  defaultWorkDir,
+  findHost,
+  parseNamedStackOutputs,
+  selectNamedStack,
+} from "./stack-outputs";
+import { outputValues } from "../components/stack/outputs";
+
+const ACTIONS = ["save", "restore", "list", "delete"] as const;
+type Action = (typeof ACTIONS)[number];
+
+/** How long a restored or restarted VM may take to answer SSH (minutes under emulation). */
+const ANSWER_DEADLINE_MS = 600_000;
+
+/** Pure: a snapshot name qemu-img keeps as given (no spaces, no option-like dash). */
+export function checkSnapshotName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new CliError(
+      `snapshot name ${JSON.stringify(name)}: use 1-64 letters, digits, . _ - (not starting with . _ -)`,
+    );
+  }
+  return name;
+}
+
+/**
+ * A qemu host of a stack: its VM's folder (what the driver's power and snapshot functions take:
+ * startQemuVm, stopQemuVm, ...), its outputs, and the stack's. Refuses hosts of other drivers.
+ */
+export async function qemuHost(stackName: string, hostName: string) {
+  const workDir = defaultWorkDir();
+  const stack = await selectNamedStack(stackName, workDir);
+  const outputs = parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
+  const host = findHost(outputs, hostName);
+  if (host.driver !== "qemu") {
+    throw new CliError(`${hostName} is a ${host.driver} host: this is for qemu hosts`);
+  }
+  const config = resolveStackConfig(
+    Object.fromEntries(
+      Object.entries(await stack.getAllConfig()).map(([key, entry]) => [key, entry.value]),
+    ),
+  );
+  const dir = qemuVmDir(path.resolve(workDir, config.qemu.workDir), stackName, hostName);
+  return { dir, host, outputs };
+}
+
+/**
+ * `dockfleet snapshot save|restore|list|delete <host> [name]`: Vagrant's snapshots for qemu hosts,
+ * as qcow2 internal snapshots of the VM's overlay (taken with the VM shut down, which it is
+ * for a moment: it boots again and answers SSH before the command returns).
+ */
+export function registerSnapshotCommand(program: Command): void {
+  program
+    .command("snapshot")
+    .description("save, restore, list or delete disk snapshots of a qemu host (Vagrant's snapshot)")
+    .argument("<action>", ACTIONS.join(" | "))
+    .argument("<host>", "host name, as `dockfleet ls` lists it")
+    .argument("[name]", "snapshot name (save: default a timestamp)")
+    .option("-s, --stack <stack>", "stack to read", defaultStackName())
+    .action(
+      async (
+        action: string,
+        hostName: string,
+        name: string | undefined,
+        options: { stack: string },
+      ) => {
+        if (!(ACTIONS as readonly string[]).includes(action)) {
+          throw new CliError(`unknown snapshot action "${action}": use ${ACTIONS.join(", ")}`);
+        }
+        const { dir, host, outputs } = await qemuHost(options.stack, hostName);
+        const answering = async () => {
+          const started = Date.now();
+          await getSshClient(
+            {
+              host: host.address,
+              port: host.sshPort,
+              user: host.sshUser,
+              privateKey: outputs.sshPrivateKey,
+              hostKey: host.hostKey,
+            },
+            { deadlineMs: ANSWER_DEADLINE_MS },
+          );
+          await closeAllSshClients();
+          return ((Date.now() - started) / 1000).toFixed(1);
+        };
+        await runSnapshotAction(action as Action, dir, hostName, name, answering);
+      },
+    );
+}
+
+async function runSnapshotAction(
+  action: Action,
+  dir: string,
+  hostName: string,
+  name: string | undefined,
+  answering: () => Promise<string>,
+): Promise<void> {
+  const required = () => {
+    if (name === undefined) throw new CliError(`snapshot ${action} needs a snapshot name`);
+    return checkSnapshotName(name);
+  };
+  if (action === "list") {
+    for (const snapshot of await listQemuSnapshots(dir)) {
+      process.stdout.write(`${snapshot.name}\t${snapshot.date}\n`);
+    }
+    return;
+  }
+  if (action === "delete") {
+    await deleteQemuSnapshot(dir, required());
+    const seconds = await answering();
+    process.stdout.write(
+      `deleted snapshot ${name} of ${hostName}; SSH answers again (${seconds} s)\n`,
+    );
+    return;
+  }
+  const snapshot =
+    action === "save" && name === undefined
+      ? new Date().toISOString().replace(/[:]/g, "").replace(/\..*/, "")
+      : required();
+  if (action === "save") await saveQemuSnapshot(dir, snapshot);
+  else await restoreQemuSnapshot(dir, snapshot);
+  const seconds = await answering();
+  process.stdout.write(
+    `${action === "save" ? "saved" : "restored"} snapshot ${snapshot} of ${hostName}; SSH answers again (${seconds} s)\n`,
+  );
+}
