@@ -336,8 +336,11 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       assert.match(rows[0].dockerVersion, /^\d+\.\d+/);
       const table = await dockfleet(`ls -s ${STACK}`);
       assert.equal(table.code, 0, table.stderr);
-      assert.match(table.stdout, /^NAME\s+DRIVER\s+ADDRESS\s+REACHABLE\s+DOCKER\s+SWARM/);
-      assert.match(table.stdout, /\nhost-2\s+local\s+172\.30\.21\.\d+\s+yes\s+\d+\.\d+\S*\s+-/);
+      assert.match(table.stdout, /^NAME\s+DRIVER\s+ADDRESS\s+STATE\s+REACHABLE\s+DOCKER\s+SWARM/);
+      assert.match(
+        table.stdout,
+        /\nhost-2\s+local\s+172\.30\.21\.\d+\s+Running\s+yes\s+\d+\.\d+\S*\s+-/,
+      );
     });
 
     it("env: `eval` then `docker info` reaches the host's engine over TLS", async () => {
