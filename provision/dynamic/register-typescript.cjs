@@ -42,8 +42,8 @@ const cacheDir =
   process.env.DOCKFLEET_TRANSPILE_CACHE ||
   path.join(__dirname, "..", "..", "node_modules", ".cache", "dockfleet-swc");
 
-/** @type {typeof import("@swc/core") | undefined} */
-let swc;
+/** swc's version, from its manifest: a cache hit must not load swc itself. */
+const SWC_VERSION = require("@swc/core/package.json").version;
 
 /**
  * @param {string} source
@@ -51,10 +51,9 @@ let swc;
  * @returns {string}
  */
 function transpile(source, filename) {
-  swc ??= require("@swc/core");
   const key = crypto
     .createHash("sha256")
-    .update(`${swc.version}\0${JSON.stringify(SWC_OPTIONS)}\0${filename}\0${source}`)
+    .update(`${SWC_VERSION}\0${JSON.stringify(SWC_OPTIONS)}\0${filename}\0${source}`)
     .digest("hex");
   const cached = path.join(cacheDir, `${key}.js`);
   try {
@@ -62,6 +61,8 @@ function transpile(source, filename) {
   } catch {
     // Not transpiled yet.
   }
+  /** @type {typeof import("@swc/core")} */
+  const swc = require("@swc/core");
   const { code } = swc.transformSync(source, { ...SWC_OPTIONS, filename });
   try {
     // Written under a temporary name and renamed: processes that start together never read half.
