@@ -7,10 +7,10 @@
  *   npx tsx bin/gen-command-docs.ts           rewrite docs/commands.md
  *   npx tsx bin/gen-command-docs.ts --check   exit 1 if it is out of date
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { buildProgram } from "../cli/main";
+import { writeOrCheckGeneratedDoc } from "./generated-doc";
 
 const ROOT = path.resolve(__dirname, "..");
 export const COMMAND_DOC = path.join(ROOT, "docs", "commands.md");
@@ -97,17 +97,10 @@ export function generateCommandReference(): string {
 }
 
 if (require.main === module) {
-  const generated = generateCommandReference();
-  if (process.argv.includes("--check")) {
-    const current = fs.existsSync(COMMAND_DOC) ? fs.readFileSync(COMMAND_DOC, "utf8") : "";
-    if (current !== generated) {
-      process.stderr.write(
-        `${path.relative(ROOT, COMMAND_DOC)} is out of date: run npx tsx bin/gen-command-docs.ts\n`,
-      );
-      process.exitCode = 1;
-    }
-  } else {
-    fs.writeFileSync(COMMAND_DOC, generated);
-    process.stderr.write(`wrote ${path.relative(ROOT, COMMAND_DOC)}\n`);
-  }
+  writeOrCheckGeneratedDoc(
+    COMMAND_DOC,
+    generateCommandReference(),
+    ROOT,
+    "bin/gen-command-docs.ts",
+  );
 }

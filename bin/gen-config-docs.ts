@@ -9,10 +9,10 @@
  *   npx tsx bin/gen-config-docs.ts           rewrite docs/configuration.md
  *   npx tsx bin/gen-config-docs.ts --check   exit 1 if it is out of date
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { StackConfigSchema } from "../components/stack/config";
+import { writeOrCheckGeneratedDoc } from "./generated-doc";
 
 const ROOT = path.resolve(__dirname, "..");
 export const CONFIG_DOC = path.join(ROOT, "docs", "configuration.md");
@@ -210,18 +210,5 @@ export function generateConfigReference(): string {
 }
 
 if (require.main === module) {
-  const generated = generateConfigReference();
-  if (process.argv.includes("--check")) {
-    const current = fs.existsSync(CONFIG_DOC) ? fs.readFileSync(CONFIG_DOC, "utf8") : "";
-    if (current !== generated) {
-      process.stderr.write(
-        `${path.relative(ROOT, CONFIG_DOC)} is out of date: run npx tsx bin/gen-config-docs.ts\n`,
-      );
-      process.exitCode = 1;
-    }
-  } else {
-    fs.mkdirSync(path.dirname(CONFIG_DOC), { recursive: true });
-    fs.writeFileSync(CONFIG_DOC, generated);
-    process.stderr.write(`wrote ${path.relative(ROOT, CONFIG_DOC)}\n`);
-  }
+  writeOrCheckGeneratedDoc(CONFIG_DOC, generateConfigReference(), ROOT, "bin/gen-config-docs.ts");
 }
