@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourceable: run_setup installs what dockfleet needs, nothing twice, and exports what the other
-# commands use: PATH with the Pulumi CLI, DOCKER_CLI, DOCKFLEET_HOST_IMAGE,
-# DOCKFLEET_DOCKER_HOST_IMAGE.
+# commands use: PATH with the Pulumi CLI, DOCKER_CLI, DOCKFLEET_HOST_IMAGE (and, with
+# ensure_docker_host_image, DOCKFLEET_DOCKER_HOST_IMAGE).
 # shellcheck source=bin/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source=bin/lib/docker.sh
@@ -29,12 +29,24 @@ run_setup() {
   ensure_docker
   step "checking the local host image"
   DOCKFLEET_HOST_IMAGE="$(ensure_host_image | tail -n 1)"
-  # The local driver's `image: docker` (Docker preinstalled): built once, about a minute.
-  DOCKFLEET_DOCKER_HOST_IMAGE="$(ensure_host_image docker | tail -n 1)"
-  export DOCKFLEET_HOST_IMAGE DOCKFLEET_DOCKER_HOST_IMAGE
+  export DOCKFLEET_HOST_IMAGE
   step "checking the sample apps' images"
   ensure_app_images >/dev/null
   step "set-up done in $((SECONDS - started)) s (pulumi $(pulumi version), host image $DOCKFLEET_HOST_IMAGE)"
+}
+
+# The local driver's `image: docker` (Docker preinstalled), for the stacks that ask for it: built
+# once, about a minute; exports DOCKFLEET_DOCKER_HOST_IMAGE.
+ensure_docker_host_image() {
+  step "checking the local host image with Docker preinstalled"
+  DOCKFLEET_DOCKER_HOST_IMAGE="$(ensure_host_image docker | tail -n 1)"
+  export DOCKFLEET_DOCKER_HOST_IMAGE
+}
+
+# Whether stacks/Pulumi.<stack>.yaml asks for the local driver's image with Docker preinstalled.
+stack_uses_docker_host_image() {
+  grep -Eq '^[[:space:]]+image:[[:space:]]*"?docker"?[[:space:]]*(#.*)?$' \
+    "$DOCKFLEET_ROOT/stacks/Pulumi.$1.yaml" 2>/dev/null
 }
 
 # The qemu driver's needs (bin/up runs it for a stack whose driver is qemu): QEMU, qemu-img, an ISO
