@@ -23,7 +23,7 @@ import {
 
 export type PowerAction = "stop" | "start" | "restart";
 
-/** How long a started host has to be back in service. */
+/** How long a started host has to be back in service, unless its driver says otherwise. */
 const BACK_TIMEOUT_MS = 180_000;
 
 /** What one host went through, also the JSON form. */
@@ -70,18 +70,19 @@ export function requirePower(host: HostOutput, action: PowerAction): HostPower {
 async function waitUntilBack(
   outputs: NamedStackOutputs,
   host: HostOutput,
+  timeoutMs: number,
   say: (line: string) => void,
 ): Promise<string[]> {
   const steps: string[] = [];
   const wait = async (what: string, check: () => Promise<boolean>) => {
     const started = Date.now();
     const done = await pollUntil(async () => ((await check()) ? true : undefined), {
-      timeoutMs: BACK_TIMEOUT_MS,
+      timeoutMs,
       intervalMs: 1000,
     });
     if (done === undefined) {
       throw new CliError(
-        `${host.name}: ${what}: not within ${BACK_TIMEOUT_MS / 1000} s; see \`dockfleet inspect ${host.name}\``,
+        `${host.name}: ${what}: not within ${timeoutMs / 1000} s; see \`dockfleet inspect ${host.name}\``,
       );
     }
     const line = `${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`;
@@ -136,7 +137,8 @@ async function powerHost(
     if (action === "restart" || before !== "running") {
       await step("started", () => power.start(target));
     }
-    steps.push(...(await waitUntilBack(outputs, host, say)));
+    const timeoutMs = power.backTimeoutMs ?? BACK_TIMEOUT_MS;
+    steps.push(...(await waitUntilBack(outputs, host, timeoutMs, say)));
   }
   if (steps.length === 0) say(`${host.name}: already ${before}`);
   return {

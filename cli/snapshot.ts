@@ -1,23 +1,15 @@
-import * as path from "node:path";
 import type { Command } from "commander";
-import { qemuVmDir } from "../components/machines/qemu/plan";
+import { requireQemuVmDir } from "../components/machines/qemu/power";
 import {
   deleteQemuSnapshot,
   listQemuSnapshots,
   restoreQemuSnapshot,
   saveQemuSnapshot,
 } from "../components/machines/qemu/qemu";
-import { resolveStackConfig } from "../components/stack/config";
 import { closeAllSshClients, getSshClient } from "../provision/ssh/pool";
 import { CliError } from "./cli-error";
-import {
-  defaultStackName,
-  defaultWorkDir,
-  findHost,
-  parseNamedStackOutputs,
-  selectNamedStack,
-} from "./stack-outputs";
-import { outputValues } from "../components/stack/outputs";
+import { stateResourcesOf } from "./power";
+import { defaultStackName, defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
 
 const ACTIONS = ["save", "restore", "list", "delete"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -36,23 +28,18 @@ export function checkSnapshotName(name: string): string {
 }
 
 /**
- * A qemu host of a stack: its VM's folder (what the driver's power and snapshot functions take:
- * startQemuVm, stopQemuVm, ...), its outputs, and the stack's. Refuses hosts of other drivers.
+ * A qemu host of a stack: its VM's folder (what the driver's snapshot functions take), as the
+ * stack's state holds it (the same lookup as its power: components/machines/qemu/power.ts), its
+ * outputs, and the stack's. Refuses hosts of other drivers.
  */
 export async function qemuHost(stackName: string, hostName: string) {
   const workDir = defaultWorkDir();
-  const stack = await selectNamedStack(stackName, workDir);
-  const outputs = parseNamedStackOutputs(stackName, outputValues(await stack.outputs()));
+  const outputs = await readStackOutputs(stackName, workDir);
   const host = findHost(outputs, hostName);
   if (host.driver !== "qemu") {
     throw new CliError(`${hostName} is a ${host.driver} host: this is for qemu hosts`);
   }
-  const config = resolveStackConfig(
-    Object.fromEntries(
-      Object.entries(await stack.getAllConfig()).map(([key, entry]) => [key, entry.value]),
-    ),
-  );
-  const dir = qemuVmDir(path.resolve(workDir, config.qemu.workDir), stackName, hostName);
+  const dir = requireQemuVmDir(await stateResourcesOf(stackName, workDir), hostName);
   return { dir, host, outputs };
 }
 

@@ -35,4 +35,6 @@ export interface HostPower {
   stop(target: PowerTarget): Promise<void>;
   /** Returns once the machine runs; the caller waits for its services. */
   start(target: PowerTarget): Promise<void>;
+  /** How long a started host may take to be back in service. @default 180 s */
+  backTimeoutMs?: number;
 }

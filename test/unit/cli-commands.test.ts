@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { CommanderError } from "commander";
 import { findActiveHost } from "../../cli/active";
@@ -24,7 +25,8 @@ import {
   useCloudApi,
 } from "../../components/machines/cloud/power";
 import { containerPowerState } from "../../components/machines/local/power";
-import type { PowerTarget } from "../../components/machines/power";
+import type { PowerTarget, StateResource } from "../../components/machines/power";
+import { findQemuVmDir, qemuPower, qemuPowerState } from "../../components/machines/qemu/power";
 import {
   planVmPower,
   virtualBoxPower,
@@ -282,10 +284,89 @@ describe("dockfleet stop, start, restart", () => {
     assert.throws(() => selectHosts(outputs, ["host-3"], false), /no host named "host-3"/);
     assert.throws(
       () => requirePower(host("h", "10.0.0.1", { driver: "ssh" }), "stop"),
-      /cannot stop h: its driver "ssh" has no power control: dockfleet did not create its machine \(drivers that have: local, virtualbox, aws, aliyun\)/,
+      /cannot stop h: its driver "ssh" has no power control: dockfleet did not create its machine \(drivers that have: local, virtualbox, qemu, aws, aliyun\)/,
     );
-    assert.deepEqual(POWERED_DRIVERS, ["local", "virtualbox", "aws", "aliyun"]);
+    assert.deepEqual(POWERED_DRIVERS, ["local", "virtualbox", "qemu", "aws", "aliyun"]);
     assert.equal(hostPowerOf("ssh"), undefined);
+    assert.equal(hostPowerOf("qemu"), qemuPower, "qemu hosts are powered by the qemu driver");
+    assert.doesNotThrow(() =>
+      requirePower(host("vm-1", "172.30.20.10", { driver: "qemu" }), "stop"),
+    );
+  });
+
+  it("powers qemu VMs in the folder the state names (a stand-in process for QEMU; real VMs: test/e2e/qemu.test.ts)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "qemu-power-"));
+    const vmDir = path.join(dir, "vm", "vm-1");
+    // As a state export holds them: the QemuVm's id is its folder; other resources name the host too.
+    const resources: StateResource[] = [
+      {
+        urn: "urn:pulumi:vm::dockfleet::dockfleet:machines:QemuMachines$pulumi-nodejs:dynamic/dockfleet:SshKeyPair::vm-machines-vm-1-host-key",
+        type: "pulumi-nodejs:dynamic/dockfleet:SshKeyPair",
+        id: "SHA256:x",
+        outputs: {},
+      },
+      {
+        urn: "urn:pulumi:vm::dockfleet::dockfleet:machines:QemuMachines$pulumi-nodejs:dynamic/dockfleet:QemuVm::vm-machines-vm-2",
+        type: "pulumi-nodejs:dynamic/dockfleet:QemuVm",
+        id: path.join(dir, "vm", "vm-2"),
+        outputs: { vm: { host: "vm-2", dir: path.join(dir, "vm", "vm-2") } },
+      },
+      {
+        urn: "urn:pulumi:vm::dockfleet::dockfleet:machines:QemuMachines$pulumi-nodejs:dynamic/dockfleet:QemuVm::vm-machines-vm-1",
+        type: "pulumi-nodejs:dynamic/dockfleet:QemuVm",
+        id: vmDir,
+        outputs: { vm: { host: "vm-1", dir: vmDir } },
+      },
+    ];
+    assert.equal(findQemuVmDir(resources, "vm-1"), vmDir);
+    assert.equal(findQemuVmDir(resources, "vm-3"), undefined);
+    assert.equal(qemuPowerState("running"), "running");
+    assert.equal(qemuPowerState("stopped"), "stopped");
+    assert.equal(qemuPowerState("gone"), "missing", "QEMU died behind dockfleet's back");
+    assert.equal(qemuPowerState(undefined), "missing", "not in the state");
+    assert.ok((qemuPower.backTimeoutMs ?? 0) > 180_000, "a VM may boot for minutes under TCG");
+
+    const target: PowerTarget = {
+      stack: "vm",
+      host: "vm-1",
+      stateResources: async () => resources,
+    };
+    // A process whose command line names the VM's pid file, as QEMU's does.
+    fs.mkdirSync(vmDir, { recursive: true });
+    const pidFile = path.join(vmDir, "qemu.pid");
+    const qemu = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", pidFile], {
+      stdio: "ignore",
+    });
+    try {
+      fs.writeFileSync(pidFile, `${qemu.pid}\n`);
+      fs.writeFileSync(path.join(vmDir, "disk.qcow2"), "");
+      assert.equal(await qemuPower.state(target), "running");
+      // No QMP socket to press the power button on: stopQemuVm kills the process, marks it stopped.
+      await qemuPower.stop(target);
+      assert.notEqual(qemu.exitCode ?? qemu.signalCode, null, "the stand-in QEMU has exited");
+      assert.ok(fs.existsSync(path.join(vmDir, "stopped")), "stopped on purpose, kept by refresh");
+      assert.equal(await qemuPower.state(target), "stopped");
+      assert.deepEqual(
+        machineState({ state: await qemuPower.state(target) }, undefined),
+        { state: "Stopped", error: null },
+        "ls and status show it Stopped",
+      );
+      // start runs QEMU again with the arguments saved in the state's folder at create.
+      await assert.rejects(qemuPower.start(target), (error: Error) =>
+        error.message.includes(path.join(vmDir, "qemu-args.json")),
+      );
+      fs.rmSync(path.join(vmDir, "stopped"));
+      assert.equal(await qemuPower.state(target), "missing", "gone without dockfleet's marker");
+      const absent: PowerTarget = { ...target, host: "vm-3" };
+      assert.equal(await qemuPower.state(absent), "missing");
+      await assert.rejects(
+        qemuPower.stop(absent),
+        /the stack's state has no qemu VM for host vm-3/,
+      );
+    } finally {
+      qemu.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("powers VirtualBox VMs through VBoxManage (mocked: a recording stand-in binary)", async () => {

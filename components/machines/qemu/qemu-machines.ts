@@ -8,7 +8,7 @@ import type { Machine } from "../machine";
 import { planQemuNetwork, planQemuVms } from "./plan";
 import { QemuNetwork, QemuVm } from "./vm";
 
-/** The label that names a qemu host's folder: the snapshot and power commands find the VM by it. */
+/** The label that names a qemu host's folder (in Docker's daemon labels: `docker info` shows it). */
 export const QEMU_DIR_LABEL = "dockfleet.io/qemu-dir";
 
 export interface QemuMachinesArgs {

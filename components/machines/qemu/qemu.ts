@@ -18,7 +18,7 @@ import {
 /**
  * What touches this machine for the qemu driver: the bridge and its NAT, taps, QEMU processes,
  * qcow2 overlays and snapshots. The power and snapshot functions take a VM's folder only, so that
- * CLI commands (dockfleet snapshot, stop/start) call them with what the stack's outputs hold.
+ * CLI commands (dockfleet snapshot, stop/start) call them with what the stack's state holds.
  */
 
 const QEMU = "qemu-system-x86_64";
