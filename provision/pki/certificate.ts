@@ -1,12 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createStepLog } from "../dynamic/log";
 import { DynamicResource } from "../dynamic/resource";
-import {
-  createCertificateAuthority,
-  inspectCertificate,
-  issueClientCertificate,
-  issueServerCertificate,
-} from "./certificates";
+import { inspectCertificate } from "./inspect";
 import { DEFAULT_RENEW_BEFORE_DAYS, namesChanged, renewalDue } from "./renewal";
 
 /** What a certificate is for; the CA signs the other two. */
@@ -111,7 +106,14 @@ export function planCertificateChange(
   return { changes: false, replaces: [] };
 }
 
+/**
+ * The X.509 library only when a certificate is issued: a no-change `up` loads this module in the
+ * program and in the provider, and the library costs about 0.15 CPU-s to load in each.
+ */
+const loadIssuer = () => import("./certificates");
+
 async function issue(inputs: CertificateInputs): Promise<CertificateOutputs> {
+  const { createCertificateAuthority } = await loadIssuer();
   const issued =
     inputs.kind === "ca"
       ? await createCertificateAuthority({
@@ -152,6 +154,7 @@ async function issueSigned(inputs: CertificateInputs) {
     throw new Error(`certificate ${inputs.commonName}: a ${inputs.kind} certificate needs a CA`);
   }
   const ca = { certPem: inputs.caCertPem, keyPem: inputs.caKeyPem };
+  const { issueClientCertificate, issueServerCertificate } = await loadIssuer();
   return inputs.kind === "server"
     ? issueServerCertificate(ca, {
         commonName: inputs.commonName,

@@ -286,28 +286,3 @@ function requireValidityDays(validityDays: number, where: string): number {
 function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
-
-/** What `dockfleet ls` and the renewal decision read from an issued certificate. */
-export interface CertificateFacts {
-  /** Hex, lower case, as `openssl x509 -serial` prints it (without leading zeros). */
-  serialNumber: string;
-  notBefore: Date;
-  notAfter: Date;
-  commonName: string;
-  ipAddresses: string[];
-  dnsNames: string[];
-}
-
-/** Pure: the serial, validity and names of a PEM certificate. Throws when it is not one. */
-export function inspectCertificate(certPem: string): CertificateFacts {
-  const cert = new x509.X509Certificate(certPem);
-  const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? [];
-  return {
-    serialNumber: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ""),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    commonName: cert.subjectName.getField("CN")[0] ?? "",
-    ipAddresses: names.filter((name) => name.type === "ip").map((name) => name.value),
-    dnsNames: names.filter((name) => name.type === "dns").map((name) => name.value),
-  };
-}

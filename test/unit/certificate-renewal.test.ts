@@ -4,8 +4,8 @@ import { certificateProvider, planCertificateChange } from "../../provision/pki/
 import {
   type CertificateAuthority,
   createCertificateAuthority,
-  inspectCertificate,
 } from "../../provision/pki/certificates";
+import { inspectCertificate } from "../../provision/pki/inspect";
 // After the module above, which loads the Reflect polyfill x509 needs.
 import * as x509 from "@peculiar/x509";
 import { certificateLifetime, resolveCertificatesConfig } from "../../provision/pki/config";
