@@ -12,9 +12,11 @@ import {
   renderBenchmarkDoc,
   renderChartSvg,
   renderResultsMarkdown,
+  renderScalingSvg,
   renderTable,
   renderTargetVerdict,
   type Sample,
+  scalingLines,
   type ScenarioId,
 } from "./report";
 
@@ -38,6 +40,9 @@ const KINDS: Record<Kind, { stack: string; subnet: string }> = {
 
 const DOCKFLEET_KINDS = ["dockfleet", "preinstalled", "sequential"] as const;
 
+/** The largest environment the bench subnets hold with room to spare (the smallest is a /26). */
+const MAX_HOSTS = 30;
+
 function addSamples(a: CpuSample, b: CpuSample): CpuSample {
   return {
     wallSeconds: a.wallSeconds + b.wallSeconds,
@@ -48,6 +53,7 @@ function addSamples(a: CpuSample, b: CpuSample): CpuSample {
 
 const USAGE = `usage: npm run bench -- [--hosts 1,3,5] [--runs 3]
                           [--kinds dockfleet,preinstalled,naive,ansible,sequential]
+                          [--peers-at 5]   (host counts where kinds other than dockfleet run)
                           [--max-minutes 180] [--op-timeout-minutes 20] [--note TEXT] [--no-docs]
        npm run bench -- --render-only   (rewrite the tables, chart and docs from benchmark.json)`;
 
@@ -55,6 +61,8 @@ interface Options {
   hosts: number[];
   runs: number;
   kinds: Kind[];
+  /** Host counts at which the kinds other than dockfleet run (the scaling curve is dockfleet's). */
+  peersAt: number[];
   maxMinutes: number;
   opTimeoutMinutes: number;
   note?: string;
@@ -69,6 +77,7 @@ function parseOptions(argv: string[]): Options {
       hosts: { type: "string", default: "1,3,5" },
       runs: { type: "string", default: "3" },
       kinds: { type: "string", default: "dockfleet,preinstalled,naive,ansible" },
+      "peers-at": { type: "string" },
       "max-minutes": { type: "string", default: "180" },
       "op-timeout-minutes": { type: "string", default: "20" },
       note: { type: "string" },
@@ -98,8 +107,18 @@ function parseOptions(argv: string[]): Options {
       );
     }
   }
+  const counts = (name: string, text: string) =>
+    text.split(",").map((count) => positive(name, count.trim(), MAX_HOSTS));
+  const hosts = counts("hosts", values.hosts);
+  const peersAt = values["peers-at"] === undefined ? hosts : counts("peers-at", values["peers-at"]);
+  for (const count of peersAt) {
+    if (!hosts.includes(count)) {
+      throw new Error(`--peers-at ${count}: not one of --hosts ${hosts.join(",")}\n${USAGE}`);
+    }
+  }
   return {
-    hosts: values.hosts.split(",").map((count) => positive("hosts", count.trim(), 10)),
+    hosts,
+    peersAt,
     runs: positive("runs", values.runs, 10),
     kinds: kinds as Kind[],
     maxMinutes: positive("max-minutes", values["max-minutes"], 24 * 60),
@@ -133,7 +152,13 @@ class Bench {
     this.deadline = Date.now() + options.maxMinutes * 60_000;
     const scenarios: ScenarioId[] = [];
     if (options.kinds.includes("dockfleet")) {
-      scenarios.push("dockfleet", "dockfleet-noop", "dockfleet-refresh", "dockfleet-mirror-change");
+      scenarios.push(
+        "dockfleet",
+        "dockfleet-noop",
+        "dockfleet-refresh",
+        "dockfleet-mirror-change",
+        "dockfleet-destroy",
+      );
     }
     if (options.kinds.includes("preinstalled")) scenarios.push("dockfleet-preinstalled");
     if (options.kinds.includes("sequential")) scenarios.push("dockfleet-sequential");
@@ -176,7 +201,7 @@ class Bench {
     scenario: ScenarioId,
     hosts: number,
     run: number,
-    command: "up" | "refresh",
+    command: "up" | "refresh" | "destroy",
     extraArgs: string[] = [],
   ) {
     const measure = await startCpuMeasure(stackName);
@@ -225,7 +250,9 @@ class Bench {
       // A mirror that need not exist: only daemon.json changes and dockerd reloads it.
       writeStackConfig(stackName, config([`http://${spareAddress(subnet)}:5000`]));
       await up("dockfleet-mirror-change");
+      await this.timedPulumi(stackName, "dockfleet-destroy", hosts, run, "destroy");
     } finally {
+      // After a failure: what the timed destroy did not get to.
       await stack.destroy({ signal: this.limit() });
     }
   }
@@ -328,6 +355,12 @@ class Bench {
     );
     fs.writeFileSync(path.join(this.outDir, "benchmark.md"), renderResultsMarkdown(this.results));
     fs.writeFileSync(path.join(this.outDir, "benchmark.svg"), renderChartSvg(this.results));
+    const scaling = path.join(this.outDir, "scaling.svg");
+    if (scalingLines(this.results).length > 0) {
+      fs.writeFileSync(scaling, renderScalingSvg(this.results));
+    } else {
+      fs.rmSync(scaling, { force: true });
+    }
     if (this.options.writeDocs) {
       fs.writeFileSync(path.join(ROOT, "docs", "benchmark.md"), renderBenchmarkDoc(this.results));
     }
@@ -338,7 +371,10 @@ class Bench {
     for (let run = 1; run <= runs; run++) {
       for (const hosts of hostCounts) {
         // The order rotates from run to run, so no kind always runs on a warmer machine.
-        const order = kinds.map((_, index) => kinds[(index + run - 1) % kinds.length]);
+        const here = this.options.peersAt.includes(hosts)
+          ? kinds
+          : kinds.filter((kind) => kind === "dockfleet");
+        const order = here.map((_, index) => here[(index + run - 1) % here.length]);
         for (const kind of order) {
           if (!this.timeLeft) {
             this.results.stoppedEarly = `--max-minutes ${this.options.maxMinutes} reached before run ${run}, ${hosts} hosts, ${kind}`;

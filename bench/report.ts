@@ -15,7 +15,8 @@ export type ScenarioId =
   | "ansible-noop"
   | "dockfleet-refresh"
   | "dockfleet-mirror-change"
-  | "ansible-mirror-change";
+  | "ansible-mirror-change"
+  | "dockfleet-destroy";
 
 export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   dockfleet: "dockfleet `up` (hosts in parallel)",
@@ -29,6 +30,7 @@ export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   "dockfleet-refresh": "dockfleet `refresh` (every step read from its host)",
   "dockfleet-mirror-change": "dockfleet `up` changing only the mirror list",
   "ansible-mirror-change": "Ansible: engine playbook changing only the mirror list",
+  "dockfleet-destroy": "dockfleet `destroy`",
 };
 
 /** The scenarios that build a ready environment from nothing, compared with each other. */
@@ -257,6 +259,7 @@ export function renderResultsMarkdown(results: BenchResults): string {
     "Against Ansible, in the same run:",
     "",
     ...renderAnsibleVerdicts(results),
+    ...renderScalingSection(results, "scaling.svg"),
     "",
     "CPU-bound limit = median CPU seconds / cores: no schedule on this machine finishes faster.",
     "CPU counts the benchmark's process tree (Pulumi CLI, language host, providers, docker and ssh",
@@ -304,7 +307,7 @@ function escapeXml(text: string): string {
  */
 export function renderChartSvg(results: BenchResults): string {
   const summaries = summarize(results);
-  const hostCounts = [...new Set(summaries.map((s) => s.hosts))].sort((a, b) => a - b);
+  const hostCounts = comparedHostCounts(summaries);
   const bootstrap = (hosts: number) => find(summaries, hosts, "ansible-bootstrap");
   const groups = hostCounts.flatMap((hosts) =>
     [...new Set(CHART_BARS.map((bar) => bar.phase))].flatMap((phase) => {
@@ -394,6 +397,168 @@ export function renderChartSvg(results: BenchResults): string {
   return parts.join("\n");
 }
 
+/**
+ * The host counts where dockfleet was compared with another tool; every one measured when none
+ * was (a dockfleet-only run). The scaling curve shows the others.
+ */
+function comparedHostCounts(summaries: Summary[]): number[] {
+  const all = [...new Set(summaries.map((s) => s.hosts))].sort((a, b) => a - b);
+  const compared = all.filter((hosts) =>
+    summaries.some(
+      (s) => s.hosts === hosts && s.scenario !== "dockfleet" && FULL_SCENARIOS.includes(s.scenario),
+    ),
+  );
+  return compared.length > 0 ? compared : all;
+}
+
+/** The lines of the scaling curve: dockfleet's operations on one environment, by host count. */
+export const SCALING_SCENARIOS: readonly { scenario: ScenarioId; color: string; name: string }[] = [
+  { scenario: "dockfleet", color: "#2b7bb9", name: "create" },
+  { scenario: "dockfleet-noop", color: "#5cb85c", name: "no-change up" },
+  { scenario: "dockfleet-mirror-change", color: "#f0ad4e", name: "mirror change" },
+  { scenario: "dockfleet-destroy", color: "#d9534f", name: "destroy" },
+];
+
+export interface ScalingLine {
+  scenario: ScenarioId;
+  points: Summary[];
+  /** Least-squares slope of median wall seconds per added host, and of CPU seconds. */
+  wallPerHost: number;
+  cpuPerHost: number;
+}
+
+function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  const mx = points.reduce((sum, p) => sum + p.x, 0) / n;
+  const my = points.reduce((sum, p) => sum + p.y, 0) / n;
+  const sxx = points.reduce((sum, p) => sum + (p.x - mx) ** 2, 0);
+  const sxy = points.reduce((sum, p) => sum + (p.x - mx) * (p.y - my), 0);
+  return sxx === 0 ? Number.NaN : sxy / sxx;
+}
+
+/** Pure: dockfleet's scaling lines, when it ran at two host counts or more. */
+export function scalingLines(results: BenchResults): ScalingLine[] {
+  const summaries = summarize(results);
+  return SCALING_SCENARIOS.flatMap(({ scenario }) => {
+    const points = summaries
+      .filter((s) => s.scenario === scenario)
+      .sort((a, b) => a.hosts - b.hosts);
+    if (points.length < 2) return [];
+    return [
+      {
+        scenario,
+        points,
+        wallPerHost: slope(points.map((p) => ({ x: p.hosts, y: p.medianWallSeconds }))),
+        cpuPerHost: slope(points.map((p) => ({ x: p.hosts, y: p.medianCpuSeconds }))),
+      },
+    ];
+  });
+}
+
+/** One line per operation: its medians at each host count and its per-host slopes. */
+export function renderScaling(results: BenchResults): string[] {
+  return scalingLines(results).map((line) => {
+    const name = SCALING_SCENARIOS.find((s) => s.scenario === line.scenario)?.name ?? "";
+    const at = line.points
+      .map(
+        (p) =>
+          `${p.hosts}: ${seconds(p.medianWallSeconds)} s (${seconds(p.medianCpuSeconds)} CPU-s)`,
+      )
+      .join(", ");
+    return (
+      `- ${name}: ${at}; per added host ${line.wallPerHost.toFixed(2)} s wall, ` +
+      `${line.cpuPerHost.toFixed(2)} CPU-s (least squares over the medians).`
+    );
+  });
+}
+
+/**
+ * Two panels side by side: median wall seconds and median CPU seconds against hosts, one line
+ * per operation (create, no-change up, mirror change, destroy).
+ */
+export function renderScalingSvg(results: BenchResults): string {
+  const lines = scalingLines(results);
+  const panel = { width: 380, height: 300 };
+  const margin = { top: 50, right: 20, bottom: 80, left: 60 };
+  const width = margin.left + 2 * panel.width + margin.right;
+  const height = margin.top + panel.height + margin.bottom;
+  const maxHosts = Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p.hosts)));
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">dockfleet against the number of hosts: medians, ${escapeXml(results.startedAt.slice(0, 10))}</text>`,
+  ];
+  const panels: { title: string; value: (s: Summary) => number }[] = [
+    { title: "wall time (s)", value: (s) => s.medianWallSeconds },
+    { title: "CPU time (CPU-s)", value: (s) => s.medianCpuSeconds },
+  ];
+  panels.forEach(({ title, value }, index) => {
+    const left = margin.left + index * panel.width;
+    const plotWidth = panel.width - 40;
+    const maxValue = Math.max(1, ...lines.flatMap((l) => l.points.map(value)));
+    const step = maxValue > 400 ? 100 : maxValue > 200 ? 50 : maxValue > 80 ? 20 : 10;
+    const top = Math.ceil(maxValue / step) * step;
+    const x = (hosts: number) => left + (hosts / maxHosts) * plotWidth;
+    const y = (v: number) => margin.top + panel.height - (v / top) * panel.height;
+    parts.push(
+      `<text x="${left + plotWidth / 2}" y="${margin.top - 10}" text-anchor="middle">${escapeXml(title)}</text>`,
+    );
+    for (let v = 0; v <= top; v += step) {
+      parts.push(
+        `<line x1="${left}" x2="${left + plotWidth}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`,
+        `<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v}</text>`,
+      );
+    }
+    const hostTicks = [...new Set(lines.flatMap((l) => l.points.map((p) => p.hosts)))];
+    for (const hosts of hostTicks) {
+      parts.push(
+        `<text x="${x(hosts).toFixed(1)}" y="${margin.top + panel.height + 16}" text-anchor="middle">${hosts}</text>`,
+      );
+    }
+    parts.push(
+      `<text x="${left + plotWidth / 2}" y="${margin.top + panel.height + 34}" text-anchor="middle" fill="#555">hosts</text>`,
+    );
+    for (const line of lines) {
+      const color = SCALING_SCENARIOS.find((s) => s.scenario === line.scenario)?.color ?? "#000";
+      const path = line.points
+        .map((p) => `${x(p.hosts).toFixed(1)},${y(value(p)).toFixed(1)}`)
+        .join(" ");
+      parts.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      for (const p of line.points) {
+        parts.push(
+          `<circle cx="${x(p.hosts).toFixed(1)}" cy="${y(value(p)).toFixed(1)}" r="3" fill="${color}"><title>${p.hosts} hosts, ${line.scenario}: ${seconds(value(p))}</title></circle>`,
+        );
+      }
+    }
+  });
+  SCALING_SCENARIOS.filter((s) => lines.some((l) => l.scenario === s.scenario)).forEach(
+    (s, index) => {
+      const lx = margin.left + index * 160;
+      const ly = height - 22;
+      parts.push(
+        `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${s.color}"/>`,
+        `<text x="${lx + 16}" y="${ly + 10}">${escapeXml(s.name)}</text>`,
+      );
+    },
+  );
+  parts.push("</svg>", "");
+  return parts.join("\n");
+}
+
+/** The scaling section of the results and of docs/benchmark.md, when there is a curve. */
+function renderScalingSection(results: BenchResults, chartPath: string): string[] {
+  const lines = renderScaling(results);
+  if (lines.length === 0) return [];
+  return [
+    "",
+    "Scaling: dockfleet's operations against the number of hosts, medians of the same run:",
+    "",
+    ...lines,
+    "",
+    `![dockfleet against the number of hosts](${chartPath})`,
+  ];
+}
+
 /** docs/benchmark.md: what is measured, how, and the latest figures with date and machine. */
 export function renderBenchmarkDoc(results: BenchResults): string {
   return [
@@ -469,6 +634,7 @@ export function renderBenchmarkDoc(results: BenchResults): string {
     "Against Ansible, in the same run:",
     "",
     ...renderAnsibleVerdicts(results),
+    ...renderScalingSection(results, "../bench/results/scaling.svg"),
     "",
     "Chart: [bench/results/benchmark.svg](../bench/results/benchmark.svg); raw samples:",
     "[bench/results/benchmark.json](../bench/results/benchmark.json).",

@@ -11,7 +11,10 @@ import {
   type BenchResults,
   renderAnsibleVerdicts,
   renderChartSvg,
+  renderScaling,
+  renderScalingSvg,
   renderTable,
+  scalingLines,
   type Sample,
   type ScenarioId,
 } from "../../bench/report";
@@ -159,5 +162,60 @@ describe("benchmark report with Ansible", () => {
     };
     assert.ok(Math.abs(bottom("ansible-bootstrap") - top("ansible")) < 0.2);
     assert.ok(svg.includes(">Ansible's python3 bootstrap</text>"));
+  });
+});
+
+describe("benchmark scaling curve", () => {
+  // dockfleet at 1, 5 and 10 hosts (create 10 s + 6 s per host, no change 2 s + 0.1 s per host),
+  // Ansible only at 5.
+  const sample = (scenario: ScenarioId, hosts: number, wallSeconds: number): Sample => ({
+    scenario,
+    hosts,
+    run: 1,
+    wallSeconds,
+    cpuSeconds: 2 * wallSeconds,
+    machineBusySeconds: 2 * wallSeconds,
+  });
+  const run: BenchResults = {
+    startedAt: "2026-12-03T21:30:00.000Z",
+    machine: { cpuModel: "test CPU", cores: 2, memoryGb: 23, kernel: "6", os: "Debian 12" },
+    options: { hosts: [1, 5, 10], runs: 1, scenarios: ["dockfleet", "dockfleet-noop", "ansible"] },
+    samples: [
+      ...[1, 5, 10].flatMap((hosts) => [
+        sample("dockfleet", hosts, 10 + 6 * hosts),
+        sample("dockfleet-noop", hosts, 2 + 0.1 * hosts),
+      ]),
+      sample("ansible", 5, 70),
+    ],
+  };
+
+  it("fits each operation's per-host slope over the medians", () => {
+    const lines = scalingLines(run);
+    assert.deepEqual(
+      lines.map((line) => line.scenario),
+      ["dockfleet", "dockfleet-noop"],
+    );
+    assert.ok(Math.abs(lines[0].wallPerHost - 6) < 1e-9);
+    assert.ok(Math.abs(lines[0].cpuPerHost - 12) < 1e-9);
+    assert.ok(Math.abs(lines[1].wallPerHost - 0.1) < 1e-9);
+    assert.match(
+      renderScaling(run)[1],
+      /^- no-change up: 1: 2\.1 s .* per added host 0\.10 s wall/,
+    );
+  });
+
+  it("draws a line per operation in both panels, and no curve from one host count", () => {
+    const svg = renderScalingSvg(run);
+    assert.equal((svg.match(/<polyline /g) ?? []).length, 4);
+    assert.ok(svg.includes("<title>10 hosts, dockfleet: 70.0</title>"));
+    assert.ok(svg.includes("<title>10 hosts, dockfleet: 140.0</title>"));
+    const single: BenchResults = { ...run, samples: run.samples.filter((s) => s.hosts === 5) };
+    assert.deepEqual(scalingLines(single), []);
+  });
+
+  it("keeps the comparison chart to the host counts where a peer ran", () => {
+    const svg = renderChartSvg(run);
+    assert.ok(svg.includes("<title>5 hosts, dockfleet:"));
+    assert.ok(!svg.includes("<title>10 hosts, dockfleet:"));
   });
 });
