@@ -8,6 +8,7 @@ import {
   renderNetworkCreateArgs,
 } from "../components/machines/local/run-args";
 import { runDocker, runDockerIgnoringMissing } from "../components/machines/local/docker-cli";
+import { openHostForRoot } from "../components/machines/local/host-container";
 
 /**
  * Fresh hosts for the benchmark's peers (the naive loop, Ansible): the same system containers the
@@ -15,18 +16,11 @@ import { runDocker, runDockerIgnoringMissing } from "../components/machines/loca
  */
 
 /**
- * An address in the subnet that no benchmark host takes (they are at most 10, from .10 on): the
+ * An address in the subnet that no benchmark host takes (they are at most 30, from .10 on): the
  * 40th planned host's, .49 of a /24. A registry mirror that need not exist for the mirror change.
  */
 export function spareAddress(subnet: string): string {
   return planLocalHosts({ count: 40, namePrefix: "spare", subnet })[39].ipv4Address;
-}
-
-export async function execInContainer(container: string, script: string, stdin?: string) {
-  return runDocker(
-    ["exec", ...(stdin === undefined ? [] : ["-i"]), container, "sh", "-c", script],
-    { stdin },
-  );
 }
 
 export async function waitUntil<T>(what: string, deadlineMs: number, attempt: () => Promise<T>) {
@@ -70,21 +64,7 @@ export async function startBenchHost(args: {
       ipv4Address: host.ipv4Address,
     }),
   ]);
-  const hostKey = await waitUntil(`${host.name}'s SSH host key`, 120_000, async () => {
-    const [type, blob] = (
-      await execInContainer(names.container, "cat /etc/ssh/ssh_host_ed25519_key.pub")
-    )
-      .trim()
-      .split(/\s+/);
-    if (!type || !blob) throw new Error("no key yet");
-    return `${type} ${blob}`;
-  });
-  await execInContainer(
-    names.container,
-    "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys",
-    `${args.publicKey}\n`,
-  );
-  return hostKey;
+  return openHostForRoot(names.container, args.publicKey);
 }
 
 /** Removes every container, volume and the network of the stack's benchmark hosts. */

@@ -100,3 +100,20 @@ ensure_docker() {
   start_dockerd || return 1
   docker_log "engine ready ($("$DOCKER_CLI" version --format 'client {{.Client.Version}}, server {{.Server.Version}}, API {{.Client.APIVersion}}' 2>/dev/null || echo "version unknown")), client $DOCKER_CLI"
 }
+
+# Host containers each run systemd, journald, logind and dockerd, which take inotify instances from
+# one per-user limit: Debian's 128 stops the 13th host's sshd (see
+# components/machines/local/host-limits.ts). Raised to kind's recommended values when lower.
+ensure_host_container_limits() {
+  local key wanted current
+  for key in fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=524288; do
+    wanted="${key#*=}"
+    current="$(sysctl -n "${key%%=*}" 2>/dev/null || echo 0)"
+    ((current >= wanted)) && continue
+    if ((EUID == 0)) && sysctl -q -w "$key" >/dev/null 2>&1; then
+      docker_log "raised ${key%%=*} from $current to $wanted for the host containers"
+    else
+      docker_log "warning: ${key%%=*} is $current: run \`sysctl -w $key\` as root, or local hosts past about a dozen may not boot"
+    fi
+  done
+}

@@ -27,6 +27,7 @@ run_setup() {
   ensure_pulumi
   step "checking the Docker engine"
   ensure_docker
+  ensure_host_container_limits
   step "checking the local host image"
   DOCKFLEET_HOST_IMAGE="$(ensure_host_image | tail -n 1)"
   export DOCKFLEET_HOST_IMAGE

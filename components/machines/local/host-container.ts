@@ -4,7 +4,6 @@ import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } fro
 import { getSshClient } from "../../../provision/ssh/pool";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
 import { createStepLog } from "../../../provision/dynamic/log";
-import { retryWhile } from "../../../provision/dynamic/poll";
 
 interface LocalHostInputs {
   stack: string;
@@ -39,27 +38,42 @@ async function execInHost(container: string, script: string, stdin?: string): Pr
   );
 }
 
-/** Waits for the first-boot unit to have made the host's SSH keys, then reads the ed25519 one. */
-async function readHostKey(container: string): Promise<string> {
-  return retryWhile(
-    async () => {
-      const key = await execInHost(container, "cat /etc/ssh/ssh_host_ed25519_key.pub");
-      const [type, blob] = key.trim().split(/\s+/);
-      if (!type || !blob) throw new Error(`${container}: the ed25519 host key is not written yet`);
-      return `${type} ${blob}`;
-    },
-    () => true,
-    { timeoutMs: HOST_READY_DEADLINE_MS, intervalMs: 250 },
-  );
-}
+/** Root's authorized_keys from standard input, replaced in one rename. */
+const AUTHORIZE_KEY_SCRIPT =
+  "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys.new && " +
+  "mv /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys";
 
 async function authorizeKey(container: string, publicKey: string): Promise<void> {
-  await execInHost(
+  await execInHost(container, AUTHORIZE_KEY_SCRIPT, `${publicKey.trim()}\n`);
+}
+
+/** How often the script below looks for the host key, and for how long. */
+const HOST_KEY_POLL_SECONDS = 0.1;
+
+/**
+ * One `docker exec` into a host that has just started: authorizes `publicKey` for root, waits
+ * inside the host for its first-boot unit to have made the SSH host key, and returns the ed25519
+ * key ("ssh-ed25519 AAAA...") to pin. Waiting inside costs a `sleep` per look; a `docker exec`
+ * per look (CLI, engine, runc) cost about 0.1 CPU-s each, dozens of them while hosts boot at once.
+ */
+export async function openHostForRoot(container: string, publicKey: string): Promise<string> {
+  const tries = Math.ceil(HOST_READY_DEADLINE_MS / 1000 / HOST_KEY_POLL_SECONDS);
+  const key = await execInHost(
     container,
-    "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys.new && " +
-      "mv /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys",
+    [
+      AUTHORIZE_KEY_SCRIPT,
+      "tries=0",
+      "while [ ! -s /etc/ssh/ssh_host_ed25519_key.pub ]; do",
+      `  tries=$((tries + 1)); [ "$tries" -le ${tries} ] || { echo "no SSH host key after ${HOST_READY_DEADLINE_MS / 1000} s" >&2; exit 1; }`,
+      `  sleep ${HOST_KEY_POLL_SECONDS}`,
+      "done",
+      "cat /etc/ssh/ssh_host_ed25519_key.pub",
+    ].join("\n"),
     `${publicKey.trim()}\n`,
   );
+  const [type, blob] = key.trim().split(/\s+/);
+  if (!type || !blob) throw new Error(`${container}: the SSH host key file holds no key`);
+  return `${type} ${blob}`;
 }
 
 /** The id of the container named `name`, or undefined when there is none. */
@@ -94,8 +108,7 @@ export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs,
           }),
         ])
       ).trim();
-      const hostKey = await readHostKey(names.container);
-      await authorizeKey(names.container, inputs.authorizedKey);
+      const hostKey = await openHostForRoot(names.container, inputs.authorizedKey);
       // The host key read through the engine is pinned before the first SSH connection is made.
       await getSshClient(
         {

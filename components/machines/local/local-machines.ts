@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../../provision/dynamic/log";
 import { LocalHost } from "./host-container";
+import { readInotifyInstanceLimit, requireInotifyInstances } from "./host-limits";
 import { LocalNetwork } from "./network";
 import { planLocalHosts } from "./run-args";
 import type { Machine } from "../machine";
@@ -98,6 +99,7 @@ export function localHostImage(
 export const localDriver: MachineDriver = {
   createMachines({ name, parent, stack, settings, generatedKey }) {
     const image = localHostImage(settings);
+    requireInotifyInstances(settings.count, readInotifyInstanceLimit());
     const sshKey = generatedKey();
     const local = new LocalMachines(
       name,
