@@ -302,6 +302,12 @@ const TOOLS: Record<string, { color: string; legend: string }> = {
   "ansible-bootstrap": { color: "#f8dcae", legend: "Ansible's python3 bootstrap" },
 };
 
+/** A chart's value axis: gridline step and top for values up to `maxValue`. */
+function axisScale(maxValue: number): { step: number; top: number } {
+  const step = maxValue > 400 ? 100 : maxValue > 200 ? 50 : maxValue > 80 ? 20 : 10;
+  return { step, top: Math.ceil(maxValue / step) * step };
+}
+
 function escapeXml(text: string): string {
   return text.replace(
     /[<>&"]/g,
@@ -335,8 +341,7 @@ export function renderChartSvg(results: BenchResults): string {
     bar.summary.medianWallSeconds +
     (bar.scenario === "ansible" ? (bootstrap(hosts)?.medianWallSeconds ?? 0) : 0);
   const maxValue = Math.max(1, ...groups.flatMap((g) => g.bars.map((bar) => barTop(g.hosts, bar))));
-  const step = maxValue > 200 ? 50 : maxValue > 80 ? 20 : 10;
-  const top = Math.ceil(maxValue / step) * step;
+  const { step, top } = axisScale(maxValue);
   const y = (value: number) =>
     Math.round((margin.top + plotHeight - (value / top) * plotHeight) * 10) / 10;
   const parts: string[] = [
@@ -505,8 +510,7 @@ export function renderScalingSvg(results: BenchResults): string {
     const left = margin.left + index * panel.width;
     const plotWidth = panel.width - 40;
     const maxValue = Math.max(1, ...lines.flatMap((l) => l.points.map(value)));
-    const step = maxValue > 400 ? 100 : maxValue > 200 ? 50 : maxValue > 80 ? 20 : 10;
-    const top = Math.ceil(maxValue / step) * step;
+    const { step, top } = axisScale(maxValue);
     const x = (hosts: number) => left + (hosts / maxHosts) * plotWidth;
     const y = (v: number) => margin.top + panel.height - (v / top) * panel.height;
     parts.push(

@@ -44,10 +44,15 @@ ensure_docker_host_image() {
   export DOCKFLEET_DOCKER_HOST_IMAGE
 }
 
+# Whether stacks/Pulumi.<stack>.yaml has a line matching an extended regular expression.
+# Usage: stack_file_matches STACK REGEX
+stack_file_matches() {
+  grep -Eq "$2" "$DOCKFLEET_ROOT/stacks/Pulumi.$1.yaml" 2>/dev/null
+}
+
 # Whether stacks/Pulumi.<stack>.yaml asks for the local driver's image with Docker preinstalled.
 stack_uses_docker_host_image() {
-  grep -Eq '^[[:space:]]+image:[[:space:]]*"?docker"?[[:space:]]*(#.*)?$' \
-    "$DOCKFLEET_ROOT/stacks/Pulumi.$1.yaml" 2>/dev/null
+  stack_file_matches "$1" '^[[:space:]]+image:[[:space:]]*"?docker"?[[:space:]]*(#.*)?$'
 }
 
 # The qemu driver's needs (bin/up runs it for a stack whose driver is qemu): QEMU, qemu-img, an ISO
