@@ -131,16 +131,26 @@ describe("dockerConfigProvider", () => {
     assert.deepEqual(host.ran(/^bash -s$/)[1]?.env, { DAEMON_JSON_CHANGE: "restart" });
   });
 
-  it("restarts the hosts of a swarm one at a time, each back in the swarm before the next", async () => {
+  it("restarts the hosts of a swarm one at a time, each back in the swarm and running its tasks before the next", async () => {
     const events: string[] = [];
     const swarmHost = (n: number) => {
       let restarted = false;
+      let tasksRestarting = false;
       return configHost("1", n)
         .on(SWARM_ROLE, { stdout: "active true\n" })
+        .on(/^docker ps --quiet --filter label=com\.docker\.swarm\.task\.id \| wc -l$/, () => {
+          // Two tasks before the restart; one at the first look after it, while the other
+          // waits out its restart delay.
+          if (!tasksRestarting) return { stdout: "2\n" };
+          tasksRestarting = false;
+          events.push(`host-${n} runs 1 of 2 tasks`);
+          return { stdout: "1\n" };
+        })
         .on(/^bash -s$/, async () => {
           events.push(`host-${n} restart begins`);
           await new Promise((resolve) => setTimeout(resolve, 30));
           restarted = true;
+          tasksRestarting = true;
           return scriptResult({ changed: "1", restarted: "1" });
         })
         .on(
@@ -170,7 +180,9 @@ describe("dockerConfigProvider", () => {
     assert.deepEqual(events, [
       "host-1 restart begins",
       "host-1 not ready yet",
+      "host-1 runs 1 of 2 tasks",
       "host-2 restart begins",
+      "host-2 runs 1 of 2 tasks",
     ]);
   });
 

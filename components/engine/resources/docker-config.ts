@@ -102,22 +102,71 @@ async function waitUntilBackInSwarm(
       ? "docker node inspect self --format '{{.Status.State}}'"
       : "docker info --format '{{.Swarm.LocalNodeState}}'";
   const wanted = role === "manager" ? "ready" : "active";
+  // What the check last answered goes into the progress lines and the error: "down", or the
+  // daemon's error while the node rejoins, says why the wait is long.
+  let seen = "";
   const back = await pollUntil(
-    async () => ((await client.exec(check)).stdout.trim() === wanted ? true : undefined),
+    async () => {
+      const result = await client.exec(check);
+      seen =
+        `${result.stdout} ${result.stderr}`.replace(/\s+/g, " ").trim() || `exit ${result.code}`;
+      return result.stdout.trim() === wanted ? true : undefined;
+    },
     {
       timeoutMs: SWARM_READY_TIMEOUT_MS,
       intervalMs: 1_000,
-      onWait: () => log.progress(`waiting for this ${role} to be ${wanted} in the swarm again`),
+      onWait: () =>
+        log.progress(`waiting for this ${role} to be ${wanted} in the swarm again (now: ${seen})`),
     },
   );
   if (back === undefined) {
     throw new Error(
       `after restarting docker, this ${role} was not ${wanted} in the swarm within ` +
-        `${SWARM_READY_TIMEOUT_MS / 1000} s (waiting for: ${check}); the other hosts are not ` +
-        `restarted until it is`,
+        `${SWARM_READY_TIMEOUT_MS / 1000} s (waiting for: ${check}; it last answered: ${seen}); ` +
+        `the other hosts are not restarted until it is`,
     );
   }
   log.info(`${role} is ${wanted} in the swarm again`);
+}
+
+/** The swarm's task containers running on this host, as its own dockerd lists them. */
+async function runningTaskCount(client: SshClient): Promise<number> {
+  const result = await client.exec(
+    "docker ps --quiet --filter label=com.docker.swarm.task.id | wc -l",
+  );
+  return Number(result.stdout.trim()) || 0;
+}
+
+/**
+ * Waits until the host runs as many swarm tasks as before its restart. A node is Ready again in
+ * seconds, but its tasks come back only after their restart delay (5 s for the sample apps): had
+ * the next host restarted then, every replica of a service could be down at once.
+ */
+async function waitUntilTasksRunAgain(
+  client: SshClient,
+  before: number,
+  log: StepLog,
+): Promise<void> {
+  if (before === 0) return;
+  let now = 0;
+  const back = await pollUntil(
+    async () => ((now = await runningTaskCount(client)) >= before ? true : undefined),
+    {
+      timeoutMs: SWARM_READY_TIMEOUT_MS,
+      intervalMs: 1_000,
+      onWait: () =>
+        log.progress(`waiting for this host's swarm tasks to run again (${now}/${before})`),
+    },
+  );
+  if (back === undefined) {
+    throw new Error(
+      `after restarting docker, this host ran ${now} of its ${before} swarm tasks within ` +
+        `${SWARM_READY_TIMEOUT_MS / 1000} s (see docker node ps); the other hosts are not ` +
+        "restarted until they run again, or until the swarm has placed them elsewhere and the " +
+        "next up goes on",
+    );
+  }
+  log.info(`its ${before} swarm tasks run again`);
 }
 
 async function apply(inputs: DockerConfigInputs): Promise<void> {
@@ -126,9 +175,11 @@ async function apply(inputs: DockerConfigInputs): Promise<void> {
     const change = planDaemonJsonChange(installed?.toString(), inputs.daemonJson);
     const role = await swarmRoleOf(client);
     const configure = async () => {
+      const tasksBefore = role === "none" ? 0 : await runningTaskCount(client);
       const result = await stageAndRun(client, inputs, change, log);
       if (result.restarted === "1" && role !== "none") {
         await waitUntilBackInSwarm(client, role, log);
+        await waitUntilTasksRunAgain(client, tasksBefore, log);
       }
       return result;
     };
