@@ -686,6 +686,15 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       const staged = await dockerExec(container, "ls -d /etc/docker/dockfleet.staged 2>&1 || true");
       assert.match(staged, /No such file/);
     });
+
+    it("keeps the registry's key, password file and config.yml to the registry's user (0600)", async () => {
+      const registryHost = localResourceNames(STACK, hosts[0].name).container;
+      const dir = "/etc/dockfleet/registry";
+      for (const file of [`${dir}/config.yml`, `${dir}/tls/key.pem`, `${dir}/htpasswd`]) {
+        const mode = await dockerExec(registryHost, `stat -c '%a %U %G' ${file}`);
+        assert.equal(mode.trim(), "600 docker-registry docker-registry", file);
+      }
+    });
   });
 
   describe("what changes the stack, last", () => {

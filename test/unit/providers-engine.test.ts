@@ -8,7 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
-import { dockerConfigProvider, tcpPortsOf } from "../../components/engine/resources/docker-config";
+import {
+  dockerConfigProvider,
+  nodeRunsItsTasks,
+  tcpPortsOf,
+} from "../../components/engine/resources/docker-config";
 import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
 import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
 import {
@@ -138,13 +142,19 @@ describe("dockerConfigProvider", () => {
       let tasksRestarting = false;
       return configHost("1", n)
         .on(SWARM_ROLE, { stdout: "active true\n" })
-        .on(/^docker ps --quiet --filter label=com\.docker\.swarm\.task\.id \| wc -l$/, () => {
-          // Two tasks before the restart; one at the first look after it, while the other
-          // waits out its restart delay.
-          if (!tasksRestarting) return { stdout: "2\n" };
+        .on(/^docker ps --quiet --filter label=com\.docker\.swarm\.task\.id \| wc -l$/, () => ({
+          stdout: tasksRestarting ? "1\n" : "2\n",
+        }))
+        .on(/^docker node ps self/, () => {
+          // At the first look after the restart one task waits out its restart delay.
+          if (!tasksRestarting) return { stdout: "Running|Running 1 minute ago\n".repeat(2) };
           tasksRestarting = false;
           events.push(`host-${n} runs 1 of 2 tasks`);
-          return { stdout: "1\n" };
+          return {
+            stdout:
+              "Running|Running 2 seconds ago\nReady|Pending 1 second ago\n" +
+              "Shutdown|Failed 3 seconds ago\n",
+          };
         })
         .on(/^bash -s$/, async () => {
           events.push(`host-${n} restart begins`);
@@ -184,6 +194,27 @@ describe("dockerConfigProvider", () => {
       "host-2 restart begins",
       "host-2 runs 1 of 2 tasks",
     ]);
+  });
+
+  it("nodeRunsItsTasks: what the swarm wants on the node runs there, whatever it moved away", () => {
+    const lines = (...tasks: string[]) => tasks.join("\n") + "\n";
+    // Back: every wanted task Running, the shut-down ones of before the restart ignored.
+    assert.deepEqual(
+      nodeRunsItsTasks(lines("Running|Running 1 second ago", "Shutdown|Failed 9 seconds ago"), 1),
+      { done: true, running: 1, wanted: 1 },
+    );
+    // A replacement still waiting out its restart delay.
+    assert.equal(
+      nodeRunsItsTasks(lines("Running|Running 3 s", "Ready|Pending 1 s"), 1).done,
+      false,
+    );
+    // The manager still calls a task Running whose container died with the restart.
+    assert.equal(nodeRunsItsTasks(lines("Running|Running 2 minutes ago"), 0).done, false);
+    // A task the swarm placed on another node meanwhile is not waited for.
+    assert.equal(
+      nodeRunsItsTasks(lines("Running|Running 1 s", "Shutdown|Shutdown 5 s"), 1).done,
+      true,
+    );
   });
 
   it("diff: a change of any file, or of how the host is reached, is an update in place; another machine (host key) a replacement", async () => {

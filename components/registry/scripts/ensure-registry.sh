@@ -6,7 +6,7 @@
 # Staged files (in STAGING_DIR, removed after a run: they hold a private key and a password):
 #   config.yml   -> CONFIG_DIR/config.yml       (required; renderRegistryConfigYml)
 #   cert.pem     -> CONFIG_DIR/tls/cert.pem     (required; the registry's server certificate)
-#   key.pem      -> CONFIG_DIR/tls/key.pem      (required; mode 0640, group of the registry user)
+#   key.pem      -> CONFIG_DIR/tls/key.pem      (required; mode 0600, owned by the registry's user)
 #   ca.pem       -> CONFIG_DIR/tls/ca.pem       (required; checks the registry answers over TLS)
 #   password     -> CONFIG_DIR/htpasswd         (with AUTHENTICATION=1: bcrypt, `htpasswd -iB`)
 #   dropin.conf  -> the docker-registry.service drop-in (RUN_AS=service)
@@ -145,23 +145,22 @@ ensure_packages() {
 
 # --- files ---------------------------------------------------------------------------------------
 
-file_mode() { stat -c '%a' "$1"; }
-file_group() { stat -c '%G' "$1"; }
-
-# install_file STAGED TARGET MODE GROUP: installs when bytes, mode or group differ.
+# install_file STAGED TARGET MODE OWNER: installs when bytes, mode or owner differ. The files that
+# hold a secret (the key, config.yml with an upstream's password, htpasswd) are 0600 and owned by
+# the user the registry runs as: no other user on the host reads them.
 install_file() {
-  local staged=$1 target=$2 mode=$3 group=$4
+  local staged=$1 target=$2 mode=$3 owner=$4
   if [[ -f "$target" ]] && cmp -s "$staged" "$target" &&
-    [[ "$(file_mode "$target")" == "${mode#0}" && "$(file_group "$target")" == "$group" ]]; then
+    [[ "$(stat -c '%a %U:%G' "$target")" == "${mode#0} $owner:$owner" ]]; then
     return 0
   fi
   log "installing $target"
-  install -D -m "$mode" -o root -g "$group" "$staged" "$target"
+  install -D -m "$mode" -o "$owner" -g "$owner" "$staged" "$target"
   changed=1
 }
 
 ensure_htpasswd() {
-  local group=$1 target="$CONFIG_DIR/htpasswd"
+  local owner=$1 target="$CONFIG_DIR/htpasswd"
   if [[ "$AUTHENTICATION" == 0 ]]; then
     if [[ -e "$target" ]]; then
       log "authentication off: removing $target"
@@ -173,12 +172,15 @@ ensure_htpasswd() {
   [[ -f "$STAGING_DIR/password" ]] || die "$STAGING_DIR/password is missing; upload the registry password there first"
   if [[ -f "$target" && "$(wc -l <"$target")" == 1 && "$(cut -d: -f1 "$target")" == "$REGISTRY_USERNAME" ]] &&
     htpasswd -vi "$target" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" >/dev/null 2>&1; then
-    install_file "$target" "$target" 0640 "$group"
+    if [[ "$(stat -c '%a %U:%G' "$target")" != "600 $owner:$owner" ]]; then
+      chown "$owner:$owner" "$target" && chmod 0600 "$target"
+      changed=1
+    fi
     return 0
   fi
   log "writing $target for user $REGISTRY_USERNAME (bcrypt)"
   htpasswd -ciB "$STAGING_DIR/htpasswd" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" 2>/dev/null
-  install -D -m 0640 -o root -g "$group" "$STAGING_DIR/htpasswd" "$target"
+  install -D -m 0600 -o "$owner" -g "$owner" "$STAGING_DIR/htpasswd" "$target"
   changed=1
 }
 
@@ -268,9 +270,9 @@ if [[ "$(stat -c '%U' "$STORAGE_PATH")" != "$owner" ]]; then
 fi
 install -d -m 0755 "$CONFIG_DIR"
 install -d -m 0750 -g "$owner" "$CONFIG_DIR/tls"
-install_file "$STAGING_DIR/config.yml" "$CONFIG_DIR/config.yml" 0644 root
+install_file "$STAGING_DIR/config.yml" "$CONFIG_DIR/config.yml" 0600 "$owner"
 install_file "$STAGING_DIR/cert.pem" "$CONFIG_DIR/tls/cert.pem" 0644 root
-install_file "$STAGING_DIR/key.pem" "$CONFIG_DIR/tls/key.pem" 0640 "$owner"
+install_file "$STAGING_DIR/key.pem" "$CONFIG_DIR/tls/key.pem" 0600 "$owner"
 install_file "$STAGING_DIR/ca.pem" "$CONFIG_DIR/tls/ca.pem" 0644 root
 ensure_htpasswd "$owner"
 
