@@ -44,6 +44,11 @@ export interface RegistryConfigYmlOptions {
   storagePath: string;
   /** Port the registry listens on (inside the container: the same port, published 1:1). */
   port: number;
+  /**
+   * The host's private address, the only one the registry listens on: engines pull from it, and
+   * no other interface (a public one, docker0) exposes it.
+   */
+  listenAddress: string;
   /** htpasswd authentication on (the file is `<configDir>/htpasswd`). */
   authentication: boolean;
   deleteEnabled: boolean;
@@ -99,7 +104,8 @@ export function renderRegistryConfigYml(options: RegistryConfigYmlOptions): stri
     "  delete:",
     `    enabled: ${options.deleteEnabled}`,
     "http:",
-    `  addr: ":${options.port}"`,
+    // In a container the address is the container's own: `docker run --publish` binds the host's.
+    `  addr: ${yamlString(options.runAs === "container" ? `:${options.port}` : registryAddress(options.listenAddress, options.port))}`,
     "  tls:",
     `    certificate: ${yamlString(`${paths.configDir}/tls/cert.pem`)}`,
     `    key: ${yamlString(`${paths.configDir}/tls/key.pem`)}`,
@@ -152,6 +158,8 @@ export function renderRegistryServiceDropIn(): string {
 export interface RegistryServerEnvOptions {
   runAs: RegistryRunAs;
   port: number;
+  /** The host's private address (see RegistryConfigYmlOptions.listenAddress). */
+  listenAddress: string;
   storagePath: string;
   /** Image for runAs "container". */
   image: string;
@@ -170,6 +178,7 @@ export function renderRegistryServerEnv(options: RegistryServerEnvOptions): Reco
   const env: Record<string, string> = {
     RUN_AS: options.runAs,
     PORT: String(options.port),
+    LISTEN_ADDRESS: options.listenAddress,
     STORAGE_PATH: options.storagePath,
     CONFIG_DIR: REGISTRY_HOST_CONFIG_DIR,
     STAGING_DIR: REGISTRY_STAGING_DIR,

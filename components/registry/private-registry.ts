@@ -100,7 +100,10 @@ export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedP
 export class PrivateRegistry extends pulumi.ComponentResource {
   /** "address:port" on the host's private address: what engines pull from ("<url>/app:1"). */
   readonly url: pulumi.Output<string>;
-  /** "address:port" on the host's public address (for the operator). */
+  /**
+   * "address:port" on the host's public address (for the operator). The registry listens on the
+   * private address only; this reaches it where the cloud forwards the public one there.
+   */
   readonly publicUrl: pulumi.Output<string>;
   /** "https://<url>": the entry for engine.registryMirrors (in proxy mode). */
   readonly mirrorUrl: pulumi.Output<string>;
@@ -158,22 +161,28 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         connection: machine.ssh,
         logUrn: logUrnOf(this),
         script: readScript(__dirname, "ensure-registry.sh"),
-        env: renderRegistryServerEnv({
-          runAs: config.runAs,
-          port: config.port,
-          storagePath: config.storagePath,
-          image: config.image,
-          authentication,
-          username: config.username,
-        }),
-        configYml: renderRegistryConfigYml({
-          runAs: config.runAs,
-          storagePath: config.storagePath,
-          port: config.port,
-          authentication,
-          deleteEnabled: config.deleteEnabled,
-          proxy,
-        }),
+        env: machine.privateAddress.apply((listenAddress) =>
+          renderRegistryServerEnv({
+            runAs: config.runAs,
+            port: config.port,
+            listenAddress,
+            storagePath: config.storagePath,
+            image: config.image,
+            authentication,
+            username: config.username,
+          }),
+        ),
+        configYml: machine.privateAddress.apply((listenAddress) =>
+          renderRegistryConfigYml({
+            runAs: config.runAs,
+            storagePath: config.storagePath,
+            port: config.port,
+            listenAddress,
+            authentication,
+            deleteEnabled: config.deleteEnabled,
+            proxy,
+          }),
+        ),
         configYmlIsSecret: proxy?.password !== undefined,
         serviceDropIn: renderRegistryServiceDropIn(),
         caCertPem: args.ca.certPem,

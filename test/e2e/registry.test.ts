@@ -94,6 +94,19 @@ function getTls(url: string, ca: string, auth?: string): Promise<{ status: numbe
   });
 }
 
+/** The local addresses host-1 listens on at the registry's port, "a:p,b:p". */
+async function registryListeners(): Promise<string> {
+  const port = REGISTRY_ADDRESS.split(":")[1];
+  const listening = await runDocker([
+    "exec",
+    container("host-1"),
+    "sh",
+    "-c",
+    `ss -Hltn 'sport = :${port}' | awk '{ print $4 }' | sort -u | paste -sd, -`,
+  ]);
+  return listening.trim();
+}
+
 describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let output = "";
@@ -172,6 +185,11 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       `fleet:${password}`,
     );
     assert.equal(authenticated.status, 200);
+    assert.equal(
+      await registryListeners(),
+      REGISTRY_ADDRESS,
+      "listens on the private address only",
+    );
   });
 
   it("refuses an anonymous push", async () => {
@@ -313,6 +331,8 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal((await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem)).status, 401);
     const manifest = await getPushedManifest();
     assert.equal(manifest.status, 200, "the pushed image is still served");
+    // docker-proxy binds the published port on the private address only.
+    assert.equal(await registryListeners(), REGISTRY_ADDRESS);
   });
 
   it("destroys everything it made", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
+import { generateSshKeyPair } from "../../provision/ssh/keys";
 import { removeByLabel, requireHostImage } from "./docker";
 
 /**
@@ -183,13 +184,22 @@ function safeJsonParse(text: string): unknown {
 }
 
 /**
+ * The first body line of every ed25519 OpenSSH private key (the format's header,
+ * "openssh-key-v1"...): the same in anyone's key, so finding it says nothing about this stack's.
+ */
+const OPENSSH_KEY_HEADER_LINE = generateSshKeyPair("").privateKey.split("\n")[1];
+
+/**
  * What to search the backend's files for to find a secret in plain text: each long line of a
- * multi-line value (PEM bodies; JSON escaping joins lines with "\n"), or the value itself.
+ * multi-line value (PEM bodies; JSON escaping joins lines with "\n") but the format's fixed
+ * header, or the value itself.
  */
 export function secretNeedles(secret: string): string[] {
   const lines = secret.split("\n").map((line) => line.trim());
   if (lines.length > 1) {
-    return lines.filter((line) => line.length >= 20 && !line.startsWith("-----"));
+    return lines.filter(
+      (line) => line.length >= 20 && !line.startsWith("-----") && line !== OPENSSH_KEY_HEADER_LINE,
+    );
   }
   return secret.length >= 8 ? [secret] : [];
 }

@@ -380,6 +380,7 @@ function planAccepted(config: StackConfig): void {
       runAs: registry.runAs,
       storagePath: registry.storagePath,
       port: registry.port,
+      listenAddress: addresses[0],
       authentication,
       deleteEnabled: registry.deleteEnabled,
       proxy: registry.proxy,
@@ -387,6 +388,7 @@ function planAccepted(config: StackConfig): void {
     renderRegistryServerEnv({
       runAs: registry.runAs,
       port: registry.port,
+      listenAddress: addresses[0],
       storagePath: registry.storagePath,
       image: registry.image,
       authentication,

@@ -16,6 +16,7 @@ const base = {
   runAs: "service" as const,
   storagePath: "/var/lib/docker-registry",
   port: 5000,
+  listenAddress: "10.0.0.5",
   authentication: true,
   deleteEnabled: false,
 };
@@ -39,7 +40,7 @@ describe("renderRegistryConfigYml", () => {
         "  delete:",
         "    enabled: false",
         "http:",
-        '  addr: ":5000"',
+        '  addr: "10.0.0.5:5000"',
         "  tls:",
         '    certificate: "/etc/dockfleet/registry/tls/cert.pem"',
         '    key: "/etc/dockfleet/registry/tls/key.pem"',
@@ -65,6 +66,12 @@ describe("renderRegistryConfigYml", () => {
     assert.match(yml, /certificate: "\/etc\/docker\/registry\/tls\/cert.pem"/);
     assert.match(yml, /path: "\/etc\/docker\/registry\/htpasswd"/);
     assert.match(yml, /addr: ":443"/);
+  });
+
+  it("listens on the host's private address only, IPv6 in brackets", () => {
+    assert.match(renderRegistryConfigYml(base), /^ {2}addr: "10\.0\.0\.5:5000"$/m);
+    const v6 = renderRegistryConfigYml({ ...base, listenAddress: "fd00::5" });
+    assert.match(v6, /^ {2}addr: "\[fd00::5\]:5000"$/m);
   });
 
   it("renders pull-through mode without auth, with quoted upstream credentials", () => {
@@ -120,6 +127,7 @@ describe("renderRegistryServerEnv", () => {
   const options = {
     runAs: "service" as const,
     port: 5000,
+    listenAddress: "10.0.0.5",
     storagePath: "/srv/registry",
     image: "registry:2",
     authentication: true,
@@ -130,6 +138,7 @@ describe("renderRegistryServerEnv", () => {
     assert.deepEqual(renderRegistryServerEnv(options), {
       RUN_AS: "service",
       PORT: "5000",
+      LISTEN_ADDRESS: "10.0.0.5",
       STORAGE_PATH: "/srv/registry",
       CONFIG_DIR: "/etc/dockfleet/registry",
       STAGING_DIR: "/etc/dockfleet/registry.staged",

@@ -123,7 +123,7 @@ export interface RegistryServerArgs {
   connection: pulumi.Input<SshConnectionArgs>;
   logUrn: pulumi.Input<string>;
   script: string;
-  env: Record<string, string>;
+  env: pulumi.Input<Record<string, string>>;
   configYml: pulumi.Input<string>;
   /** Whether configYml holds upstream credentials (then it is kept as a secret). */
   configYmlIsSecret: boolean;

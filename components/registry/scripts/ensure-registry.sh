@@ -17,6 +17,8 @@
 #   RUN_AS                "service": Debian's docker-registry package as an enabled systemd unit;
 #                         "container": IMAGE with restart policy "always" (needs Docker)
 #   PORT                  the registry's port (default 5000)
+#   LISTEN_ADDRESS        the host's private address, the only one the registry listens on
+#                         (config.yml's http.addr in service mode, --publish in container mode)
 #   STORAGE_PATH          host directory of the data (default /var/lib/docker-registry)
 #   CONFIG_DIR            where the files go (default /etc/dockfleet/registry)
 #   STAGING_DIR           where the caller staged them (default /etc/dockfleet/registry.staged)
@@ -35,6 +37,7 @@ DOCKFLEET_SCRIPT=ensure-registry
 
 RUN_AS="${RUN_AS:-service}"
 PORT="${PORT:-5000}"
+LISTEN_ADDRESS="${LISTEN_ADDRESS:-}"
 STORAGE_PATH="${STORAGE_PATH:-/var/lib/docker-registry}"
 CONFIG_DIR="${CONFIG_DIR:-/etc/dockfleet/registry}"
 STAGING_DIR="${STAGING_DIR:-/etc/dockfleet/registry.staged}"
@@ -52,6 +55,10 @@ readonly DROP_IN=/etc/systemd/system/docker-registry.service.d/dockfleet.conf
 
 [[ "$RUN_AS" == service || "$RUN_AS" == container ]] || die "RUN_AS=\"$RUN_AS\" must be service or container"
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT=\"$PORT\" must be a TCP port number"
+[[ "$REMOVE" == 1 || "$LISTEN_ADDRESS" =~ ^[0-9A-Fa-f.:]+$ ]] ||
+  die "LISTEN_ADDRESS=\"$LISTEN_ADDRESS\" must be the host's private IP address"
+# "10.0.0.5:5000", "[fd00::5]:5000": for URLs and docker's --publish.
+if [[ "$LISTEN_ADDRESS" == *:* ]]; then LISTEN="[$LISTEN_ADDRESS]:$PORT"; else LISTEN="$LISTEN_ADDRESS:$PORT"; fi
 [[ "$STORAGE_PATH" == /* ]] || die "STORAGE_PATH=\"$STORAGE_PATH\" must be an absolute path"
 [[ "$REMOVE" == 0 || "$REMOVE" == 1 ]] || die "REMOVE=\"$REMOVE\" must be 0 or 1"
 [[ "$AUTHENTICATION" == 0 || "$AUTHENTICATION" == 1 ]] || die "AUTHENTICATION=\"$AUTHENTICATION\" must be 0 or 1"
@@ -190,7 +197,7 @@ wait_until_ready() {
   local deadline=$((SECONDS + READY_TIMEOUT_SECONDS)) code
   while :; do
     code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CONFIG_DIR/tls/ca.pem" \
-      "https://127.0.0.1:$PORT/v2/" 2>/dev/null || true)
+      "https://$LISTEN/v2/" 2>/dev/null || true)
     if [[ "$code" == 200 || "$code" == 401 ]]; then return 0; fi
     if ((SECONDS >= deadline)); then return 1; fi
     sleep 1
@@ -212,7 +219,7 @@ run_service() {
     changed=1
   fi
   wait_until_ready ||
-    die "$SERVICE does not answer on https://127.0.0.1:$PORT/v2/ after ${READY_TIMEOUT_SECONDS}s:
+    die "$SERVICE does not answer on https://$LISTEN/v2/ after ${READY_TIMEOUT_SECONDS}s:
 $(journalctl -u "$SERVICE" -n 20 --no-pager 2>/dev/null || systemctl status "$SERVICE" --no-pager 2>&1 || true)"
 }
 
@@ -221,7 +228,7 @@ run_container() {
   # The container is recreated when its arguments or any installed file change.
   wanted=$(
     {
-      printf '%s\n' "$IMAGE" "$PORT" "$STORAGE_PATH" "$CONFIG_DIR"
+      printf '%s\n' "$IMAGE" "$LISTEN" "$STORAGE_PATH" "$CONFIG_DIR"
       cat "$CONFIG_DIR/config.yml" "$CONFIG_DIR/tls/cert.pem" "$CONFIG_DIR/tls/key.pem"
       if [[ -f "$CONFIG_DIR/htpasswd" ]]; then cat "$CONFIG_DIR/htpasswd"; fi
     } | sha256sum | cut -c1-16
@@ -232,7 +239,7 @@ run_container() {
     remove_container
     log "starting container $CONTAINER_NAME from $IMAGE"
     docker run --detach --name "$CONTAINER_NAME" --restart always \
-      --publish "$PORT:$PORT" \
+      --publish "$LISTEN:$PORT" \
       --volume "$CONFIG_DIR:/etc/docker/registry:ro" \
       --volume "$STORAGE_PATH:/var/lib/registry" \
       --label dockfleet.io/component=registry \
@@ -241,7 +248,7 @@ run_container() {
     changed=1
   fi
   wait_until_ready ||
-    die "container $CONTAINER_NAME does not answer on https://127.0.0.1:$PORT/v2/ after ${READY_TIMEOUT_SECONDS}s:
+    die "container $CONTAINER_NAME does not answer on https://$LISTEN/v2/ after ${READY_TIMEOUT_SECONDS}s:
 $(docker logs --tail 20 "$CONTAINER_NAME" 2>&1 || true)"
 }
 
@@ -277,6 +284,6 @@ install_file "$STAGING_DIR/ca.pem" "$CONFIG_DIR/tls/ca.pem" 0644 root
 ensure_htpasswd "$owner"
 
 if [[ "$RUN_AS" == service ]]; then run_service; else run_container; fi
-log "registry answers on https://127.0.0.1:$PORT/v2/"
+log "registry answers on https://$LISTEN/v2/"
 rm -rf "$STAGING_DIR"
 print_result "changed=$changed"
