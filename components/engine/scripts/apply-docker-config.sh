@@ -236,8 +236,10 @@ fi
 # Keep what is there now, to put it back if Docker does not start with the new files.
 rm -rf "$BACKUP_DIR"
 install -d -m 0700 "$BACKUP_DIR"
-if [[ -f "$DAEMON_JSON" && ! -e "$DAEMON_JSON_BEFORE_DOCKFLEET" && ! -f "$DROP_IN" && ! -f "$TLS_DIR/key.pem" ]]; then
-  # A daemon.json that dockfleet did not write: kept for REMOVE=1.
+if [[ -f "$DAEMON_JSON" && ! -f "$DROP_IN" && ! -f "$TLS_DIR/key.pem" ]]; then
+  # A daemon.json that dockfleet did not write (the one DockerConfig merges in): kept for REMOVE=1,
+  # replacing a copy from a first run that was rolled back, since the host's file may have been
+  # fixed since.
   cp -p "$DAEMON_JSON" "$DAEMON_JSON_BEFORE_DOCKFLEET"
 fi
 for entry in "${to_install[@]}"; do
