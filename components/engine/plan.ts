@@ -375,3 +375,97 @@ export function planDaemonJsonChange(
   const reloadable = (key: string) => RELOADABLE_DAEMON_KEYS.includes(key) && key in after;
   return changed.every(reloadable) ? "reload" : "restart";
 }
+
+/** A daemon.json key the host's own file and dockfleet's set to different values. */
+export interface DaemonJsonConflict {
+  /** The key, with the path into an object for a nested one ("log-opts.max-size"). */
+  key: string;
+  /** The host file's value, as JSON. */
+  hostValue: string;
+  /** dockfleet's value, as JSON, or "(unset)" for a key it leaves out on purpose. */
+  dockfleetValue: string;
+}
+
+/** Refuses to adopt a host's daemon.json that disagrees with dockfleet's: lists every conflict. */
+export class DaemonJsonConflictError extends Error {
+  constructor(
+    readonly where: string,
+    readonly conflicts: readonly DaemonJsonConflict[],
+  ) {
+    super(
+      `${where} sets ${conflicts.length === 1 ? "a key" : "keys"} that dockfleet manages to another value:\n` +
+        conflicts
+          .map((c) => `  ${c.key}: the host has ${c.hostValue}, dockfleet has ${c.dockfleetValue}`)
+          .join("\n") +
+        `\nMake the stack's engine config give the host's value (engine.registryMirrors, ` +
+        `engine.logMaxSize, engine.daemonOptions, ...), or take the key out of the host's file; ` +
+        `dockfleet keeps every other key of it. Nothing on the host was changed.`,
+    );
+  }
+}
+
+const isJsonObject = (value: unknown): value is Record<string, JsonValue> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Merges a host's own daemon.json (there before dockfleet: data-root, default-address-pools, ...)
+ * into dockfleet's rendered one, so that adopting a host that already runs Docker keeps its
+ * settings. dockfleet's keys come first, in their order, then the host's other keys, sorted.
+ * A key both files set must agree (objects such as log-opts are merged key by key, so only a
+ * nested key can clash); a key dockfleet manages (MANAGED_DAEMON_KEYS) but leaves out stays out,
+ * since leaving it out is dockfleet's choice (live-restore off for a swarm, no mirrors). Throws a
+ * DaemonJsonConflictError listing every clash; `where` names the host's file in it. Pure.
+ */
+export function mergeAdoptedDaemonJson(rendered: string, adopted: string, where: string): string {
+  if (adopted.trim() === "") return rendered;
+  let hostConfig: unknown;
+  try {
+    hostConfig = JSON.parse(adopted);
+  } catch (error) {
+    throw new Error(
+      `${where} is not valid JSON (${(error as Error).message}); dockerd could not be reading it ` +
+        `either: fix or remove it. Nothing on the host was changed.`,
+    );
+  }
+  if (!isJsonObject(hostConfig)) {
+    throw new Error(
+      `${where} is not a JSON object; fix or remove it. Nothing on the host was changed.`,
+    );
+  }
+  const conflicts: DaemonJsonConflict[] = [];
+  const merge = (
+    ours: Record<string, JsonValue>,
+    theirs: Record<string, JsonValue>,
+    prefix: string,
+  ): Record<string, JsonValue> => {
+    const merged = { ...ours };
+    for (const key of Object.keys(theirs).sort()) {
+      const path = prefix + key;
+      const mine = ours[key];
+      const their = sortKeysDeep(theirs[key]);
+      if (mine === undefined) {
+        if (prefix === "" && MANAGED_DAEMON_KEYS.includes(key)) {
+          conflicts.push({
+            key: path,
+            hostValue: JSON.stringify(their),
+            dockfleetValue: "(unset)",
+          });
+        } else {
+          merged[key] = their;
+        }
+      } else if (isJsonObject(mine) && isJsonObject(their)) {
+        merged[key] = sortKeysDeep(merge(mine, their, `${path}.`));
+      } else if (JSON.stringify(sortKeysDeep(mine)) !== JSON.stringify(their)) {
+        conflicts.push({
+          key: path,
+          hostValue: JSON.stringify(their),
+          dockfleetValue: JSON.stringify(mine),
+        });
+      }
+    }
+    return merged;
+  };
+  const merged = merge(JSON.parse(rendered) as Record<string, JsonValue>, hostConfig, "");
+  if (conflicts.length > 0) throw new DaemonJsonConflictError(where, conflicts);
+  return JSON.stringify(merged, null, 2) + "\n";
+}

@@ -6,6 +6,7 @@ import {
   localResourceNames,
   renderNetworkCreateArgs,
 } from "../../components/machines/local/run-args";
+import { readScript } from "../../provision/dynamic/remote-step";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
   docker,
@@ -28,7 +29,9 @@ import {
  * The ssh driver against a host that exists before dockfleet (made here by hand, the way an
  * operator's server would be): its host key is pinned on first contact, Docker is installed and
  * its API protected with TLS, what was on the host survives, and `destroy` undoes dockfleet's
- * configuration without touching the host itself.
+ * configuration without touching the host itself. The host already runs Docker with a daemon.json
+ * of the operator's: a key that clashes with dockfleet's is refused before anything changes, the
+ * others are kept, and `destroy` puts the operator's file back.
  */
 
 const STACK = `e2essh${process.pid}`;
@@ -54,6 +57,9 @@ function dockerApiAnswer(
 }
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
+const DATA_ROOT = "/var/lib/docker/operator-root";
+/** The operator's own daemon.json once the clashing registry-mirrors key is taken out. */
+const OPERATOR_DAEMON_JSON = `{"data-root": "${DATA_ROOT}", "default-address-pools": [{"base": "10.123.0.0/16", "size": 24}]}\n`;
 
 describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   const names = localResourceNames(STACK, EXISTING);
@@ -73,6 +79,20 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
       names.container,
       `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys; echo precious > /root/operator-data`,
     );
+    // The operator's Docker, from the distribution, with a daemon.json of their own.
+    await dockerExec(names.container, "env DOCKER_SOURCE=distro bash -s", {
+      input: readScript(`${__dirname}/../../components/engine`, "install-docker.sh"),
+    });
+    await dockerExec(
+      names.container,
+      "cat > /etc/docker/daemon.json && systemctl restart docker && docker info >/dev/null",
+      {
+        input: OPERATOR_DAEMON_JSON.replace(
+          /\}\n$/,
+          ', "registry-mirrors": ["https://mirror.example.com"]}\n',
+        ),
+      },
+    );
     writeStackConfig(STACK, { driver: "ssh", sshHosts: [{ name: EXISTING, address: ADDRESS }] });
     stack = await openStack(STACK);
     await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
@@ -82,6 +102,26 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     await removeStackCompletely(stack, STACK);
     // Again, not caught this time: a failure to clean up the hand-made host fails the run.
     await removeByLabel(STACK);
+  });
+
+  it("refuses the operator's daemon.json where it clashes with dockfleet's, before changing it", async () => {
+    const before = await dockerExec(names.container, "cat /etc/docker/daemon.json");
+    await assert.rejects(
+      stack.up(),
+      /\/etc\/docker\/daemon\.json on existing-1 sets a key that dockfleet manages to another value:\s+registry-mirrors: the host has \["https:\/\/mirror\.example\.com"\], dockfleet has \(unset\)/,
+    );
+    assert.equal(await dockerExec(names.container, "cat /etc/docker/daemon.json"), before);
+    const left = await dockerExec(
+      names.container,
+      "ls -A /etc/docker /etc/systemd/system/docker.service.d 2>&1 || true",
+    );
+    assert.doesNotMatch(left, /dockfleet|tls|\.conf/, "the refusal left files behind");
+    // The operator takes the mirror out (or would set engine.registryMirrors to it).
+    await dockerExec(
+      names.container,
+      "cat > /etc/docker/daemon.json && systemctl restart docker && docker info >/dev/null",
+      { input: OPERATOR_DAEMON_JSON },
+    );
   });
 
   it("pins the host key, installs Docker and serves the API over TLS", async () => {
@@ -106,6 +146,14 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     const listening = await dockerExec(names.container, "ss -ltn | grep -c ':2376 ' || true");
     assert.equal(listening.trim(), "1");
     assert.equal((await dockerExec(names.container, "cat /root/operator-data")).trim(), "precious");
+    // The operator's keys are kept next to dockfleet's, and dockerd runs with both.
+    const rootDir = await dockerExec(names.container, "docker info --format '{{.DockerRootDir}}'");
+    assert.equal(rootDir.trim(), DATA_ROOT);
+    const daemonJson = JSON.parse(
+      await dockerExec(names.container, "cat /etc/docker/daemon.json"),
+    ) as Record<string, unknown>;
+    assert.equal(daemonJson.tlsverify, true);
+    assert.deepEqual(daemonJson["default-address-pools"], [{ base: "10.123.0.0/16", size: 24 }]);
   });
 
   it("changes nothing on a second up", async () => {
@@ -161,5 +209,9 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     assert.equal(listening.trim(), "0", "the TLS API is gone with dockfleet's daemon.json");
     const dockerState = await dockerExec(names.container, "systemctl is-active docker || true");
     assert.equal(dockerState.trim(), "active", "Docker itself stays (removeOnDestroy is off)");
+    const daemonJson = await dockerExec(names.container, "cat /etc/docker/daemon.json");
+    assert.equal(daemonJson, OPERATOR_DAEMON_JSON, "the operator's daemon.json is back");
+    const rootDir = await dockerExec(names.container, "docker info --format '{{.DockerRootDir}}'");
+    assert.equal(rootDir.trim(), DATA_ROOT);
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   DOCKER_TLS_PATHS,
+  mergeAdoptedDaemonJson,
   planDockerConfigUploads,
   renderDaemonJson,
   renderDockerDropIn,
@@ -396,5 +397,94 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
     assert.notEqual((await curlVersion(true)).code, 0, "port 2376 still answers after REMOVE=1");
     const again = await runScript(APPLY_SCRIPT, { REMOVE: "1" });
     assert.equal(parseResult(again.stdout).changed, "0");
+  });
+
+  // A host that already ran Docker, set up by hand, before dockfleet adopts it (ssh driver).
+  const OVERRIDE = "/etc/systemd/system/docker.service.d/override.conf";
+  const restartDocker = () =>
+    exec([
+      "sh",
+      "-c",
+      "systemctl daemon-reload && systemctl restart docker && docker info >/dev/null",
+    ]);
+
+  it("refuses a hand-made drop-in that starts dockerd with -H before changing anything", async () => {
+    await exec(
+      ["sh", "-c", `mkdir -p "$(dirname ${OVERRIDE})" && cat >${OVERRIDE}`],
+      "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://127.0.0.1:2375\n",
+    );
+    await restartDocker();
+    const pidBefore = await dockerdPid();
+
+    const refused = await stageAndApply(daemonJsonWithTls([]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /another drop-in for docker\.service sets dockerd's command line:\n {2}\/etc\/systemd\/system\/docker\.service\.d\/override\.conf line 3: ExecStart=\/usr\/sbin\/dockerd -H fd:\/\/ -H tcp:\/\/127\.0\.0\.1:2375\n/,
+    );
+    assert.match(refused.stderr, /delete the ExecStart lines .*Nothing was changed\.$/m);
+    const left = await exec([
+      "sh",
+      "-c",
+      "ls -A /etc/docker /etc/systemd/system/docker.service.d 2>&1 || true",
+    ]);
+    assert.doesNotMatch(left.stdout, /daemon\.json|tls|dockfleet/, "the refusal left files behind");
+    assert.equal(await dockerdPid(), pidBefore, "docker was restarted");
+
+    await exec(["rm", OVERRIDE]);
+    await restartDocker();
+  });
+
+  it("adopts a host's own daemon.json: keeps its keys, dockerd runs with both, REMOVE=1 puts it back", async () => {
+    const hostFile = `${JSON.stringify(
+      {
+        "data-root": "/var/lib/docker/adopted-root",
+        "log-opts": { "max-size": "10m", labels: "com.example.team" },
+        "default-address-pools": [{ base: "10.123.0.0/16", size: 24 }],
+      },
+      null,
+      2,
+    )}\n`;
+    await exec(["sh", "-c", "cat >/etc/docker/daemon.json"], hostFile);
+    await restartDocker();
+    const rootDir = () => exec(["docker", "info", "--format", "{{.DockerRootDir}}"]);
+    assert.equal((await rootDir()).stdout.trim(), "/var/lib/docker/adopted-root");
+
+    const dockfleetFile = daemonJsonWithTls([]);
+    assert.throws(
+      () =>
+        mergeAdoptedDaemonJson(
+          dockfleetFile,
+          hostFile.replace('"10m"', '"50m"'),
+          "/etc/docker/daemon.json on the host",
+        ),
+      /log-opts\.max-size: the host has "50m", dockfleet has "10m"/,
+    );
+    const merged = mergeAdoptedDaemonJson(dockfleetFile, hostFile, "/etc/docker/daemon.json");
+    const applied = await stageAndApply(merged);
+    timings.applyAdopted = applied.seconds;
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(parseResult(applied.stdout).restarted, "1");
+    assert.equal((await exec(["cat", "/etc/docker/daemon.json"])).stdout, merged);
+    assert.equal((await rootDir()).stdout.trim(), "/var/lib/docker/adopted-root");
+    assert.equal((await curlVersion(true)).code, 0, "the TLS API does not answer");
+    const network = await exec([
+      "sh",
+      "-c",
+      "docker network create adopted >/dev/null && docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' adopted && docker network rm adopted >/dev/null",
+    ]);
+    assert.match(
+      network.stdout.trim(),
+      /^10\.123\.\d+\.0\/24$/,
+      "the host's address pools are gone",
+    );
+    const again = await stageAndApply(mergeAdoptedDaemonJson(dockfleetFile, hostFile, "x"));
+    assert.equal(parseResult(again.stdout).changed, "0");
+
+    const removed = await runScript(APPLY_SCRIPT, { REMOVE: "1" });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await exec(["cat", "/etc/docker/daemon.json"])).stdout, hostFile);
+    assert.equal((await rootDir()).stdout.trim(), "/var/lib/docker/adopted-root");
+    assert.notEqual((await curlVersion(true)).code, 0, "port 2376 still answers after REMOVE=1");
   });
 });

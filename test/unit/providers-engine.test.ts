@@ -127,12 +127,89 @@ describe("dockerConfigProvider", () => {
     host.files.set("/etc/docker/daemon.json", '{"registry-mirrors": ["https://a.example"]}\n');
     install(host);
     const news = configInputs({ daemonJson: '{"registry-mirrors": ["https://b.example"]}\n' });
-    await dockerConfigProvider.update!("id", news, news);
+    // A host dockfleet configured, whose own daemon.json (none here) is on record.
+    const olds = { ...news, adoptedDaemonJson: "" };
+    await dockerConfigProvider.update!("id", olds, news);
     assert.deepEqual(host.ran(/^bash -s$/)[0]?.env, { DAEMON_JSON_CHANGE: "reload" });
 
     host.files.set("/etc/docker/daemon.json", '{"log-driver": "local"}\n');
-    await dockerConfigProvider.update!("id", news, news);
+    await dockerConfigProvider.update!("id", olds, news);
     assert.deepEqual(host.ran(/^bash -s$/)[1]?.env, { DAEMON_JSON_CHANGE: "restart" });
+  });
+
+  it("adopts the host's own daemon.json: keeps its keys, records them, and merges them on later ups", async () => {
+    const daemonJsonPath = "/etc/docker/daemon.json";
+    const dataRoot = "/srv/docker-before";
+    const hostFile = `{"data-root": "${dataRoot}", "log-driver": "json-file"}\n`;
+    const host = configHost();
+    host.files.set(daemonJsonPath, hostFile);
+    install(host);
+
+    const { outs } = await outputsOf(dockerConfigProvider.create(configInputs()));
+
+    const staged = `${DOCKER_CONFIG_STAGING_DIR}/daemon.json`;
+    const merged = '{\n  "log-driver": "json-file",\n  "data-root": "/srv/docker-before"\n}\n';
+    assert.equal(host.upload(staged).content, merged);
+    assert.equal(outs.adoptedDaemonJson, hostFile);
+    // The same options as the host's file, in another order: a reload is enough.
+    assert.deepEqual(host.ran(/^bash -s$/)[0]?.env, { DAEMON_JSON_CHANGE: "reload" });
+
+    // The next up finds dockfleet's merged file and drop-in installed: the record, not the
+    // installed file, says what the host's own keys are.
+    host.files.set(daemonJsonPath, merged);
+    host.files.set("/etc/systemd/system/docker.service.d/dockfleet.conf", "[Service]\n");
+    const news = configInputs({
+      daemonJson: '{\n  "log-driver": "json-file",\n  "debug": true\n}\n',
+    });
+    const updated = await dockerConfigProvider.update!("id", outs, news);
+    assert.equal(
+      host.upload(staged).content,
+      '{\n  "log-driver": "json-file",\n  "debug": true,\n  "data-root": "/srv/docker-before"\n}\n',
+    );
+    assert.equal(updated.outs?.adoptedDaemonJson, hostFile);
+  });
+
+  it("refuses a host daemon.json that clashes with dockfleet's, naming key and values, before changing anything", async () => {
+    const host = configHost();
+    const hostFile =
+      '{"log-opts": {"max-size": "100m"}, "live-restore": true, "data-root": "/d"}\n';
+    host.files.set("/etc/docker/daemon.json", hostFile);
+    install(host);
+    const daemonJson = '{\n  "log-opts": {\n    "max-file": "3",\n    "max-size": "10m"\n  }\n}\n';
+
+    await assert.rejects(
+      dockerConfigProvider.create(configInputs({ daemonJson })),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /\/etc\/docker\/daemon\.json on host-1 sets keys that dockfleet manages/,
+        );
+        assert.match(error.message, /live-restore: the host has true, dockfleet has \(unset\)/);
+        assert.match(error.message, /log-opts\.max-size: the host has "100m", dockfleet has "10m"/);
+        assert.match(error.message, /Nothing on the host was changed/);
+        return true;
+      },
+    );
+    assert.deepEqual(host.uploads, []);
+    assert.deepEqual(host.commandLines, []);
+    assert.equal(host.files.get("/etc/docker/daemon.json"), hostFile);
+  });
+
+  it("takes the copy the script kept on a create over dockfleet's files, and adopts nothing for a state from before adoption", async () => {
+    const host = configHost("0");
+    host.files.set("/etc/docker/daemon.json", '{\n  "log-driver": "json-file"\n}\n');
+    host.files.set("/etc/systemd/system/docker.service.d/dockfleet.conf", "[Service]\n");
+    host.files.set("/etc/docker/daemon.json.before-dockfleet", '{"data-root": "/old"}\n');
+    install(host);
+    const staged = `${DOCKER_CONFIG_STAGING_DIR}/daemon.json`;
+
+    const created = await outputsOf(dockerConfigProvider.create(configInputs()));
+    assert.match(host.upload(staged).content, /"data-root": "\/old"/);
+    assert.equal(created.outs.adoptedDaemonJson, '{"data-root": "/old"}\n');
+
+    const fromBefore = await dockerConfigProvider.update!("id", configInputs(), configInputs());
+    assert.equal(host.upload(staged).content, configInputs().daemonJson);
+    assert.equal(fromBefore.outs?.adoptedDaemonJson, "");
   });
 
   it("restarts the hosts of a swarm one at a time, each back in the swarm and running its tasks before the next", async () => {

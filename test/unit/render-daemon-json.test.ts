@@ -2,7 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   DOCKER_TLS_PATHS,
+  DaemonJsonConflictError,
   MANAGED_DAEMON_KEYS,
+  mergeAdoptedDaemonJson,
+  planDaemonJsonChange,
   renderDaemonJson,
 } from "../../components/engine/plan";
 
@@ -142,6 +145,104 @@ describe("renderDaemonJson", () => {
     assert.throws(
       () => renderDaemonJson({ tls: { ...DOCKER_TLS_PATHS, keyPath: "key.pem" } }),
       /tls.keyPath is "key.pem"; give an absolute path/,
+    );
+  });
+});
+
+describe("mergeAdoptedDaemonJson", () => {
+  const rendered = renderDaemonJson({
+    tls: DOCKER_TLS_PATHS,
+    extra: { features: { buildkit: true } },
+  });
+  const where = "/etc/docker/daemon.json on web-1";
+
+  it("keeps the host's own keys after dockfleet's, merging objects key by key", () => {
+    const host = JSON.stringify({
+      "default-address-pools": [{ size: 24, base: "10.200.0.0/16" }],
+      "data-root": "/srv/docker",
+      "log-opts": { compress: "true", "max-size": "10m" },
+      features: { "containerd-snapshotter": false },
+      "log-driver": "json-file",
+    });
+    const merged = JSON.parse(mergeAdoptedDaemonJson(rendered, host, where)) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(Object.keys(merged), [
+      ...Object.keys(JSON.parse(rendered) as object),
+      "data-root",
+      "default-address-pools",
+    ]);
+    assert.equal(merged["data-root"], "/srv/docker");
+    assert.deepEqual(merged["default-address-pools"], [{ base: "10.200.0.0/16", size: 24 }]);
+    assert.deepEqual(merged["log-opts"], { compress: "true", "max-file": "3", "max-size": "10m" });
+    assert.deepEqual(merged.features, { buildkit: true, "containerd-snapshotter": false });
+    assert.equal(merged.tlsverify, true);
+  });
+
+  it("is byte-stable, and a no-op without a host file: a second up plans no change", () => {
+    const host = '{"data-root": "/srv/docker"}';
+    const once = mergeAdoptedDaemonJson(rendered, host, where);
+    assert.equal(mergeAdoptedDaemonJson(rendered, host, where), once);
+    assert.equal(
+      planDaemonJsonChange(once, mergeAdoptedDaemonJson(rendered, host, where)),
+      "unchanged",
+    );
+    assert.equal(mergeAdoptedDaemonJson(rendered, "", where), rendered);
+    assert.equal(mergeAdoptedDaemonJson(rendered, " \n", where), rendered);
+  });
+
+  it("accepts a managed key the host sets to dockfleet's own value", () => {
+    const host = JSON.stringify({ tlsverify: true, hosts: JSON.parse(rendered).hosts as unknown });
+    assert.equal(mergeAdoptedDaemonJson(rendered, host, where), rendered);
+  });
+
+  it("refuses every clash at once, naming the key, both values and the file", () => {
+    const host = JSON.stringify({
+      hosts: ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"],
+      "log-opts": { "max-size": "100m" },
+      "registry-mirrors": ["https://mirror.example.com"],
+      features: { buildkit: false },
+      "data-root": "/srv/docker",
+    });
+    assert.throws(
+      () => mergeAdoptedDaemonJson(rendered, host, where),
+      (error: unknown) => {
+        assert.ok(error instanceof DaemonJsonConflictError);
+        assert.deepEqual(
+          error.conflicts.map((conflict) => conflict.key),
+          ["features.buildkit", "hosts", "log-opts.max-size", "registry-mirrors"],
+        );
+        assert.match(
+          error.message,
+          /^\/etc\/docker\/daemon\.json on web-1 sets keys that dockfleet manages to another value:\n/,
+        );
+        assert.match(
+          error.message,
+          /\n {2}hosts: the host has \["unix:\/\/\/var\/run\/docker\.sock","tcp:\/\/0\.0\.0\.0:2375"\], dockfleet has \["unix:\/\/\/var\/run\/docker\.sock","tcp:\/\/0\.0\.0\.0:2376"\]\n/,
+        );
+        assert.match(
+          error.message,
+          /\n {2}log-opts\.max-size: the host has "100m", dockfleet has "10m"\n/,
+        );
+        assert.match(
+          error.message,
+          /\n {2}registry-mirrors: the host has \["https:\/\/mirror\.example\.com"\], dockfleet has \(unset\)\n/,
+        );
+        assert.match(error.message, /Nothing on the host was changed\.$/);
+        return true;
+      },
+    );
+  });
+
+  it("refuses a host file that is not a JSON object", () => {
+    assert.throws(
+      () => mergeAdoptedDaemonJson(rendered, '{"data-root": ', where),
+      /^Error: \/etc\/docker\/daemon\.json on web-1 is not valid JSON \(.*\); .*fix or remove it/,
+    );
+    assert.throws(
+      () => mergeAdoptedDaemonJson(rendered, "[]", where),
+      /on web-1 is not a JSON object; fix or remove it/,
     );
   });
 });

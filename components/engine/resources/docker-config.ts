@@ -4,7 +4,9 @@ import { remoteStepProvider } from "../../../provision/dynamic/remote-step-provi
 import {
   DOCKER_CONFIG_STAGING_DIR,
   DOCKER_DAEMON_JSON_PATH,
+  DOCKER_DROP_IN_PATH,
   INSTALLED_PATH_OF_STAGED_FILE,
+  mergeAdoptedDaemonJson,
   planDaemonJsonChange,
   planDockerConfigUploads,
 } from "../plan";
@@ -34,7 +36,34 @@ interface DockerConfigInputs {
   serverKeyPem: string;
 }
 
-type DockerConfigOutputs = DockerConfigInputs;
+interface DockerConfigOutputs extends DockerConfigInputs {
+  /**
+   * The daemon.json the host had before dockfleet ("" for none), merged into every later up's
+   * file: the record of the user's own keys. Left out by states from before adoption existed.
+   */
+  adoptedDaemonJson?: string;
+}
+
+/** Where apply-docker-config.sh keeps the host's own daemon.json, put back by REMOVE=1. */
+const DAEMON_JSON_BEFORE_DOCKFLEET = "/etc/docker/daemon.json.before-dockfleet";
+
+/**
+ * The host's own daemon.json, read once when the step first runs: the installed file while
+ * dockfleet's drop-in is not there (apply-docker-config.sh installs both together), else the copy
+ * the script kept of it (a create after an up that configured the host but was not recorded).
+ * A state from before adoption existed keeps "": its host has run dockfleet's file alone since,
+ * and bringing back, say, an old data-root now would hide what ran there.
+ */
+async function adoptedDaemonJsonOf(
+  client: SshClient,
+  installed: string | undefined,
+  olds: DockerConfigOutputs | undefined,
+): Promise<string> {
+  if (olds?.adoptedDaemonJson !== undefined) return olds.adoptedDaemonJson;
+  if ((await client.getContent(DOCKER_DROP_IN_PATH)) === undefined) return installed ?? "";
+  if (olds !== undefined) return "";
+  return (await client.getContent(DAEMON_JSON_BEFORE_DOCKFLEET))?.toString() ?? "";
+}
 
 /** Inputs whose change is applied in place (daemon.json rewritten, Docker restarted). */
 const UPDATE_KEYS = [
@@ -214,14 +243,27 @@ async function waitUntilTasksRunAgain(
 /** A worker cannot ask the swarm where its tasks went: it waits this long, then goes on. */
 const WORKER_TASKS_TIMEOUT_MS = 60_000;
 
-async function apply(inputs: DockerConfigInputs): Promise<void> {
-  await runRemoteStep(inputs, "configure docker", async (client, log) => {
-    const installed = await client.getContent(DOCKER_DAEMON_JSON_PATH);
-    const change = planDaemonJsonChange(installed?.toString(), inputs.daemonJson);
+async function apply(
+  inputs: DockerConfigInputs,
+  olds?: DockerConfigOutputs,
+): Promise<DockerConfigOutputs> {
+  return runRemoteStep(inputs, "configure docker", async (client, log) => {
+    const installed = (await client.getContent(DOCKER_DAEMON_JSON_PATH))?.toString();
+    const adoptedDaemonJson = await adoptedDaemonJsonOf(client, installed, olds);
+    // Refused here, before anything is uploaded, when the host's file clashes with dockfleet's.
+    const daemonJson = mergeAdoptedDaemonJson(
+      inputs.daemonJson,
+      adoptedDaemonJson,
+      `${DOCKER_DAEMON_JSON_PATH} on ${inputs.host}`,
+    );
+    if (adoptedDaemonJson !== "" && olds?.adoptedDaemonJson === undefined) {
+      log.info(`keeping the host's own daemon.json keys (merged with dockfleet's)`);
+    }
+    const change = planDaemonJsonChange(installed, daemonJson);
     const role = await swarmRoleOf(client);
     const configure = async () => {
       const tasksBefore = role === "none" ? 0 : await runningTaskCount(client);
-      const result = await stageAndRun(client, inputs, change, log);
+      const result = await stageAndRun(client, { ...inputs, daemonJson }, change, log);
       if (result.restarted === "1" && role !== "none") {
         await waitUntilBackInSwarm(client, role, log);
         await waitUntilTasksRunAgain(client, role, tasksBefore, log);
@@ -239,6 +281,7 @@ async function apply(inputs: DockerConfigInputs): Promise<void> {
           ? "configuration applied, docker restarted"
           : "configuration applied, docker reloaded (no restart)",
     );
+    return { ...inputs, adoptedDaemonJson };
   });
 }
 
@@ -269,10 +312,7 @@ async function stageAndRun(
 export const dockerConfigProvider = remoteStepProvider<DockerConfigInputs, DockerConfigOutputs>({
   id: (inputs) => `${inputs.host}-docker-config`,
   updateKeys: UPDATE_KEYS,
-  apply: async (inputs) => {
-    await apply(inputs);
-    return inputs;
-  },
+  apply,
   probe: dockerConfigProbe,
   remove: async (props) => {
     await runUndoStep(props, "remove docker configuration", (client, log) =>

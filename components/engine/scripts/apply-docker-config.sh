@@ -12,6 +12,9 @@
 # A file that is not staged leaves the installed one as it is. The staging folder is removed
 # after a successful run (it holds a private key), so the caller uploads every time.
 #
+# A drop-in of someone else's that sets ExecStart is refused before anything is installed (see
+# refuse_foreign_exec_start).
+#
 # The new daemon.json is checked with `dockerd --validate` where dockerd has it (23.0 and later;
 # 20.10 has not). Either way, when Docker does not come back after the restart, the previous
 # files are put back, Docker is restarted with them, and the script fails with dockerd's log.
@@ -132,6 +135,31 @@ validate_daemon_json() {
   fi
 }
 
+# Refuses, before anything is installed, a drop-in of someone else's for docker.service that sets
+# ExecStart (an override from when the host was set up by hand: `dockerd -H fd:// -H tcp://...`).
+# Drop-ins apply in file-name order, so such a file either comes after dockfleet.conf and replaces
+# its ExecStart (dockerd then refuses to start: -H and daemon.json's "hosts" together), or comes
+# before and is replaced by it (its other flags, a --data-root say, silently gone). Moving the file
+# aside ourselves would do the second on purpose, so the operator decides where its flags go.
+# "ExecStart=" alone, which only clears the list, is harmless.
+refuse_foreign_exec_start() {
+  local dir file lines found=""
+  for dir in /etc/systemd/system/docker.service.d /run/systemd/system/docker.service.d; do
+    for file in "$dir"/*.conf; do
+      [[ -f "$file" && "$file" != "$DROP_IN" ]] || continue
+      lines=$(grep -nE '^[[:space:]]*ExecStart[[:space:]]*=[[:space:]]*[^[:space:]]' "$file" |
+        sed "s|^\([0-9]*\):|  $file line \1: |") || true
+      [[ -z "$lines" ]] || found+="$lines"$'\n'
+    done
+  done
+  [[ -n "$found" ]] || return 0
+  found=${found%$'\n'}
+  rm -rf "$STAGING_DIR"
+  die "another drop-in for docker.service sets dockerd's command line:
+$found
+dockfleet starts dockerd from $DROP_IN with every setting in /etc/docker/daemon.json, \"hosts\" included (dockerd refuses to start when -H/--host and daemon.json both set it; --containerd is dockfleet's too). Move the line's other flags into engine.daemonOptions (or, on a host dockfleet has not configured yet, into /etc/docker/daemon.json, whose keys dockfleet keeps), delete the ExecStart lines (or the file), run systemctl daemon-reload, and run up again. Nothing was changed."
+}
+
 # --- REMOVE=1: undo -----------------------------------------------------------------------------
 
 if [[ "$REMOVE" == 1 ]]; then
@@ -175,6 +203,7 @@ done
 [[ "$tls_staged" == 0 || "$tls_staged" == 3 ]] ||
   die "$STAGING_DIR holds only some of ca.pem, server-cert.pem, server-key.pem; upload all three or none"
 
+refuse_foreign_exec_start
 validate_daemon_json "$STAGING_DIR/daemon.json"
 
 to_install=()
@@ -207,8 +236,10 @@ fi
 # Keep what is there now, to put it back if Docker does not start with the new files.
 rm -rf "$BACKUP_DIR"
 install -d -m 0700 "$BACKUP_DIR"
-if [[ -f "$DAEMON_JSON" && ! -e "$DAEMON_JSON_BEFORE_DOCKFLEET" && ! -f "$DROP_IN" && ! -f "$TLS_DIR/key.pem" ]]; then
-  # A daemon.json that dockfleet did not write: kept for REMOVE=1.
+if [[ -f "$DAEMON_JSON" && ! -f "$DROP_IN" && ! -f "$TLS_DIR/key.pem" ]]; then
+  # A daemon.json that dockfleet did not write (the one DockerConfig merges in): kept for REMOVE=1,
+  # replacing a copy from a first run that was rolled back, since the host's file may have been
+  # fixed since.
   cp -p "$DAEMON_JSON" "$DAEMON_JSON_BEFORE_DOCKFLEET"
 fi
 for entry in "${to_install[@]}"; do
