@@ -4,8 +4,7 @@ import { hostDataPath, hostName, httpUrl } from "../../provision/config/fields";
 
 /**
  * The `dockfleet:registry` stack config: a private distribution registry (v2) on one of the hosts.
- * Every default lives here; resolveRegistryAuthentication settles the one that depends on another
- * key (authentication follows the pull-through mode).
+ * Every default lives here.
  */
 
 /** Pull-through cache: the registry serves (and caches) the images of an upstream registry. */
@@ -24,6 +23,13 @@ export const RegistryProxySchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Upstream password (set it with `pulumi config set --secret --path`)."),
+  anonymousPullsOfPrivateUpstream: z
+    .boolean()
+    .default(false)
+    .describe(
+      "With authentication off and upstream credentials: lets anyone who reaches the port " +
+        "pull the upstream's private images with those credentials. Refused unless set.",
+    ),
 });
 
 export const RegistryConfigSchema = z
@@ -77,11 +83,11 @@ export const RegistryConfigSchema = z
       ),
     authentication: z
       .boolean()
-      .optional()
+      .default(true)
       .describe(
-        "htpasswd authentication. Unset: on, except in pull-through mode, where Docker " +
-          "engines send no credentials to a mirror (so a mirror must serve anonymous " +
-          "reads; pushes are refused there).",
+        "htpasswd authentication, in every mode. Docker engines send no credentials to a " +
+          "registry mirror: to serve the hosts as one in pull-through mode, set it to false " +
+          "(anyone who reaches the port can then pull what the upstream serves).",
       ),
     loginOnHosts: z
       .boolean()
@@ -110,6 +116,21 @@ export const RegistryConfigSchema = z
         message: "is required with proxy.username/proxy.password: give both or neither",
       });
     }
+    if (
+      config.proxy?.username !== undefined &&
+      !config.authentication &&
+      !config.proxy.anonymousPullsOfPrivateUpstream
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["authentication"],
+        message:
+          "is false while proxy.username/proxy.password log in to the upstream: anyone who " +
+          "reaches the port would pull its private images with your credentials. Turn " +
+          "authentication on, drop the upstream credentials, or set " +
+          "proxy.anonymousPullsOfPrivateUpstream: true if that is what you want",
+      });
+    }
   });
 
 export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;
@@ -127,9 +148,4 @@ export function resolveRegistryConfig(
   keyPrefix = "dockfleet:registry",
 ): RegistryConfig {
   return resolveConfig(RegistryConfigSchema, input, keyPrefix, "registry config");
-}
-
-/** Pure: whether htpasswd authentication is on (explicit setting, else off only in proxy mode). */
-export function resolveRegistryAuthentication(config: RegistryConfig): boolean {
-  return config.authentication ?? config.proxy === undefined;
 }

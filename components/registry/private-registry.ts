@@ -19,12 +19,7 @@ import {
 } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
 import { machineSubjectAltNames } from "../machines/machine";
-import {
-  type RegistryConfig,
-  type RegistryConfigInput,
-  resolveRegistryAuthentication,
-  resolveRegistryConfig,
-} from "./config";
+import { type RegistryConfig, type RegistryConfigInput, resolveRegistryConfig } from "./config";
 
 export interface PrivateRegistryArgs {
   /** Every engine of the environment: each trusts the registry (certs.d) and, with loginOnHosts, logs in. */
@@ -56,7 +51,6 @@ export interface PrivateRegistryArgs {
 /** The registry's settings with every default applied, and the engine that runs it. */
 export interface ResolvedPrivateRegistryArgs {
   config: RegistryConfig;
-  authentication: boolean;
   host: DockerEngine;
 }
 
@@ -86,7 +80,6 @@ export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedP
   }
   return {
     config,
-    authentication: resolveRegistryAuthentication(config),
     host: host ?? args.engines[0],
   };
 }
@@ -128,7 +121,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);
     }
-    const { config, authentication, host } = resolved;
+    const { config, host } = resolved;
+    const { authentication } = config;
     const machine = host.machine;
     this.hostName = machine.name;
 

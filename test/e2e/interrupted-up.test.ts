@@ -184,9 +184,12 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
       // creates the install again.
       await waitFor(
         "pulumi up to start the Docker install",
-        async () =>
-          /pulumi up --stack[^]*DockerInstall \S+ creating/.test(run.output()) ? true : undefined,
-        180_000,
+        async () => {
+          if (/pulumi up --stack[^]*DockerInstall \S+ creating/.test(run.output())) return true;
+          // On a timeout, waitFor reports this: what bin/up had said by then.
+          throw new Error(`bin/up has said so far:\n${run.output()}`);
+        },
+        300_000,
         100,
       );
       assert.match(run.output(), /removing the lock of a pulumi that was killed/);
@@ -204,7 +207,7 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
       }
     }
     // Pulumi let the install finish and recorded it: nothing is left pending.
-    assert.deepEqual(await pendingIn(stack!), []);
+    assert.deepEqual(await pendingIn(stack!), [], run.output());
   });
 
   it("the next bin/up converges: Docker answers over TLS, a further up changes nothing", async () => {

@@ -264,8 +264,20 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       90_000,
     );
 
-    registryConfig = { username: "fleet", proxy: { remoteUrl: `http://${UPSTREAM_IP}:5000` } };
-    const result = await up("switch to pull-through");
+    const proxy = { remoteUrl: `http://${UPSTREAM_IP}:5000` };
+    // Pull-through mode keeps authentication on unless the stack turns it off.
+    registryConfig = { username: "fleet", proxy };
+    const guarded = await up("switch to pull-through");
+    assertNothingCreatedDeletedOrReplaced(changeCounts(guarded));
+    const upstreamManifest = `https://${REGISTRY_ADDRESS}/v2/library/busybox/manifests/latest`;
+    assert.equal((await getTls(upstreamManifest, caPem)).status, 401, "anonymous read refused");
+    const password = guarded.outputs.password.value as string;
+    assert.notEqual(password, "");
+    assert.equal((await getTls(upstreamManifest, caPem, `fleet:${password}`)).status, 200);
+
+    // Engines send no credentials to a mirror: serving the hosts as one is asked for by name.
+    registryConfig = { username: "fleet", authentication: false, proxy };
+    const result = await up("open pull-through to the hosts as their mirror");
     const counts = changeCounts(result);
     assertNothingCreatedDeletedOrReplaced(counts);
     assert.ok((counts.update ?? 0) >= 1, JSON.stringify(counts));
@@ -299,10 +311,7 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
       },
       20_000,
     );
-    const manifest = await getTls(
-      `https://${REGISTRY_ADDRESS}/v2/library/busybox/manifests/latest`,
-      caPem,
-    );
+    const manifest = await getTls(upstreamManifest, caPem);
     assert.equal(manifest.status, 200, "anonymous reads of the upstream's images");
   });
 

@@ -979,6 +979,24 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     ],
   },
   {
+    title: "an anonymous pull-through into a private upstream, not asked for by name",
+    kind: "conflict",
+    config: {
+      registry: {
+        enabled: true,
+        authentication: false,
+        proxy: {
+          remoteUrl: "https://registry.example.com",
+          username: "ci",
+          password: "s3cret-pw",
+        },
+      },
+    },
+    errors: [
+      "dockfleet:registry.authentication = false: is false while proxy.username/proxy.password log in to the upstream: anyone who reaches the port would pull its private images with your credentials. Turn authentication on, drop the upstream credentials, or set proxy.anonymousPullsOfPrivateUpstream: true if that is what you want",
+    ],
+  },
+  {
     title: "a registry mirror with a fragment",
     kind: "URL",
     config: { engine: { registryMirrors: ["https://mirror.example.com/#main"] } },

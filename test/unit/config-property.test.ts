@@ -23,10 +23,7 @@ import {
 } from "../../components/machines/local/run-args";
 import { planVirtualBoxVms } from "../../components/machines/virtualbox/plan";
 import { resolveVirtualBoxPaths } from "../../components/machines/virtualbox/virtualbox-machines";
-import {
-  resolveRegistryAuthentication,
-  resolveRegistryConfig,
-} from "../../components/registry/config";
+import { resolveRegistryConfig } from "../../components/registry/config";
 import {
   certsDirCaPath,
   registryAddress,
@@ -375,7 +372,7 @@ function planAccepted(config: StackConfig): void {
     const registry = resolveRegistryConfig(config.registry);
     const host = registry.host ?? names[0];
     assert.ok(names.includes(host), `registry host ${host} is a host`);
-    const authentication = resolveRegistryAuthentication(registry);
+    const { authentication } = registry;
     renderRegistryConfigYml({
       runAs: registry.runAs,
       storagePath: registry.storagePath,

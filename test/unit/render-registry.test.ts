@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  RegistryConfigSchema,
-  resolveRegistryAuthentication,
-} from "../../components/registry/config";
+import { RegistryConfigSchema } from "../../components/registry/config";
 import {
   certsDirCaPath,
   registryAddress,
@@ -181,19 +178,46 @@ describe("RegistryConfigSchema", () => {
       image: "registry:2",
       storagePath: "/var/lib/docker-registry",
       username: "dockfleet",
+      authentication: true,
       loginOnHosts: true,
       deleteEnabled: false,
       removeDataOnDestroy: false,
     });
-    assert.equal(resolveRegistryAuthentication(config), true);
   });
 
-  it("turns authentication off by default in pull-through mode, unless asked", () => {
+  it("keeps authentication on in pull-through mode unless turned off", () => {
     const proxied = RegistryConfigSchema.parse({
       proxy: { remoteUrl: "https://registry-1.docker.io" },
     });
-    assert.equal(resolveRegistryAuthentication(proxied), false);
-    assert.equal(resolveRegistryAuthentication({ ...proxied, authentication: true }), true);
+    assert.equal(proxied.authentication, true);
+    assert.equal(proxied.proxy?.anonymousPullsOfPrivateUpstream, false);
+    const mirror = RegistryConfigSchema.parse({ ...proxied, authentication: false });
+    assert.equal(mirror.authentication, false);
+  });
+
+  it("refuses anonymous pulls through the operator's upstream credentials unless asked by name", () => {
+    const privateUpstream = {
+      authentication: false,
+      proxy: { remoteUrl: "https://registry.example.com", username: "ci", password: "s3cret-pw" },
+    };
+    const refused = RegistryConfigSchema.safeParse(privateUpstream);
+    assert.equal(refused.success, false);
+    assert.deepEqual(
+      refused.error?.issues.map((issue) => issue.path.join(".")),
+      ["authentication"],
+    );
+    assert.match(refused.error?.issues[0].message ?? "", /anonymousPullsOfPrivateUpstream/);
+    assert.doesNotMatch(JSON.stringify(refused.error?.issues), /s3cret-pw/);
+    const asked = RegistryConfigSchema.parse({
+      ...privateUpstream,
+      proxy: { ...privateUpstream.proxy, anonymousPullsOfPrivateUpstream: true },
+    });
+    assert.equal(asked.authentication, false);
+    // With authentication on, the upstream credentials stay behind the registry's own login.
+    assert.equal(
+      RegistryConfigSchema.safeParse({ ...privateUpstream, authentication: true }).success,
+      true,
+    );
   });
 
   it("names the bad key", () => {
