@@ -194,6 +194,14 @@ migrate_stack_state() {
   rm -f "$export_file"
 }
 
+# Whether process $1 is a live pulumi: a killed one may linger as a zombie until it is reaped,
+# and a zombie keeps its name.
+_dockfleet_pulumi_runs() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ "$stat" == *"(pulumi) "[!Z]* ]]
+}
+
 # Removes the lock a killed pulumi (SIGKILL, a second Ctrl-C, a lost CI runner) left on a stack
 # of the local file backend, with `pulumi cancel`: only when every lock of the stack was taken by
 # a pulumi process of this machine that no longer runs. A live one is left alone, and pulumi
@@ -205,7 +213,7 @@ remove_stale_stack_lock() {
     [[ -f "$lock" ]] || continue
     pid="$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$lock")"
     host="$(sed -n 's/.*"hostname":"\([^"]*\)".*/\1/p' "$lock")"
-    if [[ "$host" == "$(hostname)" && -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" != pulumi ]]; then
+    if [[ "$host" == "$(hostname)" && -n "$pid" ]] && ! _dockfleet_pulumi_runs "$pid"; then
       stale+=("pid $pid")
     else
       live=1

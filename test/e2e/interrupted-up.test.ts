@@ -182,21 +182,26 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
     try {
       // It first clears what the killed up left: its lock and the pending create; then pulumi
       // creates the install again.
-      await waitFor(
+      const reached = await waitFor(
         "pulumi up to start the Docker install",
         async () => {
-          if (/pulumi up --stack[^]*DockerInstall \S+ creating/.test(run.output())) return true;
+          if (/pulumi up --stack[^]*DockerInstall \S+ creating/.test(run.output()))
+            return "install";
+          if (run.child.exitCode !== null || run.child.signalCode !== null) return "exit";
           // On a timeout, waitFor reports this: what bin/up had said by then.
           throw new Error(`bin/up has said so far:\n${run.output()}`);
         },
         300_000,
         100,
       );
+      assert.equal(reached, "install", `bin/up ended before the install:\n${run.output()}`);
       assert.match(run.output(), /removing the lock of a pulumi that was killed/);
       assert.match(run.output(), /safe to run again: clearing them from the state/);
     } finally {
-      // Ctrl-C in a terminal: SIGINT to the job's process group.
-      process.kill(-run.child.pid!, "SIGINT");
+      // Ctrl-C in a terminal: SIGINT to the job's process group (unless it already ended).
+      if (run.child.exitCode === null && run.child.signalCode === null) {
+        process.kill(-run.child.pid!, "SIGINT");
+      }
     }
     const exited = await run.exited;
     assert.equal(exited.code, 130, run.output());
