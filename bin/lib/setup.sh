@@ -20,7 +20,7 @@ run_setup() {
   step "checking Debian packages"
   # etcd-client: etcdctl, to use the environment's etcd cluster from here (and the tests do).
   ensure_apt_packages debootstrap openssh-client openssh-server shellcheck busybox-static \
-    skopeo docker-registry apache2-utils etcd-client
+    skopeo docker-registry apache2-utils etcd-client tinyproxy-bin
   step "checking npm packages"
   ensure_node_modules
   step "checking the Pulumi CLI"

@@ -10,7 +10,14 @@ import {
 } from "../../provision/pki/config";
 import { DockerConfig } from "./resources/docker-config";
 import { DockerInstall } from "./resources/docker-install";
-import { DOCKER_TLS_PATHS, type JsonValue, renderDaemonJson, renderDockerDropIn } from "./plan";
+import {
+  DOCKER_TLS_PATHS,
+  DOCKERD_ENVIRONMENT_PATH,
+  type JsonValue,
+  renderDaemonJson,
+  renderDockerDropIn,
+} from "./plan";
+import { renderEnvironmentFile } from "../../provision/dynamic/proxy-environment";
 import type * as docker from "@pulumi/docker";
 import { createDockerProvider } from "./docker-provider";
 import {
@@ -50,6 +57,11 @@ export interface DockerEngineArgs {
    * @default none
    */
   versionedDaemonOptions?: (engineVersion: string) => pulumi.Input<Record<string, JsonValue>>;
+  /**
+   * The proxy variables dockerd pulls with (renderProxyEnvironment: `dockfleet:proxy`), a secret.
+   * Given only with a proxy: dockerd then reads them from a 0600 file its drop-in names.
+   */
+  proxyEnvironment?: pulumi.Input<Readonly<Record<string, string>>>;
 }
 
 /** Pure: install-docker.sh's parameters for an engine config. */
@@ -111,7 +123,7 @@ export class DockerEngine extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
-    const { machine, versionedDaemonOptions } = args;
+    const { machine, versionedDaemonOptions, proxyEnvironment } = args;
     let config: EngineConfig;
     let lifetime: ReturnType<typeof certificateLifetime>;
     try {
@@ -162,7 +174,16 @@ export class DockerEngine extends pulumi.ComponentResource {
                 .apply((more) => renderEngineDaemonJson(config, hostLabels, more)),
             )
           : renderEngineDaemonJson(config, hostLabels),
-        systemdDropIn: install.dockerdPath.apply((dockerd) => renderDockerDropIn(dockerd)),
+        systemdDropIn: install.dockerdPath.apply((dockerd) =>
+          renderDockerDropIn(dockerd, {
+            environmentFile: proxyEnvironment === undefined ? undefined : DOCKERD_ENVIRONMENT_PATH,
+          }),
+        ),
+        // Absent without a proxy, so that states from before the proxy existed see no change.
+        dockerdEnvironment:
+          proxyEnvironment === undefined
+            ? undefined
+            : pulumi.output(proxyEnvironment).apply(renderEnvironmentFile),
         caCertPem: args.ca.certPem,
         serverCertPem: serverCertificate.certPem,
         serverKeyPem: serverCertificate.keyPem,

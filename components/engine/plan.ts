@@ -229,7 +229,12 @@ export interface DockerDropInOptions {
    * @default "/run/containerd/containerd.sock"
    */
   containerdSocket?: string | null;
+  /** An EnvironmentFile for dockerd (the proxy variables, DOCKERD_ENVIRONMENT_PATH). */
+  environmentFile?: string;
 }
+
+/** Where apply-docker-config.sh installs dockerd's environment file (0600: a proxy password). */
+export const DOCKERD_ENVIRONMENT_PATH = "/etc/docker/dockfleet-proxy.env";
 
 /**
  * Renders a systemd drop-in for docker.service that replaces ExecStart with a dockerd taking no
@@ -262,6 +267,10 @@ export function renderDockerDropIn(dockerdPath: string, options: DockerDropInOpt
     '# Managed by dockfleet. daemon.json holds every dockerd setting, "hosts" included, so',
     "# ExecStart is cleared and dockerd runs without -H (a flag and the file may not both set it).",
     "[Service]",
+    // A file, not Environment= lines: `systemctl show` would show those to every user.
+    ...(options.environmentFile === undefined
+      ? []
+      : [`EnvironmentFile=${options.environmentFile}`]),
     "ExecStart=",
     `ExecStart=${command}`,
     "",
@@ -279,6 +288,8 @@ export interface DockerConfigFiles {
   dropIn: string;
   /** TLS material, all three or none: the CA, and the host's server certificate and key. */
   tls?: { caPem: string; serverCertPem: string; serverKeyPem: string };
+  /** dockerd's environment file (renderEnvironmentFile), with a proxy only. */
+  dockerdEnvironment?: string;
 }
 
 /** One file to upload over SFTP. */
@@ -308,6 +319,10 @@ export function planDockerConfigUploads(files: DockerConfigFiles): StagedUpload[
       { path: at("server-key.pem"), content: files.tls.serverKeyPem, mode: 0o600, secret: true },
     );
   }
+  if (files.dockerdEnvironment !== undefined) {
+    const content = files.dockerdEnvironment;
+    uploads.push({ path: at("dockerd.env"), content, mode: 0o600, secret: true });
+  }
   return uploads;
 }
 
@@ -320,6 +335,7 @@ export const INSTALLED_PATH_OF_STAGED_FILE: Readonly<Record<string, string>> = O
   "ca.pem": "/etc/docker/tls/ca.pem",
   "server-cert.pem": "/etc/docker/tls/cert.pem",
   "server-key.pem": "/etc/docker/tls/key.pem",
+  "dockerd.env": DOCKERD_ENVIRONMENT_PATH,
 });
 
 /**

@@ -67,6 +67,15 @@ export const LocalDriverConfig = z.strictObject({
   subnet: ipv4Cidr
     .default("172.30.10.0/24")
     .describe("Subnet of the stack's own Docker network; hosts get fixed addresses from .10 on."),
+  internal: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Hosts get no route out of this machine (Docker's --internal network), as on an " +
+        "air-gapped site: packages come only through dockfleet:proxy (listening on the " +
+        "subnet's .1, this machine's side of the network). Set it when the stack is " +
+        "created: Docker cannot change a network with hosts on it (destroy first).",
+    ),
   image: z
     .enum(["base", "docker"])
     .default("base")

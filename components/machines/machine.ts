@@ -27,14 +27,30 @@ export interface MachineSsh {
   hostKey: string;
   /** Seconds each kind of remote step on the host may take (SshConnectionArgs.stepTimeouts). */
   stepTimeouts?: Readonly<Record<string, number>>;
+  /** Proxy variables for every remote step (SshConnectionArgs.proxyEnvironment). */
+  proxyEnvironment?: Readonly<Record<string, string>>;
 }
 
-/** The machine whose remote steps are bounded by `stepTimeouts` (dockfleet:stepTimeouts). */
-export function withStepTimeouts(
-  machine: Machine,
-  stepTimeouts: Readonly<Record<string, number>>,
-): Machine {
-  return { ...machine, ssh: machine.ssh.apply((ssh) => ({ ...ssh, stepTimeouts })) };
+/** What every remote step on a machine runs with, whatever it does. */
+export interface StepSettings {
+  /** dockfleet:stepTimeouts */
+  stepTimeouts: Readonly<Record<string, number>>;
+  /** dockfleet:proxy rendered for the environment (renderProxyEnvironment); none without one. */
+  proxyEnvironment: pulumi.Input<Readonly<Record<string, string>> | undefined>;
+}
+
+/** The machine whose remote steps run with `settings`. */
+export function withStepSettings(machine: Machine, settings: StepSettings): Machine {
+  return {
+    ...machine,
+    ssh: pulumi
+      .all([machine.ssh, settings.proxyEnvironment])
+      .apply(([ssh, proxyEnvironment]) =>
+        proxyEnvironment === undefined
+          ? { ...ssh, stepTimeouts: settings.stepTimeouts }
+          : { ...ssh, stepTimeouts: settings.stepTimeouts, proxyEnvironment },
+      ),
+  };
 }
 
 /**

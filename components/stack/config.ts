@@ -3,6 +3,7 @@ import { AppsConfigSchema } from "../apps/config";
 import { addConfigIssues, type ConfigIssue, resolveConfig } from "../../provision/config/errors";
 import { cidrsOverlap, hostName } from "../../provision/config/fields";
 import { DEFAULT_STEP_TIMEOUTS, StepTimeoutsSchema } from "../../provision/dynamic/step-timeouts";
+import { ProxyConfigSchema } from "../../provision/dynamic/proxy-environment";
 import { EngineConfigSchema } from "../engine/config";
 import { CertificatesConfigSchema } from "../../provision/pki/config";
 import { DEFAULT_ETCD_CONFIG, EtcdConfigSchema } from "../etcd/config";
@@ -93,6 +94,7 @@ export const StackConfigSchema = z
       "The sample apps on the swarm (components/apps): off unless `enabled: true`.",
     ),
     stepTimeouts: StepTimeoutsSchema.default(DEFAULT_STEP_TIMEOUTS),
+    proxy: ProxyConfigSchema.optional(),
     sshPrivateKey: z
       .string()
       .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {

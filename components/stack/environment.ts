@@ -7,7 +7,8 @@ import { DockerEngine } from "../engine/docker-engine";
 import { EtcdCluster } from "../etcd/etcd-cluster";
 import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
 import { machineDriver } from "../machines/drivers";
-import { withStepTimeouts, type Machine } from "../machines/machine";
+import { withStepSettings, type Machine } from "../machines/machine";
+import { renderProxyEnvironment } from "../../provision/dynamic/proxy-environment";
 import { servicePorts, type StackConfig } from "./config";
 
 export interface EnvironmentArgs {
@@ -71,8 +72,17 @@ export class Environment extends pulumi.ComponentResource {
     );
 
     const hosts = this.createMachines(name, args);
-    // Every remote step on a host finds its time bound in the host's connection.
-    this.machines = hosts.machines.map((machine) => withStepTimeouts(machine, config.stepTimeouts));
+    // Every remote step on a host finds its time bound and the proxy in the host's connection.
+    // The environment's own addresses bypass the proxy (registry, etcd, swarm, Docker API).
+    // A secret: the proxy's URL may hold a password.
+    const proxyEnvironment = pulumi.secret(
+      pulumi
+        .all(hosts.machines.flatMap((machine) => [machine.publicAddress, machine.privateAddress]))
+        .apply((addresses) => renderProxyEnvironment(config.proxy, addresses)),
+    );
+    this.machines = hosts.machines.map((machine) =>
+      withStepSettings(machine, { stepTimeouts: config.stepTimeouts, proxyEnvironment }),
+    );
     this.sshPrivateKey = hosts.sshPrivateKey;
 
     // Hosts are independent: their engines install in parallel.
@@ -102,6 +112,11 @@ export class Environment extends pulumi.ComponentResource {
               machine,
               config.engine.tlsPort,
             ),
+            // dockerd pulls through the proxy too.
+            proxyEnvironment:
+              config.proxy === undefined
+                ? undefined
+                : proxyEnvironment.apply((environment) => environment ?? {}),
           },
           { parent: this },
         ),

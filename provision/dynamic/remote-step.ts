@@ -59,7 +59,16 @@ export async function runRemoteStep<T>(
     const result = await withinDeadline(
       withSshRetry(
         target.connection,
-        (client) => body(boundedClient(client, deadline, activity, timedOut), log),
+        (client) =>
+          body(
+            boundedClient(client, {
+              deadline,
+              activity,
+              timedOut,
+              environment: target.connection.proxyEnvironment,
+            }),
+            log,
+          ),
         {
           deadlineMs: Math.min(options.connectDeadlineMs ?? DEFAULT_CONNECT_DEADLINE_MS, timeoutMs),
           log: (line) => log.warn(line),
@@ -102,14 +111,19 @@ async function withinDeadline<T>(work: Promise<T>, at: number, late: () => Error
 /**
  * The step's view of its host: every command runs with the time left before `deadline` as its
  * timeout (the SSH layer kills the command's process group when it passes), no command starts
- * after it, and `activity` keeps what the step waits for and the last line it printed.
+ * after it, and `activity` keeps what the step waits for and the last line it printed. Every
+ * command also gets `environment` (the host's proxy variables), under its own variables.
  */
 function boundedClient(
   client: SshClient,
-  deadline: number,
-  activity: StepActivity,
-  timedOut: (cause?: unknown) => StepTimeoutError,
+  bounds: {
+    deadline: number;
+    activity: StepActivity;
+    timedOut: (cause?: unknown) => StepTimeoutError;
+    environment?: Readonly<Record<string, string>>;
+  },
 ): SshClient {
+  const { deadline, activity, timedOut, environment } = bounds;
   const noteLine = (line: string) => {
     if (line.trim() !== "") activity.lastOutputLine = line.trim();
   };
@@ -125,6 +139,7 @@ function boundedClient(
     try {
       return await run({
         ...opts,
+        env: environment === undefined ? opts.env : { ...environment, ...opts.env },
         timeoutMs,
         onStdout: (line) => (noteLine(line), opts.onStdout?.(line)),
         onStderr: (line) => (noteLine(line), opts.onStderr?.(line)),

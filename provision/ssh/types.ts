@@ -19,6 +19,12 @@ export interface SshConnectionArgs {
    * the host has it; it is no part of how the host is reached, and changing it changes no step.
    */
   stepTimeouts?: Readonly<Record<string, number>>;
+  /**
+   * The host's proxy variables (HTTP_PROXY, NO_PROXY, ...: provision/dynamic/proxy-environment.ts),
+   * set for every command of every remote step. Like stepTimeouts it travels with the connection,
+   * a secret with it (the proxy's URL may hold a password), and changing it changes no step.
+   */
+  proxyEnvironment?: Readonly<Record<string, string>>;
 }
 
 /** The honest result of one remote command. */

@@ -14,6 +14,7 @@ import {
   planDockerConfigUploads,
   renderDaemonJson,
   renderDockerDropIn,
+  DOCKERD_ENVIRONMENT_PATH,
 } from "../../components/engine/plan";
 import {
   createCertificateAuthority,
@@ -21,6 +22,7 @@ import {
   issueServerCertificate,
   type CertificateAndKey,
 } from "../../provision/pki";
+import { renderEnvironmentFile } from "../../provision/dynamic/proxy-environment";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { dockerCeSigningKey } from "../../components/engine/signing-keys";
 
@@ -119,11 +121,18 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
       tls: DOCKER_TLS_PATHS,
     });
 
-  const stageAndApply = async (daemonJson: string, env: Record<string, string> = {}) => {
+  const stageAndApply = async (
+    daemonJson: string,
+    env: Record<string, string> = {},
+    dockerdEnvironment?: string,
+  ) => {
     const uploads = planDockerConfigUploads({
       daemonJson,
-      dropIn: renderDockerDropIn(dockerdPath),
+      dropIn: renderDockerDropIn(dockerdPath, {
+        environmentFile: dockerdEnvironment === undefined ? undefined : DOCKERD_ENVIRONMENT_PATH,
+      }),
       tls: { caPem: ca.certPem, serverCertPem: server.certPem, serverKeyPem: server.keyPem },
+      dockerdEnvironment,
     });
     for (const upload of uploads) {
       const mode = upload.mode.toString(8);
@@ -362,6 +371,30 @@ describe("install-docker.sh and apply-docker-config.sh on a real host container"
     );
     assert.equal(await installedPackages(), packagesBefore);
     assert.equal((await curlVersion(true)).code, 0);
+  });
+
+  it("gives dockerd a proxy from a 0600 file, and removes the file with the proxy", async () => {
+    const daemonJson = daemonJsonWithTls(["https://mirror-b.example.com", "http://10.0.0.2:5000"]);
+    const proxy = "http://fleet:s3cret-pw@10.0.0.3:3128";
+    const proxied = await stageAndApply(
+      daemonJson,
+      {},
+      renderEnvironmentFile({ HTTP_PROXY: proxy, HTTPS_PROXY: proxy, NO_PROXY: address }),
+    );
+    assert.equal(proxied.code, 0, proxied.stderr);
+    const info = () => exec(["docker", "info", "--format", "{{.HTTPSProxy}}|{{.NoProxy}}"]);
+    assert.equal((await info()).stdout.trim(), `http://xxxxx:xxxxx@10.0.0.3:3128|${address}`);
+    const file = await exec(["stat", "-c", "%a %U", DOCKERD_ENVIRONMENT_PATH]);
+    assert.equal(file.stdout.trim(), "600 root");
+    const shown = await exec(["systemctl", "show", "docker", "-p", "Environment"]);
+    assert.doesNotMatch(shown.stdout, /s3cret-pw/);
+
+    const dropped = await stageAndApply(daemonJson);
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.equal(parseResult(dropped.stdout).changed, "1");
+    assert.equal((await info()).stdout.trim(), "|");
+    const gone = await run("docker", ["exec", container, "ls", DOCKERD_ENVIRONMENT_PATH]);
+    assert.notEqual(gone.code, 0, `${DOCKERD_ENVIRONMENT_PATH} is still there`);
   });
 
   it("rolls back a daemon.json that dockerd refuses, and docker keeps running", async () => {

@@ -997,6 +997,30 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     ],
   },
   {
+    title: "a proxy URL with a path (never quoting its password)",
+    kind: "URL",
+    config: { proxy: { http: "http://fleet:s3cret-pw@proxy.example.com:3128/squid" } },
+    errors: [
+      'dockfleet:proxy.http = "http://[secret]@proxy.example.com:3128/squid": must be an http(s) URL of the proxy itself, without a path, e.g. "http://proxy.example.com:3128" (credentials as "http://user:password@host:port", special characters percent-encoded, set with `pulumi config set --secret --path`)',
+    ],
+  },
+  {
+    title: "a proxy given without a scheme",
+    kind: "URL",
+    config: { proxy: { http: "proxy.example.com:3128" } },
+    errors: [
+      'dockfleet:proxy.http = "proxy.example.com:3128": must be an http(s) URL of the proxy itself, without a path, e.g. "http://proxy.example.com:3128" (credentials as "http://user:password@host:port", special characters percent-encoded, set with `pulumi config set --secret --path`)',
+    ],
+  },
+  {
+    title: "no-proxy entries joined in one string",
+    kind: "format",
+    config: { proxy: { http: "http://proxy.example.com:3128", noProxy: ["10.0.0.0/8,.corp"] } },
+    errors: [
+      'dockfleet:proxy.noProxy[0] = "10.0.0.0/8,.corp": must be a host name, a domain (".corp.example.com"), an IP address or a CIDR, e.g. "10.0.0.0/8"',
+    ],
+  },
+  {
     title: "a registry mirror with a fragment",
     kind: "URL",
     config: { engine: { registryMirrors: ["https://mirror.example.com/#main"] } },

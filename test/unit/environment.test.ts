@@ -102,6 +102,44 @@ describe("Environment (Pulumi mocks)", () => {
     assert.ok(created.some((resource) => resource.type.endsWith(":DockerInstall")));
   });
 
+  it("without a proxy, Docker's configuration is as before the proxy existed", async () => {
+    const environment = await newEnvironment({ hosts: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const config = created.find((resource) => resource.type.endsWith(":DockerConfig"));
+    assert.ok(config, "a DockerConfig is created");
+    assert.ok(!("dockerdEnvironment" in config.inputs), JSON.stringify(Object.keys(config.inputs)));
+    assert.doesNotMatch(String(config.inputs.systemdDropIn), /EnvironmentFile/);
+    assert.equal((await valueOf(environment.machines[0].ssh)).proxyEnvironment, undefined);
+  });
+
+  it("with a proxy: every remote step and dockerd get it, the environment's addresses direct", async () => {
+    const { ProxyConfigSchema } = await import("../../provision/dynamic/proxy-environment");
+    const proxy = ProxyConfigSchema.parse({ http: "http://u:s3cret@10.9.9.9:3128" });
+    const environment = await newEnvironment({ hosts: 2, proxy });
+    const ssh = await valueOf(environment.machines[1].ssh);
+    assert.equal(ssh.proxyEnvironment?.https_proxy, "http://u:s3cret@10.9.9.9:3128");
+    assert.equal(
+      ssh.proxyEnvironment?.NO_PROXY,
+      "localhost,127.0.0.1,::1,172.30.10.10,172.30.10.11",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const configs = created.filter((resource) => resource.type.endsWith(":DockerConfig"));
+    assert.equal(configs.length, 2);
+    for (const config of configs) {
+      // The mocks see a secret input as Pulumi's secret object.
+      const file = config.inputs.dockerdEnvironment as {
+        "4dabf18193072939515e22adb298388d": string;
+        value: string;
+      };
+      assert.equal(file["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+      assert.match(file.value, /^HTTPS_PROXY="http:\/\/u:s3cret@/m);
+      assert.match(
+        String(config.inputs.systemdDropIn),
+        /^EnvironmentFile=\/etc\/docker\/dockfleet-proxy.env$/m,
+      );
+    }
+  });
+
   it("gives every certificate the certificates settings and its host; the CA none", async () => {
     const { resolveCertificatesConfig } = await import("../../provision/pki/config");
     await newEnvironment({

@@ -202,6 +202,18 @@ describe("renderNetworkCreateArgs", () => {
     ]);
   });
 
+  it("renders an internal network, with no route out of this machine, when asked", () => {
+    const args = renderNetworkCreateArgs({
+      stack: "dev",
+      subnet: "172.30.21.0/24",
+      internal: true,
+    });
+    assert.equal(args.filter((arg) => arg === "--internal").length, 1);
+    assert.ok(
+      !renderNetworkCreateArgs({ stack: "dev", subnet: "172.30.21.0/24" }).includes("--internal"),
+    );
+  });
+
   for (const subnet of [
     "172.30.21.0",
     "172.30.21.0/30",
@@ -218,7 +230,11 @@ describe("renderNetworkCreateArgs", () => {
 
 describe("localHostImage", () => {
   const tags = { hostImage: "dockfleet/host:abc", dockerHostImage: "dockfleet/host-docker:def" };
-  const local = (image: "base" | "docker") => ({ subnet: "172.30.10.0/24", image });
+  const local = (image: "base" | "docker") => ({
+    subnet: "172.30.10.0/24",
+    internal: false,
+    image,
+  });
 
   it("takes the image local.image names", () => {
     assert.equal(localHostImage({ local: local("base"), ...tags }), "dockfleet/host:abc");

@@ -34,6 +34,8 @@ interface DockerConfigInputs {
   caCertPem: string;
   serverCertPem: string;
   serverKeyPem: string;
+  /** dockerd's environment file (the proxy variables); absent without a proxy. */
+  dockerdEnvironment?: string;
 }
 
 interface DockerConfigOutputs extends DockerConfigInputs {
@@ -73,6 +75,7 @@ const UPDATE_KEYS = [
   "caCertPem",
   "serverCertPem",
   "serverKeyPem",
+  "dockerdEnvironment",
 ] as const;
 
 /**
@@ -83,7 +86,14 @@ function dockerConfigProbe(outs: DockerConfigInputs): string {
   const ports = tcpPortsOf(outs.daemonJson);
   const filter = ports.map((port) => `sport = :${port}`).join(" or ");
   return [
-    probeFiles(INSTALLED_PATH_OF_STAGED_FILE),
+    // dockerd.env only with a proxy: the facts of a host without one read as before it existed.
+    probeFiles(
+      Object.fromEntries(
+        Object.entries(INSTALLED_PATH_OF_STAGED_FILE).filter(
+          ([name]) => name !== "dockerd.env" || outs.dockerdEnvironment !== undefined,
+        ),
+      ),
+    ),
     `echo "docker=$(systemctl is-active docker)"`,
     ...(ports.length > 0
       ? [
@@ -303,6 +313,7 @@ async function stageAndRun(
       serverCertPem: inputs.serverCertPem,
       serverKeyPem: inputs.serverKeyPem,
     },
+    dockerdEnvironment: inputs.dockerdEnvironment,
   });
   await uploadFiles(client, DOCKER_CONFIG_STAGING_DIR, uploads);
   const reload = change === "reload" ? "reload" : "restart";
@@ -327,7 +338,7 @@ const dockerConfigSpec = {
   type: "DockerConfig",
   module: __filename,
   provider: "dockerConfigProvider",
-  secrets: ["serverKeyPem"],
+  secrets: ["serverKeyPem", "dockerdEnvironment"],
 };
 
 /**

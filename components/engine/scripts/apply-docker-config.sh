@@ -9,7 +9,9 @@
 #   server-cert.pem  -> /etc/docker/tls/cert.pem
 #   server-key.pem   -> /etc/docker/tls/key.pem, mode 0600
 #   dockfleet.conf   -> /etc/systemd/system/docker.service.d/dockfleet.conf (optional)
-# A file that is not staged leaves the installed one as it is. The staging folder is removed
+#   dockerd.env      -> /etc/docker/dockfleet-proxy.env, mode 0600            (with a proxy only)
+# A file that is not staged leaves the installed one as it is, except dockerd.env: the drop-in
+# names it only with a proxy, and a proxy's password must not outlive the proxy setting. The staging folder is removed
 # after a successful run (it holds a private key), so the caller uploads every time.
 #
 # A drop-in of someone else's that sets ExecStart is refused before anything is installed (see
@@ -43,6 +45,7 @@ readonly DAEMON_JSON=/etc/docker/daemon.json
 readonly DAEMON_JSON_BEFORE_DOCKFLEET=/etc/docker/daemon.json.before-dockfleet
 readonly TLS_DIR=/etc/docker/tls
 readonly DROP_IN=/etc/systemd/system/docker.service.d/dockfleet.conf
+readonly DOCKERD_ENV=/etc/docker/dockfleet-proxy.env
 readonly BACKUP_DIR=/etc/docker/dockfleet.previous
 
 # staged name|installed path|mode
@@ -52,6 +55,7 @@ readonly FILE_MAP=(
   "server-cert.pem|$TLS_DIR/cert.pem|0644"
   "server-key.pem|$TLS_DIR/key.pem|0600"
   "dockfleet.conf|$DROP_IN|0644"
+  "dockerd.env|$DOCKERD_ENV|0600"
 )
 
 changed=0
@@ -163,7 +167,7 @@ dockfleet starts dockerd from $DROP_IN with every setting in /etc/docker/daemon.
 # --- REMOVE=1: undo -----------------------------------------------------------------------------
 
 if [[ "$REMOVE" == 1 ]]; then
-  for path in "$TLS_DIR/ca.pem" "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" "$DROP_IN"; do
+  for path in "$TLS_DIR/ca.pem" "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" "$DROP_IN" "$DOCKERD_ENV"; do
     if [[ -e "$path" ]]; then
       log "removing $path"
       rm -f "$path"
@@ -220,7 +224,16 @@ for entry in "${FILE_MAP[@]}"; do
   to_install+=("$entry")
 done
 
+# After a successful run: dockerd.env goes when no proxy is set (the drop-in no longer names it).
+remove_unstaged_dockerd_env() {
+  if [[ ! -f "$STAGING_DIR/dockerd.env" && -f "$DOCKERD_ENV" ]]; then
+    log "removing $DOCKERD_ENV (no proxy is set)"
+    rm -f "$DOCKERD_ENV"
+  fi
+}
+
 if ((${#to_install[@]} == 0)); then
+  remove_unstaged_dockerd_env
   rm -rf "$STAGING_DIR"
   if systemctl is-active --quiet docker.service; then
     log "configuration unchanged: docker is not restarted"
@@ -254,6 +267,7 @@ if [[ "$DAEMON_JSON_CHANGE" == reload && "${#to_install[@]}" == 1 && "${to_insta
   systemctl is-active --quiet docker.service; then
   log "only reloadable daemon.json options changed: reloading docker (SIGHUP), no restart"
   if reload_docker; then
+    remove_unstaged_dockerd_env
     rm -rf "$STAGING_DIR" "$BACKUP_DIR"
     print_result changed=1 restarted=0
     exit 0
@@ -279,6 +293,7 @@ if ! restart_docker; then
 $failure_log"
 fi
 log "docker answers with the new configuration"
+remove_unstaged_dockerd_env
 # The staged copies (a private key among them) are no longer needed.
 rm -rf "$STAGING_DIR" "$BACKUP_DIR"
 print_result changed=1 restarted=1

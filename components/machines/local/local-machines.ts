@@ -16,6 +16,8 @@ export interface LocalMachinesArgs {
   namePrefix: string;
   /** The stack network's subnet; hosts get fixed addresses from .10 on. */
   subnet: string;
+  /** No route out of this machine (Docker's --internal network). @default false */
+  internal?: boolean;
   /** The host image (systemd + sshd), as built by bin/lib/host-image.sh. */
   image: string;
   /** The environment's key pair: the public half is authorized on every host. */
@@ -34,7 +36,8 @@ export class LocalMachines extends pulumi.ComponentResource {
     const planned = planLocalHosts(args);
     const network = new LocalNetwork(
       `${name}-network`,
-      { stack: args.stack, subnet: args.subnet },
+      // `internal` only when set, so that networks from before it existed see no change.
+      { stack: args.stack, subnet: args.subnet, ...(args.internal ? { internal: true } : {}) },
       { parent: this },
     );
     this.machines = planned.map((host) => {
@@ -108,6 +111,7 @@ export const localDriver: MachineDriver = {
         count: settings.count,
         namePrefix: settings.namePrefix,
         subnet: settings.local.subnet,
+        internal: settings.local.internal,
         image,
         sshKey,
       },

@@ -6,6 +6,8 @@ import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
 interface LocalNetworkInputs {
   stack: string;
   subnet: string;
+  /** Docker's --internal: no route out of this machine. */
+  internal?: boolean;
 }
 
 interface LocalNetworkOutputs extends LocalNetworkInputs {
@@ -29,12 +31,14 @@ export const localNetworkProvider: pulumi.dynamic.ResourceProvider<
       `label=dockfleet.io/stack=${inputs.stack}`,
     ]);
     if (existing.trim() === "") {
-      await runDocker(renderNetworkCreateArgs({ stack: inputs.stack, subnet: inputs.subnet }));
+      await runDocker(renderNetworkCreateArgs(inputs));
     }
     return { id: network, outs: { ...inputs, networkName: network } };
   },
   async diff(_id, olds, news) {
-    const replaces = (["stack", "subnet"] as const).filter((key) => olds[key] !== news[key]);
+    const replaces = (["stack", "subnet", "internal"] as const).filter(
+      (key) => (olds[key] ?? false) !== (news[key] ?? false),
+    );
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
   },
   async delete(id) {

@@ -262,9 +262,13 @@ export function renderHostVolumeCreateArgs(spec: { stack: string; name: string }
 /**
  * `docker network create ...` (subcommand included) for the stack's bridge network. Hosts get
  * fixed addresses in `subnet`; the machine reaches them directly and they reach the Debian
- * mirror through Docker's NAT.
+ * mirror through Docker's NAT, or, `internal`, nothing beyond this machine.
  */
-export function renderNetworkCreateArgs(spec: { stack: string; subnet: string }): string[] {
+export function renderNetworkCreateArgs(spec: {
+  stack: string;
+  subnet: string;
+  internal?: boolean;
+}): string[] {
   assertStackName(spec.stack);
   const [address, prefix, ...rest] = spec.subnet.split("/");
   const prefixLength = Number(prefix);
@@ -285,6 +289,7 @@ export function renderNetworkCreateArgs(spec: { stack: string; subnet: string })
     "network",
     "create",
     "--driver=bridge",
+    ...(spec.internal ? ["--internal"] : []),
     `--subnet=${spec.subnet}`,
     `--label=${LOCAL_LABELS.stack}=${spec.stack}`,
     `--label=${LOCAL_LABELS.component}=network`,
