@@ -98,7 +98,13 @@ export const SshHostConfig = z.strictObject({
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]*$/)
-    .default("root"),
+    .default("root")
+    .describe(
+      "The login user: root, or a user with passwordless sudo (e.g. " +
+        '"deploy ALL=(ALL) NOPASSWD:ALL" in /etc/sudoers.d/deploy), through which every command ' +
+        "and file write then runs as root (docs/drivers/ssh.md). A user without it is refused at " +
+        "first contact, before anything on the host changes.",
+    ),
   hostKey: z
     .string()
     .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+/, {

@@ -10,6 +10,7 @@ import {
   SshCommandError,
   SshCommandTimeoutError,
   SshConnectionLostError,
+  SudoRequiredError,
   type CommandDetails,
   type SshTarget,
 } from "./errors";
@@ -23,6 +24,13 @@ import {
   sendSignal,
 } from "./channel";
 import { describeProcessGroup, PROCESS_LIST_COMMAND } from "./processes";
+import {
+  logsInAsRoot,
+  NO_SUCH_FILE_EXIT_CODE,
+  renderAsRoot,
+  renderReadFileAsBase64,
+  renderWriteStdinToFile,
+} from "./as-root";
 import {
   remoteBasename,
   remoteDirname,
@@ -55,17 +63,18 @@ export interface SshClient {
   /** False once the connection has dropped or been closed. */
   readonly isConnected: boolean;
   /**
-   * Runs a command through the login user's shell. Resolves with its exit code or signal, whatever
-   * they are; rejects only with SshCommandTimeoutError (opts.timeoutMs passed) or
-   * SshConnectionLostError (the connection dropped before the command ended).
+   * Runs a command as root: through the login user's shell, and sudo when that user is not root.
+   * Resolves with its exit code or signal, whatever they are; rejects only with
+   * SshCommandTimeoutError (opts.timeoutMs passed) or SshConnectionLostError (the connection
+   * dropped before the command ended).
    * Pass secrets in opts.env or opts.stdin, never in the command: errors print the command.
    */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Like exec, but throws SshCommandError unless the command exits 0. */
   execOrThrow(command: string, opts?: ExecOptions): Promise<ExecResult>;
-  /** Writes a file atomically (parent directory created), with the given mode. */
+  /** Writes a file as root, atomically (parent directory created), with the given mode. */
   putContent(remotePath: string, data: string | Buffer, mode: number): Promise<void>;
-  /** Reads a whole file; undefined when it does not exist. */
+  /** Reads a whole file as root; undefined when it does not exist. */
   getContent(remotePath: string): Promise<Buffer | undefined>;
   /** Ends the connection; resolves once it is closed. */
   close(): Promise<void>;
@@ -74,6 +83,8 @@ export interface SshClient {
 /**
  * One SSH connection to one host. Commands return honest results; execOrThrow fails on a non-zero
  * exit with the host, command, exit code and stderr tail. Most callers want getSshClient (pooled).
+ * Everything runs as root: a login user other than root goes through passwordless sudo
+ * (as-root.ts), which connect checks before anything else runs.
  */
 export class SshConnection implements SshClient {
   /** "user@host:port", used in every message. */
@@ -87,6 +98,7 @@ export class SshConnection implements SshClient {
 
   private constructor(
     private readonly connection: Client,
+    private readonly user: string,
     target: SshTarget,
     hostKey: string,
     maxConcurrentChannels: number,
@@ -111,7 +123,8 @@ export class SshConnection implements SshClient {
 
   /**
    * Connects, retrying while the host boots until opts.deadlineMs (default 120 s). Fails at once
-   * with SshAuthenticationError or HostKeyMismatchError; SshConnectTimeoutError after the deadline.
+   * with SshAuthenticationError or HostKeyMismatchError; SshConnectTimeoutError after the deadline;
+   * SudoRequiredError when the login user is not root and cannot run a command through sudo.
    */
   static async connect(
     args: SshConnectionArgs,
@@ -119,12 +132,29 @@ export class SshConnection implements SshClient {
   ): Promise<SshConnection> {
     const resolved = resolveSshConnectionArgs(args);
     const { connection, presentedHostKey } = await connectWithRetry(resolved, opts);
-    return new SshConnection(
+    const client = new SshConnection(
       connection,
+      resolved.user,
       sshTarget(resolved),
       presentedHostKey,
       opts.maxConcurrentChannels ?? DEFAULT_MAX_CONCURRENT_CHANNELS,
     );
+    if (!logsInAsRoot(resolved.user)) await client.checkSudo();
+    return client;
+  }
+
+  /** Fails with SudoRequiredError, the connection closed, unless a command runs through sudo. */
+  private async checkSudo(): Promise<void> {
+    const command = "true";
+    try {
+      const result = await this.exec(command);
+      if (result.code === 0) return;
+      const details = { command: renderAsRoot(command, this.user), envNames: [], ...result };
+      throw new SudoRequiredError(this.target, this.user, details, result.code);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
   }
 
   /** False once the connection has dropped or been closed. */
@@ -133,9 +163,10 @@ export class SshConnection implements SshClient {
   }
 
   /**
-   * Runs a command through the login user's shell. Resolves with its exit code or signal, whatever
-   * they are; rejects only with SshCommandTimeoutError (opts.timeoutMs passed) or
-   * SshConnectionLostError (the connection dropped before the command ended).
+   * Runs a command as root: through the login user's shell, and sudo when that user is not root.
+   * Resolves with its exit code or signal, whatever they are; rejects only with
+   * SshCommandTimeoutError (opts.timeoutMs passed) or SshConnectionLostError (the connection
+   * dropped before the command ended).
    * Pass secrets in opts.env or opts.stdin, never in the command: errors print the command.
    */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -159,13 +190,20 @@ export class SshConnection implements SshClient {
   }
 
   /**
-   * Writes a file atomically: creates the parent directory, uploads to a temporary name beside the
-   * target over SFTP, sets the mode, then renames it over the target.
+   * Writes a file as root, atomically: creates the parent directory, puts the data under a
+   * temporary name beside the target (over SFTP for root, else through sudo: SFTP runs as the
+   * login user), sets the mode, then renames it over the target.
    */
   async putContent(remotePath: string, data: string | Buffer, mode: number): Promise<void> {
     const directory = remoteDirname(remotePath);
-    await this.execOrThrow(`mkdir -p -- ${shellQuote(directory)}`);
     const temporaryPath = `${directory}/.${remoteBasename(remotePath)}.${randomBytes(6).toString("hex")}.tmp`;
+    if (!logsInAsRoot(this.user)) {
+      await this.execOrThrow(renderWriteStdinToFile(remotePath, temporaryPath, mode), {
+        stdin: data,
+      });
+      return;
+    }
+    await this.execOrThrow(`mkdir -p -- ${shellQuote(directory)}`);
     await this.withSftp(`putContent ${remotePath}`, async (sftp) => {
       try {
         await sftpCall((done) => sftp.writeFile(temporaryPath, data, { mode }, done));
@@ -179,8 +217,21 @@ export class SshConnection implements SshClient {
     });
   }
 
-  /** Reads a whole file over SFTP; undefined when it does not exist. */
+  /**
+   * Reads a whole file as root (over SFTP for root, else through sudo); undefined when it does
+   * not exist.
+   */
   async getContent(remotePath: string): Promise<Buffer | undefined> {
+    if (!logsInAsRoot(this.user)) {
+      try {
+        const { stdout } = await this.execOrThrow(renderReadFileAsBase64(remotePath));
+        return Buffer.from(stdout, "base64");
+      } catch (error) {
+        if (error instanceof SshCommandError && error.code === NO_SUCH_FILE_EXIT_CODE)
+          return undefined;
+        throw error;
+      }
+    }
     return this.withSftp(`getContent ${remotePath}`, async (sftp) => {
       try {
         return await new Promise<Buffer>((resolve, reject) =>
@@ -299,7 +350,8 @@ export class SshConnection implements SshClient {
 
       const prefix = timeoutMs !== undefined ? PROCESS_GROUP_REPORT : "";
       this.openChannel<ClientChannel>(
-        (callback) => this.connection.exec(prefix + remote.command, callback),
+        (callback) =>
+          this.connection.exec(prefix + renderAsRoot(remote.command, this.user), callback),
         onChannel,
       );
     });
@@ -349,13 +401,15 @@ export class SshConnection implements SshClient {
   ): Promise<void> {
     sendSignal(channel, signalName);
     if (processGroupId === undefined) return;
-    await this.execBeside(`kill -s ${signalName} -- -${processGroupId} 2>/dev/null || true`);
+    // The group's commands run as root when the login user reaches root through sudo.
+    const kill = `kill -s ${signalName} -- -${processGroupId} 2>/dev/null || true`;
+    await this.execBeside(renderAsRoot(kill, this.user));
   }
 
   /** The processes of a timed-out command's group, newest last ("apt-get ... > dpkg ..."). */
   private async describeProcessGroup(processGroupId: number | undefined) {
     if (processGroupId === undefined) return undefined;
-    const listed = await this.execBeside(PROCESS_LIST_COMMAND);
+    const listed = await this.execBeside(renderAsRoot(PROCESS_LIST_COMMAND, this.user));
     return listed === undefined ? undefined : describeProcessGroup(listed, processGroupId);
   }
 

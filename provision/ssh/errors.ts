@@ -49,6 +49,33 @@ export class SshAuthenticationError extends SshError {
   }
 }
 
+/**
+ * A login user other than root cannot run commands as root through sudo without a password.
+ * Checked as the connection opens, before any command runs: never retried.
+ */
+export class SudoRequiredError extends SshError {
+  constructor(
+    target: SshTarget,
+    readonly user: string,
+    details: CommandDetails,
+    readonly code: number | null,
+  ) {
+    super(
+      [
+        `${user} cannot run commands as root on ${target}: dockfleet runs every command on the ` +
+          "host as root, through sudo when the login user is not root",
+        `command: ${details.command}`,
+        `exit code: ${code ?? "none"}`,
+        ...tailLines(details.stderr, 5).map((line) => `  ${line}`),
+        `Log in as root, or give ${user} passwordless sudo (install sudo if it is missing): put ` +
+          `the line "${user} ALL=(ALL) NOPASSWD:ALL" in /etc/sudoers.d/${user} (mode 0440; ` +
+          `visudo -cf /etc/sudoers.d/${user} checks it).`,
+      ].join("\n"),
+      target,
+    );
+  }
+}
+
 /** The host never became reachable before the deadline. */
 export class SshConnectTimeoutError extends SshError {
   constructor(

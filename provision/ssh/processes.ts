@@ -4,6 +4,8 @@
  * "apt-get -q -y install docker.io > /usr/bin/dpkg --status-fd 35 --configure docker.io".
  */
 
+import { isRootWrapper } from "./as-root";
+
 /** The host's process list, as this command prints it (procps; any failure leaves it unknown). */
 export const PROCESS_LIST_COMMAND = "ps -e -o pid=,ppid=,pgid=,etimes=,args=";
 
@@ -43,8 +45,8 @@ export function parseProcessList(text: string): ProcessEntry[] {
  * Pure: the processes below the leader of group `processGroupId` (the login shell), down their
  * deepest branch (a pipeline's `tee` is no news; the `apt-get > dpkg > postinst` beside it is),
  * the oldest on a tie (a pipeline's first command, not the `tee` it feeds), joined with " > ",
- * without bare shells; undefined when nothing but shells runs. Descendants count whatever their
- * group: a child may start a session of its own.
+ * without bare shells and the sudo that carries a command to root; undefined when nothing but
+ * those runs. Descendants count whatever their group: a child may start a session of its own.
  */
 export function describeProcessGroup(psOutput: string, processGroupId: number): string | undefined {
   const processes = parseProcessList(psOutput);
@@ -65,10 +67,13 @@ export function describeProcessGroup(psOutput: string, processGroupId: number): 
     (entry) => entry.pid === processGroupId && entry.pgid === processGroupId,
   );
   if (leader === undefined) return undefined;
-  const chain = deepest(leader, new Set())
-    .slice(1)
+  const descent = deepest(leader, new Set());
+  const chain = descent
     .map((entry) => entry.args)
-    .filter((args) => !BARE_SHELL.test(args))
+    .filter(
+      (args, index) =>
+        index > 0 && !BARE_SHELL.test(args) && !isRootWrapper(args, descent[index - 1].args),
+    )
     .map((args) => (args.length > MAX_ARGS_LENGTH ? `${args.slice(0, MAX_ARGS_LENGTH)}...` : args));
   return chain.length > 0 ? chain.join(" > ") : undefined;
 }

@@ -4,7 +4,11 @@ export interface SshConnectionArgs {
   host: string;
   /** @default 22 */
   port?: number;
-  /** @default "root" */
+  /**
+   * The login user. Any user other than root must have passwordless sudo: every command and file
+   * then goes through `sudo -n -H` (as-root.ts), and connecting fails without it.
+   * @default "root"
+   */
   user?: string;
   /** OpenSSH or PEM private key. Always a Pulumi secret where it comes from state. */
   privateKey: string;

@@ -16,6 +16,7 @@ import {
   startHostContainer,
   waitFor,
 } from "../helpers/docker";
+import { addLoginUser, installSudo } from "../helpers/login-users";
 import {
   assertNothingChanged,
   assertNothingCreatedDeletedOrReplaced,
@@ -213,5 +214,104 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     assert.equal(daemonJson, OPERATOR_DAEMON_JSON, "the operator's daemon.json is back");
     const rootDir = await dockerExec(names.container, "docker info --format '{{.DockerRootDir}}'");
     assert.equal(rootDir.trim(), DATA_ROOT);
+  });
+});
+
+const SUDO_STACK = `e2esshsudo${process.pid}`;
+const SUDO_HOST = "sudo-host-1";
+const SUDO_ADDRESS = "172.30.23.10";
+
+/**
+ * The ssh driver logging in as a user other than root: one without sudo is refused at first
+ * contact, naming the fix, before anything on the host changes; one with passwordless sudo gets
+ * Docker installed and configured as root through it, and destroy undoes it the same way.
+ */
+describe("ssh driver through a sudo-only login user, end to end", { timeout: 15 * 60_000 }, () => {
+  const names = localResourceNames(SUDO_STACK, SUDO_HOST);
+  const key = generateSshKeyPair("e2e-ssh-sudo");
+  let stack: Stack;
+
+  const useLoginUser = async (user: string) => {
+    writeStackConfig(SUDO_STACK, {
+      driver: "ssh",
+      sshHosts: [{ name: SUDO_HOST, address: SUDO_ADDRESS, user }],
+    });
+    await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
+  };
+
+  before(async () => {
+    const image = requireHostImage();
+    await docker(renderNetworkCreateArgs({ stack: SUDO_STACK, subnet: "172.30.23.0/24" }));
+    await startHostContainer({
+      stack: SUDO_STACK,
+      name: SUDO_HOST,
+      image,
+      ipv4Address: SUDO_ADDRESS,
+    });
+    await waitFor(
+      "the host's SSH keys",
+      () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
+      60_000,
+    );
+    await installSudo(names.container);
+    await addLoginUser(names.container, "deploy", key.publicKey, { passwordlessSudo: true });
+    await addLoginUser(names.container, "nosudo", key.publicKey, { passwordlessSudo: false });
+    writeStackConfig(SUDO_STACK, {});
+    stack = await openStack(SUDO_STACK);
+  });
+
+  after(async () => {
+    await removeStackCompletely(stack, SUDO_STACK);
+    await removeByLabel(SUDO_STACK);
+  });
+
+  it("refuses a login user without passwordless sudo at first contact, changing nothing", async () => {
+    await useLoginUser("nosudo");
+    await assert.rejects(
+      stack.up(),
+      new RegExp(
+        `${SUDO_HOST}: step "check host" failed .*\\s+nosudo cannot run commands as root on ` +
+          `nosudo@${SUDO_ADDRESS.replace(/\./g, "\\.")}:22[^]*sudo: a password is required[^]*` +
+          'give nosudo passwordless sudo .*"nosudo ALL=\\(ALL\\) NOPASSWD:ALL" in /etc/sudoers\\.d/nosudo',
+      ),
+    );
+    const configured = await dockerExec(
+      names.container,
+      "test -e /etc/docker && echo yes || echo no",
+    );
+    assert.equal(configured.trim(), "no", "the refusal changed the host");
+  });
+
+  it("installs and configures Docker as root through sudo, a second up changing nothing", async () => {
+    await useLoginUser("deploy");
+    const result = await stack.up();
+    assert.equal(result.summary.result, "succeeded");
+    const active = await dockerExec(names.container, "systemctl is-active docker || true");
+    assert.equal(active.trim(), "active");
+    const [host] = result.outputs.hosts.value as { dockerHost: string }[];
+    const tls = result.outputs.dockerTls.value as {
+      caPem: string;
+      certPem: string;
+      keyPem: string;
+    };
+    assert.equal(await dockerApiAnswer(host.dockerHost, tls), "answered 200");
+    // Written by root through sudo: root's files, the key readable by root alone.
+    const modes = await dockerExec(
+      names.container,
+      "stat -c '%n %a %U' /etc/docker/daemon.json /etc/docker/tls/key.pem",
+    );
+    assert.deepEqual(modes.trim().split("\n"), [
+      "/etc/docker/daemon.json 644 root",
+      "/etc/docker/tls/key.pem 600 root",
+    ]);
+    const deploysOwn = await dockerExec(names.container, "find /etc -user deploy");
+    assert.equal(deploysOwn.trim(), "", "nothing of dockfleet's belongs to the login user");
+    assertNothingChanged(await stack.up());
+  });
+
+  it("destroy undoes the configuration through sudo", async () => {
+    await stack.destroy();
+    const listening = await dockerExec(names.container, "ss -ltn | grep -c ':2376 ' || true");
+    assert.equal(listening.trim(), "0", "the TLS API is gone with dockfleet's daemon.json");
   });
 });
