@@ -5,9 +5,12 @@ import { SshMachines } from "../machines/ssh/ssh-machines";
 import { type CertificatePair, DockerEngine } from "./docker-engine";
 
 export interface DockerHostArgs {
-  /** Address the host is reached at over SSH. */
+  /**
+   * Address the host is reached at over SSH and by Docker clients: an IP address or a DNS name
+   * (the server certificate then carries it as a DNS SAN).
+   */
   address: string;
-  /** Address other hosts reach it at. @default address */
+  /** Address other hosts reach it at (an IP address where a swarm, etcd or registry uses it). @default address */
   privateAddress?: string;
   /** @default 22 */
   port?: number;

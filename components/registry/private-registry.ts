@@ -18,7 +18,7 @@ import {
   renderRegistryServiceDropIn,
 } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
-import { machineSubjectAltNames } from "../machines/machine";
+import { machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 import {
   type RegistryConfig,
   type RegistryConfigInput,
@@ -154,6 +154,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     const password: pulumi.Output<string> = authentication ? anyPassword : pulumi.output("");
 
     const proxy = config.proxy;
+    const privateIp = privateIpAddress(machine, "the registry");
     const server = new RegistryServer(
       `${name}-server`,
       {
@@ -161,7 +162,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         connection: machine.ssh,
         logUrn: logUrnOf(this),
         script: readScript(__dirname, "ensure-registry.sh"),
-        env: machine.privateAddress.apply((listenAddress) =>
+        env: privateIp.apply((listenAddress) =>
           renderRegistryServerEnv({
             runAs: config.runAs,
             port: config.port,
@@ -172,7 +173,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             username: config.username,
           }),
         ),
-        configYml: machine.privateAddress.apply((listenAddress) =>
+        configYml: privateIp.apply((listenAddress) =>
           renderRegistryConfigYml({
             runAs: config.runAs,
             storagePath: config.storagePath,
@@ -196,7 +197,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     );
 
     this.url = pulumi
-      .all([machine.privateAddress, server.id])
+      .all([privateIp, server.id])
       .apply(([address]) => registryAddress(address, config.port));
     this.publicUrl = pulumi
       .all([machine.publicAddress, server.id])

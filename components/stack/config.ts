@@ -25,6 +25,7 @@ import {
   plannedHostNames,
   portCollisionIssues,
   sshHostIssues,
+  sshPrivateAddressIssues,
   swarmNetworkIssues,
 } from "./checks";
 
@@ -137,6 +138,7 @@ export const StackConfigSchema = z
       ...portCollisionIssues(config),
       ...swarmNetworkIssues(config),
       ...sshHostIssues(config.sshHosts),
+      ...sshPrivateAddressIssues(config),
     ];
     // A section its own schema refused is not checked again across keys: one error a mistake.
     const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));

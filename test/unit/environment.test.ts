@@ -102,6 +102,30 @@ describe("Environment (Pulumi mocks)", () => {
     assert.ok(created.some((resource) => resource.type.endsWith(":DockerInstall")));
   });
 
+  it("ssh driver: an address given by DNS name is a DNS SAN of the server certificate", async () => {
+    const environment = await newEnvironment({
+      driver: "ssh",
+      sshHosts: [
+        {
+          name: "web",
+          address: "web.example.com",
+          privateAddress: "10.0.0.5",
+          port: 22,
+          user: "root",
+          labels: {},
+        },
+      ],
+    });
+    assert.equal(await valueOf(environment.engines[0].dockerHost), "tcp://web.example.com:2376");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const server = created.find(
+      (resource) => resource.type.endsWith(":Certificate") && resource.inputs.kind === "server",
+    );
+    assert.ok(server, "a server certificate is created");
+    assert.deepEqual(server.inputs.ipAddresses, ["10.0.0.5", "127.0.0.1"]);
+    assert.deepEqual(server.inputs.dnsNames, ["web.example.com", "web", "localhost"]);
+  });
+
   it("gives every certificate the certificates settings and its host; the CA none", async () => {
     const { resolveCertificatesConfig } = await import("../../provision/pki/config");
     await newEnvironment({
