@@ -1,4 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
+import { hostAddress } from "../../provision/config/fields";
 import { type EngineConfig, type EngineConfigInput, resolveEngineConfig } from "./config";
 import type { Machine } from "../machines/machine";
 import { SshMachines } from "../machines/ssh/ssh-machines";
@@ -27,6 +30,12 @@ export interface DockerHostArgs {
   labels?: Record<string, string>;
 }
 
+/** The addresses as the ssh driver's hosts take them (an IP address or a DNS name). */
+const DockerHostAddresses = z.object({
+  address: hostAddress,
+  privateAddress: hostAddress.optional(),
+});
+
 /**
  * One host you already have, made a Docker host in one step: what `docker-machine create
  * --driver generic` did. Its host key is pinned, Docker installed and its API put behind TLS.
@@ -42,6 +51,7 @@ export class DockerHost extends pulumi.ComponentResource {
     // Checked before anything is created: a bad setting registers no machine.
     let engine: EngineConfig;
     try {
+      resolveConfig(DockerHostAddresses, args, "", `DockerHost ${name} args`);
       engine = resolveEngineConfig(args.engine);
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);

@@ -159,4 +159,20 @@ describe("Environment (Pulumi mocks)", () => {
     // Let the environment's registrations land before the next test counts its own.
     await new Promise((resolve) => setTimeout(resolve, 50));
   });
+
+  it("DockerHost refuses an address that is neither an IP address nor a DNS name", async () => {
+    const { DockerHost } = await import("../../components/engine/docker-host");
+    created.length = 0;
+    assert.throws(
+      () =>
+        new DockerHost("web", {
+          address: "web_1.example.com",
+          privateKey: "KEY",
+          ca: { certPem: "CA", keyPem: "KEY" },
+        }),
+      /invalid DockerHost web args:\n {2}- address = "web_1\.example\.com": must be an IP address \(IPv6 without brackets\) or a DNS name/,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!created.some((resource) => resource.type.endsWith(":SshHost")), "no host adopted");
+  });
 });
