@@ -1,13 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { resolveConfig } from "../../provision/config/errors";
+import { hostAddress } from "../../provision/config/fields";
 import { type EngineConfig, type EngineConfigInput, resolveEngineConfig } from "./config";
 import type { Machine } from "../machines/machine";
 import { SshMachines } from "../machines/ssh/ssh-machines";
 import { type CertificatePair, DockerEngine } from "./docker-engine";
 
 export interface DockerHostArgs {
-  /** Address the host is reached at over SSH. */
+  /**
+   * Address the host is reached at over SSH and by Docker clients: an IP address or a DNS name
+   * (the server certificate then carries it as a DNS SAN).
+   */
   address: string;
-  /** Address other hosts reach it at. @default address */
+  /** Address other hosts reach it at (an IP address where a swarm, etcd or registry uses it). @default address */
   privateAddress?: string;
   /** @default 22 */
   port?: number;
@@ -24,6 +30,12 @@ export interface DockerHostArgs {
   labels?: Record<string, string>;
 }
 
+/** The addresses as the ssh driver's hosts take them (an IP address or a DNS name). */
+const DockerHostAddresses = z.object({
+  address: hostAddress,
+  privateAddress: hostAddress.optional(),
+});
+
 /**
  * One host you already have, made a Docker host in one step: what `docker-machine create
  * --driver generic` did. Its host key is pinned, Docker installed and its API put behind TLS.
@@ -39,6 +51,7 @@ export class DockerHost extends pulumi.ComponentResource {
     // Checked before anything is created: a bad setting registers no machine.
     let engine: EngineConfig;
     try {
+      resolveConfig(DockerHostAddresses, args, "", `DockerHost ${name} args`);
       engine = resolveEngineConfig(args.engine);
     } catch (error) {
       throw new pulumi.ResourceError((error as Error).message, this);

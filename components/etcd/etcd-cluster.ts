@@ -19,7 +19,7 @@ import {
   renderEtcdUrl,
   selectEtcdMemberHosts,
 } from "./plan";
-import type { Machine } from "../machines/machine";
+import { type Machine, machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 import { type EtcdConfig, type EtcdConfigInput, resolveEtcdConfig } from "./config";
 
 export interface EtcdClusterArgs {
@@ -86,14 +86,15 @@ export class EtcdCluster extends pulumi.ComponentResource {
     this.memberNames = selected.map((machine) => machine.name);
     const logUrn = logUrnOf(this);
     const token = config.clusterToken ?? `dockfleet-${name}`;
-    const clientUrls = selected.map((machine) =>
-      machine.privateAddress.apply((address) => renderEtcdUrl(address, config.clientPort)),
+    const privateAddresses = selected.map((machine) => privateIpAddress(machine, "etcd"));
+    const clientUrls = privateAddresses.map((privateAddress) =>
+      privateAddress.apply((address) => renderEtcdUrl(address, config.clientPort)),
     );
     const bootstrap = new EtcdBootstrap(
       `${name}-bootstrap`,
       {
         token,
-        peers: pulumi.all(selected.map((machine) => machine.privateAddress)).apply((addresses) =>
+        peers: pulumi.all(privateAddresses).apply((addresses) =>
           addresses.map((address, index) => ({
             name: selected[index].name,
             peerUrl: renderEtcdUrl(address, config.peerPort),
@@ -118,10 +119,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
           kind: "server",
           usage: "server-and-client",
           commonName: machine.name,
-          ipAddresses: pulumi
-            .all([machine.privateAddress, machine.publicAddress])
-            .apply((addresses) => [...new Set(addresses)]),
-          dnsNames: [machine.name],
+          ...machineSubjectAltNames(machine),
           ca: args.ca,
           ...lifetime,
           host: machine.name,
@@ -152,7 +150,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
           logUrn,
           script: readScript(__dirname, "configure-etcd.sh"),
           name: machine.name,
-          privateAddress: machine.privateAddress,
+          privateAddress: privateAddresses[index],
           clientPort: config.clientPort,
           peerPort: config.peerPort,
           dataDir: config.dataDir,
@@ -239,13 +237,19 @@ export class EtcdCluster extends pulumi.ComponentResource {
     const files = this.dockerClients.get(machine.name);
     if (files === undefined) return undefined;
     return (engineVersion) =>
-      pulumi.all([this.endpoints, machine.privateAddress, files.id]).apply(([endpoints, address]) =>
-        renderDockerClusterStoreOptions({
-          host: machine.name,
-          engineVersion,
-          endpoints,
-          advertise: `${address}:${tlsPort}`,
-        }),
-      );
+      pulumi
+        .all([
+          this.endpoints,
+          privateIpAddress(machine, "Docker's cluster store (etcd.dockerClusterStore)"),
+          files.id,
+        ])
+        .apply(([endpoints, address]) =>
+          renderDockerClusterStoreOptions({
+            host: machine.name,
+            engineVersion,
+            endpoints,
+            advertise: `${address}:${tlsPort}`,
+          }),
+        );
   }
 }

@@ -90,10 +90,17 @@ export const LocalDriverConfig = z.strictObject({
 
 export const SshHostConfig = z.strictObject({
   name: hostName,
-  address: hostAddress.describe("Address the operator reaches the host at."),
+  address: hostAddress.describe(
+    "Address dockfleet and the operator reach the host at: an IP address or a DNS name (which " +
+      "must resolve where `pulumi up` runs; certificates carry it as a DNS SAN).",
+  ),
   privateAddress: hostAddress
     .optional()
-    .describe("Address other hosts reach it at (swarm, etcd); @default address"),
+    .describe(
+      "Address other hosts reach it at; an IP address on a host that runs the swarm, etcd or " +
+        "the registry, and on every host with etcd.dockerClusterStore (they listen on it or " +
+        "advertise it; see docs/drivers/ssh.md); @default address",
+    ),
   port: z.int().min(1).max(65535).default(22),
   user: z
     .string()

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { isIpAddress, splitSubjectAltNames } from "../../provision/pki/subject-alt-names";
 
 /**
  * What every driver yields per host. Nothing after the driver knows which driver made it
@@ -54,17 +55,51 @@ export function withStepSettings(machine: Machine, settings: StepSettings): Mach
 }
 
 /**
- * The names a server certificate on this machine must carry: both of its addresses, loopback, its
- * name and localhost, so that clients reach it by any of them with verification on.
+ * The names a server certificate on this machine must carry: both of its addresses (an address
+ * given by DNS name as a DNS SAN), loopback, its name and localhost, so that clients reach it by
+ * any of them with verification on.
  */
 export function machineSubjectAltNames(machine: Machine): {
   ipAddresses: pulumi.Output<string[]>;
-  dnsNames: string[];
+  dnsNames: pulumi.Output<string[]>;
 } {
+  const names = pulumi
+    .all([machine.publicAddress, machine.privateAddress])
+    .apply((addresses) =>
+      splitSubjectAltNames([...addresses, "127.0.0.1", machine.name, "localhost"]),
+    );
   return {
-    ipAddresses: pulumi
-      .all([machine.publicAddress, machine.privateAddress])
-      .apply((addresses) => [...new Set([...addresses, "127.0.0.1"])]),
-    dnsNames: [machine.name, "localhost"],
+    ipAddresses: names.apply((split) => split.ipAddresses),
+    dnsNames: names.apply((split) => split.dnsNames),
   };
+}
+
+/**
+ * Pure: `address`, the private address of machine `machineName`, for `service`, which listens on
+ * or advertises it and takes only an IP address there (the swarm's --advertise-addr, etcd's listen
+ * URLs, docker's --publish); throws naming the machine when it is a DNS name.
+ */
+export function requirePrivateIpAddress(
+  machineName: string,
+  service: string,
+  address: string,
+): string {
+  if (!isIpAddress(address)) {
+    throw new Error(
+      `${machineName}: ${service} needs the host's private address as an IP address, and it is ` +
+        `the DNS name ${JSON.stringify(address)}: give the machine its IP address as privateAddress`,
+    );
+  }
+  return address;
+}
+
+/**
+ * The machine's private address for `service` (requirePrivateIpAddress). The stack config refuses
+ * such hosts before anything is created (components/stack/checks.ts); this stops programs that
+ * compose the components themselves before the service's own resources are created.
+ */
+export function privateIpAddress(machine: Machine, service: string): pulumi.Output<string> {
+  return machine.privateAddress.apply((address) =>
+    requirePrivateIpAddress(machine.name, service, address),
+  );
 }

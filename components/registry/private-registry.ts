@@ -18,7 +18,7 @@ import {
   renderRegistryServiceDropIn,
 } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
-import { machineSubjectAltNames } from "../machines/machine";
+import { machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 import { type RegistryConfig, type RegistryConfigInput, resolveRegistryConfig } from "./config";
 
 export interface PrivateRegistryArgs {
@@ -148,6 +148,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     const password: pulumi.Output<string> = authentication ? anyPassword : pulumi.output("");
 
     const proxy = config.proxy;
+    const privateIp = privateIpAddress(machine, "the registry");
     const server = new RegistryServer(
       `${name}-server`,
       {
@@ -155,7 +156,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         connection: machine.ssh,
         logUrn: logUrnOf(this),
         script: readScript(__dirname, "ensure-registry.sh"),
-        env: machine.privateAddress.apply((listenAddress) =>
+        env: privateIp.apply((listenAddress) =>
           renderRegistryServerEnv({
             runAs: config.runAs,
             port: config.port,
@@ -166,7 +167,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             username: config.username,
           }),
         ),
-        configYml: machine.privateAddress.apply((listenAddress) =>
+        configYml: privateIp.apply((listenAddress) =>
           renderRegistryConfigYml({
             runAs: config.runAs,
             storagePath: config.storagePath,
@@ -190,7 +191,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     );
 
     this.url = pulumi
-      .all([machine.privateAddress, server.id])
+      .all([privateIp, server.id])
       .apply(([address]) => registryAddress(address, config.port));
     this.publicUrl = pulumi
       .all([machine.publicAddress, server.id])

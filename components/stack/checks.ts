@@ -1,5 +1,6 @@
 import type { ConfigIssue } from "../../provision/config/errors";
 import { cidrsOverlap } from "../../provision/config/fields";
+import { isIpAddress } from "../../provision/pki/subject-alt-names";
 import type { EtcdConfig } from "../etcd/config";
 import { etcdMemberIssues } from "../etcd/plan";
 import type { SshHostConfig } from "../machines/config";
@@ -71,12 +72,17 @@ function etcdHosts(names: string[], etcd: EtcdConfig): string[] {
   return typeof etcd.members === "number" ? names.slice(0, etcd.members) : etcd.members;
 }
 
+/** Pure: the host that runs the registry, when it is on. */
+function registryHost(names: string[], config: StackConfig): string | undefined {
+  return config.registry.enabled ? (config.registry.host ?? names[0]) : undefined;
+}
+
 /** Pure: every port each host of the config serves, in a fixed order of services. */
 function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
   const names = plannedHostNames(config);
   const swarm = swarmNodes(names, config);
   const etcd = etcdHosts(names, config.etcd);
-  const registryHost = config.registry.enabled ? (config.registry.host ?? names[0]) : undefined;
+  const registry = registryHost(names, config);
   const apps = config.apps.enabled && swarm.length > 0 ? config.apps : undefined;
   return new Map(
     names.map((name, index): [string, PortUse[]] => {
@@ -112,7 +118,7 @@ function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
           { port: config.etcd.peerPort, path: ["etcd", "peerPort"], what: "etcd.peerPort" },
         );
       }
-      if (registryHost === name) {
+      if (registry === name) {
         uses.push({
           port: config.registry.port,
           path: ["registry", "port"],
@@ -229,4 +235,62 @@ export function sshHostIssues(sshHosts: readonly SshHostConfig[]): ConfigIssue[]
     }
   });
   return issues;
+}
+
+/**
+ * Pure: the services on each host that listen on or advertise its private address, which must
+ * then be an IP address: the swarm (docker swarm's --advertise-addr takes an IP or an interface),
+ * etcd (its listen URLs take IPs only), the registry (docker's --publish takes an IP) and, with
+ * etcd.dockerClusterStore, every engine (cluster-advertise takes an IP or an interface).
+ */
+function servicesOnPrivateAddress(config: StackConfig): Map<string, string[]> {
+  const names = plannedHostNames(config);
+  const swarm = swarmNodes(names, config);
+  const etcd = etcdHosts(names, config.etcd);
+  const registry = registryHost(names, config);
+  const clusterStore = config.etcd.enabled && config.etcd.dockerClusterStore;
+  return new Map(
+    names.map((name): [string, string[]] => [
+      name,
+      [
+        swarm.includes(name) ? "the swarm" : undefined,
+        etcd.includes(name) ? "etcd" : undefined,
+        registry === name ? "the registry" : undefined,
+        clusterStore ? "Docker's cluster store (etcd.dockerClusterStore)" : undefined,
+      ].filter((service) => service !== undefined),
+    ]),
+  );
+}
+
+/**
+ * An ssh host's private address given by DNS name where a service binds to or advertises it.
+ * Refused rather than resolved on the host: the address the swarm and etcd keep would then be one
+ * that no config and no preview shows, and a later change of the name's address would go unseen.
+ * The public address may stay a name (certificates carry it as a DNS SAN).
+ */
+export function sshPrivateAddressIssues(config: StackConfig): ConfigIssue[] {
+  if (config.driver !== "ssh") return [];
+  const servicesByHost = servicesOnPrivateAddress(config);
+  return config.sshHosts.flatMap((host, index): ConfigIssue[] => {
+    const using = servicesByHost.get(host.name) ?? [];
+    const privateAddress = host.privateAddress ?? host.address;
+    if (using.length === 0 || isIpAddress(privateAddress)) return [];
+    const services =
+      using.length === 1 ? using[0] : `${using.slice(0, -1).join(", ")} and ${using.at(-1)}`;
+    const verbs = using.length === 1 ? "listens on or advertises" : "listen on or advertise";
+    return [
+      host.privateAddress === undefined
+        ? {
+            path: ["sshHosts", index, "address"],
+            message:
+              "is a DNS name and, with no privateAddress, the private address too, which " +
+              `${services} on ${host.name} ${verbs}, so it must be an IP address: ` +
+              `set sshHosts[${index}].privateAddress to the host's IP address (address may stay a name)`,
+          }
+        : {
+            path: ["sshHosts", index, "privateAddress"],
+            message: `must be an IP address, not a DNS name, e.g. "10.0.0.5": ${services} on ${host.name} ${verbs} it`,
+          },
+    ];
+  });
 }

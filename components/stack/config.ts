@@ -26,6 +26,7 @@ import {
   plannedHostNames,
   portCollisionIssues,
   sshHostIssues,
+  sshPrivateAddressIssues,
   swarmNetworkIssues,
 } from "./checks";
 
@@ -139,6 +140,7 @@ export const StackConfigSchema = z
       ...portCollisionIssues(config),
       ...swarmNetworkIssues(config),
       ...sshHostIssues(config.sshHosts),
+      ...sshPrivateAddressIssues(config),
     ];
     // A section its own schema refused is not checked again across keys: one error a mistake.
     const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));

@@ -6,7 +6,7 @@ import { SwarmNetwork } from "./resources/swarm-network";
 import { SwarmNode } from "./resources/swarm-node";
 import { planSwarm, type SwarmPlan, type SwarmRole } from "./plan";
 import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
-import type { Machine } from "../machines/machine";
+import { type Machine, privateIpAddress } from "../machines/machine";
 import {
   resolveSwarmConfig,
   type SwarmAvailability,
@@ -97,19 +97,20 @@ export class SwarmCluster extends pulumi.ComponentResource {
     this.manager = initEngine.machine;
     this.managerEngine = initEngine;
     const logUrn = logUrnOf(this);
+    const managerIp = privateIpAddress(this.manager, "the swarm");
     const init = new SwarmInit(
       `${name}-init`,
       {
         host: this.manager.name,
         connection: this.manager.ssh,
         logUrn,
-        advertiseAddress: this.manager.privateAddress,
+        advertiseAddress: managerIp,
         port: plan.port,
       },
       { parent: this, dependsOn: [initEngine] },
     );
     this.clusterId = init.clusterId;
-    this.managerAddress = pulumi.interpolate`${this.manager.privateAddress}:${plan.port}`;
+    this.managerAddress = pulumi.interpolate`${managerIp}:${plan.port}`;
     this.workerJoinToken = pulumi.secret(init.workerToken);
     this.managerJoinToken = pulumi.secret(init.managerToken);
 
@@ -122,7 +123,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
           host: node.name,
           connection: engine.machine.ssh,
           logUrn,
-          advertiseAddress: engine.machine.privateAddress,
+          advertiseAddress: privateIpAddress(engine.machine, "the swarm"),
           port: plan.port,
           role: node.role,
           availability: node.availability,

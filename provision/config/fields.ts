@@ -1,5 +1,6 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { isDnsName, isIpAddress } from "../pki/subject-alt-names";
 
 /**
  * Field schemas that several components' stack config uses (components/<component>/config.ts), so
@@ -172,10 +173,12 @@ export function hostDataPath(example: string) {
 }
 
 /**
- * An address a host is reached at: an IP address or a DNS name. Whitespace, newlines or a leading
- * "-" would end up in ssh's and Docker's arguments and in certificates, so they are refused.
+ * An address a host is reached at: an IP address or a DNS name, as certificates name it (an IPv6
+ * address without brackets). Whitespace, newlines or a leading "-" would end up in ssh's and
+ * Docker's arguments, and a name a certificate cannot carry would fail only once the host is
+ * adopted, so anything else is refused here.
  */
-export const hostAddress = z.string().regex(/^[A-Za-z0-9_.:[\]][A-Za-z0-9_.:[\]-]{0,252}$/, {
+export const hostAddress = z.string().refine((value) => isIpAddress(value) || isDnsName(value), {
   message:
-    'must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+    'must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
 });

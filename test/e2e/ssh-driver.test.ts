@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import * as fs from "node:fs";
 import * as https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
@@ -32,7 +34,9 @@ import {
  * its API protected with TLS, what was on the host survives, and `destroy` undoes dockfleet's
  * configuration without touching the host itself. The host already runs Docker with a daemon.json
  * of the operator's: a key that clashes with dockfleet's is refused before anything changes, the
- * others are kept, and `destroy` puts the operator's file back.
+ * others are kept, and `destroy` puts the operator's file back. The stack names the host by a DNS
+ * name (resolved through this machine's /etc/hosts), as an operator's server usually is: the
+ * Docker API's certificate carries it as a DNS SAN.
  */
 
 const STACK = `e2essh${process.pid}`;
@@ -58,6 +62,9 @@ function dockerApiAnswer(
 }
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
+/** The host's DNS name, unique to this run: what the stack gives as its address. */
+const HOST_NAME = `${EXISTING}.${STACK}.test`;
+const HOSTS_LINE = `${ADDRESS} ${HOST_NAME}`;
 const DATA_ROOT = "/var/lib/docker/operator-root";
 /** The operator's own daemon.json once the clashing registry-mirrors key is taken out. */
 const OPERATOR_DAEMON_JSON = `{"data-root": "${DATA_ROOT}", "default-address-pools": [{"base": "10.123.0.0/16", "size": 24}]}\n`;
@@ -69,6 +76,9 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
 
   before(async () => {
     const image = requireHostImage();
+    // The name must resolve where dockfleet and the test connect from: this machine. dockfleet
+    // never resolves it on the host itself.
+    fs.appendFileSync("/etc/hosts", `${HOSTS_LINE}\n`);
     await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
     await startHostContainer({ stack: STACK, name: EXISTING, image, ipv4Address: ADDRESS });
     await waitFor(
@@ -94,15 +104,20 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
         ),
       },
     );
-    writeStackConfig(STACK, { driver: "ssh", sshHosts: [{ name: EXISTING, address: ADDRESS }] });
+    writeStackConfig(STACK, { driver: "ssh", sshHosts: [{ name: EXISTING, address: HOST_NAME }] });
     stack = await openStack(STACK);
     await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
   });
 
   after(async () => {
-    await removeStackCompletely(stack, STACK);
-    // Again, not caught this time: a failure to clean up the hand-made host fails the run.
-    await removeByLabel(STACK);
+    try {
+      await removeStackCompletely(stack, STACK);
+      // Again, not caught this time: a failure to clean up the hand-made host fails the run.
+      await removeByLabel(STACK);
+    } finally {
+      const lines = fs.readFileSync("/etc/hosts", "utf8").split("\n");
+      fs.writeFileSync("/etc/hosts", lines.filter((line) => line !== HOSTS_LINE).join("\n"));
+    }
   });
 
   it("refuses the operator's daemon.json where it clashes with dockfleet's, before changing it", async () => {
@@ -134,7 +149,20 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
       driver: string;
     }[];
     assert.equal(host.driver, "ssh");
-    assert.equal(host.dockerHost, `tcp://${ADDRESS}:2376`);
+    assert.equal(host.dockerHost, `tcp://${HOST_NAME}:2376`);
+    // By name, with verification on: the server certificate carries the name as a DNS SAN.
+    const tls = result.outputs.dockerTls.value as {
+      caPem: string;
+      certPem: string;
+      keyPem: string;
+    };
+    assert.equal(await dockerApiAnswer(host.dockerHost, tls), "answered 200");
+    const serverCert = new X509Certificate(
+      await dockerExec(names.container, "cat /etc/docker/tls/cert.pem"),
+    );
+    assert.equal(serverCert.checkHost(HOST_NAME), HOST_NAME);
+    // The stack gave only the name: the address it resolves to is no SAN of dockfleet's making.
+    assert.equal(serverCert.checkIP(ADDRESS), undefined);
     const state = JSON.stringify(await stack.exportStack());
     const hostKey = (await dockerExec(names.container, "cat /etc/ssh/ssh_host_ed25519_key.pub"))
       .trim()
@@ -174,7 +202,7 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
     );
     writeStackConfig(STACK, {
       driver: "ssh",
-      sshHosts: [{ name: EXISTING, address: ADDRESS, port: 2222 }],
+      sshHosts: [{ name: EXISTING, address: HOST_NAME, port: 2222 }],
     });
     await stack.setConfig("dockfleet:sshPrivateKey", { value: key.privateKey, secret: true });
 

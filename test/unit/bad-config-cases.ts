@@ -894,7 +894,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "format",
     config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "10.0.0.1 10.0.0.2" }] },
     errors: [
-      'dockfleet:sshHosts[0].address = "10.0.0.1 10.0.0.2": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+      'dockfleet:sshHosts[0].address = "10.0.0.1 10.0.0.2": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
     ],
   },
   {
@@ -902,7 +902,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "format",
     config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "10.0.0.1\nProxyCommand sh" }] },
     errors: [
-      'dockfleet:sshHosts[0].address = "10.0.0.1\\nProxyCommand sh": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+      'dockfleet:sshHosts[0].address = "10.0.0.1\\nProxyCommand sh": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
     ],
   },
   {
@@ -910,7 +910,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     kind: "format",
     config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "-oProxyCommand=sh" }] },
     errors: [
-      'dockfleet:sshHosts[0].address = "-oProxyCommand=sh": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+      'dockfleet:sshHosts[0].address = "-oProxyCommand=sh": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
     ],
   },
   {
@@ -921,7 +921,7 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
       sshHosts: [{ name: "web-1", address: "10.0.0.1", privateAddress: "10.0.0.1\t" }],
     },
     errors: [
-      'dockfleet:sshHosts[0].privateAddress = "10.0.0.1\\t": must be an IP address or a DNS name, without spaces or newlines, e.g. "10.0.0.5" or "web-1.example.com"',
+      'dockfleet:sshHosts[0].privateAddress = "10.0.0.1\\t": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
     ],
   },
   {
@@ -1145,6 +1145,78 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
     errors: [
       'dockfleet:etcd.sha256.x86_64: unknown key (check the spelling; see README "Stack config")',
       `dockfleet:etcd.sha256 = {"x86_64":"${ETCD_SHA256_EXAMPLE}"}: is required for etcd.version "3.5.17" with source "tarball": dockfleet pins no published checksum for this release and never installs an unverified download; give the SHA-256 of etcd-v3.5.17-linux-<arch>.tar.gz from the release's SHA256SUMS, e.g. {"amd64": "<64 hex digits>"}`,
+    ],
+  },
+  {
+    title: "an IPv6 ssh address in brackets",
+    kind: "format",
+    config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "[2001:db8::1]" }] },
+    errors: [
+      'dockfleet:sshHosts[0].address = "[2001:db8::1]": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "an ssh address with an underscore (no certificate can name it)",
+    kind: "format",
+    config: { driver: "ssh", sshHosts: [{ name: "web-1", address: "web_1.example.com" }] },
+    errors: [
+      'dockfleet:sshHosts[0].address = "web_1.example.com": must be an IP address (IPv6 without brackets) or a DNS name (letters, digits, "-" and "."), e.g. "10.0.0.5" or "web-1.example.com"',
+    ],
+  },
+  {
+    title: "a swarm on an ssh host given by DNS name only",
+    kind: "conflict",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "web-1.example.com" }],
+      swarm: { enabled: true },
+    },
+    errors: [
+      'dockfleet:sshHosts[0].address = "web-1.example.com": is a DNS name and, with no privateAddress, the private address too, which the swarm on web-1 listens on or advertises, so it must be an IP address: set sshHosts[0].privateAddress to the host\'s IP address (address may stay a name)',
+    ],
+    preview: true,
+  },
+  {
+    title: "an etcd member at a private address given by DNS name",
+    kind: "conflict",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "web-1.example.com", privateAddress: "10.0.0.1" },
+        { name: "web-2", address: "web-2.example.com", privateAddress: "web-2.internal" },
+      ],
+      etcd: { enabled: true, members: 2 },
+    },
+    errors: [
+      'dockfleet:sshHosts[1].privateAddress = "web-2.internal": must be an IP address, not a DNS name, e.g. "10.0.0.5": etcd on web-2 listens on or advertises it',
+    ],
+  },
+  {
+    title: "the registry and the swarm on a host whose private address is a DNS name",
+    kind: "conflict",
+    config: {
+      driver: "ssh",
+      sshHosts: [{ name: "web-1", address: "10.0.0.1", privateAddress: "web-1.internal" }],
+      swarm: { enabled: true },
+      registry: { enabled: true },
+    },
+    errors: [
+      'dockfleet:sshHosts[0].privateAddress = "web-1.internal": must be an IP address, not a DNS name, e.g. "10.0.0.5": the swarm and the registry on web-1 listen on or advertise it',
+    ],
+  },
+  {
+    title: "Docker's cluster store on a host that runs no etcd member, given by DNS name only",
+    kind: "conflict",
+    config: {
+      driver: "ssh",
+      sshHosts: [
+        { name: "web-1", address: "10.0.0.1" },
+        { name: "web-2", address: "web-2.example.com" },
+      ],
+      etcd: { enabled: true, members: ["web-1"], dockerClusterStore: true },
+    },
+    errors: [
+      "dockfleet:sshHosts[1].address = \"web-2.example.com\": is a DNS name and, with no privateAddress, the private address too, which Docker's cluster store (etcd.dockerClusterStore) on web-2 listens on or advertises, so it must be an IP address: set sshHosts[1].privateAddress to the host's IP address (address may stay a name)",
     ],
   },
 ];

@@ -140,6 +140,30 @@ describe("Environment (Pulumi mocks)", () => {
     }
   });
 
+  it("ssh driver: an address given by DNS name is a DNS SAN of the server certificate", async () => {
+    const environment = await newEnvironment({
+      driver: "ssh",
+      sshHosts: [
+        {
+          name: "web",
+          address: "web.example.com",
+          privateAddress: "10.0.0.5",
+          port: 22,
+          user: "root",
+          labels: {},
+        },
+      ],
+    });
+    assert.equal(await valueOf(environment.engines[0].dockerHost), "tcp://web.example.com:2376");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const server = created.find(
+      (resource) => resource.type.endsWith(":Certificate") && resource.inputs.kind === "server",
+    );
+    assert.ok(server, "a server certificate is created");
+    assert.deepEqual(server.inputs.ipAddresses, ["10.0.0.5", "127.0.0.1"]);
+    assert.deepEqual(server.inputs.dnsNames, ["web.example.com", "web", "localhost"]);
+  });
+
   it("gives every certificate the certificates settings and its host; the CA none", async () => {
     const { resolveCertificatesConfig } = await import("../../provision/pki/config");
     await newEnvironment({
@@ -172,5 +196,21 @@ describe("Environment (Pulumi mocks)", () => {
     );
     // Let the environment's registrations land before the next test counts its own.
     await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
+  it("DockerHost refuses an address that is neither an IP address nor a DNS name", async () => {
+    const { DockerHost } = await import("../../components/engine/docker-host");
+    created.length = 0;
+    assert.throws(
+      () =>
+        new DockerHost("web", {
+          address: "web_1.example.com",
+          privateKey: "KEY",
+          ca: { certPem: "CA", keyPem: "KEY" },
+        }),
+      /invalid DockerHost web args:\n {2}- address = "web_1\.example\.com": must be an IP address \(IPv6 without brackets\) or a DNS name/,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!created.some((resource) => resource.type.endsWith(":SshHost")), "no host adopted");
   });
 });
