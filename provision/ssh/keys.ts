@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 
 /** A fresh key pair in the formats OpenSSH and ssh2 read. */
 export interface SshKeyPair {
@@ -8,18 +8,31 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
+/** DER of an ed25519 PKCS#8 private key before its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+/** DER of an ed25519 SubjectPublicKeyInfo before its 32-byte key (RFC 8410). */
+const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
 /**
  * Generates an ed25519 key pair; comment ends the public key line (e.g. "dockfleet@stack").
  * Encoded here rather than by ssh2's utils.generateKeyPairSync, which drops a leading zero byte
- * of the public key (about one key in 256 comes out malformed).
+ * of the public key (about one key in 256 comes out malformed). The key is made from a random
+ * seed, not with generateKeyPairSync: Node 20 can deadlock when a key-generation job is collected
+ * while a key is exported as JWK (a test making 2,000 keys hung with its main thread in
+ * ~KeyGenJob under ExportJWK).
  */
 export function generateSshKeyPair(comment: string): SshKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const rawPublic = Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url");
-  const seed = Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
-  if (rawPublic.length !== 32 || seed.length !== 32) {
-    throw new Error("node:crypto returned an ed25519 key of unexpected size");
+  const seed = randomBytes(32);
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+  if (spki.length !== 44 || !spki.subarray(0, 12).equals(SPKI_ED25519_PREFIX)) {
+    throw new Error("node:crypto returned an ed25519 public key of unexpected form");
   }
+  const rawPublic = spki.subarray(12);
   const publicBlob = Buffer.concat([sshString("ssh-ed25519"), sshString(rawPublic)]);
   const line = `ssh-ed25519 ${publicBlob.toString("base64")}`;
   return {
