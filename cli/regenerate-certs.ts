@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { CliError } from "./cli-error";
+import { packageRoot } from "./package-root";
 import { defaultStackName, defaultWorkDir, selectNamedStack } from "./stack-outputs";
 
 /** A resource of a state export, as far as this command reads it. */
@@ -76,7 +77,7 @@ export function registerRegenerateCertsCommand(program: Command): void {
       process.stderr.write(
         `dockfleet: issuing ${urns.length} certificate(s) again:\n${urns.map((urn) => `  ${urn}\n`).join("")}`,
       );
-      const up = path.resolve(__dirname, "..", "bin", "up");
+      const up = path.join(packageRoot(), "bin", "up");
       const code = await new Promise<number>((resolve, reject) => {
         spawn("bash", [up, ...regenerateArgs(options.stack, urns)], { stdio: "inherit" })
           .on("error", reject)

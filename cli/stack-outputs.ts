@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import {
   type HostOutput,
@@ -8,13 +7,14 @@ import {
   StackOutputsError,
 } from "../components/stack/outputs";
 import { CliError } from "./cli-error";
+import { packageRoot } from "./package-root";
 
 /** A stack's outputs (their one declaration: components/stack/outputs.ts) and the stack's name. */
 export type NamedStackOutputs = StackOutputs & { stack: string };
 
 /** Where the CLI finds the Pulumi project: DOCKFLEET_WORK_DIR, or the checkout it runs from. */
 export function defaultWorkDir(): string {
-  return process.env.DOCKFLEET_WORK_DIR ?? path.resolve(__dirname, "..");
+  return process.env.DOCKFLEET_WORK_DIR ?? packageRoot();
 }
 
 /** The stack to read when -s is not given: DOCKFLEET_STACK, else "local" (as bin/up). */
