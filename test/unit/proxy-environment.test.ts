@@ -13,9 +13,7 @@ import {
 } from "../../components/engine/plan";
 import { resolveStackConfig } from "../../components/stack/config";
 import { runRemoteStep } from "../../provision/dynamic/remote-step";
-import type { SshClient } from "../../provision/ssh/client";
-import { useFakeSshClients } from "../../provision/ssh/pool";
-import type { ExecOptions } from "../../provision/ssh/types";
+import { FakeCommander, installFakeHosts } from "../helpers/fake-ssh";
 
 describe("dockfleet:proxy", () => {
   it("takes a proxy with credentials, https defaulting to http", () => {
@@ -125,45 +123,28 @@ describe("dockerd behind the proxy", () => {
 
 describe("every remote step behind the proxy", () => {
   it("runs each command with the host's proxy variables, under the command's own", async () => {
-    const seen: (Record<string, string> | undefined)[] = [];
-    const client: SshClient = {
-      target: "root@10.0.0.1:22",
-      hostKey: "ssh-ed25519 AAAA",
-      closed: new Promise<void>(() => undefined),
-      isConnected: true,
-      async exec(_command: string, opts: ExecOptions = {}) {
-        seen.push(opts.env);
-        return { stdout: "", stderr: "", code: 0, signal: null };
-      },
-      async execOrThrow(command: string, opts?: ExecOptions) {
-        return this.exec(command, opts);
-      },
-      putContent: async () => undefined,
-      getContent: async () => undefined,
-      close: async () => undefined,
-    };
-    const restore = useFakeSshClients({ "10.0.0.1:22": client });
+    const host = new FakeCommander("10.0.0.1:22").on(/./, {});
+    const restore = installFakeHosts(host);
     const connection = { host: "10.0.0.1", port: 22, privateKey: "fake" };
+    const proxyEnvironment = { http_proxy: "http://p:3128", NO_PROXY: "localhost" };
     try {
-      const proxyEnvironment = { http_proxy: "http://p:3128", NO_PROXY: "localhost" };
       await runRemoteStep(
         { host: "host-1", logUrn: "", connection: { ...connection, proxyEnvironment } },
         "install docker",
-        async (host) => {
-          await host.exec("apt-get update");
-          await host.exec("curl", { env: { NO_PROXY: "own", A: "1" } });
+        async (client) => {
+          await client.exec("apt-get update");
+          await client.exec("curl", { env: { NO_PROXY: "own", A: "1" } });
         },
       );
-      await runRemoteStep({ host: "host-1", logUrn: "", connection }, "plain", (host) =>
-        host.exec("true"),
+      await runRemoteStep({ host: "host-1", logUrn: "", connection }, "plain", (client) =>
+        client.exec("true"),
       );
-      assert.deepEqual(seen, [
-        proxyEnvironment,
-        { http_proxy: "http://p:3128", NO_PROXY: "own", A: "1" },
-        undefined,
-      ]);
     } finally {
       restore();
     }
+    assert.deepEqual(
+      host.commands.map((command) => command.env),
+      [proxyEnvironment, { http_proxy: "http://p:3128", NO_PROXY: "own", A: "1" }, {}],
+    );
   });
 });
