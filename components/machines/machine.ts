@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { isIpAddress, splitSubjectAltNames } from "../../provision/pki/subject-alt-names";
+import { isIpAddress } from "../../provision/config/addresses";
+import { splitSubjectAltNames } from "../../provision/pki/subject-alt-names";
 
 /**
  * What every driver yields per host. Nothing after the driver knows which driver made it

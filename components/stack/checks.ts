@@ -1,6 +1,6 @@
 import type { ConfigIssue } from "../../provision/config/errors";
 import { cidrsOverlap } from "../../provision/config/fields";
-import { isIpAddress } from "../../provision/pki/subject-alt-names";
+import { isIpAddress } from "../../provision/config/addresses";
 import type { EtcdConfig } from "../etcd/config";
 import { etcdMemberIssues } from "../etcd/plan";
 import type { SshHostConfig } from "../machines/config";

@@ -1,6 +1,6 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { isDnsName, isIpAddress } from "../pki/subject-alt-names";
+import { isDnsName, isIpAddress } from "./addresses";
 
 /**
  * Field schemas that several components' stack config uses (components/<component>/config.ts), so

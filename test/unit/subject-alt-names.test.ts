@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  isDnsName,
-  isIpAddress,
-  splitSubjectAltNames,
-} from "../../provision/pki/subject-alt-names";
+import { isDnsName, isIpAddress } from "../../provision/config/addresses";
+import { splitSubjectAltNames } from "../../provision/pki/subject-alt-names";
 import { resolveStackConfig } from "../../components/stack/config";
 import { requirePrivateIpAddress } from "../../components/machines/machine";
 import { sshPrivateAddressIssues } from "../../components/stack/checks";
