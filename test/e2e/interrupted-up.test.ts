@@ -4,10 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Stack } from "@pulumi/pulumi/automation";
+import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { localResourceNames } from "../../components/machines/local/run-args";
 import { pendingOperations } from "../../components/stack/pending-operations";
-import { dockerExec, runCommand, waitFor } from "../helpers/docker";
+import { docker, dockerExec, runCommand, waitFor } from "../helpers/docker";
 import {
   assertNothingChanged,
   openStack,
@@ -18,16 +18,25 @@ import {
 
 /**
  * Time bounds and interrupted `up`s, on one real local host: the Docker install past a short
- * configured bound fails naming host, step and what it waited for, with nothing of it left
- * running; `bin/up` killed with SIGKILL (the whole process tree, as a cancelled CI job) and then
- * interrupted with SIGINT (Ctrl-C) during "install docker"; the next `bin/up` converges: Docker
- * answers over TLS with the client certificate and a further `up` changes nothing.
+ * configured bound (waiting for the package manager's lock, which another process holds) fails
+ * naming host, step and what it waited for, with nothing of it left running; `bin/up` killed
+ * with SIGKILL (the whole process tree, as a cancelled CI job) and then interrupted with SIGINT
+ * (Ctrl-C) during "install docker"; the next `bin/up` converges: Docker answers over TLS with the
+ * client certificate and a further `up` changes nothing.
  */
 
 const STACK = `bounds${process.pid}`;
 const SUBNET = "172.30.90.0/24";
 const CONFIG = { hosts: 1, local: { subnet: SUBNET } };
 const container = localResourceNames(STACK, "host-1").container;
+
+/**
+ * Perl that takes dpkg's frontend lock the way apt does (an fcntl write lock; struct flock on
+ * x86-64) and keeps it for a minute: another install in progress, to apt.
+ */
+const HOLD_DPKG_LOCK =
+  'open(my $f, ">>", "/var/lib/dpkg/lock-frontend") or die $!; ' +
+  'fcntl($f, F_SETLKW, pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0)) or die $!; sleep 60';
 
 /** A running `bash bin/up STACK`, in a process group of its own (as a terminal's job). */
 interface UpRun {
@@ -122,6 +131,14 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
   });
 
   it("the Docker install past a 5 s bound fails naming host, step and what it waited for", async (t) => {
+    // An install alone may finish within 5 s on a quiet machine. So, as when unattended-upgrades
+    // runs: the host exists (this up stops before the install), another process holds the
+    // package manager's lock, and the install waits for it past its bound.
+    const { envVars } = stack!.workspace as LocalWorkspace;
+    envVars.DOCKFLEET_FAIL_STEP = "host-1:install docker";
+    await assert.rejects(stack!.up(), /injected failure/);
+    delete envVars.DOCKFLEET_FAIL_STEP;
+    await docker(["exec", "--detach", container, "perl", "-MFcntl", "-e", HOLD_DPKG_LOCK]);
     let output = "";
     await assert.rejects(stack!.up({ onOutput: (line) => (output += line) }), (error: Error) => {
       const said = `${error.message}\n${output}`;
@@ -142,6 +159,7 @@ describe("time bounds and interrupted ups", { timeout: 20 * 60_000 }, () => {
       "pgrep -af '^apt-ge[t] |^/usr/bin/dpk[g] ' || true",
     );
     assert.equal(running.trim(), "", `still running on host-1:\n${running}`);
+    await dockerExec(container, "pkill -f 'dpkg/lock-fronten[d]' || true");
   });
 
   it("bin/up killed with SIGKILL during the install: the next bin/up clears what it left", async () => {
