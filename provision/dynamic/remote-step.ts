@@ -124,8 +124,10 @@ function boundedClient(
   },
 ): SshClient {
   const { deadline, activity, timedOut, environment } = bounds;
+  // Only lines from before the bound: what the kill makes a command print ("Terminated") would
+  // hide what it was doing.
   const noteLine = (line: string) => {
-    if (line.trim() !== "") activity.lastOutputLine = line.trim();
+    if (line.trim() !== "" && Date.now() < deadline) activity.lastOutputLine = line.trim();
   };
   const bounded = async <R>(
     waitingFor: string,

@@ -40,6 +40,8 @@ function fakeHost(hang: RegExp) {
       opts.onStderr?.("install-docker: running: apt-get install --no-install-recommends docker.io");
       opts.onStderr?.("Setting up docker.io (20.10.24+dfsg1-1+b3) ...");
       await sleep(opts.timeoutMs ?? 60_000);
+      // What bash prints of a command the timeout's SIGTERM ended: not what it was doing.
+      opts.onStderr?.("Terminated");
       const details = { command, envNames: [], stdout: "", stderr: "" };
       throw new SshCommandTimeoutError(this.target, details, opts.timeoutMs ?? 0, RUNNING);
     },
