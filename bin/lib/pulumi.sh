@@ -13,6 +13,10 @@
 #      kept outside the checkout so fresh clones reuse it. Each binary is rebuilt when the files
 #      it is built from change (a hash of them is stored beside it).
 #
+# `ensure_pulumi_yaml` (after ensure_pulumi) adds the Pulumi YAML language host,
+# pulumi-language-yaml, built from tools/pulumi-yaml into the same folder: for Pulumi YAML programs
+# that use dockfleet's component package (provider/). Only what needs it calls it.
+#
 # Environment:
 #   DOCKFLEET_PULUMI_INSTALLER=0  never try the official installer (default: try if reachable)
 #   DOCKFLEET_PULUMI_CACHE_DIR     override the cache directory
@@ -29,7 +33,13 @@ _dockfleet_pulumi_pinned_version() {
   awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$1/go.mod"
 }
 
-# Prints a hash of the named files or directories under tools/pulumi (paths relative to it).
+# Prints the folder ensure_pulumi builds into, for the pinned VERSION.
+_dockfleet_pulumi_bin_dir() {
+  local version="$1"
+  printf '%s/bin\n' "${DOCKFLEET_PULUMI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/dockfleet/pulumi-${version}}"
+}
+
+# Prints a hash of the named files or directories under TOOLS_DIR (paths relative to it).
 _dockfleet_pulumi_hash() {
   local tools_dir="$1"
   shift
@@ -107,8 +117,8 @@ ensure_pulumi() {
     _dockfleet_pulumi_log "error: no github.com/pulumi/pulumi/pkg/v3 version in ${tools_dir}/go.mod; restore that file from git"
     return 1
   fi
-  cache_dir="${DOCKFLEET_PULUMI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/dockfleet/pulumi-${version}}"
-  bin_dir="${cache_dir}/bin"
+  bin_dir="$(_dockfleet_pulumi_bin_dir "${version}")"
+  cache_dir="$(dirname "${bin_dir}")"
 
   # 1. Our own build, when both binaries match the current sources (the usual case, no Go needed).
   if [[ -x "${bin_dir}/pulumi" && -x "${bin_dir}/pulumi-language-nodejs" && -x "${bin_dir}/pulumi-resource-pulumi-nodejs" ]]; then
@@ -156,6 +166,42 @@ ensure_pulumi() {
   fi
   _dockfleet_pulumi_use "${bin_dir}" "${version}"
   _dockfleet_pulumi_log "Pulumi CLI ${version} ready in ${bin_dir}"
+}
+
+# ensure_pulumi_yaml: put pulumi-language-yaml (github.com/pulumi/pulumi-yaml, at the version
+# tools/pulumi-yaml/go.mod pins) beside the Pulumi CLI that ensure_pulumi chose, building it from
+# the Go module proxy when missing or built from other sources (a hash of them is stored beside it).
+# The real one comes with the official CLI: a CLI that has it beside itself is left alone.
+ensure_pulumi_yaml() {
+  local repo_root tools_dir version pulumi_cli bin_dir key
+  repo_root="${DOCKFLEET_ROOT:-$(cd "${_DOCKFLEET_PULUMI_LIB_DIR}/../.." && pwd)}"
+  tools_dir="${repo_root}/tools/pulumi-yaml"
+  if ! pulumi_cli="$(command -v pulumi)"; then
+    _dockfleet_pulumi_log "error: ensure_pulumi_yaml needs the Pulumi CLI on PATH: run ensure_pulumi first"
+    return 1
+  fi
+  bin_dir="$(dirname "${pulumi_cli}")"
+  [[ -x "${bin_dir}/pulumi-language-yaml" && ! -f "${bin_dir}/.pulumi-language-yaml.key" ]] && return 0
+  version="$(awk '$1 == "require" && $2 == "github.com/pulumi/pulumi-yaml" { print $3; exit }' "${tools_dir}/go.mod")"
+  key="${version}-$(_dockfleet_pulumi_hash "${tools_dir}" go.mod go.sum tools.go)"
+  [[ "$(cat "${bin_dir}/.pulumi-language-yaml.key" 2>/dev/null)" == "${key}" ]] && return 0
+  if ! command -v go >/dev/null; then
+    _dockfleet_pulumi_log "error: pulumi-language-yaml is not beside ${bin_dir}/pulumi and Go is not installed to build it"
+    return 1
+  fi
+  if ! (
+    flock 9
+    [[ "$(cat "${bin_dir}/.pulumi-language-yaml.key" 2>/dev/null)" == "${key}" ]] && exit 0
+    _dockfleet_pulumi_log "building pulumi-language-yaml ${version} from the Go module proxy (first time only)"
+    (cd "${tools_dir}" && go build -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=${version}" \
+      -o "${bin_dir}/.pulumi-language-yaml.tmp" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml) &&
+      mv -f "${bin_dir}/.pulumi-language-yaml.tmp" "${bin_dir}/pulumi-language-yaml" &&
+      printf '%s\n' "${key}" >"${bin_dir}/.pulumi-language-yaml.key"
+  ) 9>"${bin_dir}/.pulumi-language-yaml.lock"; then
+    _dockfleet_pulumi_log "error: building pulumi-language-yaml in ${tools_dir} failed (see the go output above)"
+    return 1
+  fi
 }
 
 # The quick test before a slow `pulumi stack export`: fails when the local file backend holds no

@@ -22,13 +22,28 @@ export function providerModuleText(moduleFile: string, exportName: string): stri
   const key = `${moduleFile}#${exportName}`;
   let text = texts.get(key);
   if (text === undefined) {
-    text = loaderText(moduleInPackage(moduleFile), exportName);
+    text = loaderText(moduleInPackage(moduleFile), exportName, packageRootHint);
     texts.set(key, text);
   }
   return text;
 }
 
 const texts = new Map<string, string>();
+
+/** See `namePackageRootInLoaders`. */
+let packageRootHint: string | undefined;
+
+/**
+ * Makes the loader texts also name ROOT, dockfleet's package folder, tried first. For dockfleet's
+ * component provider (provider/) only: the project that runs it (a Pulumi YAML program) may be
+ * anywhere, with no dockfleet at or above its folder, where the dynamic-provider process starts.
+ * Such a stack is tied to this folder anyway: its Pulumi.yaml names the provider by path. Other
+ * programs never call it, so their state keeps no folder of the machine.
+ */
+export function namePackageRootInLoaders(root: string): void {
+  packageRootHint = root;
+  texts.clear();
+}
 
 /** The name dockfleet's package.json carries: how its root is recognised. */
 export const PACKAGE_NAME = "dockfleet";
@@ -54,8 +69,18 @@ function readPackageName(manifest: string): string | undefined {
   }
 }
 
-/** The loader for one provider export, as JavaScript source (see `providerModuleText`). */
-export function loaderText(relativeModule: string, exportName: string): string {
+/**
+ * The loader for one provider export, as JavaScript source (see `providerModuleText`); with
+ * ROOTHINT, that folder is tried first (see `namePackageRootInLoaders`). Without it, the text is
+ * the same as before the hint existed, so existing states see no change.
+ */
+export function loaderText(relativeModule: string, exportName: string, rootHint?: string): string {
+  const tryHint =
+    rootHint === undefined
+      ? ""
+      : `  // The folder dockfleet's component provider ran from (a project using it may be anywhere).
+  if (isDockfleet(${JSON.stringify(rootHint)})) return ${JSON.stringify(rootHint)};
+`;
   return `"use strict";
 // dockfleet: the provider is loaded from dockfleet's package (provision/dynamic/provider-shim.ts).
 const fs = require("fs");
@@ -72,7 +97,7 @@ function isDockfleet(dir) {
 // A consumer's program finds dockfleet in its node_modules; dockfleet's own program is in the
 // package itself (this checkout, wherever it was cloned). Pulumi starts this process there.
 function packageRoot() {
-  const cwd = process.cwd();
+${tryHint}  const cwd = process.cwd();
   try {
     return path.dirname(require.resolve("dockfleet/package.json", { paths: [cwd] }));
   } catch {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
-import * as https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
 import {
@@ -12,6 +11,7 @@ import { readScript } from "../../provision/dynamic/remote-step";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
   docker,
+  dockerApiAnswer,
   dockerExec,
   removeByLabel,
   requireHostImage,
@@ -41,25 +41,6 @@ import {
 
 const STACK = `e2essh${process.pid}`;
 
-/** GET /version on a Docker API with a client certificate: "answered <status>" or why not. */
-function dockerApiAnswer(
-  dockerHost: string,
-  tls: { caPem: string; certPem: string; keyPem: string },
-): Promise<string> {
-  return new Promise((resolve) => {
-    https
-      .get(
-        `${dockerHost.replace("tcp://", "https://")}/version`,
-        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 15_000 },
-        (response) => {
-          response.resume();
-          resolve(`answered ${response.statusCode}`);
-        },
-      )
-      .on("error", (error) => resolve(`refused: ${error.message}`))
-      .on("timeout", () => resolve("timed out"));
-  });
-}
 const EXISTING = "existing-1";
 const ADDRESS = "172.30.22.10";
 /** The host's DNS name, unique to this run: what the stack gives as its address. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
@@ -274,4 +275,24 @@ export async function retryUntilPasses<T>(
     intervalMs,
   );
   return passed.value;
+}
+
+/** GET /version on a Docker API with a client certificate: "answered <status>" or why not. */
+export function dockerApiAnswer(
+  dockerHost: string,
+  tls: { caPem: string; certPem: string; keyPem: string },
+): Promise<string> {
+  return new Promise((resolve) => {
+    https
+      .get(
+        `${dockerHost.replace("tcp://", "https://")}/version`,
+        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 15_000 },
+        (response) => {
+          response.resume();
+          resolve(`answered ${response.statusCode}`);
+        },
+      )
+      .on("error", (error) => resolve(`refused: ${error.message}`))
+      .on("timeout", () => resolve("timed out"));
+  });
 }

@@ -62,6 +62,32 @@ describe("provider loader", () => {
     }
   });
 
+  it("finds dockfleet from anywhere in the text of the component provider (a folder hint)", async () => {
+    const { loaderText } = await import("../../provision/dynamic/provider-shim");
+    const relativeModule = "components/engine/resources/docker-config.ts";
+    const plain = loaderText(relativeModule, "dockerConfigProvider");
+    assert.equal(
+      loaderText(relativeModule, "dockerConfigProvider", undefined),
+      plain,
+      "without a hint, the text is what states hold already",
+    );
+    const text = loaderText(relativeModule, "dockerConfigProvider", ROOT);
+    assert.ok(text.includes(JSON.stringify(ROOT)));
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-yaml-project-"));
+    const cwd = process.cwd();
+    try {
+      process.chdir(elsewhere);
+      const loaded = loadSerializedProvider(text);
+      assert.equal(
+        (await loaded.diff("id", DOCKER_CONFIG_INPUTS, DOCKER_CONFIG_INPUTS)).changes,
+        false,
+      );
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it("says where it looked when dockfleet is nowhere to be found", async () => {
     const { loaderText } = await import("../../provision/dynamic/provider-shim");
     const text = loaderText("components/engine/resources/docker-config.ts", "dockerConfigProvider");

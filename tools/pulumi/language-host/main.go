@@ -15,6 +15,11 @@
 //     ahead of time (nothing can be downloaded here); plugins are loaded when a resource needs them,
 //     and the dynamic-provider plugin (pulumi-resource-pulumi-nodejs) is installed next to the CLI.
 //   - InstallDependencies does not run npm: dependencies come from the project's `npm ci`.
+//   - RunPlugin (how the engine starts a plugin from source: a folder with a PulumiPlugin.yaml whose
+//     runtime is nodejs, such as a component provider) runs @pulumi/pulumi/cmd/run-plugin on the
+//     folder, as the real host does, for resource plugins only: policy packs (analyzers) are
+//     refused. `nodeargs` go to node itself, before the runner; the real host puts them after it,
+//     where node never sees them. No debugger attach.
 package main
 
 import (
@@ -32,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -48,6 +54,11 @@ func main() {
 	// The engine starts language hosts as `pulumi-language-nodejs [flags] <engine address>`.
 	tracing := flag.String("tracing", "", "Zipkin-compatible tracing endpoint, passed on to the runner")
 	flag.String("root", "", "project root (unused: the engine sends it with every request)")
+	// Older engines (such as the Go SDK inside the YAML language host) also pass the runtime
+	// options of Pulumi.yaml or PulumiPlugin.yaml as flags; each request carries them too.
+	for _, option := range []string{"typescript", "tsconfig", "nodeargs", "packagemanager"} {
+		flag.String(option, "", "runtime option (unused: the engine sends it with every request)")
+	}
 	flag.Parse()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,7 +200,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if programDir == "" {
 		programDir = req.GetPwd()
 	}
-	runner, err := locateRunner(ctx, node, programDir)
+	runner, err := locateRunner(ctx, node, programDir, programRunner)
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -197,7 +208,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	nodeArgs := strings.Fields(stringOption(req, "nodeargs"))
+	nodeArgs := strings.Fields(stringOption(req.GetInfo(), "nodeargs"))
 	nodeArgs = append(nodeArgs, h.runArgs(req, runner, programDir)...)
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -288,33 +299,123 @@ func (h *languageHost) runEnv(req *pulumirpc.RunRequest) ([]string, error) {
 		return nil, err
 	}
 	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfgJSON), "PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON))
-	// `runtime.options.typescript` defaults to true, as in the real host.
-	if ts, ok := req.GetInfo().GetOptions().AsMap()["typescript"].(bool); !ok || ts {
-		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
-	}
-	if tsconfig := stringOption(req, "tsconfig"); tsconfig != "" {
-		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tsconfig)
-	}
-	return env, nil
+	return append(env, typeScriptEnv(req.GetInfo())...), nil
 }
 
-func stringOption(req *pulumirpc.RunRequest, name string) string {
-	value, _ := req.GetInfo().GetOptions().AsMap()[name].(string)
+// typeScriptEnv renders `runtime.options.typescript` (default true, as in the real host) and
+// `tsconfig` for the runners.
+func typeScriptEnv(info *pulumirpc.ProgramInfo) []string {
+	var env []string
+	if ts, ok := info.GetOptions().AsMap()["typescript"].(bool); !ok || ts {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if tsconfig := stringOption(info, "tsconfig"); tsconfig != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tsconfig)
+	}
+	return env
+}
+
+func stringOption(info *pulumirpc.ProgramInfo, name string) string {
+	value, _ := info.GetOptions().AsMap()[name].(string)
 	return value
 }
 
-// locateRunner finds @pulumi/pulumi/cmd/run the way Node would from the program directory, so a
-// node_modules in a parent directory works too. PULUMI_LANGUAGE_NODEJS_RUN_PATH overrides it.
-func locateRunner(ctx context.Context, node, programDir string) (string, error) {
+// The runners inside the npm package: one for programs, one for plugins from source.
+const (
+	programRunner = "@pulumi/pulumi/cmd/run"
+	pluginRunner  = "@pulumi/pulumi/cmd/run-plugin"
+)
+
+// locateRunner finds a runner of the npm package the way Node would from dir, so a node_modules in
+// a parent directory works too. PULUMI_LANGUAGE_NODEJS_RUN_PATH overrides it (as in the real host).
+func locateRunner(ctx context.Context, node, dir, runner string) (string, error) {
 	if override := os.Getenv("PULUMI_LANGUAGE_NODEJS_RUN_PATH"); override != "" {
 		return override, nil
 	}
-	cmd := exec.CommandContext(ctx, node, "-e", "console.log(require.resolve('@pulumi/pulumi/cmd/run'))")
-	cmd.Dir = programDir
+	cmd := exec.CommandContext(ctx, node, "-e", "console.log(require.resolve(process.argv[1]))", runner)
+	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("could not find @pulumi/pulumi/cmd/run from %s (%v): run `npm ci` in the project",
-			programDir, err)
+		return "", fmt.Errorf("could not find %s from %s (%v): run `npm ci` there", runner, dir, err)
 	}
 	return filepath.Clean(strings.TrimSpace(string(out))), nil
 }
+
+// RunPlugin starts a plugin from source: `node <nodeargs> <run-plugin> <plugin folder> <args>` in
+// the engine's working directory, with the engine's environment, streaming its stdout (where a
+// provider prints its port) and stderr back, then its exit code.
+func (h *languageHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if req.GetKind() == string(apitype.AnalyzerPlugin) {
+		return errors.New("dockfleet's pulumi-language-nodejs does not run policy packs")
+	}
+	ctx := server.Context()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return errors.New("could not find node on PATH: install Node.js")
+	}
+	pluginDir := req.GetInfo().GetProgramDirectory()
+	runner, err := locateRunner(ctx, node, pluginDir, pluginRunner)
+	if err != nil {
+		return err
+	}
+	args := strings.Fields(stringOption(req.GetInfo(), "nodeargs"))
+	args = append(args, runner, pluginDir)
+	args = append(args, req.GetArgs()...)
+
+	// The engine stops a plugin by ending this call: its context. Interrupt first, so a provider
+	// can finish what it writes.
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = req.GetPwd()
+	cmd.Env = append(req.GetEnv(), typeScriptEnv(req.GetInfo())...)
+	output := &pluginOutput{server: server}
+	cmd.Stdout = output.writer(func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	})
+	cmd.Stderr = output.writer(func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	})
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+
+	err = cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exitErr) && ctx.Err() == nil:
+		return output.send(&pulumirpc.RunPluginResponse{
+			Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(exitErr.ExitCode())},
+		})
+	case ctx.Err() != nil:
+		return nil // stopped by the engine
+	default:
+		return fmt.Errorf("could not run %s %s: %w", node, runner, err)
+	}
+}
+
+// pluginOutput sends a plugin's output on the RunPlugin stream. os/exec copies stdout and stderr
+// in two goroutines, and a gRPC stream takes one Send at a time.
+type pluginOutput struct {
+	mu     sync.Mutex
+	server pulumirpc.LanguageRuntime_RunPluginServer
+}
+
+func (o *pluginOutput) send(msg *pulumirpc.RunPluginResponse) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.server.Send(msg)
+}
+
+func (o *pluginOutput) writer(wrap func([]byte) *pulumirpc.RunPluginResponse) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		// gRPC may hold on to the slice after Send returns; os/exec reuses its buffer.
+		if err := o.send(wrap(append([]byte(nil), b...))); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

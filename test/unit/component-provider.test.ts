@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
+import { DockerHost } from "../../provider/index";
+
+/**
+ * The schema Pulumi infers from provider/index.ts, as `pulumi package add` and Pulumi YAML read
+ * it: the inference takes only some TypeScript types, and a type it refuses fails every consumer
+ * at the first `pulumi package add`. The provider run for real: test/e2e/yaml-program.test.ts.
+ */
+
+const PROVIDER_DIR = path.resolve(__dirname, "..", "..", "provider");
+
+describe("dockfleet's component package schema", () => {
+  it("declares DockerHost with plain arguments and its connection outputs", async () => {
+    const provider = new ComponentProvider({
+      name: "dockfleet",
+      version: "0.0.1",
+      dirname: PROVIDER_DIR,
+      components: [DockerHost],
+    });
+    const schema = JSON.parse(await provider.getSchema()) as {
+      name: string;
+      resources: Record<
+        string,
+        {
+          isComponent: boolean;
+          inputProperties: Record<string, { type?: string; items?: { type: string } }>;
+          requiredInputs: string[];
+          properties: Record<string, { type?: string }>;
+          required: string[];
+        }
+      >;
+    };
+    assert.equal(schema.name, "dockfleet");
+    const host = schema.resources["dockfleet:index:DockerHost"];
+    assert.ok(host, `resources: ${Object.keys(schema.resources).join(", ")}`);
+    assert.equal(host.isComponent, true);
+    assert.deepEqual([...host.requiredInputs].sort(), ["address", "privateKey"]);
+    assert.equal(host.inputProperties.address.type, "string");
+    assert.equal(host.inputProperties.port.type, "number");
+    assert.equal(host.inputProperties.registryMirrors.type, "array");
+    assert.equal(host.inputProperties.registryMirrors.items?.type, "string");
+    assert.deepEqual([...host.required].sort(), [
+      "caCertPem",
+      "clientCertPem",
+      "clientKeyPem",
+      "dockerHost",
+    ]);
+  });
+});
