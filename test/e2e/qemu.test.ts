@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,7 +17,7 @@ import {
   qemuImage,
 } from "../../components/machines/qemu/qemu";
 import { QemuDriverConfig } from "../../components/machines/config";
-import { runCommand, waitFor } from "../helpers/docker";
+import { dockerApiAnswer, runCommand, waitFor } from "../helpers/docker";
 import {
   ROOT,
   openStack,
@@ -51,25 +50,6 @@ const network = planQemuNetwork(STACK, SUBNET);
 /** Under emulation the run takes about 30 minutes here: only when asked for (CI's budget). */
 const RUN_UNDER_TCG = process.env.DOCKFLEET_QEMU_E2E_TCG === "1";
 const BOUND_MINUTES = RUN_UNDER_TCG ? 40 : 10;
-
-function dockerApiStatus(
-  dockerHost: string,
-  tls: { caPem: string; certPem: string; keyPem: string },
-): Promise<number | string> {
-  return new Promise((resolve) => {
-    https
-      .get(
-        `${dockerHost.replace("tcp://", "https://")}/version`,
-        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 15_000 },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode ?? "no status");
-        },
-      )
-      .on("error", (error) => resolve(error.message))
-      .on("timeout", () => resolve("timed out"));
-  });
-}
 
 describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
   const { timed, timings } = stepTimer();
@@ -158,10 +138,10 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
     dockerHost = host.dockerHost;
     assert.equal(dockerHost, `tcp://${ADDRESS}:2376`);
     tls = result.outputs.dockerTls.value as typeof tls;
-    assert.equal(await dockerApiStatus(dockerHost, tls), 200);
+    assert.equal(await dockerApiAnswer(dockerHost, tls), "answered 200");
     assert.notEqual(
-      await dockerApiStatus(dockerHost, { ...tls, certPem: "", keyPem: "" }),
-      200,
+      await dockerApiAnswer(dockerHost, { ...tls, certPem: "", keyPem: "" }),
+      "answered 200",
       "the API refuses a client without the certificate",
     );
 
@@ -196,7 +176,7 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
     assert.equal(await onVm("cat /root/marker"), "before");
     await waitFor(
       "the Docker API after the restore",
-      async () => ((await dockerApiStatus(dockerHost, tls)) === 200 ? true : undefined),
+      async () => ((await dockerApiAnswer(dockerHost, tls)) === "answered 200" ? true : undefined),
       300_000,
       2_000,
     );

@@ -3,10 +3,7 @@ import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
-import {
-  localResourceNames,
-  renderNetworkCreateArgs,
-} from "../../components/machines/local/run-args";
+import { localResourceNames } from "../../components/machines/local/run-args";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
@@ -14,8 +11,7 @@ import {
   dockerApiAnswer,
   dockerExec,
   removeByLabel,
-  requireHostImage,
-  startHostContainer,
+  startExistingHost,
   waitFor,
 } from "../helpers/docker";
 import { addLoginUser, installSudo } from "../helpers/login-users";
@@ -56,21 +52,17 @@ describe("ssh driver, end to end", { timeout: 15 * 60_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    const image = requireHostImage();
     // The name must resolve where dockfleet and the test connect from: this machine. dockfleet
     // never resolves it on the host itself.
     fs.appendFileSync("/etc/hosts", `${HOSTS_LINE}\n`);
-    await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.22.0/24" }));
-    await startHostContainer({ stack: STACK, name: EXISTING, image, ipv4Address: ADDRESS });
-    await waitFor(
-      "the host's SSH keys",
-      () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
-      60_000,
-    );
-    await dockerExec(
-      names.container,
-      `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys; echo precious > /root/operator-data`,
-    );
+    await startExistingHost({
+      stack: STACK,
+      name: EXISTING,
+      subnet: "172.30.22.0/24",
+      ipv4Address: ADDRESS,
+      authorizedKey: key.publicKey,
+    });
+    await dockerExec(names.container, "echo precious > /root/operator-data");
     // The operator's Docker, from the distribution, with a daemon.json of their own.
     await dockerExec(names.container, "env DOCKER_SOURCE=distro bash -s", {
       input: readScript(`${__dirname}/../../components/engine`, "install-docker.sh"),
@@ -249,19 +241,12 @@ describe("ssh driver through a sudo-only login user, end to end", { timeout: 15 
   };
 
   before(async () => {
-    const image = requireHostImage();
-    await docker(renderNetworkCreateArgs({ stack: SUDO_STACK, subnet: "172.30.23.0/24" }));
-    await startHostContainer({
+    await startExistingHost({
       stack: SUDO_STACK,
       name: SUDO_HOST,
-      image,
+      subnet: "172.30.23.0/24",
       ipv4Address: SUDO_ADDRESS,
     });
-    await waitFor(
-      "the host's SSH keys",
-      () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
-      60_000,
-    );
     await installSudo(names.container);
     await addLoginUser(names.container, "deploy", key.publicKey, { passwordlessSudo: true });
     await addLoginUser(names.container, "nosudo", key.publicKey, { passwordlessSudo: false });

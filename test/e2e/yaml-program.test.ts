@@ -4,22 +4,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import {
-  localResourceNames,
-  renderNetworkCreateArgs,
-} from "../../components/machines/local/run-args";
+import { localResourceNames } from "../../components/machines/local/run-args";
 import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
   type CommandResult,
-  docker,
   dockerApiAnswer,
   dockerExec,
   removeByLabel,
-  requireHostImage,
   runCommand,
   runOrThrow,
-  startHostContainer,
-  waitFor,
+  startExistingHost,
 } from "../helpers/docker";
 import { ROOT, assertNothingChanged, stepTimer } from "../helpers/stack";
 
@@ -50,7 +44,6 @@ describe("dockfleet's DockerHost from Pulumi YAML, end to end", { timeout: 20 * 
   let stack: Stack;
 
   before(async () => {
-    const image = requireHostImage();
     // The YAML language host, built once into the Pulumi CLI's folder (bin/lib/pulumi.sh).
     await timed("ensure_pulumi_yaml", () =>
       runOrThrow(
@@ -59,17 +52,13 @@ describe("dockfleet's DockerHost from Pulumi YAML, end to end", { timeout: 20 * 
         { timeoutMs: 20 * 60_000 },
       ),
     );
-    await docker(renderNetworkCreateArgs({ stack: STACK, subnet: "172.30.98.0/24" }));
-    await startHostContainer({ stack: STACK, name: HOST, image, ipv4Address: ADDRESS });
-    await waitFor(
-      "the host's SSH keys",
-      () => dockerExec(names.container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
-      60_000,
-    );
-    await dockerExec(
-      names.container,
-      `umask 077; mkdir -p /root/.ssh; echo '${key.publicKey}' > /root/.ssh/authorized_keys`,
-    );
+    await startExistingHost({
+      stack: STACK,
+      name: HOST,
+      subnet: "172.30.98.0/24",
+      ipv4Address: ADDRESS,
+      authorizedKey: key.publicKey,
+    });
     fs.copyFileSync(FIXTURE, path.join(projectDir, "Pulumi.yaml"));
     packageAdd = await timed("package add", () =>
       runCommand("pulumi", ["package", "add", PROVIDER_DIR], {

@@ -7,8 +7,10 @@ import * as path from "node:path";
 import {
   LOCAL_LABELS,
   localNetworkName,
+  localResourceNames,
   renderHostRunArgs,
   renderHostVolumeCreateArgs,
+  renderNetworkCreateArgs,
 } from "../../components/machines/local/run-args";
 
 /** Tests use the client ensure_docker picked (bin/lib/docker.sh exports DOCKER_CLI). */
@@ -184,6 +186,35 @@ export async function startHostContainer(spec: {
 }): Promise<void> {
   await docker(renderHostVolumeCreateArgs({ stack: spec.stack, name: spec.name }));
   await docker(["run", ...renderHostRunArgs({ ...spec, network: localNetworkName(spec.stack) })]);
+}
+
+/**
+ * A host the operator already has, made by hand (not by dockfleet): the stack's network, a host
+ * container from the host image on it, its SSH host key generated, and `authorizedKey` (when
+ * given) let in as root. Returns the container's name.
+ */
+export async function startExistingHost(spec: {
+  stack: string;
+  name: string;
+  subnet: string;
+  ipv4Address: string;
+  authorizedKey?: string;
+}): Promise<string> {
+  const { container } = localResourceNames(spec.stack, spec.name);
+  await docker(renderNetworkCreateArgs({ stack: spec.stack, subnet: spec.subnet }));
+  await startHostContainer({ ...spec, image: requireHostImage() });
+  await waitFor(
+    "the host's SSH keys",
+    () => dockerExec(container, "test -s /etc/ssh/ssh_host_ed25519_key.pub"),
+    60_000,
+  );
+  if (spec.authorizedKey !== undefined) {
+    await dockerExec(
+      container,
+      `umask 077; mkdir -p /root/.ssh; echo '${spec.authorizedKey}' > /root/.ssh/authorized_keys`,
+    );
+  }
+  return container;
 }
 
 /**
