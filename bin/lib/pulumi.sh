@@ -33,12 +33,6 @@ _dockfleet_pulumi_pinned_version() {
   awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$1/go.mod"
 }
 
-# Prints the folder ensure_pulumi builds into, for the pinned VERSION.
-_dockfleet_pulumi_bin_dir() {
-  local version="$1"
-  printf '%s/bin\n' "${DOCKFLEET_PULUMI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/dockfleet/pulumi-${version}}"
-}
-
 # Prints a hash of the named files or directories under TOOLS_DIR (paths relative to it).
 _dockfleet_pulumi_hash() {
   local tools_dir="$1"
@@ -117,8 +111,8 @@ ensure_pulumi() {
     _dockfleet_pulumi_log "error: no github.com/pulumi/pulumi/pkg/v3 version in ${tools_dir}/go.mod; restore that file from git"
     return 1
   fi
-  bin_dir="$(_dockfleet_pulumi_bin_dir "${version}")"
-  cache_dir="$(dirname "${bin_dir}")"
+  cache_dir="${DOCKFLEET_PULUMI_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/dockfleet/pulumi-${version}}"
+  bin_dir="${cache_dir}/bin"
 
   # 1. Our own build, when both binaries match the current sources (the usual case, no Go needed).
   if [[ -x "${bin_dir}/pulumi" && -x "${bin_dir}/pulumi-language-nodejs" && -x "${bin_dir}/pulumi-resource-pulumi-nodejs" ]]; then

@@ -45,13 +45,12 @@ export interface StepSettings {
 export function withStepSettings(machine: Machine, settings: StepSettings): Machine {
   return {
     ...machine,
-    ssh: pulumi
-      .all([machine.ssh, settings.proxyEnvironment])
-      .apply(([ssh, proxyEnvironment]) =>
-        proxyEnvironment === undefined
-          ? { ...ssh, stepTimeouts: settings.stepTimeouts }
-          : { ...ssh, stepTimeouts: settings.stepTimeouts, proxyEnvironment },
-      ),
+    ssh: pulumi.all([machine.ssh, settings.proxyEnvironment]).apply(([ssh, proxyEnvironment]) => ({
+      ...ssh,
+      stepTimeouts: settings.stepTimeouts,
+      // Left out without a proxy: the connection then reads as before the proxy existed.
+      ...(proxyEnvironment && { proxyEnvironment }),
+    })),
   };
 }
 

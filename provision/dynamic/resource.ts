@@ -51,6 +51,6 @@ export abstract class DynamicResource extends pulumi.CustomResource {
 /** A resource's arguments from its provider's inputs: any of them (or of their items) may still be an Output. */
 export type ResourceArgs<Inputs> = { [K in keyof Inputs]: ResourceArg<Inputs[K]> };
 
-type ResourceArg<T> = [T] extends [readonly (infer Item)[]]
+type ResourceArg<T> = T extends readonly (infer Item)[]
   ? pulumi.Input<pulumi.Input<Item>[]>
   : pulumi.Input<T>;

@@ -11,8 +11,9 @@
 #   dockfleet.conf   -> /etc/systemd/system/docker.service.d/dockfleet.conf (optional)
 #   dockerd.env      -> /etc/docker/dockfleet-proxy.env, mode 0600            (with a proxy only)
 # A file that is not staged leaves the installed one as it is, except dockerd.env: the drop-in
-# names it only with a proxy, and a proxy's password must not outlive the proxy setting. The staging folder is removed
-# after a successful run (it holds a private key), so the caller uploads every time.
+# names it only with a proxy, and a proxy's password must not outlive the proxy setting. The
+# staging folder is removed after a successful run (it holds a private key), so the caller uploads
+# every time.
 #
 # A drop-in of someone else's that sets ExecStart is refused before anything is installed (see
 # refuse_foreign_exec_start).
