@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "../../provision/pki/certificate";
+import { RevocationList } from "../../provision/pki/revocation-list";
 import {
   certificateLifetime,
   type CertificatesConfigInput,
@@ -28,8 +29,6 @@ export interface EtcdClusterArgs {
    * with `config.dockerClusterStore`, every host gets the client certificate Docker uses.
    */
   machines: Machine[];
-  /** dockfleet's CA: it signs the members' and the client's certificates, and clients must chain to it. */
-  ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** The `dockfleet:etcd` settings (see docs/components/etcd.md); `enabled` is not read here. @default {} */
   config?: EtcdConfigInput;
   /**
@@ -43,7 +42,10 @@ export interface EtcdClusterArgs {
 /**
  * An etcd cluster on the environment's hosts, as the etcd clustering guide sets one up by hand:
  * a systemd service per member (distribution package or release tarball), static bootstrap, TLS
- * with client-certificate authentication on the client and peer URLs. Members join and leave one
+ * with client-certificate authentication on the client and peer URLs. It has its own two CAs, one
+ * for the peers and one for the clients, so that no etcd key opens anything else (the Docker API
+ * trusts another CA), and a peer key is no client; each CA's revocation list names the
+ * certificates of hosts that left, which the members check on every connection. Members join and leave one
  * at a time through `member add` / `member remove` (each member's resource depends on the one
  * before it), and nothing counts as done until every member is healthy.
  */
@@ -52,7 +54,11 @@ export class EtcdCluster extends pulumi.ComponentResource {
   readonly endpoints: pulumi.Output<string[]>;
   /** Client URLs at the hosts' public addresses, for clients outside the hosts' network. */
   readonly publicEndpoints: pulumi.Output<string[]>;
-  /** The CA certificate clients verify the members with. */
+  /** The client CA: clients verify the members with it, and it signs the client certificates. */
+  readonly clientCa: Certificate;
+  /** The peer CA: it signs the members' peer certificates, trusted on the peer port only. */
+  readonly peerCa: Certificate;
+  /** The CA certificate clients verify the members with (the client CA's). */
   readonly caPem: pulumi.Output<string>;
   /** The client certificate every member accepts (its expiry is a stack output). */
   readonly clientCertificate: Certificate;
@@ -65,6 +71,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
   readonly members: EtcdMember[];
   /** Each member's certificate, by host name (their expiry is a stack output). */
   readonly memberCertificates: Record<string, Certificate> = {};
+  /** Each member's peer certificate, by host name. */
+  readonly memberPeerCertificates: Record<string, Certificate> = {};
   readonly config: EtcdConfig;
   private readonly dockerClients = new Map<string, EtcdDockerClient>();
   private readonly health: EtcdClusterHealth;
@@ -103,30 +111,75 @@ export class EtcdCluster extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // The CAs are not renewed by `up`: a new CA restarts every member (see EtcdMember's update).
+    const authority = (use: string) =>
+      new Certificate(
+        `${name}-${use}-ca`,
+        { kind: "ca", commonName: `dockfleet ${name} ${use} CA` },
+        { parent: this },
+      );
+    this.peerCa = authority("peer");
+    this.clientCa = authority("client");
+    const peerCa = { certPem: this.peerCa.certPem, keyPem: this.peerCa.keyPem };
+    const clientCa = { certPem: this.clientCa.certPem, keyPem: this.clientCa.keyPem };
     const clientCertificate = (this.clientCertificate = new Certificate(
       `${name}-client-cert`,
-      { kind: "client", commonName: `${name}-etcd-client`, ca: args.ca, ...lifetime },
+      { kind: "client", commonName: `${name}-etcd-client`, ca: clientCa, ...lifetime },
       { parent: this },
     ));
+    // Docker's cluster store: a client certificate per host, revoked when the host leaves.
+    const dockerClientCertificates = new Map(
+      (config.dockerClusterStore ? args.machines : []).map((machine) => [
+        machine.name,
+        new Certificate(
+          `${name}-${machine.name}-docker-client-cert`,
+          { kind: "client", commonName: `${machine.name}-docker`, ca: clientCa, ...lifetime },
+          { parent: this },
+        ),
+      ]),
+    );
 
-    const installs: EtcdInstall[] = [];
-    this.members = [];
-    selected.forEach((machine, index) => {
-      // Server and client: a member both serves and calls its peers over TLS with client-cert-auth.
-      const certificate = new Certificate(
-        `${name}-${machine.name}-cert`,
+    // Server and client: a member serves, calls its peers, and its etcdctl is a client.
+    const memberCertificate = (machine: Machine, suffix: string, ca: typeof clientCa) =>
+      new Certificate(
+        `${name}-${machine.name}-${suffix}`,
         {
           kind: "server",
           usage: "server-and-client",
           commonName: machine.name,
           ...machineSubjectAltNames(machine),
-          ca: args.ca,
+          ca,
           ...lifetime,
           host: machine.name,
         },
         { parent: this },
       );
+    const certificates = selected.map((machine) => memberCertificate(machine, "cert", clientCa));
+    const peerCertificates = selected.map((machine) =>
+      memberCertificate(machine, "peer-cert", peerCa),
+    );
+    const peerCrl = new RevocationList(
+      `${name}-peer-crl`,
+      { ca: peerCa, issued: peerCertificates.map((certificate) => certificate.issued) },
+      { parent: this },
+    );
+    const clientCrl = new RevocationList(
+      `${name}-client-crl`,
+      {
+        ca: clientCa,
+        issued: [clientCertificate, ...certificates, ...dockerClientCertificates.values()].map(
+          (certificate) => certificate.issued,
+        ),
+      },
+      { parent: this },
+    );
+
+    const installs: EtcdInstall[] = [];
+    this.members = [];
+    selected.forEach((machine, index) => {
+      const certificate = certificates[index];
       this.memberCertificates[machine.name] = certificate;
+      this.memberPeerCertificates[machine.name] = peerCertificates[index];
       // Installs run on every host at once; only membership changes are ordered.
       const install = new EtcdInstall(
         `${name}-${machine.name}-install`,
@@ -159,9 +212,14 @@ export class EtcdCluster extends pulumi.ComponentResource {
           electionTimeoutMs: config.electionTimeoutMs,
           enableV2: config.dockerClusterStore,
           extraFlags: config.extraFlags,
-          caCertPem: args.ca.certPem,
+          caCertPem: clientCa.certPem,
           certPem: certificate.certPem,
           keyPem: certificate.keyPem,
+          clientCrlPem: clientCrl.crlPem,
+          peerCaCertPem: peerCa.certPem,
+          peerCertPem: peerCertificates[index].certPem,
+          peerKeyPem: peerCertificates[index].keyPem,
+          peerCrlPem: peerCrl.crlPem,
           etcdctlPath: install.etcdctlPath,
           bootstrapPeers: bootstrap.peers,
           peerEndpoints: clientUrls.filter((_, other) => other !== index),
@@ -182,6 +240,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
         etcdctlPath: installs[0].etcdctlPath,
         endpoints: clientUrls,
         memberNames: this.memberNames,
+        caCertPem: clientCa.certPem,
+        peerCaCertPem: peerCa.certPem,
         timeoutSeconds: config.healthTimeoutSeconds,
       },
       { parent: this, dependsOn: this.members },
@@ -193,28 +253,28 @@ export class EtcdCluster extends pulumi.ComponentResource {
       .apply(([, ...addresses]) =>
         addresses.map((address) => renderEtcdUrl(address, config.clientPort)),
       );
-    this.caPem = pulumi.output(args.ca.certPem);
+    this.caPem = clientCa.certPem;
     this.clientCertPem = clientCertificate.certPem;
     this.clientKeyPem = pulumi.secret(clientCertificate.keyPem);
 
-    if (config.dockerClusterStore) {
-      for (const machine of args.machines) {
-        this.dockerClients.set(
-          machine.name,
-          new EtcdDockerClient(
-            `${name}-${machine.name}-docker-client`,
-            {
-              host: machine.name,
-              connection: machine.ssh,
-              logUrn,
-              caCertPem: args.ca.certPem,
-              certPem: clientCertificate.certPem,
-              keyPem: clientCertificate.keyPem,
-            },
-            { parent: this },
-          ),
-        );
-      }
+    for (const machine of args.machines) {
+      const dockerClientCertificate = dockerClientCertificates.get(machine.name);
+      if (dockerClientCertificate === undefined) continue;
+      this.dockerClients.set(
+        machine.name,
+        new EtcdDockerClient(
+          `${name}-${machine.name}-docker-client`,
+          {
+            host: machine.name,
+            connection: machine.ssh,
+            logUrn,
+            caCertPem: clientCa.certPem,
+            certPem: dockerClientCertificate.certPem,
+            keyPem: dockerClientCertificate.keyPem,
+          },
+          { parent: this },
+        ),
+      );
     }
 
     this.registerOutputs({

@@ -7,11 +7,27 @@
 import { type ConfigIssue, configError } from "../../provision/config/errors";
 import { shellQuote } from "../../provision/ssh/shell";
 
-/** Where configure-etcd.sh installs the staged TLS files (read by etcd and by etcdctl). */
+/**
+ * Where configure-etcd.sh installs the client side's TLS files: the client CA, and the member's
+ * certificate from it, which serves the client port and is etcdctl's client certificate on the host.
+ */
 export const ETCD_PKI_PATHS = Object.freeze({
   caPath: "/etc/etcd/pki/ca.pem",
   certPath: "/etc/etcd/pki/member.pem",
   keyPath: "/etc/etcd/pki/member-key.pem",
+});
+
+/** The peer side's: the peer CA and the member's peer certificate, for the peer port only. */
+export const ETCD_PEER_PKI_PATHS = Object.freeze({
+  peerCaPath: "/etc/etcd/pki/peer-ca.pem",
+  peerCertPath: "/etc/etcd/pki/peer.pem",
+  peerKeyPath: "/etc/etcd/pki/peer-key.pem",
+});
+
+/** The CAs' revocation lists, read by etcd on every handshake (a new list needs no restart). */
+export const ETCD_CRL_PATHS = Object.freeze({
+  clientCrlPath: "/etc/etcd/pki/client-crl.pem",
+  peerCrlPath: "/etc/etcd/pki/peer-crl.pem",
 });
 
 /** Where the member's provider uploads files before running configure-etcd.sh. */
@@ -170,10 +186,12 @@ export function renderEtcdFlags(settings: EtcdMemberSettings): string[] {
     ["key-file", ETCD_PKI_PATHS.keyPath],
     ["trusted-ca-file", ETCD_PKI_PATHS.caPath],
     ["client-cert-auth", "true"],
-    ["peer-cert-file", ETCD_PKI_PATHS.certPath],
-    ["peer-key-file", ETCD_PKI_PATHS.keyPath],
-    ["peer-trusted-ca-file", ETCD_PKI_PATHS.caPath],
+    ["client-crl-file", ETCD_CRL_PATHS.clientCrlPath],
+    ["peer-cert-file", ETCD_PEER_PKI_PATHS.peerCertPath],
+    ["peer-key-file", ETCD_PEER_PKI_PATHS.peerKeyPath],
+    ["peer-trusted-ca-file", ETCD_PEER_PKI_PATHS.peerCaPath],
     ["peer-client-cert-auth", "true"],
+    ["peer-crl-file", ETCD_CRL_PATHS.peerCrlPath],
     ["heartbeat-interval", String(settings.heartbeatIntervalMs)],
     ["election-timeout", String(settings.electionTimeoutMs)],
   ];

@@ -164,17 +164,10 @@ export interface RegistryServerEnvOptions {
   /** Image for runAs "container". */
   image: string;
   authentication: boolean;
-  /** htpasswd user (with authentication). */
-  username: string;
 }
 
-/** Pure: ensure-registry.sh's parameters (no secrets: the password travels as a staged file). */
+/** Pure: ensure-registry.sh's parameters (no secrets: passwords travel as staged files). */
 export function renderRegistryServerEnv(options: RegistryServerEnvOptions): Record<string, string> {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.username)) {
-    throw new Error(
-      `renderRegistryServerEnv: username ${JSON.stringify(options.username)} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'.`,
-    );
-  }
   const env: Record<string, string> = {
     RUN_AS: options.runAs,
     PORT: String(options.port),
@@ -183,13 +176,27 @@ export function renderRegistryServerEnv(options: RegistryServerEnvOptions): Reco
     CONFIG_DIR: REGISTRY_HOST_CONFIG_DIR,
     STAGING_DIR: REGISTRY_STAGING_DIR,
     AUTHENTICATION: options.authentication ? "1" : "0",
-    REGISTRY_USERNAME: options.username,
   };
   if (options.runAs === "container") {
     env.IMAGE = options.image;
     env.CONTAINER_NAME = REGISTRY_CONTAINER_NAME;
   }
   return env;
+}
+
+/**
+ * Pure: the htpasswd user a host logs in as, "<username>-<host>": each host has its own login, so
+ * that a host that leaves the environment loses it (its line leaves the htpasswd file) while the
+ * others keep theirs. It names a staged file too, hence the check.
+ */
+export function registryHostUsername(username: string, host: string): string {
+  const user = `${username}-${host}`;
+  if (!/^[A-Za-z0-9._-]{1,255}$/.test(user)) {
+    throw new Error(
+      `registryHostUsername: ${JSON.stringify(user)} must be 1-255 characters of A-Z, a-z, 0-9, '.', '_', '-'.`,
+    );
+  }
+  return user;
 }
 
 /** Pure: "host:port" for a registry address (IPv6 addresses in brackets). */

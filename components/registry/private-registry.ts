@@ -13,11 +13,12 @@ import { RegistryServer } from "./resources/registry-server";
 import { RegistryTrust } from "./resources/registry-trust";
 import {
   registryAddress,
+  registryHostUsername,
   renderRegistryConfigYml,
   renderRegistryServerEnv,
   renderRegistryServiceDropIn,
 } from "./plan";
-import type { CertificatePair, DockerEngine } from "../engine/docker-engine";
+import type { DockerEngine } from "../engine/docker-engine";
 import { machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 import { type RegistryConfig, type RegistryConfigInput, resolveRegistryConfig } from "./config";
 
@@ -29,8 +30,6 @@ export interface PrivateRegistryArgs {
    * @default the engine named by config.host, else the first of `engines`
    */
   host?: DockerEngine;
-  /** The CA that signs the registry's certificate (the environment's CA: engines trust it). */
-  ca: CertificatePair;
   /**
    * The `dockfleet:registry` settings (see docs/components/registry.md), defaults applied here by
    * resolveRegistryConfig; `enabled` is not read here. @default {}
@@ -85,8 +84,8 @@ export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedP
 }
 
 /**
- * A private Docker registry (distribution v2) on one host: TLS from the environment's CA,
- * htpasswd authentication, data in a host directory, started at boot; every engine trusts it
+ * A private Docker registry (distribution v2) on one host: TLS from a CA of its own, htpasswd
+ * authentication (a login per host, and the operator's), data in a host directory, started at boot; every engine trusts it
  * through /etc/docker/certs.d and logs in. With `proxy`, a pull-through cache usable as
  * engine.registryMirrors.
  */
@@ -104,6 +103,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
   readonly username: pulumi.Output<string>;
   /** Its password (a secret); "" with authentication off. */
   readonly password: pulumi.Output<string>;
+  /** The registry's own CA: it signs the registry's certificate, and nothing else. */
+  readonly ca: Certificate;
   /** PEM of the CA that signed the registry's certificate (certs.d/<url>/ca.crt). */
   readonly caCertPem: pulumi.Output<string>;
   /** Name of the host that runs it. */
@@ -126,13 +127,19 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     const machine = host.machine;
     this.hostName = machine.name;
 
+    // The registry's own CA: the hosts trust it for this registry only (certs.d/<address>).
+    this.ca = new Certificate(
+      `${name}-ca`,
+      { kind: "ca", commonName: `dockfleet ${name} CA` },
+      { parent: this },
+    );
     const certificate = (this.certificate = new Certificate(
       `${name}-cert`,
       {
         kind: "server",
         commonName: `${machine.name} registry`,
         ...machineSubjectAltNames(machine),
-        ca: args.ca,
+        ca: { certPem: this.ca.certPem, keyPem: this.ca.keyPem },
         ...lifetime,
         host: machine.name,
       },
@@ -146,6 +153,23 @@ export class PrivateRegistry extends pulumi.ComponentResource {
       configuredPassword ?? new RegistryPassword(`${name}-password`, {}, { parent: this }).value,
     );
     const password: pulumi.Output<string> = authentication ? anyPassword : pulumi.output("");
+
+    // Each host logs in as its own user, with its own password, so that a host that leaves the
+    // environment loses its login (its line leaves htpasswd); the operator's user is the other.
+    const login = authentication && config.loginOnHosts;
+    const hostLogins = new Map(
+      (login ? args.engines : []).map((engine) => {
+        const host = engine.machine.name;
+        const hostPassword = new RegistryPassword(`${name}-password-${host}`, {}, { parent: this });
+        return [
+          host,
+          { username: registryHostUsername(config.username, host), password: hostPassword.value },
+        ];
+      }),
+    );
+    const logins = authentication
+      ? pulumi.all([{ username: config.username, password: anyPassword }, ...hostLogins.values()])
+      : [];
 
     const proxy = config.proxy;
     const privateIp = privateIpAddress(machine, "the registry");
@@ -164,7 +188,6 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             storagePath: config.storagePath,
             image: config.image,
             authentication,
-            username: config.username,
           }),
         ),
         configYml: privateIp.apply((listenAddress) =>
@@ -180,10 +203,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         ),
         configYmlIsSecret: proxy?.password !== undefined,
         serviceDropIn: renderRegistryServiceDropIn(),
-        caCertPem: args.ca.certPem,
+        caCertPem: this.ca.certPem,
         certPem: certificate.certPem,
         keyPem: certificate.keyPem,
-        password,
+        logins,
         removeDataOnDestroy: config.removeDataOnDestroy,
       },
       // Docker must be there first in container mode; in service mode this orders the installs.
@@ -198,8 +221,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
       .apply(([address]) => registryAddress(address, config.port));
     this.mirrorUrl = this.url.apply((url) => `https://${url}`);
 
-    const login = authentication && config.loginOnHosts;
     for (const engine of args.engines) {
+      const hostLogin = hostLogins.get(engine.machine.name);
       new RegistryTrust(
         `${name}-trust-${engine.machine.name}`,
         {
@@ -208,10 +231,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
           logUrn: logUrnOf(this),
           script: readScript(__dirname, "trust-registry.sh"),
           addresses: pulumi.all([this.url, this.publicUrl]).apply((urls) => [...new Set(urls)]),
-          caCertPem: args.ca.certPem,
-          loginAddress: login ? this.url : "",
-          username: config.username,
-          password: login ? password : "",
+          caCertPem: this.ca.certPem,
+          loginAddress: hostLogin ? this.url : "",
+          username: hostLogin?.username ?? config.username,
+          password: hostLogin?.password ?? "",
         },
         { parent: this, dependsOn: [engine, server] },
       );
@@ -219,7 +242,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     this.username = pulumi.output(config.username);
     this.password = password;
-    this.caCertPem = pulumi.output(args.ca.certPem);
+    this.caCertPem = this.ca.certPem;
     this.registerOutputs({
       url: this.url,
       publicUrl: this.publicUrl,

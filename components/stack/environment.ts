@@ -39,12 +39,15 @@ export interface HostSummary {
 /**
  * One environment: its hosts (from the configured driver), Docker on each, and the PKI that
  * protects their APIs: one CA and one client certificate per environment, as docker-machine did.
+ * That CA is the Docker API's alone: etcd and the registry have CAs of their own, so that no key
+ * of theirs on a host opens the Docker API of another.
  */
 export class Environment extends pulumi.ComponentResource {
   readonly machines: Machine[];
   readonly engines: DockerEngine[];
   /** The etcd cluster, when `etcd.enabled`. */
   readonly etcd?: EtcdCluster;
+  /** The Docker API's CA: it signs the engines' server certificates and the client certificate. */
   readonly ca: Certificate;
   readonly clientCertificate: Certificate;
   /** The environment's SSH private key (a secret); with the ssh driver, the one given. */
@@ -59,7 +62,7 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
     const caPair = { certPem: this.ca.certPem, keyPem: this.ca.keyPem };
-    // The CA is not renewed by `up`: a new CA would need a trust bundle to roll etcd's peers.
+    // The CA is not renewed by `up`: every engine and client would have to switch at once.
     this.clientCertificate = new Certificate(
       `${name}-client-cert`,
       {
@@ -92,7 +95,6 @@ export class Environment extends pulumi.ComponentResource {
           `${name}-etcd`,
           {
             machines: this.machines,
-            ca: caPair,
             config: config.etcd,
             certificates: config.certificates,
           },

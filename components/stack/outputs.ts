@@ -16,7 +16,11 @@ const material = z.string().min(1);
 
 /** One certificate dockfleet issued: what uses it and until when it is valid. Not secret. */
 export const CertificateOutputSchema = z.object({
-  /** "docker" (the API's server certificate), "etcd", "registry"; "ca", "docker-client", "etcd-client". */
+  /**
+   * A host's: "docker" (the API's server certificate), "etcd" (a member's client side), "etcd-peer",
+   * "registry". The stack's: the CAs "docker-ca", "etcd-peer-ca", "etcd-client-ca", "registry-ca",
+   * and the operator's "docker-client" and "etcd-client".
+   */
   use: text,
   /** ISO 8601. */
   notAfter: text,

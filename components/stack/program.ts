@@ -31,7 +31,6 @@ export function dockfleetProgram(): StackOutputsInput {
   });
 
   // Cluster services on the engines, each from the one before: the swarm, then the registry.
-  const caPair = { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem };
   // Each component takes its resolved section of the stack config as its `config`.
   const swarm = config.swarm.enabled
     ? new SwarmCluster("swarm", { engines: environment.engines, config: config.swarm })
@@ -39,7 +38,6 @@ export function dockfleetProgram(): StackOutputsInput {
   const registry = config.registry.enabled
     ? new PrivateRegistry("registry", {
         engines: environment.engines,
-        ca: caPair,
         config: config.registry,
         certificates: config.certificates,
       })
@@ -81,7 +79,10 @@ export function dockfleetProgram(): StackOutputsInput {
   const hostCertificates = (hostName: string, index: number) => [
     certificateOutput("docker", environment.engines[index].serverCertificate),
     ...(environment.etcd?.memberCertificates[hostName] !== undefined
-      ? [certificateOutput("etcd", environment.etcd.memberCertificates[hostName])]
+      ? [
+          certificateOutput("etcd", environment.etcd.memberCertificates[hostName]),
+          certificateOutput("etcd-peer", environment.etcd.memberPeerCertificates[hostName]),
+        ]
       : []),
     ...(registry?.hostName === hostName
       ? [certificateOutput("registry", registry.certificate)]
@@ -145,13 +146,18 @@ export function dockfleetProgram(): StackOutputsInput {
       counter: counterApp?.url,
       wordpress: wordpressApp?.installUrl,
     },
-    /** The CA and the client certificates, shared by every host. */
+    /** The CAs, one per trust domain, and the operator's client certificates. */
     certificates: [
-      certificateOutput("ca", environment.ca),
+      certificateOutput("docker-ca", environment.ca),
       certificateOutput("docker-client", environment.clientCertificate),
       ...(environment.etcd
-        ? [certificateOutput("etcd-client", environment.etcd.clientCertificate)]
+        ? [
+            certificateOutput("etcd-peer-ca", environment.etcd.peerCa),
+            certificateOutput("etcd-client-ca", environment.etcd.clientCa),
+            certificateOutput("etcd-client", environment.etcd.clientCertificate),
+          ]
         : []),
+      ...(registry ? [certificateOutput("registry-ca", registry.ca)] : []),
     ],
   };
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createStepLog } from "../dynamic/log";
 import { DynamicResource } from "../dynamic/resource";
 import { inspectCertificate } from "./inspect";
+import type { IssuedCertificate } from "./revocation-list";
 import { DEFAULT_RENEW_BEFORE_DAYS, namesChanged, renewalDue } from "./renewal";
 
 /** What a certificate is for; the CA signs the other two. */
@@ -227,6 +228,18 @@ export class Certificate extends DynamicResource {
   /** Its serial number (hex), read from certPem. */
   get serialNumber(): pulumi.Output<string> {
     return this.certPem.apply((pem) => inspectCertificate(pem).serialNumber);
+  }
+
+  /** What a RevocationList keeps of it while it is in use: serial, expiry and common name. */
+  get issued(): pulumi.Output<IssuedCertificate> {
+    return this.certPem.apply((pem) => {
+      const facts = inspectCertificate(pem);
+      return {
+        serialNumber: facts.serialNumber,
+        notAfter: facts.notAfter.toISOString(),
+        subject: facts.commonName,
+      };
+    });
   }
 
   constructor(name: string, args: CertificateArgs, opts?: pulumi.CustomResourceOptions) {

@@ -158,6 +158,39 @@ export async function issueClientCertificate(
   });
 }
 
+/** One certificate a CA revokes: its serial (hex) and when it was revoked. */
+export interface RevokedCertificate {
+  serialNumber: string;
+  revokedAt: Date;
+}
+
+/**
+ * A CRL signed by `ca` listing `revoked` (PEM, "X509 CRL"), valid until `nextUpdate`. etcd reads
+ * its `--client-crl-file` and `--peer-crl-file` on every handshake, so a new list needs no restart.
+ */
+export async function createRevocationList(
+  ca: CertificateAuthority,
+  revoked: readonly RevokedCertificate[],
+  nextUpdate: Date,
+): Promise<string> {
+  const caCert = parseCaCertificate(ca.certPem);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCert.subject,
+    thisUpdate: new Date(Date.now() - CLOCK_SKEW_MS),
+    nextUpdate,
+    signingKey: await importPrivateKeyPem(ca.keyPem),
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey)],
+    entries: revoked.map((entry) => ({
+      serialNumber: entry.serialNumber,
+      revocationDate: entry.revokedAt,
+      reason: x509.X509CrlReason.cessationOfOperation,
+    })),
+  });
+  // "X509 CRL", the label OpenSSL and Go's x509.ParseCRL (etcd) look for.
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL") + "\n";
+}
+
 interface LeafCertificatePlan {
   commonName: string;
   validityDays: number;

@@ -8,7 +8,6 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { EtcdCluster } from "../../components/etcd";
 import { LocalMachines } from "../../components/machines/local/local-machines";
 import { localResourceNames } from "../../components/machines/local/run-args";
-import { Certificate } from "../../provision/pki/certificate";
 import { SshKeyPair } from "../../provision/ssh/key-pair";
 import {
   assertNothingLabelled,
@@ -30,7 +29,8 @@ import {
  * through the real Pulumi CLI (Automation API, inline program), then the faults and changes the
  * issue names: another member's read, a client without a certificate, a stopped member, a host
  * restart, a fourth member added and removed again (also with its host stopped), a second `up`
- * and `destroy`.
+ * and `destroy`; and the trust domains: a peer key is no client, a client key is no peer, a
+ * removed member's keys are revoked, and both CAs rotate on the running cluster.
  */
 
 const STACK = `etcd${process.pid}`;
@@ -48,7 +48,6 @@ const wanted = { memberCount: 3 };
 function program(hostImage: string) {
   return async () => {
     const keyPair = new SshKeyPair("ssh-key", { comment: `dockfleet-${STACK}` });
-    const ca = new Certificate("ca", { kind: "ca", commonName: `dockfleet ${STACK} CA` });
     const machines = new LocalMachines("machines", {
       stack: STACK,
       count: HOSTS,
@@ -59,7 +58,6 @@ function program(hostImage: string) {
     }).machines;
     const etcd = new EtcdCluster("etcd", {
       machines,
-      ca: { certPem: ca.certPem, keyPem: ca.keyPem },
       config: { members: wanted.memberCount, healthTimeoutSeconds: 120 },
     });
     return {
@@ -108,8 +106,8 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       .map((line) => line.split(", ")[2])
       .sort();
   const container = (host: string) => localResourceNames(STACK, host).container;
-  const up = async (what: string) => {
-    const result = await timed(what, () => upPrintingOutput(stack));
+  const up = async (what: string, replace?: string[]) => {
+    const result = await timed(what, () => upPrintingOutput(stack, { replace }));
     outputs = {
       endpoints: result.outputs.endpoints.value as string[],
       memberNames: result.outputs.memberNames.value as string[],
@@ -196,6 +194,84 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assertNothingChanged(await up("second up (no changes)"));
   });
 
+  /** Copies a member's TLS files (etcd's own, 0600) off its host into certDir, prefixed by its name. */
+  const copyMemberKeys = async (host: string) => {
+    for (const file of [
+      "peer-ca.pem",
+      "member.pem",
+      "member-key.pem",
+      "peer.pem",
+      "peer-key.pem",
+    ]) {
+      const content = await docker(["exec", container(host), "cat", `/etc/etcd/pki/${file}`]);
+      fs.writeFileSync(path.join(certDir, `${host}-${file}`), content, { mode: 0o600 });
+    }
+  };
+  /** Whether a member's key (its client side "member" or its "peer" one) opens a port of another. */
+  const opens = async (
+    owner: string,
+    key: "member" | "peer",
+    port: "client" | "peer",
+    at: string,
+  ) => {
+    const file = (name: string) => path.join(certDir, `${owner}-${name}`);
+    const [cert, keyFile] = [file(`${key}.pem`), file(`${key}-key.pem`)];
+    if (port === "client") {
+      const args = ["--cert", cert, "--key", keyFile, "get", "/dockfleet/greeting"];
+      const result = await runCommand(
+        "etcdctl",
+        [`--endpoints=${at}`, `--cacert=${certDir}/ca.pem`, "--dial-timeout=3s", ...args],
+        { timeoutMs: 30_000 },
+      );
+      return result.code === 0;
+    }
+    const peerUrl = at.replace(/:2379$/, ":2380");
+    const [ca] = [file("peer-ca.pem")];
+    const result = await runCommand(
+      "curl",
+      [
+        "-sS",
+        "--max-time",
+        "5",
+        "--cacert",
+        ca,
+        "--cert",
+        cert,
+        "--key",
+        keyFile,
+        `${peerUrl}/version`,
+      ],
+      { timeoutMs: 30_000 },
+    );
+    return result.code === 0 && /etcdserver/.test(result.stdout);
+  };
+
+  it("keeps each key to its own door: 0600 keys, a peer key is no client, a client key no peer", async () => {
+    const modes = await docker([
+      "exec",
+      container("host-1"),
+      "stat",
+      "-c",
+      "%n %a %U",
+      "/etc/etcd/pki/member-key.pem",
+      "/etc/etcd/pki/peer-key.pem",
+    ]);
+    assert.equal(
+      modes.trim(),
+      "/etc/etcd/pki/member-key.pem 600 etcd\n/etc/etcd/pki/peer-key.pem 600 etcd",
+    );
+    await copyMemberKeys("host-1");
+    const other = outputs.endpoints[1];
+    assert.equal(
+      await opens("host-1", "member", "client", other),
+      true,
+      "member key on client port",
+    );
+    assert.equal(await opens("host-1", "peer", "peer", other), true, "peer key on the peer port");
+    assert.equal(await opens("host-1", "peer", "client", other), false, "peer key on client port");
+    assert.equal(await opens("host-1", "member", "peer", other), false, "member key on peer port");
+  });
+
   it("adds a fourth member through up, then removes it again", async () => {
     wanted.memberCount = 4;
     let counts = changeCounts(await up("add a member"));
@@ -210,10 +286,21 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
       "the new member has the cluster's data",
     );
 
+    // Its keys, as someone who kept a copy of them would have them after it left.
+    await copyMemberKeys("host-4");
+    assert.equal(await opens("host-4", "member", "client", outputs.endpoints[0]), true);
+    assert.equal(await opens("host-4", "peer", "peer", outputs.endpoints[0]), true);
+
     wanted.memberCount = 3;
     counts = changeCounts(await up("remove a member"));
     assert.equal(counts.create, undefined, JSON.stringify(counts));
     assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
+    // Revoked: the members that remain refuse both of the removed member's keys.
+    for (const endpoint of outputs.endpoints) {
+      assert.equal(await opens("host-4", "member", "client", endpoint), false, `${endpoint}`);
+      assert.equal(await opens("host-4", "peer", "peer", endpoint), false, `${endpoint} (peer)`);
+    }
+    assert.equal(await opens("host-1", "member", "client", outputs.endpoints[1]), true);
     const left = await docker([
       "exec",
       container("host-4"),
@@ -236,6 +323,30 @@ describe("EtcdCluster on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
     const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
     assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
+  });
+
+  it("rotates both CAs on the running cluster in one up, keeping its data", async () => {
+    const deployment = (await stack.exportStack()).deployment as { resources: { urn: string }[] };
+    const cas = deployment.resources
+      .map((resource) => resource.urn)
+      .filter((urn) => /::etcd-(peer|client)-ca$/.test(urn));
+    assert.equal(cas.length, 2, `the two etcd CAs in the state: ${cas.join(", ")}`);
+    const result = await up("rotate the etcd CAs", cas);
+    // The CAs, each member's two certificates, the operator's, and the CAs' revocation lists.
+    const replaced = 2 + 2 * 3 + 1 + 2;
+    assert.equal(changeCounts(result).replace, replaced, JSON.stringify(changeCounts(result)));
+    // The operator's certificate from before is the old client CA's: refused now.
+    fs.writeFileSync(path.join(certDir, "ca.pem"), result.outputs.caPem.value as string);
+    const old = await etcdctl([outputs.endpoints[0]], ["get", "/dockfleet/greeting"]);
+    assert.notEqual(old.code, 0, "the old CA's client certificate still opens etcd");
+    fs.writeFileSync(path.join(certDir, "cert.pem"), result.outputs.clientCertPem.value as string);
+    fs.writeFileSync(path.join(certDir, "key.pem"), result.outputs.clientKeyPem.value as string, {
+      mode: 0o600,
+    });
+    const health = await etcdctl(outputs.endpoints, ["endpoint", "health"]);
+    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
+    assert.equal(await valueAt(outputs.endpoints[2], "/dockfleet/greeting"), "written via host-1");
+    assert.deepEqual(await memberNames(), ["host-1", "host-2", "host-3"]);
   });
 
   it("destroys everything it made", async () => {

@@ -59,7 +59,6 @@ async function program() {
   });
   const registry = new PrivateRegistry("registry", {
     engines: environment.engines,
-    ca: { certPem: environment.ca.certPem, keyPem: environment.ca.keyPem },
     config: registryConfig,
   });
   return {

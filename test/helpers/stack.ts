@@ -75,9 +75,15 @@ export function stepTimer() {
   return { timings, timed };
 }
 
-/** `pulumi up` with Pulumi's output shown on this process's stdout; fails unless it succeeded. */
-export async function upPrintingOutput(stack: Stack): Promise<UpResult> {
-  const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+/**
+ * `pulumi up` with Pulumi's output shown on this process's stdout; fails unless it succeeded.
+ * `replace`: URNs to replace (`pulumi up --replace`).
+ */
+export async function upPrintingOutput(
+  stack: Stack,
+  options: { replace?: string[] } = {},
+): Promise<UpResult> {
+  const result = await stack.up({ ...options, onOutput: (line) => process.stdout.write(line) });
   assert.equal(result.summary.result, "succeeded");
   return result;
 }

@@ -116,7 +116,7 @@ describe("components resolve their config with the one helper", () => {
     );
     const engines = ["host-1", "host-2"].map((name) => ({ machine: { name } }) as DockerEngine);
     assert.deepEqual(
-      problemsOf(() => resolvePrivateRegistryArgs({ engines, ca: caPair, config: { host: "db" } })),
+      problemsOf(() => resolvePrivateRegistryArgs({ engines, config: { host: "db" } })),
       ['dockfleet:registry.host = "db": must be a host of this environment (host-1, host-2)'],
     );
     assert.deepEqual(
@@ -127,4 +127,3 @@ describe("components resolve their config with the one helper", () => {
   });
 });
 
-const caPair = { certPem: "ca", keyPem: "key" };

@@ -27,6 +27,7 @@ import { resolveRegistryConfig } from "../../components/registry/config";
 import {
   certsDirCaPath,
   registryAddress,
+  registryHostUsername,
   renderRegistryConfigYml,
   renderRegistryServerEnv,
 } from "../../components/registry/plan";
@@ -389,8 +390,8 @@ function planAccepted(config: StackConfig): void {
       storagePath: registry.storagePath,
       image: registry.image,
       authentication,
-      username: registry.username,
     });
+    for (const name of names) registryHostUsername(registry.username, name);
     certsDirCaPath(registryAddress(addresses[names.indexOf(host)], registry.port));
   }
   // The sample apps.

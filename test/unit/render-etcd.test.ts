@@ -111,10 +111,12 @@ describe("renderEtcdFlags / renderEtcdEnv", () => {
       "--key-file=/etc/etcd/pki/member-key.pem",
       "--trusted-ca-file=/etc/etcd/pki/ca.pem",
       "--client-cert-auth=true",
-      "--peer-cert-file=/etc/etcd/pki/member.pem",
-      "--peer-key-file=/etc/etcd/pki/member-key.pem",
-      "--peer-trusted-ca-file=/etc/etcd/pki/ca.pem",
+      "--client-crl-file=/etc/etcd/pki/client-crl.pem",
+      "--peer-cert-file=/etc/etcd/pki/peer.pem",
+      "--peer-key-file=/etc/etcd/pki/peer-key.pem",
+      "--peer-trusted-ca-file=/etc/etcd/pki/peer-ca.pem",
       "--peer-client-cert-auth=true",
+      "--peer-crl-file=/etc/etcd/pki/peer-crl.pem",
       "--heartbeat-interval=100",
       "--election-timeout=1000",
     ]);
@@ -151,7 +153,7 @@ describe("renderEtcdFlags / renderEtcdEnv", () => {
     assert.ok(
       lines.includes("ETCD_LISTEN_CLIENT_URLS=https://10.0.0.2:2379,https://127.0.0.1:2379"),
     );
-    assert.equal(lines.filter((line) => line.startsWith("ETCD_")).length, 19);
+    assert.equal(lines.filter((line) => line.startsWith("ETCD_")).length, 21);
     assert.equal(env.at(-1), "\n");
     assert.equal(etcdEnvName("--initial-cluster-token"), "ETCD_INITIAL_CLUSTER_TOKEN");
   });

@@ -4,6 +4,7 @@ import { RegistryConfigSchema } from "../../components/registry/config";
 import {
   certsDirCaPath,
   registryAddress,
+  registryHostUsername,
   renderRegistryConfigYml,
   renderRegistryServerEnv,
   renderRegistryServiceDropIn,
@@ -128,7 +129,6 @@ describe("renderRegistryServerEnv", () => {
     storagePath: "/srv/registry",
     image: "registry:2",
     authentication: true,
-    username: "ci",
   };
 
   it("gives the script its parameters and no secret", () => {
@@ -140,7 +140,6 @@ describe("renderRegistryServerEnv", () => {
       CONFIG_DIR: "/etc/dockfleet/registry",
       STAGING_DIR: "/etc/dockfleet/registry.staged",
       AUTHENTICATION: "1",
-      REGISTRY_USERNAME: "ci",
     });
   });
 
@@ -151,8 +150,10 @@ describe("renderRegistryServerEnv", () => {
     assert.equal(env.AUTHENTICATION, "0");
   });
 
-  it("refuses a user name htpasswd would mangle", () => {
-    assert.throws(() => renderRegistryServerEnv({ ...options, username: "a:b" }), /username "a:b"/);
+  it("gives each host a login of its own, and refuses a name htpasswd would mangle", () => {
+    assert.equal(registryHostUsername("ci", "host-2"), "ci-host-2");
+    assert.throws(() => registryHostUsername("a:b", "host-1"), /"a:b-host-1"/);
+    assert.throws(() => registryHostUsername("ci", "../x"), /"ci-..\/x"/);
   });
 });
 

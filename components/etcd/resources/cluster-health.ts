@@ -63,6 +63,9 @@ interface EtcdClusterHealthInputs {
   endpoints: string[];
   /** Names of every planned member: each must be listed as started. */
   memberNames: string[];
+  /** The client and peer CAs: when they change, every member restarted and is waited for here. */
+  caCertPem: string;
+  peerCaCertPem: string;
   timeoutSeconds: number;
 }
 
@@ -141,7 +144,9 @@ export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
     const changes =
       JSON.stringify(olds.endpoints) !== JSON.stringify(news.endpoints) ||
       JSON.stringify(olds.memberNames) !== JSON.stringify(news.memberNames) ||
-      olds.connection.host !== news.connection.host;
+      olds.connection.host !== news.connection.host ||
+      olds.caCertPem !== news.caCertPem ||
+      olds.peerCaCertPem !== news.peerCaCertPem;
     return { changes };
   },
   async update(_id, _olds, news) {
@@ -171,7 +176,7 @@ const etcdClusterHealthSpec = {
 };
 
 /**
- * Waits, on create and whenever the member set changes, until every member answers healthy
+ * Waits, on create and whenever the member set or a CA changes, until every member answers healthy
  * (commits a proposal) and is a started member; runs etcdctl on one member's host.
  */
 export class EtcdClusterHealth extends DynamicResource {

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import {
+  ETCD_CRL_PATHS,
+  ETCD_PEER_PKI_PATHS,
   ETCD_PKI_PATHS,
   ETCD_STAGING_DIR,
   ETCD_TEARDOWN_KEY,
@@ -42,9 +44,16 @@ export interface EtcdMemberInputs {
   electionTimeoutMs: number;
   enableV2: boolean;
   extraFlags: Record<string, string>;
+  /** The client CA; the member's certificate from it (client port, etcdctl); its CRL. */
   caCertPem: string;
   certPem: string;
   keyPem: string;
+  clientCrlPem: string;
+  /** The peer CA; the member's peer certificate from it (peer port only); its CRL. */
+  peerCaCertPem: string;
+  peerCertPem: string;
+  peerKeyPem: string;
+  peerCrlPem: string;
   etcdctlPath: string;
   /** The members the cluster was first started with (EtcdBootstrap's record). */
   bootstrapPeers: EtcdPeer[];
@@ -74,6 +83,11 @@ const UPDATE_KEYS = [
   "caCertPem",
   "certPem",
   "keyPem",
+  "clientCrlPem",
+  "peerCaCertPem",
+  "peerCertPem",
+  "peerKeyPem",
+  "peerCrlPem",
   "etcdctlPath",
 ] as const;
 
@@ -112,6 +126,11 @@ async function stageCertificates(client: SshClient, inputs: EtcdMemberInputs): P
     { path: staged("ca.pem"), content: inputs.caCertPem, mode: 0o644 },
     { path: staged("member.pem"), content: inputs.certPem, mode: 0o644 },
     { path: staged("member-key.pem"), content: inputs.keyPem, mode: 0o600 },
+    { path: staged("client-crl.pem"), content: inputs.clientCrlPem, mode: 0o644 },
+    { path: staged("peer-ca.pem"), content: inputs.peerCaCertPem, mode: 0o644 },
+    { path: staged("peer.pem"), content: inputs.peerCertPem, mode: 0o644 },
+    { path: staged("peer-key.pem"), content: inputs.peerKeyPem, mode: 0o600 },
+    { path: staged("peer-crl.pem"), content: inputs.peerCrlPem, mode: 0o644 },
   ]);
 }
 
@@ -236,6 +255,8 @@ async function leave(props: EtcdMemberOutputs): Promise<void> {
 const ETCD_MEMBER_PROBE = [
   probeFiles({
     ...ETCD_PKI_PATHS,
+    ...ETCD_PEER_PKI_PATHS,
+    ...ETCD_CRL_PATHS,
     env: "/etc/default/etcd",
     dropIn: "/etc/systemd/system/etcd.service.d/dockfleet.conf",
   }),
@@ -264,8 +285,15 @@ export const etcdMemberProvider = withHostFacts<EtcdMemberInputs, EtcdMemberOutp
       };
       await runRemoteStep(news, "reconfigure etcd member", async (client, log) => {
         const restarted = await applyConfig(client, news, settingsOf(news, olds), false, log);
-        // One member at a time (each depends on the one before): healthy again before the next.
-        if (restarted) {
+        // Under another CA, the member cannot reach the peers that have not switched yet (they
+        // come after it, one at a time); a majority has switched by the middle member, and the
+        // cluster's health is waited for once all have (EtcdClusterHealth watches the CAs).
+        const caSwitched =
+          olds.caCertPem !== news.caCertPem || olds.peerCaCertPem !== news.peerCaCertPem;
+        if (restarted && caSwitched) {
+          log.info("switched to the cluster's new CAs: it rejoins as its peers switch too");
+        } else if (restarted) {
+          // One member at a time (each depends on the one before): healthy again before the next.
           await new RemoteEtcdctl(client, news.etcdctlPath, ETCD_PKI_PATHS).waitUntilHealthy(
             [clientUrlOf(news)],
             news.healthTimeoutSeconds * 1000,
@@ -289,7 +317,7 @@ const etcdMemberSpec = {
   type: "EtcdMember",
   module: __filename,
   provider: "etcdMemberProvider",
-  secrets: ["keyPem"],
+  secrets: ["keyPem", "peerKeyPem"],
   outputs: ["joinedBy", "initialCluster", "initialClusterState"],
 };
 

@@ -5,8 +5,10 @@
 # goes to stderr; the last line on stdout is the result:
 #   DOCKFLEET_RESULT changed=0|1 active=0|1
 #
-# Staged files: ca.pem, member.pem, member-key.pem (TLS of the member, also used by etcdctl),
-# etcd.env (/etc/default/etcd, read by etcd.service) and dockfleet.conf (a drop-in for it).
+# Staged files: ca.pem, member.pem, member-key.pem, client-crl.pem (the client side: the client
+# CA, the member's certificate from it, also etcdctl's, and the CA's revocation list), peer-ca.pem,
+# peer.pem, peer-key.pem, peer-crl.pem (the same for the peer port), etcd.env (/etc/default/etcd,
+# read by etcd.service) and dockfleet.conf (a drop-in for it). The keys are etcd's alone (0600).
 #
 # Environment:
 #   ETCD_ACTION     apply (default) | remove
@@ -34,14 +36,14 @@ changed=0
 [[ "$ETCD_DATA_DIR" =~ ^/[A-Za-z0-9._/-]+$ && "$ETCD_DATA_DIR" != / ]] || die "ETCD_DATA_DIR=\"$ETCD_DATA_DIR\" must be an absolute path other than /"
 [[ "$ETCD_WIPE_DATA" == 0 || "$ETCD_WIPE_DATA" == 1 ]] || die "ETCD_WIPE_DATA=\"$ETCD_WIPE_DATA\" must be 0 or 1"
 
-# Installs $1 as $2 with mode $3 and group $4 when the content or mode differs.
+# Installs $1 as $2 with mode $3, owned by $4 (user and group), when the content, mode or owner differs.
 install_if_changed() {
-  local source=$1 target=$2 mode=$3 group=$4
+  local source=$1 target=$2 mode=$3 owner=$4
   if [[ -f "$target" ]] && cmp -s "$source" "$target" &&
-    [[ "$(stat -c '%a %G' "$target")" == "${mode#0} $group" ]]; then
+    [[ "$(stat -c '%a %U' "$target")" == "${mode#0} $owner" ]]; then
     return 0
   fi
-  install -D -m "$mode" -o root -g "$group" "$source" "$target"
+  install -D -m "$mode" -o "$owner" -g "$owner" "$source" "$target"
   log "installed $target"
   changed=1
 }
@@ -60,19 +62,29 @@ if [[ "$ETCD_ACTION" == remove ]]; then
 fi
 [[ "$ETCD_ACTION" == apply ]] || die "ETCD_ACTION=\"$ETCD_ACTION\" is not one of: apply, remove"
 
-for file in ca.pem member.pem member-key.pem etcd.env dockfleet.conf; do
+for file in ca.pem member.pem member-key.pem client-crl.pem peer-ca.pem peer.pem peer-key.pem peer-crl.pem etcd.env dockfleet.conf; do
   [[ -s "$STAGING_DIR/$file" ]] || die "$STAGING_DIR/$file is missing: the provider uploads it before running this script"
 done
 getent group etcd >/dev/null || die "there is no etcd group: run install-etcd.sh first"
 
+# etcd reads its revocation lists on every handshake: a new list takes effect without a restart.
+for crl in client-crl.pem peer-crl.pem; do
+  if ! cmp -s "$STAGING_DIR/$crl" "$PKI_DIR/$crl"; then
+    install -D -m 0644 -o root -g root "$STAGING_DIR/$crl" "$PKI_DIR/$crl"
+    log "installed $PKI_DIR/$crl"
+  fi
+done
 install_if_changed "$STAGING_DIR/ca.pem" "$PKI_DIR/ca.pem" 0644 root
 install_if_changed "$STAGING_DIR/member.pem" "$PKI_DIR/member.pem" 0644 root
-install_if_changed "$STAGING_DIR/member-key.pem" "$PKI_DIR/member-key.pem" 0640 etcd
+install_if_changed "$STAGING_DIR/member-key.pem" "$PKI_DIR/member-key.pem" 0600 etcd
+install_if_changed "$STAGING_DIR/peer-ca.pem" "$PKI_DIR/peer-ca.pem" 0644 root
+install_if_changed "$STAGING_DIR/peer.pem" "$PKI_DIR/peer.pem" 0644 root
+install_if_changed "$STAGING_DIR/peer-key.pem" "$PKI_DIR/peer-key.pem" 0600 etcd
 install_if_changed "$STAGING_DIR/etcd.env" "$ENV_FILE" 0644 root
 changed_before_drop_in=$changed
 install_if_changed "$STAGING_DIR/dockfleet.conf" "$DROP_IN" 0644 root
 if ((changed != changed_before_drop_in)); then systemctl daemon-reload; fi
-rm -f "$STAGING_DIR/member-key.pem"
+rm -f "$STAGING_DIR/member-key.pem" "$STAGING_DIR/peer-key.pem"
 
 if [[ -d "$PACKAGE_DEFAULT_DATA_DIR" && "$PACKAGE_DEFAULT_DATA_DIR" != "$ETCD_DATA_DIR" ]]; then
   log "removing the distribution package's throwaway member data ($PACKAGE_DEFAULT_DATA_DIR)"

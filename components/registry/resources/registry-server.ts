@@ -28,9 +28,15 @@ interface RegistryServerInputs {
   caCertPem: string;
   certPem: string;
   keyPem: string;
-  /** The htpasswd user's password; empty with authentication off. */
-  password: string;
+  /** The htpasswd users: the operator's and one per host; none with authentication off. */
+  logins: RegistryLogin[];
   removeDataOnDestroy: boolean;
+}
+
+/** One htpasswd user. */
+export interface RegistryLogin {
+  username: string;
+  password: string;
 }
 
 type RegistryServerOutputs = RegistryServerInputs;
@@ -51,7 +57,7 @@ const UPDATE_KEYS = [
   "caCertPem",
   "certPem",
   "keyPem",
-  "password",
+  "logins",
   "removeDataOnDestroy",
 ] as const;
 
@@ -69,9 +75,11 @@ async function ensure(inputs: RegistryServerInputs): Promise<void> {
       { path: at("ca.pem"), content: inputs.caCertPem, mode: 0o644 },
       { path: at("cert.pem"), content: inputs.certPem, mode: 0o644 },
       { path: at("key.pem"), content: inputs.keyPem, mode: 0o600 },
-      ...(inputs.password !== ""
-        ? [{ path: at("password"), content: inputs.password, mode: 0o600 }]
-        : []),
+      ...inputs.logins.map((login) => ({
+        path: at(`logins/${login.username}`),
+        content: login.password,
+        mode: 0o600,
+      })),
     ]);
     const result = await runScript(client, inputs.script, inputs.env, log);
     log.info(result.changed === "1" ? "registry (re)started with the new files" : "unchanged");
@@ -131,8 +139,8 @@ export interface RegistryServerArgs {
   caCertPem: pulumi.Input<string>;
   certPem: pulumi.Input<string>;
   keyPem: pulumi.Input<string>;
-  /** The htpasswd password; "" with authentication off. */
-  password: pulumi.Input<string>;
+  /** The htpasswd users; none with authentication off. */
+  logins: pulumi.Input<RegistryLogin[]>;
   removeDataOnDestroy: boolean;
 }
 
@@ -140,7 +148,7 @@ const registryServerSpec = {
   type: "RegistryServer",
   module: __filename,
   provider: "registryServerProvider",
-  secrets: ["keyPem", "password"],
+  secrets: ["keyPem", "logins"],
 };
 
 /**

@@ -8,10 +8,12 @@
 #   cert.pem     -> CONFIG_DIR/tls/cert.pem     (required; the registry's server certificate)
 #   key.pem      -> CONFIG_DIR/tls/key.pem      (required; mode 0600, owned by the registry's user)
 #   ca.pem       -> CONFIG_DIR/tls/ca.pem       (required; checks the registry answers over TLS)
-#   password     -> CONFIG_DIR/htpasswd         (with AUTHENTICATION=1: bcrypt, `htpasswd -iB`)
+#   logins/USER  -> CONFIG_DIR/htpasswd         (with AUTHENTICATION=1: USER's password, bcrypt,
+#                                               `htpasswd -iB`; one file per user)
 #   dropin.conf  -> the docker-registry.service drop-in (RUN_AS=service)
-# The password file is read from stdin by htpasswd: it never appears on a command line. An
-# htpasswd that already verifies the password is kept (bcrypt salts differ on every run).
+# Each password file is read from stdin by htpasswd: it never appears on a command line. An
+# htpasswd that has exactly these users and verifies every password is kept (bcrypt salts differ
+# on every run); otherwise it is written again, so a user no longer staged (a removed host's) goes.
 #
 # Environment:
 #   RUN_AS                "service": Debian's docker-registry package as an enabled systemd unit;
@@ -22,8 +24,7 @@
 #   STORAGE_PATH          host directory of the data (default /var/lib/docker-registry)
 #   CONFIG_DIR            where the files go (default /etc/dockfleet/registry)
 #   STAGING_DIR           where the caller staged them (default /etc/dockfleet/registry.staged)
-#   AUTHENTICATION        1: htpasswd authentication for REGISTRY_USERNAME (default 1)
-#   REGISTRY_USERNAME     the htpasswd user (default dockfleet)
+#   AUTHENTICATION        1: htpasswd authentication for the staged logins (default 1)
 #   IMAGE, CONTAINER_NAME RUN_AS=container: the image and the container's name
 #   REMOVE                1: stop and remove the registry and its files (default 0)
 #   REMOVE_DATA           with REMOVE=1, also delete STORAGE_PATH (default 0)
@@ -42,7 +43,6 @@ STORAGE_PATH="${STORAGE_PATH:-/var/lib/docker-registry}"
 CONFIG_DIR="${CONFIG_DIR:-/etc/dockfleet/registry}"
 STAGING_DIR="${STAGING_DIR:-/etc/dockfleet/registry.staged}"
 AUTHENTICATION="${AUTHENTICATION:-1}"
-REGISTRY_USERNAME="${REGISTRY_USERNAME:-dockfleet}"
 IMAGE="${IMAGE:-registry:2}"
 CONTAINER_NAME="${CONTAINER_NAME:-dockfleet-registry}"
 REMOVE="${REMOVE:-0}"
@@ -176,19 +176,36 @@ ensure_htpasswd() {
     fi
     return 0
   fi
-  [[ -f "$STAGING_DIR/password" ]] || die "$STAGING_DIR/password is missing; upload the registry password there first"
-  if [[ -f "$target" && "$(wc -l <"$target")" == 1 && "$(cut -d: -f1 "$target")" == "$REGISTRY_USERNAME" ]] &&
-    htpasswd -vi "$target" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" >/dev/null 2>&1; then
+  local users=() user file create=(-c)
+  for file in "$STAGING_DIR"/logins/*; do
+    [[ -f "$file" ]] && users+=("${file##*/}")
+  done
+  ((${#users[@]} > 0)) || die "$STAGING_DIR/logins/ holds no login; upload one file per htpasswd user there first"
+  if [[ -f "$target" && "$(cut -d: -f1 "$target" | sort)" == "$(printf '%s\n' "${users[@]}" | sort)" ]] &&
+    all_logins_verify "$target" "${users[@]}"; then
     if [[ "$(stat -c '%a %U:%G' "$target")" != "600 $owner:$owner" ]]; then
       chown "$owner:$owner" "$target" && chmod 0600 "$target"
       changed=1
     fi
     return 0
   fi
-  log "writing $target for user $REGISTRY_USERNAME (bcrypt)"
-  htpasswd -ciB "$STAGING_DIR/htpasswd" "$REGISTRY_USERNAME" <"$STAGING_DIR/password" 2>/dev/null
+  log "writing $target for ${#users[@]} user(s): ${users[*]} (bcrypt)"
+  rm -f "$STAGING_DIR/htpasswd"
+  for user in "${users[@]}"; do
+    htpasswd "${create[@]}" -iB "$STAGING_DIR/htpasswd" "$user" <"$STAGING_DIR/logins/$user" 2>/dev/null
+    create=()
+  done
   install -D -m 0600 -o "$owner" -g "$owner" "$STAGING_DIR/htpasswd" "$target"
   changed=1
+}
+
+# all_logins_verify HTPASSWD USER...: every user's staged password verifies against HTPASSWD.
+all_logins_verify() {
+  local target=$1 user
+  shift
+  for user in "$@"; do
+    htpasswd -vi "$target" "$user" <"$STAGING_DIR/logins/$user" >/dev/null 2>&1 || return 1
+  done
 }
 
 # --- run -----------------------------------------------------------------------------------------
