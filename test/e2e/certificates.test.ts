@@ -148,7 +148,7 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
     const lifetime = Date.parse(docker.notAfter) - Date.now();
     assert.ok(lifetime > 0 && lifetime <= DURATION_MS, `valid for ${lifetime} ms from now`);
     assert.ok(
-      Date.parse(certificateOf(outputs, "ca").notAfter) - Date.now() > 3000 * 86_400_000,
+      Date.parse(certificateOf(outputs, "docker-ca").notAfter) - Date.now() > 3000 * 86_400_000,
       "the CA keeps its ten years",
     );
 
@@ -187,8 +187,8 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
       "the client certificate was in its window too",
     );
     assert.equal(
-      certificateOf(renewedOutputs, "ca").serialNumber,
-      certificateOf(outputs, "ca").serialNumber,
+      certificateOf(renewedOutputs, "docker-ca").serialNumber,
+      certificateOf(outputs, "docker-ca").serialNumber,
       "the CA stays",
     );
     assert.notEqual(await dockerStarted(), startedBefore, "Docker restarted with it");
@@ -252,13 +252,13 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
     assert.equal(
       replaced.authorized,
       true,
-      `${replaced.why}; CA in the outputs ${certificateOf(after, "ca").serialNumber} (before ` +
-        `${certificateOf(outputs, "ca").serialNumber}); on the host: ${onHost}\n` +
+      `${replaced.why}; CA in the outputs ${certificateOf(after, "docker-ca").serialNumber} (before ` +
+        `${certificateOf(outputs, "docker-ca").serialNumber}); on the host: ${onHost}\n` +
         `bin/up said:\n${regenerated.stdout.slice(-6000)}`,
     );
     assert.notEqual(replaced.serialNumber, served.serialNumber, "host-1 serves a new certificate");
     assert.equal(replaced.serialNumber, normalSerial(certificateOf(after, "docker").serialNumber));
-    for (const use of ["ca", "docker-client"]) {
+    for (const use of ["docker-ca", "docker-client"]) {
       assert.equal(
         certificateOf(after, use).serialNumber,
         certificateOf(outputs, use).serialNumber,

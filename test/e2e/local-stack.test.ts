@@ -657,6 +657,18 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       assert.match(await getVersion(hosts[0], tls.caPem, stranger), /^refused: /);
     });
 
+    it("opens no other host's Docker API with an etcd key taken from a host", async () => {
+      // Both of host-1's etcd keys: client-side and peer, each a client certificate of its CA.
+      for (const name of ["member", "peer"]) {
+        const key = {
+          certPem: await dockerExec(container, `cat /etc/etcd/pki/${name}.pem`),
+          keyPem: await dockerExec(container, `cat /etc/etcd/pki/${name}-key.pem`),
+        };
+        assert.match(key.certPem, /BEGIN CERTIFICATE/);
+        assert.match(await getVersion(hosts[1], tls.caPem, key), /^refused: /, name);
+      }
+    });
+
     it("turns SSH password login off", async () => {
       const effective = await dockerExec(container, "sshd -T");
       assert.match(effective, /^passwordauthentication no$/m);

@@ -34,9 +34,10 @@ import {
 
 /**
  * PrivateRegistry for real, through the Automation API (inline program, real Pulumi CLI, local
- * file backend): two local hosts, the registry as Debian's docker-registry service on host-1 with
- * TLS from the environment's CA and htpasswd; anonymous push refused, authenticated push from
- * this machine (skopeo), both hosts pull over TLS without insecure-registries, the registry comes
+ * file backend): three local hosts, then two, the registry as Debian's docker-registry service on
+ * host-1 with TLS from its own CA and htpasswd; anonymous push refused, authenticated push from
+ * this machine (skopeo), the hosts pull over TLS without insecure-registries, each logged in as
+ * its own user, a host that leaves loses its login, the registry comes
  * back after its host restarts, a second `up` changes nothing, pull-through mode serves busybox
  * from an upstream registry to a host that uses it as its mirror, and `destroy` leaves nothing.
  */
@@ -48,10 +49,12 @@ const UPSTREAM_IP = "172.30.60.250";
 const IMAGE = `${REGISTRY_ADDRESS}/test/busybox:1`;
 
 let registryConfig: RegistryConfigInput = { username: "fleet" };
+/** The test removes the third host after the hosts have pulled. */
+let hostCount = 3;
 
 async function program() {
   const environment = localTestEnvironment(STACK, {
-    hosts: 2,
+    hosts: hostCount,
     local: { subnet: SUBNET },
     // The registry as mirror from the start: only used in pull-through mode, and so switching
     // modes later restarts no engine.
@@ -202,9 +205,17 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal(pushed.code, 0, pushed.output);
   });
 
+  /** The user and password of the host's `docker login` to the registry (config.json). */
+  const hostLogin = async (host: string) => {
+    const config = JSON.parse(
+      await runDocker(["exec", container(host), "cat", "/root/.docker/config.json"]),
+    ) as { auths: Record<string, { auth: string }> };
+    return Buffer.from(config.auths[REGISTRY_ADDRESS].auth, "base64").toString();
+  };
+
   it("serves the image to every host over TLS, logged in, without insecure-registries", async () => {
     await timed("pull on every host", async () => {
-      for (const host of ["host-1", "host-2"]) {
+      for (const host of ["host-1", "host-2", "host-3"]) {
         const daemonJson = await runDocker([
           "exec",
           container(host),
@@ -228,8 +239,23 @@ describe("PrivateRegistry on local hosts", { timeout: 20 * 60_000 }, () => {
           "{{json .RegistryConfig.InsecureRegistryCIDRs}} {{range $name, $_ := .RegistryConfig.IndexConfigs}}{{$name}} {{end}}",
         ]);
         assert.doesNotMatch(insecure, /172\.30\.60\./, "the registry is not an insecure one");
+        // Its own login: not the operator's password, and one that opens the registry.
+        const login = await hostLogin(host);
+        assert.match(login, new RegExp(`^fleet-${host}:[A-Za-z0-9_-]{32}$`));
+        assert.notEqual(login, `fleet:${password}`);
+        assert.equal((await getTls(`https://${REGISTRY_ADDRESS}/v2/`, caPem, login)).status, 200);
       }
     });
+  });
+
+  it("takes its login away from a host that leaves the environment", async () => {
+    const [left, kept] = [await hostLogin("host-3"), await hostLogin("host-2")];
+    hostCount = 2;
+    await up("remove host-3");
+    const v2 = `https://${REGISTRY_ADDRESS}/v2/`;
+    assert.equal((await getTls(v2, caPem, left)).status, 401, "the removed host's login opens it");
+    assert.equal((await getTls(v2, caPem, kept)).status, 200, "a remaining host lost its login");
+    assert.equal((await getTls(v2, caPem, `fleet:${password}`)).status, 200);
   });
 
   it("changes nothing on a second up", async () => {

@@ -126,4 +126,3 @@ describe("components resolve their config with the one helper", () => {
     assert.equal(resolveSwarmArgs({ engines, config: { managers: 1 } }).plan.initNode, "host-1");
   });
 });
-

@@ -183,10 +183,11 @@ class EtcdModel {
 function etcdHost(
   model: EtcdModel,
   n: number,
-  opts: { hasData?: boolean; changed?: boolean } = {},
+  opts: { hasData?: boolean; changed?: boolean; journal?: string } = {},
 ) {
   return new FakeCommander(`${address(n)}:22`)
     .on(/^ETCDCTL_API=3 /, (call) => model.etcdctl(call.command))
+    .on(/^journalctl --unit etcd\.service /, { stdout: opts.journal ?? "" })
     .on(/^test -d '\/var\/lib\/etcd\/member'$/, { code: opts.hasData ? 0 : 1 })
     .on(new RegExp(`^install -d -m 0700 ${ETCD_STAGING_DIR}$`), {})
     .on(/^bash -s$/, (call) => configureEtcd(model, n, call, opts.changed ?? true));
@@ -562,6 +563,21 @@ describe("etcdMemberProvider.delete", () => {
     assert.equal(host3.ran(/^bash -s$/).length, 0);
   });
 
+  it("stops a member the cluster removed already, whose revoked keys no member takes", async () => {
+    const model = new EtcdModel();
+    [1, 2].forEach((n) => model.addStarted(n, false));
+    model.addStarted(3, false);
+    const host3 = etcdHost(model, 3, {
+      journal: "etcdserver: the member has been permanently removed from the cluster\n",
+    });
+    install(host3);
+
+    await etcdMemberProvider.delete!("host-3-etcd-member", memberOutputs(3));
+
+    assert.equal(etcdctlCalls(host3, "member", "remove").length, 0);
+    assert.equal(host3.ran(/^bash -s$/)[0].env.ETCD_ACTION, "remove");
+  });
+
   it("stops the last member without removing it", async () => {
     const model = new EtcdModel();
     model.addStarted(1);
@@ -620,7 +636,7 @@ describe("etcdClusterHealthProvider", () => {
     assert.equal(model.keys.has(ETCD_TEARDOWN_KEY), false);
   });
 
-  it("leaves an unplanned member that answers to its own delete", async () => {
+  it("removes an unplanned member that answers too (its own keys are revoked by then)", async () => {
     const model = new EtcdModel();
     [1, 2, 3, 4].forEach((n) => model.addStarted(n));
     const host1 = etcdHost(model, 1);
@@ -628,8 +644,11 @@ describe("etcdClusterHealthProvider", () => {
 
     await etcdClusterHealthProvider.create(healthInputs());
 
-    assert.equal(etcdctlCalls(host1, "member", "remove").length, 0);
-    assert.equal(model.members.length, 4);
+    assert.equal(etcdctlCalls(host1, "member", "remove").length, 1);
+    assert.deepEqual(
+      model.members.map((member) => member.name),
+      ["host-1", "host-2", "host-3"],
+    );
   });
 
   it("fails naming the planned members the cluster does not list as started", async () => {

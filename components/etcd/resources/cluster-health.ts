@@ -70,11 +70,14 @@ interface EtcdClusterHealthInputs {
 }
 
 /**
- * Removes the members no longer planned that do not answer: those whose host went away before
- * their own delete could reach it (it skips a host that is gone), and those an interrupted
- * attempt added but never started. One that answers is left to its own delete, which runs later.
+ * Removes the members no longer planned, each only when quorum is kept: first those that do not
+ * answer (their host went away before their own delete could reach it, or an interrupted attempt
+ * added them but never started them), then those that do. A member leaving the plan is removed
+ * here, by a member that stays, before its own delete runs: its certificates are revoked in the
+ * same `up` (the members already read the new lists), so it could not reach the others to remove
+ * itself; its delete then only stops it and wipes its data.
  */
-async function removeDeadUnplannedMembers(
+async function removeUnplannedMembers(
   ctl: RemoteEtcdctl,
   inputs: EtcdClusterHealthInputs,
   listed: EtcdMemberEntry[],
@@ -87,10 +90,15 @@ async function removeDeadUnplannedMembers(
     const dead = unplanned.find(
       (member) => !member.clientUrls.some((url) => healthy.includes(url)),
     );
-    if (dead === undefined) return;
-    const name = dead.name || `${dead.id} (never started)`;
-    log.warn(`etcd member ${name} is not planned and does not answer: removing it`);
-    await ctl.removeMember(members, dead, name, log);
+    const removed = dead ?? unplanned[0];
+    if (removed === undefined) return;
+    const name = removed.name || `${removed.id} (never started)`;
+    if (dead === undefined) {
+      log.info(`etcd member ${name} is no longer planned: removing it from the cluster`);
+    } else {
+      log.warn(`etcd member ${name} is not planned and does not answer: removing it`);
+    }
+    await ctl.removeMember(members, removed, name, log);
     members = (await ctl.listMembers(inputs.endpoints)) ?? [];
   }
 }
@@ -124,7 +132,7 @@ async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
         );
       }
       log.info(`${inputs.endpoints.length} member(s) healthy: ${inputs.memberNames.join(", ")}`);
-      await removeDeadUnplannedMembers(ctl, inputs, allStarted, log);
+      await removeUnplannedMembers(ctl, inputs, allStarted, log);
       // Left by a destroy that stopped halfway: the members kept must leave one by one again.
       await ctl.delete(inputs.endpoints, ETCD_TEARDOWN_KEY);
     },

@@ -228,15 +228,20 @@ async function leave(props: EtcdMemberOutputs): Promise<void> {
       log.info(`the whole cluster is being removed (since ${teardown}): stopping ${props.name}`);
     } else {
       const members = await ctl.listMembers(endpoints);
-      if (members === undefined) {
+      if (members === undefined && (await removedByTheCluster(client))) {
+        log.info(
+          `the cluster removed ${props.name} already (EtcdClusterHealth) and refuses its revoked ` +
+            "certificates: stopping it",
+        );
+      } else if (members === undefined) {
         throw new Error(
           `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} ` +
             `cannot be removed from the cluster safely. Start the stopped members and run again; ` +
             `to drop the member from dockfleet's state anyway: pulumi state delete <its URN>`,
         );
       }
-      const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
-      if (self !== undefined && members.length > 1) {
+      const self = members?.find((member) => member.peerUrls.includes(peerUrlOf(props)));
+      if (members !== undefined && self !== undefined && members.length > 1) {
         await ctl.removeMember(members, self, props.name, log);
       } else if (self !== undefined) {
         log.info(`${props.name} is the last member: stopping it`);
@@ -249,6 +254,17 @@ async function leave(props: EtcdMemberOutputs): Promise<void> {
       log,
     );
   });
+}
+
+/**
+ * Whether the member's etcd stopped because the cluster removed it: etcd logs its ErrMemberRemoved
+ * ("the member has been permanently removed from the cluster") and exits.
+ */
+async function removedByTheCluster(client: SshClient): Promise<boolean> {
+  const journal = await client.exec(
+    "journalctl --unit etcd.service --no-pager --output cat --lines 200 2>/dev/null || true",
+  );
+  return journal.stdout.includes("permanently removed from the cluster");
 }
 
 /** The member's files (configure-etcd.sh's places) and whether etcd runs. */
