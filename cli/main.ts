@@ -14,6 +14,7 @@ import { registerSnapshotCommand } from "./snapshot";
 import { registerSshCommand } from "./ssh";
 import { registerSshConfigCommand } from "./ssh-config";
 import { registerStatusCommand } from "./status";
+import { registerUpgradeCommand } from "./upgrade";
 import { registerUrlCommand } from "./url";
 
 /**
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerSshConfigCommand(program);
   registerPowerCommands(program);
   registerRegenerateCertsCommand(program);
+  registerUpgradeCommand(program);
   registerSnapshotCommand(program);
   return program;
 }

@@ -1,8 +1,6 @@
-import { spawn } from "node:child_process";
-import * as path from "node:path";
 import type { Command } from "commander";
+import { runBinUp } from "./bin-up";
 import { CliError } from "./cli-error";
-import { packageRoot } from "./package-root";
 import { defaultStackName, defaultWorkDir, selectNamedStack } from "./stack-outputs";
 
 /** A resource of a state export, as far as this command reads it. */
@@ -45,8 +43,8 @@ export function certificateHosts(deployment: unknown): string[] {
 }
 
 /** Pure: bin/up's arguments that issue these certificates again, and the rest of the stack as usual. */
-export function regenerateArgs(stack: string, urns: string[]): string[] {
-  return [stack, ...urns.flatMap((urn) => ["--replace", urn])];
+export function regenerateArgs(urns: string[]): string[] {
+  return urns.flatMap((urn) => ["--replace", urn]);
 }
 
 export function registerRegenerateCertsCommand(program: Command): void {
@@ -77,12 +75,6 @@ export function registerRegenerateCertsCommand(program: Command): void {
       process.stderr.write(
         `dockfleet: issuing ${urns.length} certificate(s) again:\n${urns.map((urn) => `  ${urn}\n`).join("")}`,
       );
-      const up = path.join(packageRoot(), "bin", "up");
-      const code = await new Promise<number>((resolve, reject) => {
-        spawn("bash", [up, ...regenerateArgs(options.stack, urns)], { stdio: "inherit" })
-          .on("error", reject)
-          .on("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
-      });
-      if (code !== 0) throw new CliError(`bin/up ${options.stack} failed (exit ${code})`, code);
+      await runBinUp(options.stack, regenerateArgs(urns));
     });
 }

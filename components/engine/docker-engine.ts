@@ -62,6 +62,11 @@ export interface DockerEngineArgs {
    * Given only with a proxy: dockerd then reads them from a 0600 file its drop-in names.
    */
   proxyEnvironment?: pulumi.Input<Readonly<Record<string, string>>>;
+  /**
+   * A new value upgrades Docker to the newest version of its source (of `config.version`, when
+   * pinned) once, restarting it in turn with the swarm's other hosts (`dockfleet upgrade`).
+   */
+  upgradeRequest?: string;
 }
 
 /** Pure: install-docker.sh's parameters for an engine config. */
@@ -156,6 +161,7 @@ export class DockerEngine extends pulumi.ComponentResource {
         script: readScript(__dirname, "install-docker.sh"),
         env: renderInstallEnv(config),
         removeOnDestroy: config.removeOnDestroy,
+        upgradeRequest: args.upgradeRequest,
       },
       { parent: this },
     );

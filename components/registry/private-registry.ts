@@ -156,9 +156,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     // Each host logs in as its own user, with its own password, so that a host that leaves the
     // environment loses its login (its line leaves htpasswd); the operator's user is the other.
+    // Its password is generated even without a login, so that a login turned back on reuses it.
     const login = authentication && config.loginOnHosts;
     const hostLogins = new Map(
-      (login ? args.engines : []).map((engine) => {
+      args.engines.map((engine) => {
         const host = engine.machine.name;
         const hostPassword = new RegistryPassword(`${name}-password-${host}`, {}, { parent: this });
         return [
@@ -168,7 +169,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
       }),
     );
     const logins = authentication
-      ? pulumi.all([{ username: config.username, password: anyPassword }, ...hostLogins.values()])
+      ? pulumi.all([
+          { username: config.username, password: anyPassword },
+          ...(login ? hostLogins.values() : []),
+        ])
       : [];
 
     const proxy = config.proxy;
@@ -222,7 +226,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     this.mirrorUrl = this.url.apply((url) => `https://${url}`);
 
     for (const engine of args.engines) {
-      const hostLogin = hostLogins.get(engine.machine.name);
+      const hostLogin = login ? hostLogins.get(engine.machine.name) : undefined;
       new RegistryTrust(
         `${name}-trust-${engine.machine.name}`,
         {

@@ -24,6 +24,8 @@ export interface EnvironmentArgs {
   vmImage?: string;
   /** ssh driver: the private key that logs in to the existing hosts (a Pulumi secret). */
   sshPrivateKey?: pulumi.Input<string>;
+  /** `dockfleet upgrade`: upgrade Docker on these hosts (every host when empty), under this request. */
+  upgrade?: { request: string; hosts: string[] };
 }
 
 /** What a Docker client needs for one host: DOCKER_HOST and the TLS files. */
@@ -87,6 +89,7 @@ export class Environment extends pulumi.ComponentResource {
       withStepSettings(machine, { stepTimeouts: config.stepTimeouts, proxyEnvironment }),
     );
     this.sshPrivateKey = hosts.sshPrivateKey;
+    const upgraded = this.upgradedHosts(args.upgrade);
 
     // Hosts are independent: their engines install in parallel.
     // etcd needs no Docker, and with `dockerClusterStore` the engines need etcd: it comes first.
@@ -114,6 +117,7 @@ export class Environment extends pulumi.ComponentResource {
               machine,
               config.engine.tlsPort,
             ),
+            upgradeRequest: upgraded.has(machine.name) ? args.upgrade?.request : undefined,
             // dockerd pulls through the proxy too.
             proxyEnvironment:
               config.proxy === undefined
@@ -124,6 +128,20 @@ export class Environment extends pulumi.ComponentResource {
         ),
     );
     this.registerOutputs({});
+  }
+
+  /** The hosts `upgrade` names (every host when it names none); an unknown name fails the preview. */
+  private upgradedHosts(upgrade: EnvironmentArgs["upgrade"]): Set<string> {
+    const names = this.machines.map((machine) => machine.name);
+    if (upgrade === undefined) return new Set();
+    const unknown = upgrade.hosts.filter((host) => !names.includes(host));
+    if (unknown.length > 0) {
+      throw new pulumi.ResourceError(
+        `upgrade: no host named ${unknown.map((host) => JSON.stringify(host)).join(", ")}; the hosts are ${names.join(", ")}`,
+        this,
+      );
+    }
+    return new Set(upgrade.hosts.length > 0 ? upgrade.hosts : names);
   }
 
   /** The configured driver's hosts, and the private key that logs in to them. */

@@ -28,6 +28,14 @@ export function dockfleetProgram(): StackOutputsInput {
     dockerHostImage: process.env.DOCKFLEET_DOCKER_HOST_IMAGE,
     vmImage: process.env.DOCKFLEET_VM_IMAGE,
     sshPrivateKey: dockfleetConfig.getSecret("sshPrivateKey"),
+    // Set by `dockfleet upgrade` (cli/upgrade.ts) for this one run of bin/up.
+    upgrade:
+      process.env.DOCKFLEET_UPGRADE === undefined
+        ? undefined
+        : {
+            request: process.env.DOCKFLEET_UPGRADE,
+            hosts: (process.env.DOCKFLEET_UPGRADE_HOSTS ?? "").split(",").filter(Boolean),
+          },
   });
 
   // Cluster services on the engines, each from the one before: the swarm, then the registry.

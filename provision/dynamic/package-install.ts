@@ -1,5 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { SshClient } from "../ssh/client";
 import type { SshConnectionArgs } from "../ssh/types";
+import type { StepLog } from "./log";
 import type { FactsProbe } from "./host-facts";
 import { withProcessLock } from "./process-lock";
 import { runRemoteStep, runScript, runUndoStep } from "./remote-step";
@@ -17,6 +19,11 @@ export interface PackageInstallInputs {
   env: Record<string, string>;
   /** On delete, run the script again with `<actionVariable>=remove`. */
   removeOnDestroy: boolean;
+  /**
+   * A request to upgrade the packages (`dockfleet upgrade`): a new value runs the script in its
+   * upgrade mode once; its absence changes nothing (the last request is kept in the state).
+   */
+  upgradeRequest?: string;
 }
 
 /** What a package install resource is given (its inputs, some still to be resolved). */
@@ -34,6 +41,18 @@ export interface PackageInstallSpec<Outputs> {
   outputs: (inputs: PackageInstallInputs, result: Record<string, string>) => Outputs;
   /** What shows the packages installed (host-facts.ts): the programs' paths and versions. */
   probe: FactsProbe;
+  /**
+   * How an upgrade runs: the script's variables that ask for one, and what wraps the run on the
+   * host (a swarm's hosts take turns, each back in the swarm before the next).
+   */
+  upgrade?: {
+    env: Record<string, string>;
+    wrap: (
+      client: SshClient,
+      log: StepLog,
+      run: () => Promise<Record<string, string>>,
+    ) => Promise<Record<string, string>>;
+  };
 }
 
 /**
@@ -55,18 +74,29 @@ export function withHostPackageLock<T>(
 export function packageInstallProvider<Outputs extends PackageInstallInputs>(
   spec: PackageInstallSpec<Outputs>,
 ): pulumi.dynamic.ResourceProvider<PackageInstallInputs, Outputs> {
-  const install = async (inputs: PackageInstallInputs): Promise<Outputs> => {
+  const install = async (inputs: PackageInstallInputs, olds?: Outputs): Promise<Outputs> => {
+    const upgrade = olds !== undefined && upgradeRequested(olds, inputs) ? spec.upgrade : undefined;
     const result = await withHostPackageLock(inputs, () =>
       runRemoteStep(
         inputs,
-        `install ${spec.what}`,
-        (client, log) => runScript(client, inputs.script, inputs.env, log),
+        upgrade ? `upgrade ${spec.what}` : `install ${spec.what}`,
+        (client, log) =>
+          upgrade
+            ? upgrade.wrap(client, log, () =>
+                runScript(client, inputs.script, { ...inputs.env, ...upgrade.env }, log),
+              )
+            : runScript(client, inputs.script, inputs.env, log),
         { kind: "install" },
       ),
     );
-    return spec.outputs(inputs, result);
+    // The last request stays in the state; none at all stays absent (undefined is no value there).
+    const upgradeRequest = inputs.upgradeRequest ?? olds?.upgradeRequest;
+    return spec.outputs(
+      upgradeRequest === undefined ? inputs : { ...inputs, upgradeRequest },
+      result,
+    );
   };
-  return remoteStepProvider<PackageInstallInputs, Outputs>({
+  const provider = remoteStepProvider<PackageInstallInputs, Outputs>({
     id: (inputs) => `${inputs.host}-${spec.what}-install`,
     updateKeys: UPDATE_KEYS,
     apply: install,
@@ -84,4 +114,16 @@ export function packageInstallProvider<Outputs extends PackageInstallInputs>(
       );
     },
   });
+  return {
+    ...provider,
+    async diff(id, olds, news) {
+      const diff = await provider.diff!(id, olds, news);
+      return upgradeRequested(olds, news) ? { ...diff, changes: true } : diff;
+    },
+  };
+}
+
+/** A new upgrade request: one that differs from the last (an absent one asks for nothing). */
+function upgradeRequested(olds: PackageInstallInputs, news: PackageInstallInputs): boolean {
+  return news.upgradeRequest !== undefined && news.upgradeRequest !== olds.upgradeRequest;
 }

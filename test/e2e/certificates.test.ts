@@ -232,7 +232,7 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
     );
     const table = await run(["ls"]);
     assert.match(table.stdout, /CERTS EXPIRE/);
-    assert.match(table.stdout, /\nca expires \d{4}-\d\d-\d\d, docker-client expires /);
+    assert.match(table.stdout, /\ndocker-ca expires \d{4}-\d\d-\d\d, docker-client expires /);
 
     const unknown = await run(["regenerate-certs", "host-9"]);
     assert.notEqual(unknown.code, 0);

@@ -720,6 +720,65 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       assertNothingChanged(await stack.up());
     });
 
+    it("upgrade host-2: the package manager upgrades Docker, the node is back in the swarm", async () => {
+      const upgraded = hosts[1];
+      // Debian offers one docker.io: host-2 gets the same package relabelled a version older
+      // (without restarting docker), so that the upgrade to the mirror's version is a real one.
+      const older = await onHost(
+        upgraded,
+        "set -e; cd /tmp; rm -rf older && mkdir older && cd older; " +
+          "apt-get download -q docker.io >/dev/null 2>&1; dpkg-deb -R docker.io_*.deb pkg; " +
+          "sed -i 's/^Version: .*/&~older/' pkg/DEBIAN/control; dpkg-deb -b pkg older.deb >/dev/null; " +
+          "printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; " +
+          "dpkg -i older.deb >/dev/null 2>&1; rm -f /usr/sbin/policy-rc.d; cd /tmp; rm -rf older; " +
+          "dpkg-query -W -f '${Version}' docker.io",
+      );
+      assert.match(older, /~older$/);
+      const run = await new Promise<{ code: number; output: string }>((resolve) => {
+        execFile(
+          DOCKFLEET,
+          ["upgrade", upgraded.name],
+          {
+            env: {
+              ...process.env,
+              DOCKFLEET_HOME: path.join(work, "home", "dockfleet"),
+              DOCKFLEET_STACK: STACK,
+            },
+            timeout: 10 * 60_000,
+            maxBuffer: 64 * 1024 * 1024,
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` }),
+        );
+      });
+      assert.equal(run.code, 0, run.output.slice(-4000));
+      const now = await onHost(upgraded, "dpkg-query -W -f '${Version}' docker.io");
+      assert.equal(now, older.replace(/~older$/, ""), "docker.io is the mirror's version again");
+      assert.match(
+        run.output,
+        new RegExp(`upgraded docker.io from ${older.replace(/[.+~]/g, "\\$&")}`),
+      );
+      assert.match(run.output, /DockerInstall .*host-2-engine-install updat/);
+      assert.doesNotMatch(
+        run.output,
+        /host-(1|3)-engine-install updat/,
+        "only host-2 was upgraded",
+      );
+      // Back in the swarm, as the manager sees it; and the stack is as the program wants it.
+      const manager = hosts[0];
+      const state = await onHost(
+        manager,
+        `docker node inspect --format '{{.Status.State}}' ${upgraded.name}`,
+      );
+      assert.equal(state.trim(), "ready");
+      const preview = await stack.preview();
+      assert.deepEqual(
+        Object.keys(preview.changeSummary).filter((kind) => kind !== "same"),
+        [],
+        JSON.stringify(preview.changeSummary),
+      );
+    });
+
     it("refresh shows drift made by hand on the hosts, up repairs it, the next refresh is clean", async () => {
       const [registryHost, trustingHost, editedHost] = hosts;
       // The TLS listener taken out of daemon.json and Docker restarted: the API is gone.

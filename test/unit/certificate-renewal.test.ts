@@ -241,8 +241,7 @@ describe("dockfleet regenerate-certs: which certificates", () => {
       urn("s-host-2-engine-server-cert"),
     ]);
     assert.deepEqual(certificateHosts(deployment), ["host-1", "host-2"]);
-    assert.deepEqual(regenerateArgs("s", [urn("a"), urn("b")]), [
-      "s",
+    assert.deepEqual(regenerateArgs([urn("a"), urn("b")]), [
       "--replace",
       urn("a"),
       "--replace",

@@ -8,11 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
-import {
-  dockerConfigProvider,
-  nodeRunsItsTasks,
-  tcpPortsOf,
-} from "../../components/engine/resources/docker-config";
+import { dockerConfigProvider, tcpPortsOf } from "../../components/engine/resources/docker-config";
+import { nodeRunsItsTasks } from "../../components/engine/resources/rolling-restart";
 import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
 import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
 import {
@@ -388,6 +385,35 @@ describe("dockerInstallProvider", () => {
       dockerInstallProvider.create(installInputs(1)),
       /host-1: install-docker.sh did not report where dockerd is/,
     );
+  });
+
+  it("upgrades once per new request, not when the request is absent or the same", async () => {
+    const olds = { ...installInputs(1), upgradeRequest: "r1", version: "20.10", dockerdPath: "/d" };
+    const diff = (news: Partial<InstallInputs>) =>
+      dockerInstallProvider.diff!("id", olds, { ...installInputs(1), ...news });
+    assert.equal((await diff({})).changes, false, "no request: nothing to do");
+    assert.equal((await diff({ upgradeRequest: "r1" })).changes, false, "the same request again");
+    assert.equal((await diff({ upgradeRequest: "r2" })).changes, true);
+
+    // Not in a swarm (docker info answers no swarm): the upgrade runs without waiting for turns.
+    const host = new FakeCommander("10.0.0.1:22")
+      .on(/^docker info /, { stdout: "inactive false\n" })
+      .on(/^bash -s$/, scriptResult({ changed: "1", upgraded: "1", dockerd: "/usr/sbin/dockerd" }));
+    install(host);
+    const { outs } = await outputsOf(
+      dockerInstallProvider.update!("id", olds, { ...installInputs(1), upgradeRequest: "r2" }),
+    );
+    const run = host.commands.find((call) => call.command === "bash -s");
+    assert.equal(run?.env.DOCKER_UPGRADE, "1");
+    assert.equal(run?.env.DOCKER_START, "1");
+    assert.equal(outs.upgradeRequest, "r2");
+
+    // A later update without a request installs as usual and keeps the last request.
+    const again = new FakeCommander("10.0.0.1:22").on(/^bash -s$/, scriptResult({ dockerd: "/d" }));
+    install(again);
+    const kept = await outputsOf(dockerInstallProvider.update!("id", outs, installInputs(1)));
+    assert.equal(again.commands[0].env.DOCKER_UPGRADE, undefined);
+    assert.equal(kept.outs.upgradeRequest, "r2");
   });
 
   it("delete removes the packages only when asked to", async () => {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
+import { rollingOverSwarm } from "./rolling-restart";
 import {
   type PackageInstallArgs,
   type PackageInstallInputs,
@@ -25,6 +26,12 @@ export const dockerInstallProvider = packageInstallProvider<DockerInstallOutputs
     `echo "dockerd=$(command -v dockerd || echo missing)"`,
     `echo "version=$(dockerd --version || echo missing)"`,
   ].join("\n"),
+  // The package restarts docker when it upgrades it: a swarm's hosts take turns.
+  upgrade: {
+    env: { DOCKER_UPGRADE: "1", DOCKER_START: "1" },
+    wrap: (client, log, run) =>
+      rollingOverSwarm(client, log, run, (result) => result.upgraded === "1"),
+  },
 });
 
 export type DockerInstallArgs = PackageInstallArgs;

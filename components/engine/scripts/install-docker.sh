@@ -3,7 +3,7 @@
 # Rocky, AlmaLinux, Fedora, Alibaba Cloud Linux and Amazon Linux. Safe to run again: when the
 # wanted package is installed it installs nothing. Progress goes to stderr; the last line on
 # stdout is the result:
-#   DOCKFLEET_RESULT changed=0|1 version=<dockerd version> dockerd=<path> source=<source>
+#   DOCKFLEET_RESULT changed=0|1 upgraded=0|1 version=<dockerd version> dockerd=<path> source=<source>
 #
 # Environment:
 #   DOCKER_SOURCE            distro (default): the distribution's package (docker.io; docker on
@@ -24,6 +24,9 @@
 #   APT_LISTS_MAX_AGE_HOURS  apt lists updated less than this long ago are used as they are
 #                            (default 6)
 #   OS_RELEASE_FILE          where the OS is read from (default /etc/os-release)
+#   DOCKER_UPGRADE           1 (`dockfleet upgrade`): with fresh package lists, the engine goes to
+#                            the newest version (of the pin, with DOCKER_VERSION) even when one is
+#                            installed; the package restarts docker (default 0)
 #   DOCKER_START             0 installs and enables docker without starting it, for a caller that
 #                            writes daemon.json next and starts it once, with that (default 1)
 set -euo pipefail
@@ -38,6 +41,7 @@ DOCKER_CE_DEB_KEY=$(printf '%s' "${DOCKER_CE_DEB_KEY:-}")
 DOCKER_CE_RPM_KEY=$(printf '%s' "${DOCKER_CE_RPM_KEY:-}")
 ALLOW_HTTP_MIRROR="${ALLOW_HTTP_MIRROR:-0}"
 DOCKER_VERSION="${DOCKER_VERSION:-}"
+DOCKER_UPGRADE="${DOCKER_UPGRADE:-0}"
 INSTALL_RECOMMENDS="${INSTALL_RECOMMENDS:-0}"
 LOCK_TIMEOUT_SECONDS="${LOCK_TIMEOUT_SECONDS:-600}"
 APT_LISTS_MAX_AGE_HOURS="${APT_LISTS_MAX_AGE_HOURS:-6}"
@@ -251,8 +255,11 @@ install_with_rpm() {
       install_args+=("$package")
     fi
   done
-  log "running: $(rpm_package_manager) install ${install_args[*]}"
-  rpm_pm install "${install_args[@]}"
+  local action=install
+  # `install` leaves an installed package as it is; `upgrade` takes the newest.
+  [[ "$DOCKER_UPGRADE" == 1 && -z "$DOCKER_VERSION" ]] && action=upgrade
+  log "running: $(rpm_package_manager) $action ${install_args[*]}"
+  rpm_pm "$action" "${install_args[@]}"
 }
 
 installed_version_rpm() {
@@ -304,7 +311,25 @@ if [[ -n "$repo_base" ]]; then
   if [[ "$family" == apt ]]; then ensure_docker_ce_apt_repo; else ensure_docker_ce_rpm_repo; fi
 fi
 
-if installed=$(installed_engine_version) && [[ "${installed#*:}" == "$DOCKER_VERSION"* ]]; then
+upgraded=0
+if [[ "$DOCKER_UPGRADE" == 1 ]]; then
+  before=$(installed_engine_version || echo none)
+  log "upgrading $engine_package (now $before) to the newest${DOCKER_VERSION:+ $DOCKER_VERSION*} version"
+  if [[ "$family" == apt ]]; then
+    ((apt_lists_updated_this_run)) || apt_update
+    install_with_apt
+  else
+    install_with_rpm
+  fi
+  installed=$(installed_engine_version) || die "$engine_package is not installed after the upgrade; see the package manager's output above"
+  if [[ "$installed" == "$before" ]]; then
+    log "$engine_package $installed is already the newest version"
+  else
+    log "upgraded $engine_package from $before to $installed"
+    upgraded=1
+    changed=1
+  fi
+elif installed=$(installed_engine_version) && [[ "${installed#*:}" == "$DOCKER_VERSION"* ]]; then
   log "docker already installed: $engine_package $installed"
 else
   if [[ -n "${installed:-}" ]]; then
@@ -334,4 +359,4 @@ fi
 dockerd_path=$(command -v dockerd) || die "dockerd is not on PATH ($PATH) although $engine_package is installed"
 docker_version=$("$dockerd_path" --version | awk '{ sub(/,$/, "", $3); print $3 }')
 log "docker $docker_version is installed ($dockerd_path)"
-print_result "changed=$changed" "version=$docker_version" "dockerd=$dockerd_path" "source=$DOCKER_SOURCE"
+print_result "changed=$changed" "upgraded=$upgraded" "version=$docker_version" "dockerd=$dockerd_path" "source=$DOCKER_SOURCE"
