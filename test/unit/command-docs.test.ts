@@ -25,13 +25,13 @@ describe("command reference", () => {
     const program = buildProgram();
     const before = renderCommandReference(program);
     program
-      .command("upgrade")
-      .description("upgrade Docker")
+      .command("provision")
+      .description("provision a host again")
       .argument("[host]", "only this host")
       .option("--to <version>", "the version", "27.0.1");
     const after = renderCommandReference(program);
     assert.notEqual(before, after);
-    assert.match(after, /\| \[`upgrade`\]\(#upgrade\) \| upgrade Docker \|/);
+    assert.match(after, /\| \[`provision`\]\(#provision\) \| provision a host again \|/);
     assert.match(after, /\| `--to <version>` \| `27\.0\.1` \| the version \|/);
     assert.match(
       before,

@@ -17,7 +17,10 @@ before(() => {
   created = installHostMocks();
 });
 
-async function newEnvironment(config: Partial<StackConfig>): Promise<EnvironmentClass> {
+async function newEnvironment(
+  config: Partial<StackConfig>,
+  upgrade?: { request: string; hosts: string[] },
+): Promise<EnvironmentClass> {
   const { Environment } = await import("../../components/stack/environment");
   const { resolveStackConfig } = await import("../../components/stack/config");
   const resolved = {
@@ -30,6 +33,7 @@ async function newEnvironment(config: Partial<StackConfig>): Promise<Environment
     config: resolved,
     hostImage: "dockfleet/host:test",
     sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----given"),
+    upgrade,
   });
 }
 
@@ -100,6 +104,29 @@ describe("Environment (Pulumi mocks)", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(!created.some((resource) => resource.type.endsWith(":LocalHost")));
     assert.ok(created.some((resource) => resource.type.endsWith(":DockerInstall")));
+  });
+
+  it("upgrade: asks the named hosts' installs (all without names), refuses an unknown host", async () => {
+    const requests = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return created
+        .filter((resource) => resource.type.endsWith(":DockerInstall"))
+        .map((resource) => [resource.name, resource.inputs.upgradeRequest]);
+    };
+    await newEnvironment({ hosts: 2 }, { request: "r1", hosts: ["host-2"] });
+    assert.deepEqual(await requests(), [
+      ["unit-host-1-engine-install", undefined],
+      ["unit-host-2-engine-install", "r1"],
+    ]);
+    await newEnvironment({ hosts: 2 }, { request: "r2", hosts: [] });
+    assert.deepEqual(
+      (await requests()).map(([, request]) => request),
+      ["r2", "r2"],
+    );
+    await assert.rejects(
+      newEnvironment({ hosts: 2 }, { request: "r3", hosts: ["host-9"] }),
+      /upgrade: no host named "host-9"; the hosts are host-1, host-2/,
+    );
   });
 
   it("without a proxy, Docker's configuration is as before the proxy existed", async () => {
