@@ -62,6 +62,11 @@ export interface DaemonJsonOptions {
   /** Port of the TLS API, used only with `tls`. @default 2376 */
   tlsPort?: number;
   /**
+   * "address:port" of dockerd's Prometheus metrics endpoint (daemon.json `metrics-addr`; plain
+   * HTTP, no auth: give a private address). @default none (the key is left out)
+   */
+  metricsAddress?: string;
+  /**
    * Any other daemon.json option, passed through (object keys sorted for stable output). Naming
    * a key that the options above manage is an error.
    * @default {}
@@ -84,6 +89,7 @@ export const MANAGED_DAEMON_KEYS: readonly string[] = Object.freeze([
   "storage-driver",
   "labels",
   "live-restore",
+  "metrics-addr",
 ]);
 
 const OPTION_FOR_KEY: Record<string, string> = {
@@ -100,6 +106,7 @@ const OPTION_FOR_KEY: Record<string, string> = {
   "storage-driver": "storageDriver",
   labels: "labels",
   "live-restore": "liveRestore",
+  "metrics-addr": "metricsAddress",
 };
 
 /**
@@ -189,6 +196,15 @@ export function renderDaemonJson(options: DaemonJsonOptions = {}): string {
       .map(([key, value]) => `${key}=${value}`);
   }
   if (options.liveRestore === true) config["live-restore"] = true;
+  if (options.metricsAddress !== undefined) {
+    if (!/^(\[[0-9A-Fa-f:]+\]|[^\s:[\]]+):\d{1,5}$/.test(options.metricsAddress)) {
+      throw new Error(
+        `renderDaemonJson: metricsAddress is ${JSON.stringify(options.metricsAddress)}; give "address:port", ` +
+          `such as "10.0.0.5:9323".`,
+      );
+    }
+    config["metrics-addr"] = options.metricsAddress;
+  }
 
   for (const key of Object.keys(extra).sort()) {
     config[key] = sortKeysDeep(extra[key]);

@@ -112,6 +112,9 @@ export class Environment extends pulumi.ComponentResource {
               machine,
               config.engine.tlsPort,
             ),
+            metricsPort: config.monitoring.enabled
+              ? config.monitoring.engineMetricsPort
+              : undefined,
             // dockerd pulls through the proxy too.
             proxyEnvironment:
               config.proxy === undefined
