@@ -144,6 +144,8 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
 
   after(async () => {
     await timed("destroy", () => removeStackCompletely(stack, STACK));
+    // The screenshot stays for a look; Chromium's profile goes.
+    fs.rmSync(path.join(work, "chromium"), { recursive: true, force: true });
     process.stdout.write(`monitoring test timings (s): ${JSON.stringify(timings)}\n`);
     process.stdout.write(`monitoring test files (screenshot): ${work}\n`);
     const steps = output.split("\n").filter((line) => /: done in [\d.]+ s/.test(line));
@@ -285,7 +287,7 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
     }
     const screenshot = path.join(work, "prometheus.png");
     // The credentials in the URL: the test's own password, on this machine only.
-    const url = `http://${auth}@${PROMETHEUS}/graph`;
+    const url = `http://${auth}@${PROMETHEUS}/targets`;
     const chromium = (args: string[]) =>
       runCommand(
         "chromium",
