@@ -29,7 +29,7 @@ export const MonitoringConfigSchema = z.strictObject({
     "Prometheus's port (web UI and API, basic auth), on the host's private address only.",
   ),
   nodeExporterPort: port(9100).describe(
-    "The node exporter's port on every host, on the host's private address only.",
+    "The node exporter's port on every host, on the host's private address only (basic auth).",
   ),
   engineMetricsPort: port(9323).describe(
     "Docker's metrics endpoint (daemon.json `metrics-addr`) on every host's private address.",

@@ -14,6 +14,7 @@ import {
   resolveMonitoringConfig,
 } from "./config";
 import {
+  NODE_EXPORTER_USERNAME,
   PASSWORD_HASH_MARK,
   renderAlertRules,
   renderPrometheusServerEnv,
@@ -96,6 +97,8 @@ export class Monitoring extends pulumi.ComponentResource {
   readonly password: pulumi.Output<string>;
   /** The host that runs Prometheus. */
   readonly hostName: string;
+  /** The password Prometheus scrapes the node exporters with, as NODE_EXPORTER_USERNAME (a secret). */
+  readonly nodeExporterPassword: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:monitoring:Monitoring", name, {}, opts);
@@ -113,6 +116,9 @@ export class Monitoring extends pulumi.ComponentResource {
       config.password ?? new RegistryPassword(`${name}-password`, {}, { parent: this }).value,
     );
 
+    const nodeExporterPassword = (this.nodeExporterPassword = pulumi.secret(
+      new RegistryPassword(`${name}-node-exporter-password`, {}, { parent: this }).value,
+    ));
     const exporters = args.engines.map(
       (engine) =>
         new NodeExporter(
@@ -122,9 +128,13 @@ export class Monitoring extends pulumi.ComponentResource {
             connection: engine.machine.ssh,
             logUrn,
             script: readScript(__dirname, "ensure-node-exporter.sh"),
-            env: privateIpAddress(engine.machine, "the node exporter").apply((address) => ({
-              LISTEN: targetAddress(address, config.nodeExporterPort),
-            })),
+            env: pulumi
+              .all([privateIpAddress(engine.machine, "the node exporter"), nodeExporterPassword])
+              .apply(([address, webPassword]) => ({
+                LISTEN: targetAddress(address, config.nodeExporterPort),
+                WEB_USERNAME: NODE_EXPORTER_USERNAME,
+                WEB_PASSWORD: webPassword,
+              })),
             removeOnDestroy: true,
           },
           { parent: this, dependsOn: [engine] },
@@ -211,6 +221,7 @@ export class Monitoring extends pulumi.ComponentResource {
         }),
         webYml: renderPrometheusWebConfig(config.username, PASSWORD_HASH_MARK),
         password,
+        nodeExporterPassword,
         etcdCaPem: etcd?.caPem ?? "",
         etcdCertPem: etcd?.clientCertPem ?? "",
         etcdKeyPem: etcd?.clientKeyPem ?? "",

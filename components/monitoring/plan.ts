@@ -11,6 +11,10 @@ export const PROMETHEUS_CONTAINER_NAME = "dockfleet-prometheus";
  * the hash is made on the host (htpasswd -B), and kept while it still matches the password.
  */
 export const PASSWORD_HASH_MARK = "@PASSWORD_HASH@";
+/** The user Prometheus scrapes the node exporters as (basic auth, their own web config). */
+export const NODE_EXPORTER_USERNAME = "prometheus";
+/** The file in PROMETHEUS_CONFIG_DIR holding its password. */
+export const NODE_EXPORTER_PASSWORD_FILE = "node-exporter-password";
 
 /** One scrape target: the host it belongs to (label `host`) and "address:port". */
 export interface ScrapeTarget {
@@ -21,7 +25,7 @@ export interface ScrapeTarget {
 export interface PrometheusYmlOptions {
   scrapeInterval: string;
   evaluationInterval: string;
-  /** Every host's node exporter (job "node"). */
+  /** Every host's node exporter (job "node", basic auth as NODE_EXPORTER_USERNAME). */
   nodes: ScrapeTarget[];
   /** Every host's Docker engine metrics endpoint (job "docker"). */
   engines: ScrapeTarget[];
@@ -77,7 +81,11 @@ export function renderPrometheusYml(options: PrometheusYmlOptions): string {
     if (targets.length === 0) return;
     lines.push(`  - job_name: ${name}`, ...extra, ...staticConfigs(targets));
   };
-  job("node", options.nodes);
+  job("node", options.nodes, [
+    "    basic_auth:",
+    `      username: ${quoted(NODE_EXPORTER_USERNAME)}`,
+    `      password_file: ${quoted(`${PROMETHEUS_CONFIG_DIR}/${NODE_EXPORTER_PASSWORD_FILE}`)}`,
+  ]);
   job("docker", options.engines);
   job("etcd", options.etcd, [
     "    scheme: https",

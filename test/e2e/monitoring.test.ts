@@ -10,6 +10,7 @@ import { runDocker } from "../../components/machines/local/docker-cli";
 import { Monitoring, type MonitoringConfigInput } from "../../components/monitoring";
 import { PrivateRegistry } from "../../components/registry";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { shellQuote } from "../../provision/ssh/shell";
 import { SwarmCluster } from "../../components/swarm";
 import { requireHostImage, retryUntilPasses, runCommand } from "../helpers/docker";
 import { localTestEnvironment } from "../helpers/environment";
@@ -72,23 +73,25 @@ async function program() {
     host: monitoring.hostName,
     username: monitoring.username,
     password: monitoring.password,
+    nodeExporterPassword: monitoring.nodeExporterPassword,
   };
 }
 
 const container = (host: string) => localResourceNames(STACK, host).container;
 
-/** GET on Prometheus; resolves with the status code and body. */
-function get(pathAndQuery: string, auth?: string): Promise<{ status: number; body: string }> {
+/** GET on Prometheus (a path) or any URL; resolves with the status code and body. */
+function get(pathOrUrl: string, auth?: string): Promise<{ status: number; body: string }> {
+  const url = pathOrUrl.startsWith("http://") ? pathOrUrl : `http://${PROMETHEUS}${pathOrUrl}`;
   return new Promise((resolve, reject) => {
     http
-      .get(`http://${PROMETHEUS}${pathAndQuery}`, { timeout: 5_000, auth }, (response) => {
+      .get(url, { timeout: 5_000, auth }, (response) => {
         let body = "";
         response.on("data", (chunk: Buffer) => (body += chunk.toString()));
         response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
       })
       .on("error", reject)
       .on("timeout", function (this: { destroy(error: Error): void }) {
-        this.destroy(new Error(`timeout: ${pathAndQuery}`));
+        this.destroy(new Error(`timeout: ${url}`));
       });
   });
 }
@@ -120,6 +123,7 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let output = "";
   let auth = "";
+  let nodeExporterPassword = "";
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-monitoring-test-"));
   const { timings, timed } = stepTimer();
   const up = (label: string) =>
@@ -161,11 +165,22 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal(result.outputs.password.secret, true);
     const password = result.outputs.password.value as string;
     auth = `${result.outputs.username.value as string}:${password}`;
-    assert.ok(!readBackendFiles().includes(password), "the password is in plain state");
-    assert.ok(!output.includes(password), "the password is in Pulumi's output");
+    assert.equal(result.outputs.nodeExporterPassword.secret, true);
+    nodeExporterPassword = result.outputs.nodeExporterPassword.value as string;
+    for (const secret of [password, nodeExporterPassword]) {
+      assert.ok(!readBackendFiles().includes(secret), "a password is in plain state");
+      assert.ok(!output.includes(secret), "a password is in Pulumi's output");
+    }
     assert.equal((await get("/api/v1/targets")).status, 401, "the API answers without auth");
     assert.equal((await get("/api/v1/targets", "admin:wrong-password")).status, 401);
     assert.equal((await get("/-/ready", auth)).status, 200);
+  });
+
+  it("asks for basic auth at the node exporters too", async () => {
+    const metrics = (auth?: string) => get(`http://${HOST_2}:9100/metrics`, auth);
+    assert.equal((await metrics()).status, 401);
+    assert.equal((await metrics("prometheus:wrong-password")).status, 401);
+    assert.equal((await metrics(`prometheus:${nodeExporterPassword}`)).status, 200);
   });
 
   it("listens on the private addresses only", async () => {
@@ -277,14 +292,17 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   it("changes nothing when the node exporter's script runs again", async () => {
+    // The password on stdin, as the SSH layer sends it, not on docker's command line.
     const again = await runCommand(
       "docker",
       ["exec", "-i", "-e", `LISTEN=${HOST_2}:9100`, container("host-2"), "bash", "-s"],
       {
-        input: readScript(
-          path.join(__dirname, "..", "..", "components", "monitoring"),
-          "ensure-node-exporter.sh",
-        ),
+        input:
+          `export WEB_PASSWORD=${shellQuote(nodeExporterPassword)}\n` +
+          readScript(
+            path.join(__dirname, "..", "..", "components", "monitoring"),
+            "ensure-node-exporter.sh",
+          ),
       },
     );
     assert.equal(again.code, 0, again.stderr);

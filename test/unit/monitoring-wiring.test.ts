@@ -56,15 +56,25 @@ describe("Monitoring (Pulumi mocks)", () => {
     );
   });
 
-  it("installs a node exporter on every host, on its private address", () => {
+  it("installs a node exporter on every host, on its private address, behind basic auth", () => {
     const exporters = resourcesOf(dynamicType("NodeExporter"), "mon-monitoring-");
+    const envs = exporters.map((exporter) =>
+      secretInput<Record<string, string>>(exporter.inputs.env),
+    );
     assert.deepEqual(
-      exporters.map((exporter) => [exporter.inputs.host, exporter.inputs.env]),
+      exporters.map((exporter, index) => [exporter.inputs.host, envs[index].LISTEN]),
       [
-        ["host-1", { LISTEN: `${ip[0]}:9100` }],
-        ["host-2", { LISTEN: `${ip[1]}:9100` }],
+        ["host-1", `${ip[0]}:9100`],
+        ["host-2", `${ip[1]}:9100`],
       ],
     );
+    const [server] = resourcesOf(dynamicType("PrometheusServer"), "mon-monitoring-");
+    const password = secretInput<string>(server.inputs.nodeExporterPassword);
+    assert.equal(password, "generated mon-monitoring-node-exporter-password");
+    for (const env of envs) {
+      assert.equal(env.WEB_USERNAME, "prometheus");
+      assert.equal(env.WEB_PASSWORD, password, "Prometheus scrapes with the exporters' password");
+    }
   });
 
   it("runs Prometheus on the registry's host, scraping every target", () => {

@@ -23,7 +23,7 @@ const targets = (port: number) => [
 ];
 
 describe("renderPrometheusYml", () => {
-  it("lists every job's targets one by one with a host label, etcd over TLS", () => {
+  it("lists every job's targets one by one with a host label, nodes with auth, etcd over TLS", () => {
     const text = renderPrometheusYml({
       scrapeInterval: "15s",
       evaluationInterval: "10s",
@@ -43,6 +43,9 @@ describe("renderPrometheusYml", () => {
         '  - "/etc/dockfleet/prometheus/rules.yml"',
         "scrape_configs:",
         "  - job_name: node",
+        "    basic_auth:",
+        '      username: "prometheus"',
+        '      password_file: "/etc/dockfleet/prometheus/node-exporter-password"',
         "    static_configs:",
         '      - targets: ["10.0.0.5:9100"]',
         "        labels:",

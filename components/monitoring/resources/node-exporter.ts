@@ -28,11 +28,13 @@ const nodeExporterSpec = {
   module: __filename,
   provider: "nodeExporterProvider",
   outputs: ["version"],
+  // WEB_PASSWORD: what Prometheus scrapes with.
+  secrets: ["env"],
 };
 
 /**
- * Debian's prometheus-node-exporter on one host, listening on its private address only
- * (components/monitoring/scripts/ensure-node-exporter.sh over SSH).
+ * Debian's prometheus-node-exporter on one host, listening on its private address only, behind
+ * basic auth (components/monitoring/scripts/ensure-node-exporter.sh over SSH).
  */
 export class NodeExporter extends DynamicResource {
   declare readonly version: pulumi.Output<string>;

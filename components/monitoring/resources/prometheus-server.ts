@@ -13,6 +13,7 @@ import {
 } from "../../../provision/dynamic/remote-step";
 import {
   ETCD_TLS_FILES,
+  NODE_EXPORTER_PASSWORD_FILE,
   PROMETHEUS_CONFIG_DIR,
   PROMETHEUS_CONTAINER_NAME,
   PROMETHEUS_STAGING_DIR,
@@ -32,6 +33,8 @@ interface PrometheusServerInputs {
   webYml: string;
   /** The web UI's password (a secret). */
   password: string;
+  /** The password Prometheus scrapes the node exporters with (a secret). */
+  nodeExporterPassword: string;
   /** etcd's CA and a client certificate and key, to scrape its members; "" without etcd. */
   etcdCaPem: string;
   etcdCertPem: string;
@@ -48,6 +51,7 @@ const UPDATE_KEYS = [
   "rulesYml",
   "webYml",
   "password",
+  "nodeExporterPassword",
   "etcdCaPem",
   "etcdCertPem",
   "etcdKeyPem",
@@ -69,6 +73,11 @@ async function ensure(inputs: PrometheusServerInputs): Promise<void> {
       { path: at("rules.yml"), content: inputs.rulesYml, mode: 0o600 },
       { path: at("web.yml"), content: inputs.webYml, mode: 0o600 },
       { path: at("password"), content: inputs.password, mode: 0o600 },
+      {
+        path: at(NODE_EXPORTER_PASSWORD_FILE),
+        content: inputs.nodeExporterPassword,
+        mode: 0o600,
+      },
       ...etcd,
     ]);
     const result = await runScript(client, inputs.script, inputs.env, log);
@@ -109,7 +118,7 @@ const prometheusServerSpec = {
   type: "PrometheusServer",
   module: __filename,
   provider: "prometheusServerProvider",
-  secrets: ["password", "etcdKeyPem"],
+  secrets: ["password", "nodeExporterPassword", "etcdKeyPem"],
 };
 
 /**

@@ -10,6 +10,7 @@
 #   web.yml                            -> CONFIG_DIR, with @PASSWORD_HASH@ replaced by the bcrypt
 #                                         hash of `password` (kept while it still matches)
 #   password                           the web UI's password (never on a command line)
+#   node-exporter-password             -> CONFIG_DIR: what Prometheus scrapes the node exporters with
 #   etcd-ca.pem, etcd-client.pem,
 #   etcd-client-key.pem                -> CONFIG_DIR, when etcd is scraped (the key 0600)
 #
@@ -71,7 +72,7 @@ fi
 [[ "$LISTEN" =~ ^(\[[0-9A-Fa-f:]+\]|[0-9.]+):[0-9]+$ ]] ||
   die "LISTEN=\"$LISTEN\" must be the host's private address and a port, e.g. 10.0.0.5:9090"
 [[ "$WEB_USERNAME" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "WEB_USERNAME=\"$WEB_USERNAME\" is not a valid user name"
-for name in prometheus.yml rules.yml web.yml password; do
+for name in prometheus.yml rules.yml web.yml password node-exporter-password; do
   [[ -f "$STAGING_DIR/$name" ]] || die "$STAGING_DIR/$name is missing; upload the rendered files there first"
 done
 trap 'rm -rf "$STAGING_DIR"' EXIT
@@ -122,6 +123,7 @@ install -d -m 0750 -o "$uid" -g "$gid" "$CONFIG_DIR"
 install_file prometheus.yml 0644
 install_file rules.yml 0644
 install_file web.yml 0600
+install_file node-exporter-password 0600
 for name in etcd-ca.pem etcd-client.pem etcd-client-key.pem; do
   if [[ -f "$STAGING_DIR/$name" ]]; then
     install_file "$name" 0600
