@@ -63,7 +63,8 @@ export interface DaemonJsonOptions {
   tlsPort?: number;
   /**
    * "address:port" of dockerd's Prometheus metrics endpoint (daemon.json `metrics-addr`; plain
-   * HTTP, no auth: give a private address). @default none (the key is left out)
+   * HTTP, no auth: give a private address). `extra` may set `metrics-addr` only without it.
+   * @default none (the key is left out, or `extra`'s)
    */
   metricsAddress?: string;
   /**
@@ -89,7 +90,6 @@ export const MANAGED_DAEMON_KEYS: readonly string[] = Object.freeze([
   "storage-driver",
   "labels",
   "live-restore",
-  "metrics-addr",
 ]);
 
 const OPTION_FOR_KEY: Record<string, string> = {
@@ -106,7 +106,6 @@ const OPTION_FOR_KEY: Record<string, string> = {
   "storage-driver": "storageDriver",
   labels: "labels",
   "live-restore": "liveRestore",
-  "metrics-addr": "metricsAddress",
 };
 
 /**
@@ -201,6 +200,12 @@ export function renderDaemonJson(options: DaemonJsonOptions = {}): string {
       throw new Error(
         `renderDaemonJson: metricsAddress is ${JSON.stringify(options.metricsAddress)}; give "address:port", ` +
           `such as "10.0.0.5:9323".`,
+      );
+    }
+    if ("metrics-addr" in extra) {
+      throw new Error(
+        `renderDaemonJson: extra["metrics-addr"] clashes with metricsAddress ` +
+          `${JSON.stringify(options.metricsAddress)} (dockfleet:monitoring sets it); drop one.`,
       );
     }
     config["metrics-addr"] = options.metricsAddress;

@@ -64,11 +64,8 @@ export function resolveMonitoringArgs(args: MonitoringArgs): {
   if (args.engines.length === 0) {
     throw new Error("Monitoring: engines is empty; give the environment's DockerEngines");
   }
-  const host =
-    args.host ??
-    (config.host !== undefined ? byName(config.host) : byName(args.registry.hostName)) ??
-    (config.host === undefined ? args.engines[0] : undefined);
-  if (host === undefined) {
+  const named = config.host === undefined ? undefined : byName(config.host);
+  if (args.host === undefined && config.host !== undefined && named === undefined) {
     const key = "dockfleet:monitoring.host";
     const names = args.engines.map((engine) => engine.machine.name).join(", ");
     throw new ConfigError("monitoring config", [
@@ -79,6 +76,7 @@ export function resolveMonitoringArgs(args: MonitoringArgs): {
       },
     ]);
   }
+  const host = args.host ?? named ?? byName(args.registry.hostName) ?? args.engines[0];
   return { config, host };
 }
 

@@ -12,7 +12,12 @@ import { PrivateRegistry } from "../../components/registry";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { shellQuote } from "../../provision/ssh/shell";
 import { SwarmCluster } from "../../components/swarm";
-import { requireHostImage, retryUntilPasses, runCommand } from "../helpers/docker";
+import {
+  assertNothingLabelled,
+  requireHostImage,
+  retryUntilPasses,
+  runCommand,
+} from "../helpers/docker";
 import { localTestEnvironment } from "../helpers/environment";
 import {
   assertNothingChanged,
@@ -148,7 +153,8 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
-    await timed("destroy", () => removeStackCompletely(stack, STACK));
+    // Whatever a failed run left behind is found by label.
+    await removeStackCompletely(stack, STACK);
     // The screenshot stays for a look; Chromium's profile goes.
     fs.rmSync(path.join(work, "chromium"), { recursive: true, force: true });
     process.stdout.write(`monitoring test timings (s): ${JSON.stringify(timings)}\n`);
@@ -352,5 +358,15 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
 
   it("changes nothing on a second up", async () => {
     assertNothingChanged(await up("second up"));
+  });
+
+  it("removes everything on destroy, Prometheus and the node exporters first", async () => {
+    const result = await timed("destroy", () =>
+      stack.destroy({ onOutput: (line) => (output += line) }),
+    );
+    assert.equal(result.summary.result, "succeeded");
+    assert.match(output, /host-1: remove prometheus: done/);
+    assert.match(output, /host-2: remove node-exporter: done/);
+    await assertNothingLabelled(STACK);
   });
 });

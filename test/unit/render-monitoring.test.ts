@@ -244,7 +244,15 @@ describe("the metrics endpoints of Docker and the registry", () => {
     assert.equal(daemon["metrics-addr"], "10.0.0.5:9323");
     assert.equal(JSON.parse(renderDaemonJson({}))["metrics-addr"], undefined);
     assert.throws(() => renderDaemonJson({ metricsAddress: "9323" }), /address:port/);
-    assert.throws(() => renderDaemonJson({ extra: { "metrics-addr": "x:1" } }), /metricsAddress/);
+    // A host's own metrics-addr (daemonOptions) stays possible without monitoring, not with it.
+    assert.equal(
+      JSON.parse(renderDaemonJson({ extra: { "metrics-addr": "0.0.0.0:9323" } }))["metrics-addr"],
+      "0.0.0.0:9323",
+    );
+    assert.throws(
+      () => renderDaemonJson({ metricsAddress: "10.0.0.5:9323", extra: { "metrics-addr": "x:1" } }),
+      /clashes with metricsAddress/,
+    );
   });
 
   it("gives the registry a debug listener with Prometheus metrics on the private address", () => {
