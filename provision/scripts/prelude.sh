@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The helpers every remote script shares, kept here once so the scripts cannot drift apart.
+# The helpers every remote script shares, kept here once so the six scripts cannot drift apart.
 # readScript (provision/dynamic/remote-step.ts) sends this text ahead of each script through the
 # same `bash -s`, so a host needs nothing of dockfleet on disk; a script run from a checkout
 # sources it instead (the guard at its top). Only functions and constants: the script that
