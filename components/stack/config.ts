@@ -186,6 +186,14 @@ export const StackConfigSchema = z
           "needs the private registry (Prometheus's image is pushed there): set " +
           "dockfleet:registry.enabled to true",
       });
+    } else if (config.monitoring.enabled && config.registry.proxy !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["monitoring", "enabled"],
+        message:
+          "needs a registry that takes pushes (Prometheus's image is pushed there), and " +
+          "dockfleet:registry.proxy makes it a read-only pull-through cache",
+      });
     }
     for (const driver of ["aws", "aliyun", "virtualbox"] as const) {
       if (config.driver === driver && config[driver] === undefined) {
