@@ -137,6 +137,11 @@ export function renderUpSummary(outputs: NamedStackOutputs, files: ClientFiles):
       outputs.privateRegistry &&
         `${outputs.privateRegistry.url} (user ${outputs.privateRegistry.username}; password: pulumi stack output privateRegistry --show-secrets)`,
     ],
+    [
+      "Prometheus",
+      outputs.monitoring &&
+        `${outputs.monitoring.url}/ on ${outputs.monitoring.host} (user ${outputs.monitoring.username}; password: pulumi stack output monitoring --show-secrets)`,
+    ],
     ["counter app", outputs.apps.counter],
     ["WordPress", outputs.apps.wordpress],
   ];

@@ -5,6 +5,7 @@ export * from "./engine";
 export * from "./stack";
 export * from "./etcd";
 export * from "./machines";
+export * from "./monitoring";
 export * from "./registry";
 export * from "./swarm";
 // The PKI and key resources the components use, for programs that compose engines themselves.

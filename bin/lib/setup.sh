@@ -31,9 +31,15 @@ run_setup() {
   step "checking the local host image"
   DOCKFLEET_HOST_IMAGE="$(ensure_host_image | tail -n 1)"
   export DOCKFLEET_HOST_IMAGE
-  step "checking the sample apps' images"
-  ensure_app_images >/dev/null
+  step "checking the sample apps' images and Prometheus's (the Monitoring component)"
+  DOCKFLEET_APPS="${DOCKFLEET_APPS:-$APP_IMAGE_NAMES prometheus}" ensure_app_images >/dev/null
   step "set-up done in $((SECONDS - started)) s (pulumi $(pulumi version), host image $DOCKFLEET_HOST_IMAGE)"
+}
+
+# Headless Chromium (Debian's chromium), for the monitoring test's screenshot of Prometheus's UI:
+# installed on demand only, since it is large.
+ensure_chromium() {
+  command -v chromium >/dev/null || ensure_apt_packages chromium
 }
 
 # The local driver's `image: docker` (Docker preinstalled), for the stacks that ask for it: built

@@ -26,7 +26,7 @@ import {
   type EngineConfigInput,
   resolveEngineConfig,
 } from "./config";
-import { type Machine, machineSubjectAltNames } from "../machines/machine";
+import { type Machine, machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 
 /** PEM certificate and key; the key a Pulumi secret. */
 export interface CertificatePair {
@@ -67,6 +67,11 @@ export interface DockerEngineArgs {
    * pinned) once, restarting it in turn with the swarm's other hosts (`dockfleet upgrade`).
    */
   upgradeRequest?: string;
+  /**
+   * Serve dockerd's Prometheus metrics on this port of the host's private address (daemon.json
+   * `metrics-addr`), for the Monitoring component. @default no metrics endpoint
+   */
+  metricsPort?: number;
 }
 
 /** Pure: install-docker.sh's parameters for an engine config. */
@@ -94,6 +99,7 @@ export function renderEngineDaemonJson(
   config: EngineConfig,
   hostLabels: Record<string, string>,
   moreOptions: Record<string, JsonValue> = {},
+  metricsAddress?: string,
 ) {
   return renderDaemonJson({
     registryMirrors: config.registryMirrors,
@@ -104,6 +110,7 @@ export function renderEngineDaemonJson(
     liveRestore: config.liveRestore === true,
     tls: DOCKER_TLS_PATHS,
     tlsPort: config.tlsPort,
+    metricsAddress,
     // The schema accepts any JSON value here; renderDaemonJson refuses keys dockfleet manages.
     extra: { ...(config.daemonOptions as Record<string, JsonValue>), ...moreOptions },
   });
@@ -128,7 +135,7 @@ export class DockerEngine extends pulumi.ComponentResource {
 
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
-    const { machine, versionedDaemonOptions, proxyEnvironment } = args;
+    const { machine, versionedDaemonOptions, proxyEnvironment, metricsPort } = args;
     let config: EngineConfig;
     let lifetime: ReturnType<typeof certificateLifetime>;
     try {
@@ -173,13 +180,22 @@ export class DockerEngine extends pulumi.ComponentResource {
         connection: machine.ssh,
         logUrn: logUrnOf(this),
         script: readScript(__dirname, "apply-docker-config.sh"),
-        daemonJson: versionedDaemonOptions
-          ? install.version.apply((version) =>
-              pulumi
-                .output(versionedDaemonOptions(version))
-                .apply((more) => renderEngineDaemonJson(config, hostLabels, more)),
-            )
-          : renderEngineDaemonJson(config, hostLabels),
+        daemonJson: pulumi
+          .all([
+            versionedDaemonOptions
+              ? install.version.apply((version) => pulumi.output(versionedDaemonOptions(version)))
+              : {},
+            metricsPort === undefined
+              ? undefined
+              : privateIpAddress(machine, "Docker's metrics endpoint").apply((address) =>
+                  address.includes(":")
+                    ? `[${address}]:${metricsPort}`
+                    : `${address}:${metricsPort}`,
+                ),
+          ])
+          .apply(([more, metricsAddress]) =>
+            renderEngineDaemonJson(config, hostLabels, more, metricsAddress),
+          ),
         systemdDropIn: install.dockerdPath.apply((dockerd) =>
           renderDockerDropIn(dockerd, {
             environmentFile: proxyEnvironment === undefined ? undefined : DOCKERD_ENVIRONMENT_PATH,

@@ -62,6 +62,12 @@ export interface DaemonJsonOptions {
   /** Port of the TLS API, used only with `tls`. @default 2376 */
   tlsPort?: number;
   /**
+   * "address:port" of dockerd's Prometheus metrics endpoint (daemon.json `metrics-addr`; plain
+   * HTTP, no auth: give a private address). `extra` may set `metrics-addr` only without it.
+   * @default none (the key is left out, or `extra`'s)
+   */
+  metricsAddress?: string;
+  /**
    * Any other daemon.json option, passed through (object keys sorted for stable output). Naming
    * a key that the options above manage is an error.
    * @default {}
@@ -189,6 +195,21 @@ export function renderDaemonJson(options: DaemonJsonOptions = {}): string {
       .map(([key, value]) => `${key}=${value}`);
   }
   if (options.liveRestore === true) config["live-restore"] = true;
+  if (options.metricsAddress !== undefined) {
+    if (!/^(\[[0-9A-Fa-f:]+\]|[^\s:[\]]+):\d{1,5}$/.test(options.metricsAddress)) {
+      throw new Error(
+        `renderDaemonJson: metricsAddress is ${JSON.stringify(options.metricsAddress)}; give "address:port", ` +
+          `such as "10.0.0.5:9323".`,
+      );
+    }
+    if ("metrics-addr" in extra) {
+      throw new Error(
+        `renderDaemonJson: extra["metrics-addr"] clashes with metricsAddress ` +
+          `${JSON.stringify(options.metricsAddress)} (dockfleet:monitoring sets it); drop one.`,
+      );
+    }
+    config["metrics-addr"] = options.metricsAddress;
+  }
 
   for (const key of Object.keys(extra).sort()) {
     config[key] = sortKeysDeep(extra[key]);

@@ -54,6 +54,11 @@ export interface RegistryConfigYmlOptions {
   deleteEnabled: boolean;
   /** Pull-through cache mode. */
   proxy?: { remoteUrl: string; username?: string; password?: string };
+  /**
+   * Serve Prometheus metrics (distribution's debug listener, plain HTTP) on this port of
+   * listenAddress, for the Monitoring component. @default no debug listener
+   */
+  metricsPort?: number;
 }
 
 /** YAML double-quoted scalar: JSON's string syntax is valid YAML. */
@@ -112,6 +117,15 @@ export function renderRegistryConfigYml(options: RegistryConfigYmlOptions): stri
     "  headers:",
     "    X-Content-Type-Options: [nosniff]",
   ];
+  if (options.metricsPort !== undefined) {
+    lines.push(
+      "  debug:",
+      `    addr: ${yamlString(options.runAs === "container" ? `:${options.metricsPort}` : registryAddress(options.listenAddress, options.metricsPort))}`,
+      "    prometheus:",
+      "      enabled: true",
+      "      path: /metrics",
+    );
+  }
   if (options.authentication) {
     lines.push(
       "auth:",
@@ -164,6 +178,8 @@ export interface RegistryServerEnvOptions {
   /** Image for runAs "container". */
   image: string;
   authentication: boolean;
+  /** The metrics port runAs "container" publishes on listenAddress. @default none */
+  metricsPort?: number;
 }
 
 /** Pure: ensure-registry.sh's parameters (no secrets: passwords travel as staged files). */
@@ -180,6 +196,7 @@ export function renderRegistryServerEnv(options: RegistryServerEnvOptions): Reco
   if (options.runAs === "container") {
     env.IMAGE = options.image;
     env.CONTAINER_NAME = REGISTRY_CONTAINER_NAME;
+    if (options.metricsPort !== undefined) env.METRICS_PORT = String(options.metricsPort);
   }
   return env;
 }

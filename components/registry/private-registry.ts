@@ -45,6 +45,11 @@ export interface PrivateRegistryArgs {
    * certificate restarts the registry only. @default { duration: "825d", renewBefore: "30d" }
    */
   certificates?: CertificatesConfigInput;
+  /**
+   * Serve the registry's Prometheus metrics (its debug listener, plain HTTP) on this port of its
+   * host's private address, for the Monitoring component. @default no metrics endpoint
+   */
+  metricsPort?: number;
 }
 
 /** The registry's settings with every default applied, and the engine that runs it. */
@@ -111,6 +116,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
   readonly hostName: string;
   /** Its server certificate (the expiry is a stack output). */
   readonly certificate: Certificate;
+  /** "address:port" of its metrics endpoint, with `metricsPort`. */
+  readonly metricsAddress?: pulumi.Output<string>;
 
   constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:registry:PrivateRegistry", name, {}, opts);
@@ -192,6 +199,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             storagePath: config.storagePath,
             image: config.image,
             authentication,
+            metricsPort: args.metricsPort,
           }),
         ),
         configYml: privateIp.apply((listenAddress) =>
@@ -203,6 +211,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             authentication,
             deleteEnabled: config.deleteEnabled,
             proxy,
+            metricsPort: args.metricsPort,
           }),
         ),
         configYmlIsSecret: proxy?.password !== undefined,
@@ -224,6 +233,12 @@ export class PrivateRegistry extends pulumi.ComponentResource {
       .all([machine.publicAddress, server.id])
       .apply(([address]) => registryAddress(address, config.port));
     this.mirrorUrl = this.url.apply((url) => `https://${url}`);
+    const metricsPort = args.metricsPort;
+    if (metricsPort !== undefined) {
+      this.metricsAddress = pulumi
+        .all([privateIp, server.id])
+        .apply(([address]) => registryAddress(address, metricsPort));
+    }
 
     for (const engine of args.engines) {
       const hostLogin = login ? hostLogins.get(engine.machine.name) : undefined;

@@ -48,6 +48,16 @@ export function hostReferenceIssues(config: StackConfig): ConfigIssue[] {
       message: `must be a host of this environment (${names.join(", ")})`,
     });
   }
+  if (
+    config.monitoring.enabled &&
+    config.monitoring.host !== undefined &&
+    !names.includes(config.monitoring.host)
+  ) {
+    issues.push({
+      path: ["monitoring", "host"],
+      message: `must be a host of this environment (${names.join(", ")})`,
+    });
+  }
   return issues;
 }
 
@@ -135,6 +145,35 @@ function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
               what: `apps.${app}.port (the ${app} app)`,
             });
           }
+        }
+      }
+      if (config.monitoring.enabled) {
+        const monitoring = config.monitoring;
+        uses.push(
+          {
+            port: monitoring.nodeExporterPort,
+            path: ["monitoring", "nodeExporterPort"],
+            what: "monitoring.nodeExporterPort (the node exporter)",
+          },
+          {
+            port: monitoring.engineMetricsPort,
+            path: ["monitoring", "engineMetricsPort"],
+            what: "monitoring.engineMetricsPort (Docker's metrics)",
+          },
+        );
+        if ((monitoring.host ?? registry) === name) {
+          uses.push({
+            port: monitoring.port,
+            path: ["monitoring", "port"],
+            what: "monitoring.port (Prometheus)",
+          });
+        }
+        if (registry === name) {
+          uses.push({
+            port: monitoring.registryMetricsPort,
+            path: ["monitoring", "registryMetricsPort"],
+            what: "monitoring.registryMetricsPort (the registry's metrics)",
+          });
         }
       }
       return [name, uses];

@@ -19,6 +19,7 @@ import {
 } from "../machines/config";
 import type { ServicePorts } from "../machines/driver";
 import { planLocalHosts } from "../machines/local/run-args";
+import { MonitoringConfigSchema } from "../monitoring/config";
 import { RegistryConfigSchema } from "../registry/config";
 import { SwarmConfigSchema } from "../swarm/config";
 import {
@@ -93,6 +94,10 @@ export const StackConfigSchema = z
     ),
     apps: AppsConfigSchema.default(AppsConfigSchema.parse({})).describe(
       "The sample apps on the swarm (components/apps): off unless `enabled: true`.",
+    ),
+    monitoring: MonitoringConfigSchema.default(MonitoringConfigSchema.parse({})).describe(
+      "Prometheus and a node exporter on every host (components/monitoring): off unless " +
+        "`enabled: true`.",
     ),
     stepTimeouts: StepTimeoutsSchema.default(DEFAULT_STEP_TIMEOUTS),
     proxy: ProxyConfigSchema.optional(),
@@ -171,6 +176,23 @@ export const StackConfigSchema = z
         path: ["apps", "pushImages"],
         message:
           "needs the private registry: set dockfleet:registry.enabled to true, or pushImages to false",
+      });
+    }
+    if (config.monitoring.enabled && !config.registry.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["monitoring", "enabled"],
+        message:
+          "needs the private registry (Prometheus's image is pushed there): set " +
+          "dockfleet:registry.enabled to true",
+      });
+    } else if (config.monitoring.enabled && config.registry.proxy !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["monitoring", "enabled"],
+        message:
+          "needs a registry that takes pushes (Prometheus's image is pushed there), and " +
+          "dockfleet:registry.proxy makes it a read-only pull-through cache",
       });
     }
     for (const driver of ["aws", "aliyun", "virtualbox"] as const) {

@@ -118,6 +118,9 @@ export class Environment extends pulumi.ComponentResource {
               config.engine.tlsPort,
             ),
             upgradeRequest: upgraded.has(machine.name) ? args.upgrade?.request : undefined,
+            metricsPort: config.monitoring.enabled
+              ? config.monitoring.engineMetricsPort
+              : undefined,
             // dockerd pulls through the proxy too.
             proxyEnvironment:
               config.proxy === undefined

@@ -81,6 +81,8 @@ export const StackOutputsSchema = z.object({
     .optional(),
   /** The private registry (with `registry.enabled`): `docker login <url>` with these. */
   privateRegistry: z.object({ url: text, username: text, password: text }).optional(),
+  /** Prometheus's UI and API, basic auth with these (with `monitoring.enabled`). */
+  monitoring: z.object({ url: text, host: text, username: text, password: text }).optional(),
   /** Where the sample apps answer (with `apps.enabled`). */
   apps: z.object({ counter: text.optional(), wordpress: text.optional() }),
   /** The certificates every host shares: the CA and the client certificates. */

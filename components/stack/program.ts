@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Certificate } from "../../provision/pki/certificate";
 import { CounterApp, WordPressApp } from "../apps";
+import { Monitoring } from "../monitoring";
 import { PrivateRegistry } from "../registry";
 import { SwarmCluster } from "../swarm";
 import { resolveStackConfig } from "./config";
@@ -48,8 +49,19 @@ export function dockfleetProgram(): StackOutputsInput {
         engines: environment.engines,
         config: config.registry,
         certificates: config.certificates,
+        metricsPort: config.monitoring.enabled ? config.monitoring.registryMetricsPort : undefined,
       })
     : undefined;
+  // Prometheus's image comes from the registry (the schema refuses monitoring without it).
+  const monitoring =
+    registry && config.monitoring.enabled
+      ? new Monitoring("monitoring", {
+          engines: environment.engines,
+          registry,
+          etcd: environment.etcd,
+          config: config.monitoring,
+        })
+      : undefined;
 
   // The sample apps, on the swarm, from images pushed into the registry.
   const { enabled: appsEnabled, counter, wordpress, ...appSettings } = config.apps;
@@ -148,6 +160,13 @@ export function dockfleetProgram(): StackOutputsInput {
       url: registry.url,
       username: registry.username,
       password: pulumi.secret(registry.password),
+    },
+    /** Prometheus's UI and API, basic auth with these (with `monitoring.enabled`). */
+    monitoring: monitoring && {
+      url: monitoring.url,
+      host: monitoring.hostName,
+      username: monitoring.username,
+      password: pulumi.secret(monitoring.password),
     },
     /** Where the sample apps answer (with `apps.enabled`). */
     apps: {

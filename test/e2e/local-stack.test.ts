@@ -109,6 +109,8 @@ function writeConfig(change: Partial<StackSettings> = {}): void {
     hosts: 3,
     local: { subnet: SUBNET },
     engine: { registryMirrors: settings.registryMirrors, logMaxSize: settings.logMaxSize },
+    // As in the local stack: etcd's keys on the hosts, beside Docker's (the trust domains' test).
+    etcd: { enabled: true },
     ...(settings.swarmAndRegistry && {
       swarm: { enabled: true, managers: 3 },
       registry: { enabled: true },

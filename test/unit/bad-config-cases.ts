@@ -1219,6 +1219,59 @@ export const BAD_CONFIG_CASES: readonly BadConfigCase[] = [
       "dockfleet:sshHosts[1].address = \"web-2.example.com\": is a DNS name and, with no privateAddress, the private address too, which Docker's cluster store (etcd.dockerClusterStore) on web-2 listens on or advertises, so it must be an IP address: set sshHosts[1].privateAddress to the host's IP address (address may stay a name)",
     ],
   },
+  {
+    title: "monitoring without the private registry its image comes from",
+    kind: "conflict",
+    config: { monitoring: { enabled: true } },
+    errors: [
+      "dockfleet:monitoring.enabled = true: needs the private registry (Prometheus's image is pushed there): set dockfleet:registry.enabled to true",
+    ],
+  },
+  {
+    title: "a scrape interval Prometheus cannot read",
+    kind: "format",
+    config: {
+      registry: { enabled: true },
+      monitoring: { enabled: true, scrapeInterval: "15 seconds" },
+    },
+    errors: [
+      'dockfleet:monitoring.scrapeInterval = "15 seconds": must be a Prometheus duration such as "15s" (a whole number and ms, s, m, h, d, w or y)',
+    ],
+  },
+  {
+    title: "Prometheus on a host that does not exist",
+    kind: "reference",
+    config: { registry: { enabled: true }, monitoring: { enabled: true, host: "host-9" } },
+    errors: [
+      'dockfleet:monitoring.host = "host-9": must be a host of this environment (host-1, host-2, host-3)',
+    ],
+  },
+  {
+    title: "the node exporter on the Docker API's port",
+    kind: "port",
+    config: {
+      registry: { enabled: true },
+      monitoring: { enabled: true, nodeExporterPort: 2376 },
+    },
+    errors: [
+      "dockfleet:monitoring.nodeExporterPort = 2376: collides with engine.tlsPort (the Docker API) on every host: give each service its own port",
+    ],
+  },
+  {
+    title: "monitoring with the registry as a read-only pull-through cache",
+    kind: "conflict",
+    config: {
+      registry: {
+        enabled: true,
+        authentication: false,
+        proxy: { remoteUrl: "https://registry-1.docker.io" },
+      },
+      monitoring: { enabled: true },
+    },
+    errors: [
+      "dockfleet:monitoring.enabled = true: needs a registry that takes pushes (Prometheus's image is pushed there), and dockfleet:registry.proxy makes it a read-only pull-through cache",
+    ],
+  },
 ];
 
 /** The config as `pulumi.runtime.allConfig()` hands it over: "dockfleet:key" → string. */

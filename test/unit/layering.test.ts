@@ -18,6 +18,7 @@ const CONCEPT_RUNGS: readonly (readonly string[])[] = [
   ["engine"],
   ["etcd", "swarm", "registry"],
   ["apps"],
+  ["monitoring"],
   ["stack"],
 ];
 

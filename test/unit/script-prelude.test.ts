@@ -42,10 +42,12 @@ function definedFunctions(text: string): string[] {
 }
 
 describe("the remote scripts' shared prelude", () => {
-  it("finds the six scripts", () => {
+  it("finds the eight scripts", () => {
     assert.deepEqual(SCRIPTS.map(({ name }) => name).sort(), [
       "apply-docker-config.sh",
       "configure-etcd.sh",
+      "ensure-node-exporter.sh",
+      "ensure-prometheus.sh",
       "ensure-registry.sh",
       "install-docker.sh",
       "install-etcd.sh",

@@ -26,6 +26,8 @@
 #   STAGING_DIR           where the caller staged them (default /etc/dockfleet/registry.staged)
 #   AUTHENTICATION        1: htpasswd authentication for the staged logins (default 1)
 #   IMAGE, CONTAINER_NAME RUN_AS=container: the image and the container's name
+#   METRICS_PORT          RUN_AS=container: also publish this port (config.yml's debug listener,
+#                         Prometheus metrics) on LISTEN_ADDRESS (default none)
 #   REMOVE                1: stop and remove the registry and its files (default 0)
 #   REMOVE_DATA           with REMOVE=1, also delete STORAGE_PATH (default 0)
 #   READY_TIMEOUT_SECONDS how long to wait for the registry to answer (default 60)
@@ -45,6 +47,7 @@ STAGING_DIR="${STAGING_DIR:-/etc/dockfleet/registry.staged}"
 AUTHENTICATION="${AUTHENTICATION:-1}"
 IMAGE="${IMAGE:-registry:2}"
 CONTAINER_NAME="${CONTAINER_NAME:-dockfleet-registry}"
+METRICS_PORT="${METRICS_PORT:-}"
 REMOVE="${REMOVE:-0}"
 REMOVE_DATA="${REMOVE_DATA:-0}"
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
@@ -55,6 +58,7 @@ readonly DROP_IN=/etc/systemd/system/docker-registry.service.d/dockfleet.conf
 
 [[ "$RUN_AS" == service || "$RUN_AS" == container ]] || die "RUN_AS=\"$RUN_AS\" must be service or container"
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PORT=\"$PORT\" must be a TCP port number"
+[[ -z "$METRICS_PORT" || "$METRICS_PORT" =~ ^[0-9]+$ ]] || die "METRICS_PORT=\"$METRICS_PORT\" must be a TCP port number"
 [[ "$REMOVE" == 1 || "$LISTEN_ADDRESS" =~ ^[0-9A-Fa-f.:]+$ ]] ||
   die "LISTEN_ADDRESS=\"$LISTEN_ADDRESS\" must be the host's private IP address"
 # "10.0.0.5:5000", "[fd00::5]:5000": for URLs and docker's --publish.
@@ -242,6 +246,8 @@ $(journalctl -u "$SERVICE" -n 20 --no-pager 2>/dev/null || systemctl status "$SE
 
 run_container() {
   local state wanted
+  local -a publish=(--publish "$LISTEN:$PORT")
+  [[ -z "$METRICS_PORT" ]] || publish+=(--publish "${LISTEN%:*}:$METRICS_PORT:$METRICS_PORT")
   # The container is recreated when its arguments or any installed file change.
   wanted=$(
     {
@@ -256,7 +262,7 @@ run_container() {
     remove_container
     log "starting container $CONTAINER_NAME from $IMAGE"
     docker run --detach --name "$CONTAINER_NAME" --restart always \
-      --publish "$LISTEN:$PORT" \
+      "${publish[@]}" \
       --volume "$CONFIG_DIR:/etc/docker/registry:ro" \
       --volume "$STORAGE_PATH:/var/lib/registry" \
       --label dockfleet.io/component=registry \
