@@ -461,13 +461,14 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
       console.log(`up with the apps took ${((Date.now() - started) / 1000).toFixed(1)} s`);
       commandLines = await watcher.stop();
       const outputs = parseOutputMap(result.outputs);
-      // The same hosts; host-1 now also lists the registry's certificate.
+      // The same hosts; host-1 now also lists the registry's certificate (beside Docker's and
+      // its etcd member's two).
       const withoutCertificates = (list: HostOutput[]) =>
         list.map(({ certificates: _certificates, ...host }) => host);
       assert.deepEqual(withoutCertificates(outputs.hosts), withoutCertificates(hosts));
       assert.deepEqual(
         outputs.hosts[0]?.certificates?.map((certificate) => certificate.use).sort(),
-        ["docker", "registry"],
+        ["docker", "etcd", "etcd-peer", "registry"],
       );
       assert.ok(outputs.privateRegistry, "the registry's output");
       registryUrl = outputs.privateRegistry.url;
