@@ -249,6 +249,7 @@ describe("qemu driver, end to end", { timeout: BOUND_MINUTES * 60_000 }, () => {
     const processes = await runCommand("pgrep", ["-f", `dockfleet-vm-1.*${STACK}`]);
     assert.equal(processes.stdout.trim(), "", "no QEMU of the stack runs");
     assert.equal(fs.existsSync(vm.dir), false, "the VM's folder (overlay, seed) is gone");
+    assert.equal(fs.existsSync(path.dirname(vm.dir)), false, "the stack's folder is gone");
     const links = await runCommand("ip", ["-o", "link", "show"]);
     assert.ok(!links.stdout.includes(network.bridge), `bridge ${network.bridge} is gone`);
     assert.ok(!links.stdout.includes(vm.tap), `tap ${vm.tap} is gone`);
