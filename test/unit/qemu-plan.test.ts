@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { QemuDriverConfig } from "../../components/machines/config";
 import { checkSnapshotName } from "../../cli/snapshot";
-import { qemuVmState } from "../../components/machines/qemu/qemu";
+import { destroyQemuVm, qemuVmState } from "../../components/machines/qemu/qemu";
 import {
   planQemuNetwork,
   planQemuVms,
@@ -114,6 +114,29 @@ describe("qemu VM state, as refresh reads it", () => {
       assert.equal(qemuVmState(dir), "stopped");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("qemu VM destroy", () => {
+  it("removes the VM's folder, and the stack's folder with its last VM", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "dockfleet-qemu-destroy-"));
+    const stackDir = path.join(root, "dev");
+    const [one, two] = [path.join(stackDir, "vm-1"), path.join(stackDir, "vm-2")];
+    try {
+      for (const dir of [one, two]) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "disk.qcow2"), "");
+      }
+      // No QEMU runs and the taps do not exist: only the files are left to remove.
+      await destroyQemuVm(one, "dfqunittest1");
+      assert.deepEqual(fs.readdirSync(stackDir), ["vm-2"]);
+      await destroyQemuVm(two, "dfqunittest2");
+      assert.equal(fs.existsSync(stackDir), false, "no empty folder of the stack is left");
+      await destroyQemuVm(two, "dfqunittest2");
+      assert.deepEqual(fs.readdirSync(root), []);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

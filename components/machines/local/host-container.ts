@@ -4,6 +4,7 @@ import { localResourceNames, renderHostRunArgs, renderHostVolumeCreateArgs } fro
 import { getSshClient } from "../../../provision/ssh/pool";
 import { runDocker, runDockerIgnoringMissing } from "./docker-cli";
 import { createStepLog } from "../../../provision/dynamic/log";
+import { readWhileThere } from "../refresh";
 
 interface LocalHostInputs {
   stack: string;
@@ -128,13 +129,12 @@ export const localHostProvider: pulumi.dynamic.ResourceProvider<LocalHostInputs,
       };
     },
     async read(id, props) {
-      // `pulumi refresh` notices a host container removed (or replaced by another one) behind
-      // dockfleet's back: an empty id drops it from the state, so the next `up` creates it again
-      // and everything installed on it, whose connection then names a new host key, follows.
-      if (props === undefined) return { id: "" };
-      const containerId = await inspectContainerId(props.containerName);
-      if (containerId !== props.containerId) return { id: "" };
-      return { id, props };
+      // A host container removed (or replaced by another one) behind dockfleet's back.
+      return readWhileThere(
+        id,
+        props,
+        async (kept) => (await inspectContainerId(kept.containerName)) === kept.containerId,
+      );
     },
     async diff(_id, olds, news) {
       const replaces = REPLACE_KEYS.filter((key) => olds[key] !== news[key]);

@@ -1,7 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../../provision/dynamic/log";
-import { SshKeyPair } from "../../../provision/ssh/key-pair";
 import type { QemuDriverConfig } from "../config";
 import type { MachineDriver } from "../driver";
 import type { Machine } from "../machine";
@@ -52,11 +51,6 @@ export class QemuMachines extends pulumi.ComponentResource {
       { parent: this },
     );
     this.machines = planned.map((vm): Machine => {
-      const hostKey = new SshKeyPair(
-        `${name}-${vm.host}-host-key`,
-        { comment: "" },
-        { parent: this },
-      );
       const created = new QemuVm(
         `${name}-${vm.host}`,
         {
@@ -65,8 +59,6 @@ export class QemuMachines extends pulumi.ComponentResource {
           imageDir: path.resolve(baseDir, args.imageDir),
           accelerator: config.accelerator,
           authorizedKey: args.sshKey.publicKey,
-          hostPrivateKey: hostKey.privateKey,
-          hostPublicKey: hostKey.publicKey,
           privateKey: args.sshKey.privateKey,
           logUrn: logUrnOf(this),
         },
@@ -79,7 +71,7 @@ export class QemuMachines extends pulumi.ComponentResource {
         privateAddress: pulumi.output(vm.ipv4Address),
         ssh: pulumi.secret(
           pulumi
-            .all([hostKey.publicKey, args.sshKey.privateKey, created.id])
+            .all([created.hostPublicKey, args.sshKey.privateKey])
             .apply(([hostPublicKey, privateKey]) => ({
               host: vm.ipv4Address,
               port: 22,

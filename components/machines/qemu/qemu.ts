@@ -332,11 +332,20 @@ export async function createQemuVm(args: {
   await startQemuVm(vm.dir);
 }
 
-/** Kills the VM and removes its tap and folder (overlay, seed, snapshots with it). Idempotent. */
+/**
+ * Kills the VM and removes its tap and folder (overlay, seed, snapshots with it), and the stack's
+ * folder above it once no other VM's folder is left there. Idempotent.
+ */
 export async function destroyQemuVm(dir: string, tap: string): Promise<void> {
   await killQemuVm(dir);
   if (await linkExists(tap)) await must("ip", ["link", "del", tap]);
   fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.rmdirSync(path.dirname(dir));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") throw error;
+  }
 }
 
 // ---- snapshots -----------------------------------------------------------------------------

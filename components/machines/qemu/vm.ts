@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 import { createStepLog } from "../../../provision/dynamic/log";
 import { getSshClient } from "../../../provision/ssh/pool";
+import { generateSshKeyPair } from "../../../provision/ssh/keys";
+import { readWhileThere } from "../refresh";
 import type { QemuDriverConfig } from "../config";
 import {
   chooseAccelerator,
@@ -50,8 +52,7 @@ export const qemuNetworkProvider: pulumi.dynamic.ResourceProvider<
   },
   async read(id, props) {
     // A bridge removed behind dockfleet's back is made again by the next up.
-    if (props === undefined || !(await qemuNetworkExists(props.network))) return { id: "" };
-    return { id, props };
+    return readWhileThere(id, props, (kept) => qemuNetworkExists(kept.network));
   },
   async diff(_id, olds, news) {
     const changed = JSON.stringify(olds.network) !== JSON.stringify(news.network);
@@ -87,9 +88,6 @@ interface QemuVmInputs {
   accelerator: QemuDriverConfig["accelerator"];
   /** The environment's public key, put into root's authorized_keys by the seed. */
   authorizedKey: string;
-  /** The host key dockfleet generated for this VM: the seed installs it, SSH pins its public half. */
-  hostPrivateKey: string;
-  hostPublicKey: string;
   /** Used to prove SSH works (with the host key pinned) before the VM is handed on. */
   privateKey: string;
   logUrn: string;
@@ -98,6 +96,12 @@ interface QemuVmInputs {
 interface QemuVmOutputs extends QemuVmInputs {
   /** What the VM runs under: "kvm" or "tcg". */
   acceleratorUsed: string;
+  /**
+   * The host key generated for this VM when it was made (a VM made again gets a new one): the
+   * seed installs it, SSH pins its public half.
+   */
+  hostPrivateKey: string;
+  hostPublicKey: string;
 }
 
 export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuVmOutputs> = {
@@ -108,6 +112,7 @@ export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuV
     const image = qemuImage(inputs.imageDir);
     const { accelerator, reason } = await chooseAccelerator(inputs.accelerator, image.kernel);
     (accelerator === "kvm" ? log.info : log.warn)(`accelerator ${accelerator}: ${reason}`);
+    const hostKey = generateSshKeyPair("");
     await createQemuVm({
       vm,
       network: inputs.network,
@@ -117,8 +122,8 @@ export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuV
         vm,
         network: inputs.network,
         authorizedKey: inputs.authorizedKey,
-        hostPrivateKey: inputs.hostPrivateKey,
-        hostPublicKey: inputs.hostPublicKey,
+        hostPrivateKey: hostKey.privateKey,
+        hostPublicKey: hostKey.publicKey,
         nameserver: machineNameserver(),
       }),
     });
@@ -130,7 +135,7 @@ export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuV
           port: 22,
           user: "root",
           privateKey: inputs.privateKey,
-          hostKey: inputs.hostPublicKey,
+          hostKey: hostKey.publicKey,
         },
         { deadlineMs: SSH_READY_DEADLINE_MS },
       );
@@ -141,24 +146,24 @@ export const qemuVmProvider: pulumi.dynamic.ResourceProvider<QemuVmInputs, QemuV
       throw new Error(`${(error as Error).message}\nthe VM's console ended with:\n${console}`);
     }
     log.info(`ready at ${vm.ipv4Address} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { id: vm.dir, outs: { ...inputs, acceleratorUsed: accelerator } };
+    return {
+      id: vm.dir,
+      outs: {
+        ...inputs,
+        acceleratorUsed: accelerator,
+        hostPrivateKey: hostKey.privateKey,
+        hostPublicKey: hostKey.publicKey,
+      },
+    };
   },
   async read(id, props) {
-    // A VM whose QEMU died or was killed behind dockfleet's back (and not stopped through it) is
-    // dropped from the state: the next up makes it again, and what is installed on it follows.
-    if (props === undefined || qemuVmState(props.vm.dir) === "gone") return { id: "" };
-    return { id, props };
+    // A VM whose QEMU died or was killed behind dockfleet's back (not stopped through it): the
+    // next up makes it again with a new host key, and what is installed on it follows.
+    return readWhileThere(id, props, (kept) => qemuVmState(kept.vm.dir) !== "gone");
   },
   async diff(_id, olds, news) {
     // Every input shapes the VM or its first boot: any change makes a new VM.
-    const keys = [
-      "vm",
-      "network",
-      "imageDir",
-      "accelerator",
-      "authorizedKey",
-      "hostPublicKey",
-    ] as const;
+    const keys = ["vm", "network", "imageDir", "accelerator", "authorizedKey"] as const;
     const replaces = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
   },
@@ -174,12 +179,13 @@ const qemuVmSpec = {
   module: __filename,
   provider: "qemuVmProvider",
   secrets: ["hostPrivateKey", "privateKey"],
-  outputs: ["acceleratorUsed"],
+  outputs: ["acceleratorUsed", "hostPublicKey", "hostPrivateKey"],
 };
 
 /** One QEMU VM: an overlay over the VM image, booted with its seed, answering SSH. */
 export class QemuVm extends DynamicResource {
   declare readonly acceleratorUsed: pulumi.Output<string>;
+  declare readonly hostPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: ResourceArgs<QemuVmInputs>, opts?: pulumi.CustomResourceOptions) {
     super(qemuVmSpec, name, args, opts);
