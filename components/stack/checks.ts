@@ -38,25 +38,15 @@ export function hostReferenceIssues(config: StackConfig): ConfigIssue[] {
     issues.push(...under("etcd", etcdMemberIssues(names, config.etcd.members)));
   }
   if (config.swarm.enabled) issues.push(...under("swarm", swarmPlanIssues(names, config.swarm)));
-  if (
-    config.registry.enabled &&
-    config.registry.host !== undefined &&
-    !names.includes(config.registry.host)
-  ) {
-    issues.push({
-      path: ["registry", "host"],
-      message: `must be a host of this environment (${names.join(", ")})`,
-    });
-  }
-  if (
-    config.monitoring.enabled &&
-    config.monitoring.host !== undefined &&
-    !names.includes(config.monitoring.host)
-  ) {
-    issues.push({
-      path: ["monitoring", "host"],
-      message: `must be a host of this environment (${names.join(", ")})`,
-    });
+  // The components placed on one host by name.
+  for (const section of ["registry", "monitoring"] as const) {
+    const { enabled, host } = config[section];
+    if (enabled && host !== undefined && !names.includes(host)) {
+      issues.push({
+        path: [section, "host"],
+        message: `must be a host of this environment (${names.join(", ")})`,
+      });
+    }
   }
   return issues;
 }
