@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, showConfigValue } from "../../provision/config/errors";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { AppImagePush } from "../apps/resources/app-image-push";
 import type { DockerEngine } from "../engine/docker-engine";
+import { engineNamed } from "../engine/engine-named";
 import type { EtcdCluster } from "../etcd/etcd-cluster";
 import { privateIpAddress } from "../machines/machine";
 import type { PrivateRegistry } from "../registry/private-registry";
@@ -60,23 +60,14 @@ export function resolveMonitoringArgs(args: MonitoringArgs): {
   host: DockerEngine;
 } {
   const config = resolveMonitoringConfig(args.config);
-  const byName = (name: string) => args.engines.find((engine) => engine.machine.name === name);
   if (args.engines.length === 0) {
     throw new Error("Monitoring: engines is empty; give the environment's DockerEngines");
   }
-  const named = config.host === undefined ? undefined : byName(config.host);
-  if (args.host === undefined && config.host !== undefined && named === undefined) {
-    const key = "dockfleet:monitoring.host";
-    const names = args.engines.map((engine) => engine.machine.name).join(", ");
-    throw new ConfigError("monitoring config", [
-      {
-        key,
-        value: showConfigValue(key, config.host),
-        allowed: `must be a host of this environment (${names})`,
-      },
-    ]);
-  }
-  const host = args.host ?? named ?? byName(args.registry.hostName) ?? args.engines[0];
+  const host =
+    args.host ??
+    engineNamed(args.engines, config.host, "monitoring") ??
+    args.engines.find((engine) => engine.machine.name === args.registry.hostName) ??
+    args.engines[0];
   return { config, host };
 }
 

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, showConfigValue } from "../../provision/config/errors";
 import { Certificate } from "../../provision/pki/certificate";
 import {
   certificateLifetime,
@@ -19,6 +18,7 @@ import {
   renderRegistryServiceDropIn,
 } from "./plan";
 import type { DockerEngine } from "../engine/docker-engine";
+import { engineNamed } from "../engine/engine-named";
 import { machineSubjectAltNames, privateIpAddress } from "../machines/machine";
 import { type RegistryConfig, type RegistryConfigInput, resolveRegistryConfig } from "./config";
 
@@ -67,24 +67,9 @@ export function resolvePrivateRegistryArgs(args: PrivateRegistryArgs): ResolvedP
   if (args.engines.length === 0) {
     throw new Error("PrivateRegistry: engines is empty; give the environment's DockerEngines");
   }
-  let host = args.host;
-  if (host === undefined && config.host !== undefined) {
-    host = args.engines.find((engine) => engine.machine.name === config.host);
-    if (host === undefined) {
-      const key = "dockfleet:registry.host";
-      const names = args.engines.map((engine) => engine.machine.name).join(", ");
-      throw new ConfigError("registry config", [
-        {
-          key,
-          value: showConfigValue(key, config.host),
-          allowed: `must be a host of this environment (${names})`,
-        },
-      ]);
-    }
-  }
   return {
     config,
-    host: host ?? args.engines[0],
+    host: args.host ?? engineNamed(args.engines, config.host, "registry") ?? args.engines[0],
   };
 }
 
