@@ -228,23 +228,25 @@ async function leave(props: EtcdMemberOutputs): Promise<void> {
       log.info(`the whole cluster is being removed (since ${teardown}): stopping ${props.name}`);
     } else {
       const members = await ctl.listMembers(endpoints);
-      if (members === undefined && (await removedByTheCluster(client))) {
+      if (members === undefined) {
+        if (!(await removedByTheCluster(client))) {
+          throw new Error(
+            `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} ` +
+              `cannot be removed from the cluster safely. Start the stopped members and run again; ` +
+              `to drop the member from dockfleet's state anyway: pulumi state delete <its URN>`,
+          );
+        }
         log.info(
           `the cluster removed ${props.name} already (EtcdClusterHealth) and refuses its revoked ` +
             "certificates: stopping it",
         );
-      } else if (members === undefined) {
-        throw new Error(
-          `no etcd member answered at ${endpoints.join(", ")} with quorum, so ${props.name} ` +
-            `cannot be removed from the cluster safely. Start the stopped members and run again; ` +
-            `to drop the member from dockfleet's state anyway: pulumi state delete <its URN>`,
-        );
-      }
-      const self = members?.find((member) => member.peerUrls.includes(peerUrlOf(props)));
-      if (members !== undefined && self !== undefined && members.length > 1) {
-        await ctl.removeMember(members, self, props.name, log);
-      } else if (self !== undefined) {
-        log.info(`${props.name} is the last member: stopping it`);
+      } else {
+        const self = members.find((member) => member.peerUrls.includes(peerUrlOf(props)));
+        if (self !== undefined && members.length > 1) {
+          await ctl.removeMember(members, self, props.name, log);
+        } else if (self !== undefined) {
+          log.info(`${props.name} is the last member: stopping it`);
+        }
       }
     }
     await runScript(
