@@ -181,6 +181,53 @@ export function parseLocalSwarmState(json: string): LocalSwarmState {
   };
 }
 
+/** What a manager that survived the first manager's loss says of the swarm. */
+export interface SurvivingManager {
+  host: string;
+  /** Its swarm state; undefined when the host did not answer or has no Docker yet. */
+  local?: LocalSwarmState;
+  /** `docker node ls` worked there: the managers have a leader (quorum). */
+  hasLeader: boolean;
+}
+
+export type RecoveryAction =
+  { kind: "rejoin"; through: string } | { kind: "init"; warning: string };
+
+/**
+ * Pure: the first manager's machine was made anew (a killed VM or container recreated by `up`)
+ * and its Docker is in no swarm. While another planned manager still manages the swarm it made,
+ * with quorum, it rejoins that swarm as a manager, so that services, secrets and networks stay.
+ * When no manager of it is left, the swarm went with them: a new one is made, as on a first
+ * `up`. A swarm that is there without quorum is refused: joining cannot work, and a new swarm
+ * would throw away what it holds, while `--force-new-cluster` on a survivor keeps it.
+ */
+export function planInitHostRecovery(
+  host: string,
+  clusterId: string,
+  managers: readonly SurvivingManager[],
+): RecoveryAction {
+  const holding = managers.filter(
+    (manager) => manager.local?.state === "active" && manager.local.clusterId === clusterId,
+  );
+  const withLeader = holding.find((manager) => manager.hasLeader);
+  if (withLeader !== undefined) return { kind: "rejoin", through: withLeader.host };
+  if (holding.length > 0) {
+    const names = holding.map((manager) => manager.host).join(", ");
+    throw new Error(
+      `${host} was made anew and swarm ${clusterId} has no leader: ${names} still hold it, ` +
+        "but too few managers are left for quorum. To keep the swarm's services and secrets, run " +
+        `\`docker swarm init --force-new-cluster --advertise-addr <its private address>\` on ${holding[0].host}; ` +
+        `to start an empty swarm instead, run \`docker swarm leave --force\` on ${names}. Then run \`pulumi up\` again`,
+    );
+  }
+  return {
+    kind: "init",
+    warning:
+      `${host} was made anew and no other manager holds swarm ${clusterId}: it is gone, a new ` +
+      "swarm is made and every node joins it (services, secrets and networks of the old one are lost)",
+  };
+}
+
 export type InitAction = { kind: "init" } | { kind: "initialized"; warning?: string };
 
 /** On the first manager: init, or nothing when it already manages a swarm. */
@@ -251,6 +298,37 @@ export interface ObservedSwarmNode {
   state: string;
   /** ManagerStatus.Reachability for managers ("reachable", "unreachable"); "" for workers. */
   reachability: string;
+}
+
+/** Every node as "ID HOSTNAME ADDRESS ROLE", for planStaleNodes. */
+export const NODE_ADDRESSES_COMMAND =
+  "docker node inspect $(docker node ls --quiet) --format '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}} {{.Spec.Role}}'";
+
+/**
+ * Pure: the nodes a host's earlier machines left in the list, from NODE_ADDRESSES_COMMAND's
+ * output: those with the hostname and address of the node `joinedId` (no other machine can hold
+ * its address). The delete of the old node removes it, except when the manager that delete went
+ * through was made anew in the same `up` (its recorded host key no longer matches).
+ */
+export function planStaleNodes(
+  listing: string,
+  joinedId: string,
+): Array<{ id: string; role: string }> {
+  const nodes = listing
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .map(([id, hostname, address, role]) => ({ id, hostname, address, role }));
+  const joined = nodes.find((node) => node.id === joinedId);
+  if (joined === undefined) return [];
+  return nodes
+    .filter(
+      (node) =>
+        node.id !== joined.id &&
+        node.hostname === joined.hostname &&
+        node.address === joined.address,
+    )
+    .map((node) => ({ id: node.id, role: node.role }));
 }
 
 export function parseNodeInspect(json: string): ObservedSwarmNode {

@@ -106,6 +106,16 @@ export class SwarmCluster extends pulumi.ComponentResource {
         logUrn,
         advertiseAddress: managerIp,
         port: plan.port,
+        managers: plan.nodes
+          .filter((node) => node.role === "manager" && !node.init)
+          .map((node) => {
+            const machine = (engineOf.get(node.name) as DockerEngine).machine;
+            return pulumi.output({
+              host: node.name,
+              connection: machine.ssh,
+              advertiseAddress: privateIpAddress(machine, "the swarm"),
+            });
+          }),
       },
       { parent: this, dependsOn: [initEngine] },
     );

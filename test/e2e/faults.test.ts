@@ -17,8 +17,9 @@ import {
  * package manager's lock held by another process, a failure injected at each provisioning step,
  * and a host container removed behind dockfleet's back. Each time the `up` after the fault
  * completes and host-1 (the one hit) ends in the same state as host-2 (a clean run beside it).
- * Then, on an environment with an etcd cluster and a swarm: a host removed behind dockfleet's
- * back rejoins both after `refresh` + `up`, and `destroy` completes with an etcd member down.
+ * Then, on an environment with an etcd cluster and a swarm of 3 managers: the first manager (an
+ * etcd member) and a worker removed behind dockfleet's back rejoin both after `refresh` + `up`,
+ * the swarm kept, and `destroy` completes with an etcd member down.
  */
 
 const STACK = `faults${process.pid}`;
@@ -248,18 +249,22 @@ describe(
         allStarted: fields.every(([, status]) => status === "started"),
       };
     };
-    /** `docker node ls` on the manager (host-1): hostname -> ID and status. */
-    const swarmNodes = async () =>
+    /** `docker node ls` on a manager: hostname, ID, status and manager status of each node. */
+    const swarmNodes = async (on: string) =>
       (
         await dockerExec(
-          hostContainer("host-1"),
-          "docker node ls --format '{{.Hostname}} {{.ID}} {{.Status}}'",
+          hostContainer(on),
+          "docker node ls --format '{{.Hostname}} {{.ID}} {{.Status}} {{.ManagerStatus}}'",
         )
       )
         .trim()
         .split("\n")
         .map((line) => line.split(" "))
-        .map(([hostname, id, status]) => ({ hostname, id, status }));
+        .map(([hostname, id, status, manager]) => ({ hostname, id, status, manager }));
+    const clusterIdOn = async (host: string) =>
+      (
+        await dockerExec(hostContainer(host), "docker info --format '{{.Swarm.Cluster.ID}}'")
+      ).trim();
     const up = async () => {
       const result = await stack!.up({ onOutput: (line) => process.stdout.write(line) });
       assert.equal(result.summary.result, "succeeded");
@@ -270,10 +275,10 @@ describe(
 
     before(async () => {
       writeStackConfig(REJOIN_STACK, {
-        hosts: 3,
+        hosts: 4,
         local: { subnet: REJOIN_SUBNET },
         etcd: { enabled: true, members: 3 },
-        swarm: { enabled: true, managers: 1 },
+        swarm: { enabled: true, managers: 3 },
       });
       stack = await openStack(REJOIN_STACK);
       await up();
@@ -283,49 +288,64 @@ describe(
       await removeStackCompletely(stack, REJOIN_STACK);
     });
 
-    it("refresh + up recreate it, and it rejoins the etcd cluster and the swarm", async () => {
+    it("refresh + up recreate them: the first manager rejoins the swarm it made, the worker too, and etcd", async () => {
+      // host-1 made the swarm, manages it and is an etcd member; host-4 is a worker.
       await etcdctl("host-1", "put /dockfleet/before-the-fault written-via-host-1");
-      const membersBefore = await etcdMembers("host-1");
-      const nodesBefore = await swarmNodes();
+      const membersBefore = await etcdMembers("host-2");
+      const nodesBefore = await swarmNodes("host-1");
+      const clusterBefore = await clusterIdOn("host-1");
       assert.deepEqual(Object.keys(membersBefore.ids).sort(), ["host-1", "host-2", "host-3"]);
-      assert.equal(nodesBefore.length, 3);
+      assert.equal(nodesBefore.length, 4);
 
-      await docker(["rm", "--force", "--volumes", hostContainer("host-3")]);
-      await docker(["volume", "rm", localResourceNames(REJOIN_STACK, "host-3").volume]);
+      for (const host of ["host-1", "host-4"]) {
+        await docker(["rm", "--force", "--volumes", hostContainer(host)]);
+        await docker(["volume", "rm", localResourceNames(REJOIN_STACK, host).volume]);
+      }
       await stack!.refresh();
       await up();
 
       // etcd: the stale member was replaced by a new one that has the cluster's data.
-      const membersAfter = await etcdMembers("host-1");
+      const membersAfter = await etcdMembers("host-2");
       assert.deepEqual(Object.keys(membersAfter.ids).sort(), ["host-1", "host-2", "host-3"]);
       assert.ok(membersAfter.allStarted, "a member is listed but not started");
-      assert.notEqual(membersAfter.ids["host-3"], membersBefore.ids["host-3"]);
-      assert.equal(membersAfter.ids["host-1"], membersBefore.ids["host-1"]);
-      const health = await etcdctl("host-3", "endpoint health 2>&1", [
+      assert.notEqual(membersAfter.ids["host-1"], membersBefore.ids["host-1"]);
+      assert.equal(membersAfter.ids["host-2"], membersBefore.ids["host-2"]);
+      const health = await etcdctl("host-1", "endpoint health 2>&1", [
         endpoint("host-1"),
         endpoint("host-2"),
         endpoint("host-3"),
       ]);
       assert.equal(health.match(/is healthy/g)?.length, 3, health);
-      // A serializable read answers from host-3's own copy of the data.
+      // A serializable read answers from host-1's own copy of the data.
       const value = await etcdctl(
-        "host-3",
+        "host-1",
         "get --consistency=s --print-value-only /dockfleet/before-the-fault",
       );
       assert.equal(value.trim(), "written-via-host-1");
 
-      // swarm: host-3 is a ready node again, and the node it was before is gone from the list.
-      const nodesAfter = await swarmNodes();
-      assert.deepEqual(nodesAfter.map((node) => `${node.hostname} ${node.status}`).sort(), [
-        "host-1 Ready",
-        "host-2 Ready",
-        "host-3 Ready",
-      ]);
-      const oldHost3 = nodesBefore.find((node) => node.hostname === "host-3")!;
-      assert.ok(
-        !nodesAfter.some((node) => node.id === oldHost3.id),
-        "the old host-3 node is listed",
+      // swarm: the same swarm (the two managers left kept quorum), host-1 a manager of it again,
+      // host-4 a worker again, and the nodes their old machines were are gone from the list.
+      assert.equal(await clusterIdOn("host-1"), clusterBefore);
+      const nodesAfter = await swarmNodes("host-2");
+      assert.deepEqual(
+        nodesAfter
+          .map((node) => `${node.hostname} ${node.status} ${node.manager ? "manager" : "worker"}`)
+          .sort(),
+        [
+          "host-1 Ready manager",
+          "host-2 Ready manager",
+          "host-3 Ready manager",
+          "host-4 Ready worker",
+        ],
       );
+      assert.ok(
+        nodesAfter.every((node) => ["", "Leader", "Reachable"].includes(node.manager ?? "")),
+        JSON.stringify(nodesAfter),
+      );
+      for (const host of ["host-1", "host-4"]) {
+        const old = nodesBefore.find((node) => node.hostname === host)!;
+        assert.ok(!nodesAfter.some((node) => node.id === old.id), `the old ${host} node is listed`);
+      }
 
       assertNothingChanged(await stack!.up());
     });

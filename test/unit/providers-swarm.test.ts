@@ -186,6 +186,19 @@ function swarmHost(model: SwarmModel, n: number): FakeCommander {
       managerOnly((argv) => model.inspect(argv[3])),
     )
     .on(
+      /^docker node inspect \$\(docker node ls --quiet\) --format /,
+      managerOnly(() => ({
+        stdout:
+          [...model.nodes.values()]
+            .map((node) => `${node.id} host-${node.host} ${address(node.host)} ${node.role}`)
+            .join("\n") + "\n",
+      })),
+    )
+    .on(
+      /^docker node ls --quiet$/,
+      managerOnly(() => ({ stdout: [...model.nodes.keys()].join("\n") + "\n" })),
+    )
+    .on(
       /^docker node (promote|demote) \S+$/,
       managerOnly(([, , verb, id]) => {
         const node = model.nodes.get(id);
@@ -294,6 +307,32 @@ describe("swarmNodeProvider.create", () => {
     );
     assert.deepEqual(host3.ran(/^docker node /), []);
     assert.deepEqual(host1.ran(/^docker swarm /), []);
+  });
+
+  it("removes the node an earlier machine of the host left (its delete could not reach the manager)", async () => {
+    const model = new SwarmModel();
+    model.nodes.set("oldnode3", {
+      id: "oldnode3",
+      host: 3,
+      role: "worker",
+      availability: "active",
+      labels: {},
+      state: "down",
+      runningTasks: 0,
+    });
+    const [host1, host3] = [swarmHost(model, 1), swarmHost(model, 3)];
+    install(host1, host3);
+
+    await swarmNodeProvider.create(nodeInputs(3));
+
+    assert.deepEqual(
+      host1.ran(/^docker node rm /).map((call) => call.command),
+      ["docker node rm --force oldnode3"],
+    );
+    assert.deepEqual(
+      [...model.nodes.values()].filter((node) => node.host === 3).map((node) => node.state),
+      ["ready"],
+    );
   });
 
   it("joins a manager with the manager token and waits until the raft reaches it", async () => {
@@ -625,6 +664,73 @@ describe("swarmInitProvider", () => {
       assert.doesNotMatch(error.message, /SWMTKN/);
       return true;
     });
+  });
+
+  it("a first manager made anew rejoins, through a manager that kept quorum, the swarm it made", async () => {
+    const model = new SwarmModel();
+    // host-1's old machine is gone: its node is down in the list, its new Docker in no swarm.
+    const old = model.nodeOf(1)!;
+    model.nodes.delete(old.id);
+    model.nodes.set("oldnode1", { ...old, id: "oldnode1", state: "down" });
+    model.local.set(1, { state: "inactive", nodeId: "", error: "" });
+    model.addNode(2, "manager");
+    model.addNode(3, "manager");
+    const host1 = firstManager(model);
+    const host2 = swarmHost(model, 2).on(/^docker swarm join-token --quiet manager$/, {
+      stdout: `${MANAGER_TOKEN}\n`,
+    });
+    const host3 = swarmHost(model, 3);
+    install(host1, host2, host3);
+    const managers = [2, 3].map((n) => ({
+      host: `host-${n}`,
+      connection: connection(n),
+      advertiseAddress: address(n),
+    }));
+    const olds: InitOutputs = {
+      ...initInputs({ managers }),
+      clusterId: CLUSTER_ID,
+      nodeId: "oldnode1",
+      workerToken: WORKER_TOKEN,
+      managerToken: MANAGER_TOKEN,
+    };
+    const news = initInputs({ managers, connection: { ...connection(1), hostKey: "new key" } });
+
+    const diff = await swarmInitProvider.diff!("id", olds, news);
+    assert.deepEqual([diff.changes, diff.replaces], [true, []]);
+    const outs = (await swarmInitProvider.update!("id", olds, news)).outs!;
+
+    assert.deepEqual(host1.ran(/^docker swarm init /), []);
+    // The old node leaves the raft before the new one joins it.
+    assert.deepEqual(
+      model.log
+        .filter((line) => /node (demote|rm)|swarm\/join/.test(line))
+        .map((l) => l.split("\n")[0]),
+      [
+        "host-2: docker node demote oldnode1",
+        "host-2: docker node rm --force oldnode1",
+        "host-1: command -v curl >/dev/null || { echo 'curl is needed to join the swarm through the Engine API: install it' >&2; exit 1; }",
+      ],
+    );
+    const join = host1.ran(/\/swarm\/join/)[0];
+    assert.equal(joinRequestOf(join).JoinToken, MANAGER_TOKEN);
+    assert.deepEqual(joinRequestOf(join).RemoteAddrs, [`${address(2)}:2377`]);
+    assert.equal(outs.clusterId, CLUSTER_ID);
+    assert.equal(outs.nodeId, model.nodeOf(1)?.id);
+    assert.equal(model.nodes.has("oldnode1"), false);
+    assert.equal(model.nodeOf(1)?.role, "manager");
+  });
+
+  it("another first manager is another swarm: replaced, not updated", async () => {
+    const olds: InitOutputs = {
+      ...initInputs(),
+      clusterId: CLUSTER_ID,
+      nodeId: "node1",
+      workerToken: WORKER_TOKEN,
+      managerToken: MANAGER_TOKEN,
+    };
+    const news = initInputs({ host: "host-2", connection: { ...connection(2), hostKey: "k2" } });
+    const diff = await swarmInitProvider.diff!("id", olds, news);
+    assert.deepEqual(diff.replaces, ["connection"]);
   });
 
   it("delete makes the manager leave the swarm it created, not another one", async () => {

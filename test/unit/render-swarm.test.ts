@@ -10,6 +10,8 @@ import {
   planNodeRemoval,
   planNodeUpdate,
   planSwarm,
+  planInitHostRecovery,
+  planStaleNodes,
   planSwarmInit,
   planSwarmJoin,
   renderDockerCommand,
@@ -208,6 +210,50 @@ describe("what a host reports, and what to do", () => {
       /h cannot init the swarm: .*as a worker of another swarm.*docker swarm leave --force/,
     );
     assert.throws(() => planSwarmInit("h", local({ state: "locked" }), "x"), /docker swarm unlock/);
+  });
+
+  it("a first manager made anew rejoins the swarm a manager with quorum holds, else makes one", () => {
+    const holding = local({ state: "active", isManager: true, clusterId: "c1" });
+    assert.deepEqual(
+      planInitHostRecovery("host-1", "c1", [
+        { host: "host-2", hasLeader: false },
+        { host: "host-3", local: holding, hasLeader: true },
+      ]),
+      { kind: "rejoin", through: "host-3" },
+    );
+    assert.throws(
+      () =>
+        planInitHostRecovery("host-1", "c1", [
+          { host: "host-2", local: holding, hasLeader: false },
+          { host: "host-3", hasLeader: false },
+        ]),
+      /swarm c1 has no leader: host-2 still hold.*--force-new-cluster.*on host-2.*docker swarm leave --force/,
+    );
+    // Unreachable, outside any swarm, or in another swarm: nobody holds this one.
+    const gone = planInitHostRecovery("host-1", "c1", [
+      { host: "host-2", hasLeader: false },
+      { host: "host-3", local: local({}), hasLeader: false },
+      { host: "host-4", local: { ...holding, clusterId: "c2" }, hasLeader: true },
+    ]);
+    assert.equal(gone.kind, "init");
+    assert.match(gone.kind === "init" ? gone.warning : "", /no other manager holds swarm c1/);
+    assert.equal(planInitHostRecovery("host-1", "c1", []).kind, "init");
+  });
+
+  it("finds the nodes a host's earlier machines left: same hostname and address, not itself", () => {
+    const listing = [
+      "new4 host-4 10.0.0.4 worker",
+      "old4 host-4 10.0.0.4 worker",
+      "oldm host-4 10.0.0.4 manager",
+      "twin host-4 10.0.0.9 worker", // another machine that happens to have the same hostname
+      "n2 host-2 10.0.0.2 manager",
+    ].join("\n");
+    assert.deepEqual(planStaleNodes(listing, "new4"), [
+      { id: "old4", role: "worker" },
+      { id: "oldm", role: "manager" },
+    ]);
+    assert.deepEqual(planStaleNodes(listing, "n2"), []);
+    assert.deepEqual(planStaleNodes(listing, "not-listed"), []);
   });
 
   it("joins a host outside, skips a member, repairs a failed attempt, refuses another swarm", () => {

@@ -5,7 +5,12 @@ import { shellQuote } from "../../../provision/ssh/shell";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { DynamicResource } from "../../../provision/dynamic/resource";
-import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
+import {
+  isAnotherHost,
+  isReachedDifferently,
+  runRemoteStep,
+  runUndoStep,
+} from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
 import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
@@ -318,7 +323,9 @@ export const swarmStackProvider = withHostFacts<SwarmStackInputs, SwarmStackOutp
         olds.swarmReady !== news.swarmReady ||
         olds.requiresIpvs !== news.requiresIpvs ||
         JSON.stringify(olds.registry) !== JSON.stringify(news.registry) ||
-        olds.connection.host !== news.connection.host;
+        // The manager made anew (another key): deploy again there, and record it for the delete.
+        isAnotherHost(olds.connection, news.connection) ||
+        isReachedDifferently(olds.connection, news.connection);
       return { changes, replaces, deleteBeforeReplace: false };
     },
     async update(_id, olds, news) {

@@ -4,7 +4,12 @@ import { ETCD_PKI_PATHS, ETCD_TEARDOWN_KEY, type EtcdMemberEntry, type EtcdPeer 
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import { RemoteEtcdctl } from "./etcdctl";
 import type { StepLog } from "../../../provision/dynamic/log";
-import { runRemoteStep, runUndoStep } from "../../../provision/dynamic/remote-step";
+import {
+  isAnotherHost,
+  isReachedDifferently,
+  runRemoteStep,
+  runUndoStep,
+} from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
 
 // ---- EtcdBootstrap: the facts of the cluster's first start -------------------------------------
@@ -152,7 +157,9 @@ export const etcdClusterHealthProvider: pulumi.dynamic.ResourceProvider<
     const changes =
       JSON.stringify(olds.endpoints) !== JSON.stringify(news.endpoints) ||
       JSON.stringify(olds.memberNames) !== JSON.stringify(news.memberNames) ||
-      olds.connection.host !== news.connection.host ||
+      // The member's host made anew (another key): the state must name the machine that is there.
+      isAnotherHost(olds.connection, news.connection) ||
+      isReachedDifferently(olds.connection, news.connection) ||
       olds.caCertPem !== news.caCertPem ||
       olds.peerCaCertPem !== news.peerCaCertPem;
     return { changes };

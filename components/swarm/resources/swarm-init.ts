@@ -1,6 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
-import { planSwarmInit, renderSwarmInitCommand } from "../plan";
+import {
+  planInitHostRecovery,
+  planSwarmInit,
+  renderDockerCommand,
+  renderSwarmInitCommand,
+  renderSwarmJoinRequest,
+  SWARM_JOIN_COMMAND,
+  type SurvivingManager,
+} from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
 import type { SshConnectionArgs } from "../../../provision/ssh/types";
 import {
@@ -8,8 +16,16 @@ import {
   isHostGone,
   isReachedDifferently,
   runRemoteStep,
+  UNDO_CONNECT_DEADLINE_MS,
 } from "../../../provision/dynamic/remote-step";
-import { getLocalSwarmState, SWARM_MEMBER_PROBE } from "./swarm-common";
+import type { StepLog } from "../../../provision/dynamic/log";
+import { getSshClient } from "../../../provision/ssh/pool";
+import {
+  getLocalSwarmState,
+  runDockerOn,
+  SWARM_MEMBER_PROBE,
+  withMembershipLock,
+} from "./swarm-common";
 import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
 interface SwarmInitInputs {
@@ -19,6 +35,17 @@ interface SwarmInitInputs {
   /** The host's private address: advertised to the other nodes and listened on. */
   advertiseAddress: string;
   port: number;
+  /**
+   * The other planned managers: when this host's machine is made anew, it rejoins the swarm
+   * they still hold instead of making another one (planInitHostRecovery).
+   */
+  managers?: SwarmManagerPeer[];
+}
+
+interface SwarmManagerPeer {
+  host: string;
+  connection: SshConnectionArgs;
+  advertiseAddress: string;
 }
 
 interface SwarmInitOutputs extends SwarmInitInputs {
@@ -43,16 +70,91 @@ async function readJoinToken(client: SshClient, role: "worker" | "manager"): Pro
   return token;
 }
 
-async function ensureSwarm(inputs: SwarmInitInputs): Promise<SwarmInitOutputs> {
+/** What each other planned manager says of the swarm; a host that does not answer says nothing. */
+async function surveyManagers(
+  inputs: SwarmInitInputs,
+): Promise<Array<SurvivingManager & { peer: SwarmManagerPeer }>> {
+  return Promise.all(
+    (inputs.managers ?? []).map(async (peer) => {
+      try {
+        return await runRemoteStep(
+          { host: peer.host, connection: peer.connection, logUrn: inputs.logUrn },
+          `swarm state (for ${inputs.host})`,
+          async (client) => {
+            const local = await getLocalSwarmState(client);
+            const listed = await client.exec(renderDockerCommand(["node", "ls", "--quiet"]));
+            return { host: peer.host, local, hasLeader: listed.code === 0, peer };
+          },
+          { connectDeadlineMs: UNDO_CONNECT_DEADLINE_MS },
+        );
+      } catch {
+        // Gone, or made anew as well and without Docker yet: it holds no swarm.
+        return { host: peer.host, hasLeader: false, peer };
+      }
+    }),
+  );
+}
+
+/**
+ * Joins this host, made anew, to the swarm `through` still manages, as a manager, after
+ * removing the node its old machine left in the swarm's list. Returns nothing: the caller reads
+ * the state it is left in.
+ */
+async function rejoinSwarm(
+  client: SshClient,
+  inputs: SwarmInitInputs,
+  olds: SwarmInitOutputs,
+  through: SwarmManagerPeer,
+  log: StepLog,
+): Promise<void> {
+  const manager = await getSshClient(through.connection);
+  await withMembershipLock(olds.clusterId, async () => {
+    const old = await manager.exec(renderDockerCommand(["node", "inspect", olds.nodeId]));
+    if (old.code === 0) {
+      // A manager that is down counts against quorum until it is demoted.
+      await runDockerOn(manager, ["node", "demote", olds.nodeId], log);
+      await runDockerOn(manager, ["node", "rm", "--force", olds.nodeId], log);
+    }
+    const token = await readJoinToken(manager, "manager");
+    await client.execOrThrow(SWARM_JOIN_COMMAND, {
+      stdin: renderSwarmJoinRequest(
+        inputs.advertiseAddress,
+        inputs.port,
+        `${through.advertiseAddress}:${inputs.port}`,
+        token,
+      ),
+    });
+  });
+  log.info(`rejoined swarm ${olds.clusterId} as a manager through ${through.host}`);
+}
+
+/**
+ * Makes sure the host manages a swarm: inits one, or keeps the one it manages. `olds`, on an
+ * update, is the swarm this resource made: when the host's machine was made anew, it rejoins
+ * that swarm if another manager still holds it.
+ */
+async function ensureSwarm(
+  inputs: SwarmInitInputs,
+  olds?: SwarmInitOutputs,
+): Promise<SwarmInitOutputs> {
   return runRemoteStep(inputs, "swarm init", async (client, log) => {
     const before = await getLocalSwarmState(client);
     const action = planSwarmInit(inputs.host, before, inputs.advertiseAddress);
     if (action.kind === "init") {
-      await client.execOrThrow(renderSwarmInitCommand(inputs.advertiseAddress, inputs.port), {
-        // Docker prints the worker join command, token included: keep it out of the log.
-        onStderr: (line) => log.progress(line),
-      });
-      log.info(`swarm initialized, advertised at ${inputs.advertiseAddress}:${inputs.port}`);
+      const survey = olds === undefined ? [] : await surveyManagers(inputs);
+      const recovery =
+        olds === undefined ? undefined : planInitHostRecovery(inputs.host, olds.clusterId, survey);
+      if (olds !== undefined && recovery?.kind === "rejoin") {
+        const through = survey.find((manager) => manager.host === recovery.through)!.peer;
+        await rejoinSwarm(client, inputs, olds, through, log);
+      } else {
+        if (recovery?.kind === "init") log.warn(recovery.warning);
+        await client.execOrThrow(renderSwarmInitCommand(inputs.advertiseAddress, inputs.port), {
+          // Docker prints the worker join command, token included: keep it out of the log.
+          onStderr: (line) => log.progress(line),
+        });
+        log.info(`swarm initialized, advertised at ${inputs.advertiseAddress}:${inputs.port}`);
+      }
     } else {
       if (action.warning) log.warn(action.warning);
       log.info("already manages the swarm: nothing to do");
@@ -82,19 +184,25 @@ export const swarmInitProvider = withHostFacts<SwarmInitInputs, SwarmInitOutputs
     },
     async diff(_id, olds, news) {
       const replaces: string[] = [];
-      if (isAnotherHost(olds.connection, news.connection)) replaces.push("connection");
+      // Another host as the first manager is another swarm. The same host made anew is an
+      // update: it rejoins the swarm the other managers kept, which a replacement could not
+      // (it would take every node out of that swarm first).
+      if (isAnotherHost(olds.connection, news.connection) && olds.host !== news.host) {
+        replaces.push("connection");
+      }
       if (olds.advertiseAddress !== news.advertiseAddress) replaces.push("advertiseAddress");
       if (olds.port !== news.port) replaces.push("port");
       const changes =
         replaces.length > 0 ||
         olds.host !== news.host ||
+        isAnotherHost(olds.connection, news.connection) ||
         isReachedDifferently(olds.connection, news.connection);
       // The same name on the same host: the old swarm must be gone before the new one inits.
       return { changes, replaces, deleteBeforeReplace: true };
     },
-    async update(_id, _olds, news) {
-      // A new login key or host label: check the swarm is still there, keep its ID and tokens.
-      return { outs: await ensureSwarm(news) };
+    async update(_id, olds, news) {
+      // A new login key, or the machine made anew: the swarm is still there, or rejoined.
+      return { outs: await ensureSwarm(news, olds) };
     },
     async delete(_id, props) {
       try {
@@ -131,7 +239,7 @@ const swarmInitSpec = {
   type: "SwarmInit",
   module: __filename,
   provider: "swarmInitProvider",
-  secrets: ["workerToken", "managerToken"],
+  secrets: ["workerToken", "managerToken", "managers"],
   outputs: ["clusterId", "nodeId", "workerToken", "managerToken"],
 };
 

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../../../provision/dynamic/resource";
 import {
+  NODE_ADDRESSES_COMMAND,
   planNodeRemoval,
   planNodeUpdate,
+  planStaleNodes,
   planSwarmJoin,
   renderDockerCommand,
   renderSwarmJoinRequest,
@@ -107,6 +109,13 @@ async function ensureJoined(inputs: SwarmNodeInputs): Promise<string> {
         );
       }
       log.info(`joined as ${inputs.role} (node ${joined.nodeId})`);
+      const listing = await manager.execOrThrow(NODE_ADDRESSES_COMMAND);
+      for (const stale of planStaleNodes(listing.stdout, joined.nodeId)) {
+        log.info(`removing node ${stale.id}, which an earlier machine of ${inputs.host} left`);
+        // A manager counts against quorum until demoted, and Docker removes none before.
+        if (stale.role === "manager") await runDockerOn(manager, ["node", "demote", stale.id], log);
+        await runDockerOn(manager, ["node", "rm", "--force", stale.id], log);
+      }
       return joined.nodeId;
     },
   );
