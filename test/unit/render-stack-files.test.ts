@@ -5,6 +5,7 @@ import { AppsConfigSchema } from "../../components/apps/config";
 import { planPushTarget } from "../../components/apps/resources/app-image-push";
 import {
   planStackSecrets,
+  replicaCounts,
   resolveStackFile,
   secretNamePlaceholder,
   servicesNotConverged,
@@ -205,6 +206,15 @@ describe("servicesNotConverged", () => {
       "wp_wordpress 2/3 (max 1 per node)",
     ]);
     assert.deepEqual(servicesNotConverged("a 1/1\nb 3/3\n"), []);
+  });
+});
+
+describe("replicaCounts", () => {
+  it("adds up the replicas running and wanted over the stack's services", () => {
+    const lines = "counter_web 3/3\ncounter_redis 0/1\nwp_wordpress 2/3 (max 1 per node)\n";
+    assert.deepEqual(replicaCounts(lines), { done: 5, total: 7 });
+    assert.deepEqual(replicaCounts("a 2/1\n\nnot a line\n"), { done: 1, total: 1 });
+    assert.deepEqual(replicaCounts(""), { done: 0, total: 0 });
   });
 });
 
