@@ -256,14 +256,18 @@ async function waitForConvergence(
     {
       timeoutMs: timeoutSeconds * 1000,
       intervalMs: 2000,
-      onWait: () =>
+      onWait: () => {
+        const replicas = replicaCounts(listed);
         log.progress(
-          renderProgress({
-            what: "replicas running",
-            ...replicaCounts(listed),
-            detail: `waiting for ${pending.join(", ")}`,
-          }),
-        ),
+          replicas.total === 0
+            ? "waiting for the stack's services to be listed"
+            : renderProgress({
+                what: "replicas running",
+                ...replicas,
+                detail: `waiting for ${pending.join(", ")}`,
+              }),
+        );
+      },
     },
   );
   if (converged) return;
