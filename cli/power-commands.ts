@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { HostPower, PowerState } from "../components/machines/power";
 import type { HostOutput } from "../components/stack/outputs";
 import { pollUntil } from "../provision/dynamic/poll";
+import { renderProgress } from "../provision/dynamic/progress";
 import { CliError } from "./cli-error";
 import { probeEngine } from "./docker-api";
 import { endpointOf, probeEtcdMember } from "./etcd-api";
@@ -192,7 +193,19 @@ export function registerPowerCommands(program: Command): void {
         const results: PowerResult[] = [];
         const say = (line: string) => process.stderr.write(`${line}\n`);
         // One at a time: a swarm keeps its managers' quorum and etcd its members'.
-        for (const host of hosts) results.push(await powerHost(outputs, host, action, say));
+        for (const [index, host] of hosts.entries()) {
+          if (hosts.length > 1) {
+            say(
+              renderProgress({
+                what: "host",
+                done: index + 1,
+                total: hosts.length,
+                detail: `${action} ${host.name}`,
+              }),
+            );
+          }
+          results.push(await powerHost(outputs, host, action, say));
+        }
         printResult(
           options.json,
           results,

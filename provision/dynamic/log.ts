@@ -44,11 +44,22 @@ function engineClient(): EngineLogClient | undefined {
 
 type Severity = "info" | "warn";
 
-function send(urn: string, severity: Severity, message: string, ephemeral: boolean): void {
+/**
+ * Sends a line to the engine after the one before it has arrived (`after`), so that a step's lines
+ * keep their order: calls sent at once may reach the display in any order, which turns a counter
+ * backwards ("layers 2/2", then "layers 1/2"). Returns when this one has arrived.
+ */
+function send(
+  after: Promise<void>,
+  urn: string,
+  severity: Severity,
+  message: string,
+  ephemeral: boolean,
+): Promise<void> {
   const client = engineClient();
   if (client === undefined) {
     process.stderr.write(`${message}\n`);
-    return;
+    return after;
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const engineProto = require("@pulumi/pulumi/proto/engine_pb");
@@ -60,16 +71,19 @@ function send(urn: string, severity: Severity, message: string, ephemeral: boole
   request.setUrn(urn);
   request.setEphemeral(ephemeral);
   // Logging must never fail a step: a lost progress line is not an error.
-  client.log(request, () => undefined);
+  return after.then(() => new Promise<void>((resolve) => client.log(request, () => resolve())));
 }
 
 /** A log for one resource; `urn` is the component the step belongs to ("" for none). */
 export function createStepLog(urn: string, prefix: string): StepLog {
-  const line = (message: string) => `${prefix}: ${message}`;
+  let sent = Promise.resolve();
+  const say = (severity: Severity, message: string, ephemeral: boolean) => {
+    sent = send(sent, urn, severity, `${prefix}: ${message}`, ephemeral);
+  };
   return {
-    info: (message) => send(urn, "info", line(message), false),
-    progress: (message) => send(urn, "info", line(message), true),
-    warn: (message) => send(urn, "warn", line(message), false),
+    info: (message) => say("info", message, false),
+    progress: (message) => say("info", message, true),
+    warn: (message) => say("warn", message, false),
   };
 }
 

@@ -10,6 +10,7 @@ import {
 import { withSshRetry } from "../ssh/pool";
 import type { ExecOptions, SshConnectionArgs } from "../ssh/types";
 import { createStepLog, type StepLog } from "./log";
+import { packageProgressLines } from "./package-progress";
 import { StepTimeoutError, stepTimeoutMs, type StepActivity, type StepKind } from "./step-timeouts";
 
 /** Who a remote step runs on and where its progress goes. */
@@ -212,7 +213,8 @@ export function readScript(componentDir: string, name: string): string {
 
 /**
  * Runs a component's script on the host through `bash -s` and returns the key=value pairs of
- * its last `DOCKFLEET_RESULT` line. Output lines stream into the step's progress.
+ * its last `DOCKFLEET_RESULT` line. Output lines stream into the step's progress, a package
+ * manager's per-package lines as a throttled counter ("packages 40% (unpacking containerd)").
  */
 export async function runScript(
   client: SshClient,
@@ -220,11 +222,12 @@ export async function runScript(
   env: Record<string, string>,
   log: StepLog,
 ): Promise<Record<string, string>> {
+  const show = packageProgressLines((line) => log.progress(line));
   const result = await client.execOrThrow("bash -s", {
     stdin: script,
     env,
-    onStdout: (line) => log.progress(line),
-    onStderr: (line) => log.progress(line),
+    onStdout: show,
+    onStderr: show,
   });
   return parseScriptResult(result.stdout);
 }

@@ -158,7 +158,9 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
     fs.rmSync(path.join(work, "chromium"), { recursive: true, force: true });
     process.stdout.write(`monitoring test timings (s): ${JSON.stringify(timings)}\n`);
     process.stdout.write(`monitoring test files (screenshot): ${work}\n`);
-    const steps = output.split("\n").filter((line) => /: done in [\d.]+ s/.test(line));
+    const steps = output
+      .split("\n")
+      .filter((line) => /: done in [\d.]+ s|: (layers|packages) \d/.test(line));
     process.stdout.write(`remote steps:\n${steps.join("\n")}\n`);
   });
 
@@ -167,6 +169,11 @@ describe("Monitoring on local hosts", { timeout: 20 * 60_000 }, () => {
     assert.equal(result.summary.result, "succeeded");
     assert.equal(result.outputs.url.value, `http://${PROMETHEUS}`);
     assert.equal(result.outputs.host.value, "host-1");
+    // The image's push counted its layers as skopeo copied them.
+    assert.match(
+      output,
+      /push dockfleet\/apps-prometheus\S* to \S+: layers \d+\/\d+ \(copying [0-9a-f]{12}\)/,
+    );
     assert.equal(result.outputs.password.secret, true);
     const password = result.outputs.password.value as string;
     auth = `${result.outputs.username.value as string}:${password}`;

@@ -83,7 +83,7 @@ describe("behind an HTTP proxy, with no other way out", { timeout: 20 * 60_000 }
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it("installs Docker on a host with no route out, through the proxy alone", async () => {
+  it("installs Docker on a host with no route out, through the proxy alone", async (t) => {
     watcher.start();
     const result = await stack!.up({ onOutput: (line) => (said += line) });
     assert.equal(result.summary.result, "succeeded");
@@ -102,6 +102,14 @@ describe("behind an HTTP proxy, with no other way out", { timeout: 20 * 60_000 }
     assert.match(log, /Request \(file descriptor \d+\): GET http:\/\/deb\.debian\.org\//);
     const installed = await dockerExec(container, "dpkg-query -W -f='${Status}' docker.io");
     assert.equal(installed, "install ok installed");
+    // apt's per-package lines showed as a counter, up to its end.
+    for (const line of said.split("\n").filter((text) => / (download|packages) \d+%/.test(text))) {
+      t.diagnostic(line.trim());
+    }
+    assert.match(said, /host-1: install docker: download \d+% of [\d.]+ [kMG]?B \(/);
+    assert.match(said, /host-1: install docker: packages \d+% \((unpacking|setting up) /);
+    assert.match(said, /host-1: install docker: packages 100% \(setting up [\w.:-]+\)/);
+    assert.doesNotMatch(said, /host-1: install docker: Unpacking /);
   });
 
   it("gives dockerd the proxy from a 0600 file, with the environment's addresses direct", async () => {

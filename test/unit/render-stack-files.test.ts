@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { AppsConfigSchema } from "../../components/apps/config";
-import { planPushTarget } from "../../components/apps/resources/app-image-push";
+import { layerProgress, planPushTarget } from "../../components/apps/resources/app-image-push";
+import { renderProgress } from "../../provision/dynamic/progress";
 import {
   planStackSecrets,
+  replicaCounts,
   resolveStackFile,
   secretNamePlaceholder,
   servicesNotConverged,
@@ -205,6 +207,45 @@ describe("servicesNotConverged", () => {
       "wp_wordpress 2/3 (max 1 per node)",
     ]);
     assert.deepEqual(servicesNotConverged("a 1/1\nb 3/3\n"), []);
+  });
+});
+
+describe("replicaCounts", () => {
+  it("adds up the replicas running and wanted over the stack's services", () => {
+    const lines = "counter_web 3/3\ncounter_redis 0/1\nwp_wordpress 2/3 (max 1 per node)\n";
+    assert.deepEqual(replicaCounts(lines), { done: 5, total: 7 });
+    assert.deepEqual(replicaCounts("a 2/1\n\nnot a line\n"), { done: 1, total: 1 });
+    assert.deepEqual(replicaCounts(""), { done: 0, total: 0 });
+  });
+});
+
+describe("layerProgress", () => {
+  it("counts skopeo's blob lines against the image's layers, and nothing else", () => {
+    // Recorded from skopeo 1.9.3 copying a two-layer image, not on a terminal.
+    const lines = [
+      "Getting image source signatures",
+      "Copying blob sha256:b5d8a266fa21192efd61ce865406cbfd1bce29fb4e410769e22418975be74738",
+      "Copying blob sha256:858966a3a78637092436342f13c506705ee7c9133e932e28db5d6965a2ea5b82",
+      "Copying config sha256:2612913ae9bd839043729960832bb42c8c3ca65fb57e2d682763b45ca63b844f",
+      "Writing manifest to image destination",
+    ];
+    let copied = 0;
+    const shown: string[] = [];
+    for (const line of lines) {
+      const progress = layerProgress(line, copied + 1, 2);
+      if (progress === undefined) continue;
+      copied += 1;
+      shown.push(renderProgress(progress));
+    }
+    assert.deepEqual(shown, [
+      "layers 1/2 (copying b5d8a266fa21)",
+      "layers 2/2 (copying 858966a3a786)",
+    ]);
+    assert.equal(
+      renderProgress(layerProgress("Copying blob sha256:858966a3a78637092436", 3, 2)!),
+      "layers 3/3 (copying 858966a3a786)",
+      "more blobs than layers counted: the total grows",
+    );
   });
 });
 

@@ -5,6 +5,11 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { hasDrifted } from "../../../provision/dynamic/host-facts";
 import { createStepLog } from "../../../provision/dynamic/log";
+import {
+  createProgressThrottle,
+  renderProgress,
+  type Progress,
+} from "../../../provision/dynamic/progress";
 import { DynamicResource, type ResourceArgs } from "../../../provision/dynamic/resource";
 
 /**
@@ -56,21 +61,67 @@ export function planPushTarget(source: string, registryUrl: string): string {
   return `${registryUrl}/${path}:${tag}`;
 }
 
-function runTool(program: string, args: string[]): Promise<string> {
+/** Runs a local program; `onLine` sees its stdout line by line as it comes. */
+function runTool(
+  program: string,
+  args: string[],
+  onLine?: (line: string) => void,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(program, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(
-          new Error(
-            `${program} ${args.join(" ")} failed (exit ${error.code ?? "?"}):\n` +
-              (stderr.trim().split("\n").slice(-10).join("\n") || error.message),
-          ),
-        );
-      } else {
-        resolve(stdout);
-      }
-    });
+    const child = execFile(
+      program,
+      args,
+      { maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(
+            new Error(
+              `${program} ${args.join(" ")} failed (exit ${error.code ?? "?"}):\n` +
+                (stderr.trim().split("\n").slice(-10).join("\n") || error.message),
+            ),
+          );
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
+    if (onLine !== undefined) {
+      let partial = "";
+      child.stdout?.on("data", (chunk: Buffer | string) => {
+        const lines = (partial + chunk.toString()).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      });
+    }
   });
+}
+
+/**
+ * Pure: the progress a line of `skopeo copy` makes, as the `copied`-th blob of `layers`: without
+ * --quiet and not on a terminal, skopeo prints "Copying blob sha256:…" as each layer starts.
+ * Undefined for its other lines.
+ */
+export function layerProgress(line: string, copied: number, layers: number): Progress | undefined {
+  const blob = /^Copying blob (?:sha256:)?([0-9a-f]{12})/.exec(line.trim());
+  if (blob === null) return undefined;
+  return {
+    what: "layers",
+    done: copied,
+    total: Math.max(layers, copied),
+    detail: `copying ${blob[1]}`,
+  };
+}
+
+/** How many layers the local image has: what `skopeo copy` copies, one blob each. */
+async function localLayerCount(source: string): Promise<number> {
+  const count = await runTool("docker", [
+    "image",
+    "inspect",
+    "--format",
+    "{{len .RootFS.Layers}}",
+    source,
+  ]);
+  return Number(count.trim()) || 0;
 }
 
 async function localImageId(source: string): Promise<string> {
@@ -143,19 +194,31 @@ async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
   const started = Date.now();
   return withRegistryCredentials(inputs, async ({ dir, certDir, authFile }) => {
     const digestFile = path.join(dir, "digest");
-    log.progress("copying layers");
-    await runTool("skopeo", [
-      "copy",
-      "--quiet",
-      "--dest-authfile",
-      authFile,
-      "--dest-cert-dir",
-      certDir,
-      "--digestfile",
-      digestFile,
-      `docker-daemon:${inputs.source}`,
-      `docker://${target}`,
-    ]);
+    const layers = await localLayerCount(inputs.source);
+    const show = createProgressThrottle((line) => log.progress(line));
+    let copied = 0;
+    log.progress(renderProgress({ what: "layers", done: 0, total: layers }));
+    const onLine = (line: string) => {
+      const progress = layerProgress(line, copied + 1, layers);
+      if (progress === undefined) return;
+      copied += 1;
+      show(progress);
+    };
+    await runTool(
+      "skopeo",
+      [
+        "copy",
+        "--dest-authfile",
+        authFile,
+        "--dest-cert-dir",
+        certDir,
+        "--digestfile",
+        digestFile,
+        `docker-daemon:${inputs.source}`,
+        `docker://${target}`,
+      ],
+      onLine,
+    );
     const digest = fs.readFileSync(digestFile, "utf8").trim();
     log.info(`pushed ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const repository = target.slice(0, target.lastIndexOf(":"));

@@ -12,6 +12,7 @@ import {
   runUndoStep,
 } from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
+import { renderProgress } from "../../../provision/dynamic/progress";
 import { withHostFacts } from "../../../provision/dynamic/host-facts";
 
 /**
@@ -128,6 +129,22 @@ export function servicesNotConverged(lines: string): string[] {
     });
 }
 
+/**
+ * Pure: the replicas running and wanted over all of a stack's services, from `docker stack
+ * services --format '{{.Name}} {{.Replicas}}'` ("app_web 2/3", "app_agent 1/1 (max 1 per node)").
+ */
+export function replicaCounts(lines: string): { done: number; total: number } {
+  let done = 0;
+  let total = 0;
+  for (const line of lines.split("\n")) {
+    const match = /^\S+\s+(\d+)\/(\d+)/.exec(line.trim());
+    if (match === null) continue;
+    done += Math.min(Number(match[1]), Number(match[2]));
+    total += Number(match[2]);
+  }
+  return { done, total };
+}
+
 async function run(client: SshClient, command: string, log: StepLog, stdin?: string) {
   log.progress(command.split("\n").at(-1) ?? command);
   return client.execOrThrow(command, stdin === undefined ? {} : { stdin });
@@ -230,18 +247,32 @@ async function waitForConvergence(
   log: StepLog,
 ): Promise<void> {
   let pending: string[] = [];
+  let listed = "";
   const converged = await pollUntil(
     async () => {
-      const listed = await client.execOrThrow(
-        `docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(name)}`,
-      );
-      pending = servicesNotConverged(listed.stdout);
-      return pending.length === 0 && listed.stdout.trim() !== "" ? true : undefined;
+      listed = (
+        await client.execOrThrow(
+          `docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(name)}`,
+        )
+      ).stdout;
+      pending = servicesNotConverged(listed);
+      return pending.length === 0 && listed.trim() !== "" ? true : undefined;
     },
     {
       timeoutMs: timeoutSeconds * 1000,
       intervalMs: 2000,
-      onWait: () => log.progress(`waiting for ${pending.join(", ")}`),
+      onWait: () => {
+        const replicas = replicaCounts(listed);
+        log.progress(
+          replicas.total === 0
+            ? "waiting for the stack's services to be listed"
+            : renderProgress({
+                what: "replicas running",
+                ...replicas,
+                detail: `waiting for ${pending.join(", ")}`,
+              }),
+        );
+      },
     },
   );
   if (converged) return;

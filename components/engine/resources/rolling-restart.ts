@@ -1,6 +1,7 @@
 import type { SshClient } from "../../../provision/ssh/client";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { pollUntil } from "../../../provision/dynamic/poll";
+import { renderProgress } from "../../../provision/dynamic/progress";
 import { withProcessLock } from "../../../provision/dynamic/process-lock";
 
 /** Docker restarts of a swarm's hosts (config changes, upgrades) take turns (one `up` is one environment). */
@@ -146,7 +147,11 @@ async function waitUntilTasksRunAgain(
       intervalMs: 1_000,
       onWait: () =>
         log.progress(
-          `waiting for this host's swarm tasks to run again (${seen.running}/${seen.wanted})`,
+          renderProgress({
+            what: "swarm tasks running again",
+            done: seen.running,
+            total: seen.wanted,
+          }),
         ),
     },
   );

@@ -11,6 +11,7 @@ import {
   runUndoStep,
 } from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
+import { renderProgress } from "../../../provision/dynamic/progress";
 
 // ---- EtcdBootstrap: the facts of the cluster's first start -------------------------------------
 
@@ -127,8 +128,20 @@ async function waitForCluster(inputs: EtcdClusterHealthInputs): Promise<void> {
           );
           return missing.length === 0 ? members : undefined;
         },
-        // The health wait above counts toward the same timeout.
-        { timeoutMs: inputs.timeoutSeconds * 1000 - (Date.now() - waitStarted), intervalMs: 1000 },
+        {
+          // The health wait above counts toward the same timeout.
+          timeoutMs: inputs.timeoutSeconds * 1000 - (Date.now() - waitStarted),
+          intervalMs: 1000,
+          onWait: () =>
+            log.progress(
+              renderProgress({
+                what: "members started",
+                done: inputs.memberNames.length - missing.length,
+                total: inputs.memberNames.length,
+                detail: `waiting for ${missing.join(", ")}`,
+              }),
+            ),
+        },
       );
       if (allStarted === undefined) {
         throw new Error(

@@ -9,6 +9,7 @@ import {
 import type { SshClient } from "../../../provision/ssh/client";
 import type { StepLog } from "../../../provision/dynamic/log";
 import { pollUntil } from "../../../provision/dynamic/poll";
+import { renderProgress } from "../../../provision/dynamic/progress";
 
 /** How long a membership change is retried while etcd answers "unhealthy cluster". */
 const MEMBERSHIP_CHANGE_TIMEOUT_MS = 60_000;
@@ -96,7 +97,14 @@ export class RemoteEtcdctl {
         onWait: () => {
           // Checked every second, said every 10 s at most.
           if (Date.now() <= nextMessage) return;
-          log.progress(`waiting for ${unhealthy.join(", ")} to be healthy`);
+          log.progress(
+            renderProgress({
+              what: "members healthy",
+              done: endpoints.length - unhealthy.length,
+              total: endpoints.length,
+              detail: `waiting for ${unhealthy.join(", ")}`,
+            }),
+          );
           nextMessage = Date.now() + 10_000;
         },
       },
