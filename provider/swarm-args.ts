@@ -5,6 +5,7 @@ import {
   type SwarmConfigInput,
   type SwarmNodeSettings,
 } from "../components/swarm/config";
+import { type RegistryConfig, resolveRegistryConfig } from "../components/registry/config";
 import { ConfigError, type ConfigProblem } from "../provision/config/errors";
 import type { CaArgs, EngineArgs } from "./host-args";
 
@@ -50,6 +51,26 @@ export interface SwarmNetworkArgs {
   subnet?: string;
 }
 
+/**
+ * A private registry (Docker's distribution, Debian's docker-registry package as a systemd service)
+ * on one of the swarm's hosts: TLS from a CA of its own, htpasswd authentication, and every host
+ * of the swarm trusting it and logged in, so that services pull `<registryUrl>/app:1`.
+ */
+export interface SwarmRegistryArgs {
+  /** Name of the host that runs it (one of hosts). Default: the first manager. */
+  host?: string;
+  /** TCP port it listens on (TLS), on the host's private address. Default: 5000. */
+  port?: number;
+  /** User of the htpasswd authentication. Default: dockfleet. */
+  username?: string;
+  /** Its password (pass a secret). Default: a generated one, kept in the state as a secret. */
+  password?: pulumi.Input<string>;
+  /** Allow deleting manifests and blobs through the API. Default: false. */
+  deleteEnabled?: boolean;
+  /** On destroy, also delete the registry's data (the images). Default: false. */
+  removeDataOnDestroy?: boolean;
+}
+
 /** A Docker swarm over hosts you already have, each reached over SSH and made a Docker host. */
 export interface SwarmClusterArgs extends EngineArgs, CaArgs {
   /** The hosts, in order: managers first by role, each group in the order given. */
@@ -62,6 +83,8 @@ export interface SwarmClusterArgs extends EngineArgs, CaArgs {
   labels?: Record<string, string>;
   /** Overlay networks to create. Default: none. */
   networks?: SwarmNetworkArgs[];
+  /** A private registry on one of the hosts, trusted by all of them. Default: none. */
+  registry?: SwarmRegistryArgs;
 }
 
 export interface ResolvedSwarmClusterArgs {
@@ -69,6 +92,8 @@ export interface ResolvedSwarmClusterArgs {
   hosts: SwarmHostArgs[];
   /** The library's swarm config for them, every default applied. */
   swarm: SwarmConfig;
+  /** The library's registry config, every default applied (the password apart: an Input). */
+  registry?: RegistryConfig;
 }
 
 const ROLES = ["manager", "worker"];
@@ -127,5 +152,39 @@ export function resolveSwarmClusterArgs(
     nodes: nodes as SwarmConfigInput["nodes"],
     networks: args.networks,
   };
-  return { hosts: ordered, swarm: resolveSwarmConfig(input, subject) };
+  return {
+    hosts: ordered,
+    swarm: resolveSwarmConfig(input, subject),
+    registry: args.registry && resolveSwarmRegistry(subject, args.registry, ordered),
+  };
+}
+
+/** Pure: the library's registry config on the swarm's hosts, checked under the component's name. */
+function resolveSwarmRegistry(
+  subject: string,
+  registry: SwarmRegistryArgs,
+  hosts: readonly SwarmHostArgs[],
+): RegistryConfig {
+  const names = hosts.map((host) => host.name);
+  const host = registry.host ?? names[0];
+  if (!names.includes(host)) {
+    throw new ConfigError(`${subject} args`, [
+      {
+        key: `${subject}.registry.host`,
+        value: JSON.stringify(host),
+        allowed: `must be one of the swarm's hosts (${names.join(", ")})`,
+      },
+    ]);
+  }
+  return resolveRegistryConfig(
+    {
+      enabled: true,
+      host,
+      port: registry.port,
+      username: registry.username,
+      deleteEnabled: registry.deleteEnabled,
+      removeDataOnDestroy: registry.removeDataOnDestroy,
+    },
+    `${subject}.registry`,
+  );
 }

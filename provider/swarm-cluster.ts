@@ -1,10 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost as LibraryDockerHost } from "../components/engine/docker-host";
+import { PrivateRegistry } from "../components/registry/private-registry";
 import { SwarmCluster as LibrarySwarmCluster } from "../components/swarm/swarm-cluster";
 import { createClientAccess, engineConfigOf } from "./host-args";
 import { resolveSwarmClusterArgs, type SwarmClusterArgs } from "./swarm-args";
 
-export type { SwarmClusterArgs, SwarmHostArgs, SwarmNetworkArgs } from "./swarm-args";
+export type {
+  SwarmClusterArgs,
+  SwarmHostArgs,
+  SwarmNetworkArgs,
+  SwarmRegistryArgs,
+} from "./swarm-args";
 
 /** One node as the swarm's users see it. */
 export interface SwarmNodeInfo {
@@ -22,8 +28,9 @@ export interface SwarmNodeInfo {
  * A Docker swarm over hosts you already have: each host made a Docker host (dockfleet's
  * DockerHost: host key pinned, Docker installed, its API behind TLS), then dockfleet's
  * SwarmCluster over them (init on the first manager, the others joined with secret tokens, node
- * labels, overlay networks). One CA signs every engine's certificate, and one client certificate
- * from it reaches them all.
+ * labels, overlay networks), and, when asked, dockfleet's PrivateRegistry on one of them, trusted
+ * by all. One CA signs every engine's certificate, and one client certificate from it reaches
+ * them all.
  */
 export class SwarmCluster extends pulumi.ComponentResource {
   /** tcp://<first manager's address>:2376: DOCKER_HOST for `docker node ls` and `docker stack deploy`. */
@@ -48,6 +55,14 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly workerJoinToken: pulumi.Output<string>;
   /** Join token for managers added outside dockfleet (a secret). */
   readonly managerJoinToken: pulumi.Output<string>;
+  /** With a registry: "address:port" on its host's private address ("<registryUrl>/app:1"). */
+  readonly registryUrl?: pulumi.Output<string>;
+  /** With a registry: the user the program logs in as. */
+  readonly registryUsername?: pulumi.Output<string>;
+  /** With a registry: its password (a secret). */
+  readonly registryPassword?: pulumi.Output<string>;
+  /** With a registry: PEM of its own CA (certs.d/<registryUrl>/ca.crt for clients elsewhere). */
+  readonly registryCaCertPem?: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:index:SwarmCluster", name, {}, opts);
@@ -95,6 +110,21 @@ export class SwarmCluster extends pulumi.ComponentResource {
     this.networks = swarm.networks;
     this.workerJoinToken = swarm.workerJoinToken;
     this.managerJoinToken = swarm.managerJoinToken;
+    if (resolved.registry !== undefined) {
+      const registry = new PrivateRegistry(
+        `${name}-registry`,
+        {
+          engines: hosts.map((host) => host.engine),
+          config: resolved.registry,
+          password: args.registry?.password,
+        },
+        { parent: this },
+      );
+      this.registryUrl = registry.url;
+      this.registryUsername = registry.username;
+      this.registryPassword = registry.password;
+      this.registryCaCertPem = registry.caCertPem;
+    }
     this.registerOutputs({
       dockerHost: this.dockerHost,
       dockerHosts: this.dockerHosts,
@@ -107,6 +137,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
       networks: this.networks,
       workerJoinToken: this.workerJoinToken,
       managerJoinToken: this.managerJoinToken,
+      registryUrl: this.registryUrl,
+      registryUsername: this.registryUsername,
+      registryPassword: this.registryPassword,
+      registryCaCertPem: this.registryCaCertPem,
     });
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -23,9 +24,10 @@ import { ROOT, assertNothingChanged, stepTimer } from "../helpers/stack";
  * in a folder of its own outside the checkout, names the package by its folder in `packages:`
  * (the CLI runs the provider from source through the Node.js language host's RunPlugin).
  * `type: dockfleet:DockerHost` makes a Docker host of a host container reached over SSH, and
- * `type: dockfleet:SwarmCluster` a swarm of two more (a manager and a worker), in the same `up`.
- * The Docker APIs answer over TLS with the client certificates the program outputs, the swarm
- * lists both nodes Ready, a second up changes nothing, and destroy takes it all down again.
+ * `type: dockfleet:SwarmCluster` a swarm of two more (a manager and a worker) with a private
+ * registry, in the same `up`. The Docker APIs answer over TLS with the client certificates the
+ * program outputs, the swarm lists both nodes Ready, the registry answers with the password the
+ * program outputs, a second up changes nothing, and destroy takes it all down again.
  */
 
 const STACK = `e2eyaml${process.pid}`;
@@ -41,6 +43,19 @@ const PROVIDER_DIR = path.join(ROOT, "provider");
 const PACKAGE_VERSION = (
   JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }
 ).version;
+
+/** GET `url` over TLS trusting `ca` only, with basic auth "user:password": the status code. */
+function registryStatus(url: string, ca: string, auth?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, auth, timeout: 15_000 }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+      .on("error", reject)
+      .on("timeout", () => reject(new Error(`GET ${url}: timed out`)));
+  });
+}
 
 describe(
   "dockfleet's DockerHost and SwarmCluster from Pulumi YAML, end to end",
@@ -181,6 +196,37 @@ describe(
         listed.map((node) => node.nodeId).sort(),
         nodes.map((node) => node.ID).sort(),
       );
+    });
+
+    it("runs the registry on the manager: TLS from its CA, the password it outputs, both nodes logged in", async () => {
+      const outputs = (await stack.outputs()) as Record<
+        string,
+        { value: unknown; secret: boolean }
+      >;
+      const url = outputs.registryUrl.value as string;
+      assert.equal(url, `${SWARM_HOSTS[0].address}:5000`);
+      assert.equal(outputs.registryUsername.value, "fleet");
+      assert.equal(
+        outputs.registryPassword.secret,
+        true,
+        "the registry's password is a secret output",
+      );
+      const ca = outputs.registryCaCertPem.value as string;
+      const login = `fleet:${outputs.registryPassword.value as string}`;
+      assert.equal(
+        await registryStatus(`https://${url}/v2/`, ca),
+        401,
+        "no answer without a login",
+      );
+      assert.equal(await registryStatus(`https://${url}/v2/`, ca, login), 200);
+      for (const host of SWARM_HOSTS) {
+        const container = localResourceNames(STACK, host.name).container;
+        const trusted = await dockerExec(
+          container,
+          `test -s /etc/docker/certs.d/${url}/ca.crt && grep -c '"${url}"' /root/.docker/config.json || true`,
+        );
+        assert.equal(trusted.trim(), "1", `${host.name} trusts the registry and is logged in`);
+      }
     });
 
     it("changes nothing on a second up", async () => {

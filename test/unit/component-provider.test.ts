@@ -65,5 +65,9 @@ describe("dockfleet's component package schema", () => {
     for (const output of ["dockerHost", "clientKeyPem", "nodes", "workerJoinToken", "clusterId"]) {
       assert.ok(swarm.required.includes(output), `SwarmCluster outputs ${output}`);
     }
+    // The registry is optional, and so are its outputs.
+    assert.ok(!swarm.requiredInputs.includes("registry"));
+    assert.ok("registryUrl" in swarm.properties);
+    assert.ok(!swarm.required.includes("registryUrl"));
   });
 });

@@ -94,6 +94,43 @@ describe("resolveSwarmClusterArgs", () => {
     );
   });
 
+  it("puts the registry on the first manager by default, with the registry config's defaults", () => {
+    const none = resolveSwarmClusterArgs("s", { privateKey: "key", hosts: [host("w1")] });
+    assert.equal(none.registry, undefined);
+    const { registry } = resolveSwarmClusterArgs("s", {
+      privateKey: "key",
+      hosts: [host("w1", { role: "worker" }), host("m1", { role: "manager" })],
+      registry: { username: "fleet" },
+    });
+    assert.equal(registry?.host, "m1");
+    assert.equal(registry.username, "fleet");
+    assert.equal(registry.port, 5000);
+    assert.equal(registry.runAs, "service");
+    assert.equal(registry.authentication, true);
+    assert.equal(registry.loginOnHosts, true);
+  });
+
+  it("refuses a registry host outside the swarm, and a bad registry setting, by name", () => {
+    assert.throws(
+      () =>
+        resolveSwarmClusterArgs("s", {
+          privateKey: "key",
+          hosts: [host("m1"), host("w1")],
+          registry: { host: "elsewhere" },
+        }),
+      /SwarmCluster s\.registry\.host = "elsewhere": must be one of the swarm's hosts \(m1, w1\)/,
+    );
+    assert.throws(
+      () =>
+        resolveSwarmClusterArgs("s", {
+          privateKey: "key",
+          hosts: [host("m1")],
+          registry: { port: 70000 },
+        }),
+      /SwarmCluster s\.registry\.port = 70000/,
+    );
+  });
+
   it("refuses what the swarm config refuses, under the component's name", () => {
     assert.throws(
       () =>
