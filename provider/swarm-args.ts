@@ -5,8 +5,10 @@ import {
   type SwarmConfigInput,
   type SwarmNodeSettings,
 } from "../components/swarm/config";
+import { type EtcdConfig, resolveEtcdConfig } from "../components/etcd/config";
+import { etcdMemberIssues } from "../components/etcd/plan";
 import { type RegistryConfig, resolveRegistryConfig } from "../components/registry/config";
-import { ConfigError, type ConfigProblem } from "../provision/config/errors";
+import { ConfigError, type ConfigProblem, configError } from "../provision/config/errors";
 import type { CaArgs, EngineArgs } from "./host-args";
 
 /**
@@ -71,6 +73,21 @@ export interface SwarmRegistryArgs {
   removeDataOnDestroy?: boolean;
 }
 
+/**
+ * An etcd cluster on some of the swarm's hosts (Debian's etcd-server as a systemd service), TLS
+ * with client certificates on both ports, its own CAs, members joined one at a time.
+ */
+export interface SwarmEtcdArgs {
+  /** The hosts that run a member, by name; an odd count keeps quorum best. Default: the managers. */
+  members?: string[];
+  /** Client port (TLS, client certificates), on each member's private address. Default: 2379. */
+  clientPort?: number;
+  /** Peer port (TLS between members). Default: 2380. */
+  peerPort?: number;
+  /** On destroy, also remove the etcd packages (the data is always wiped). Default: false. */
+  removeOnDestroy?: boolean;
+}
+
 /** A Docker swarm over hosts you already have, each reached over SSH and made a Docker host. */
 export interface SwarmClusterArgs extends EngineArgs, CaArgs {
   /** The hosts, in order: managers first by role, each group in the order given. */
@@ -85,6 +102,8 @@ export interface SwarmClusterArgs extends EngineArgs, CaArgs {
   networks?: SwarmNetworkArgs[];
   /** A private registry on one of the hosts, trusted by all of them. Default: none. */
   registry?: SwarmRegistryArgs;
+  /** An etcd cluster on some of the hosts. Default: none. */
+  etcd?: SwarmEtcdArgs;
 }
 
 export interface ResolvedSwarmClusterArgs {
@@ -94,6 +113,8 @@ export interface ResolvedSwarmClusterArgs {
   swarm: SwarmConfig;
   /** The library's registry config, every default applied (the password apart: an Input). */
   registry?: RegistryConfig;
+  /** The library's etcd config, every default applied, with an etcd cluster. */
+  etcd?: EtcdConfig;
 }
 
 const ROLES = ["manager", "worker"];
@@ -156,7 +177,38 @@ export function resolveSwarmClusterArgs(
     hosts: ordered,
     swarm: resolveSwarmConfig(input, subject),
     registry: args.registry && resolveSwarmRegistry(subject, args.registry, ordered),
+    etcd:
+      args.etcd &&
+      resolveSwarmEtcd(
+        subject,
+        args.etcd,
+        ordered.map((host) => host.name),
+        managers.map((host) => host.name),
+      ),
   };
+}
+
+/** Pure: the library's etcd config on the swarm's hosts, checked under the component's name. */
+function resolveSwarmEtcd(
+  subject: string,
+  etcd: SwarmEtcdArgs,
+  names: readonly string[],
+  managers: readonly string[],
+): EtcdConfig {
+  const members = etcd.members ?? [...managers];
+  const issues = etcdMemberIssues(names, members);
+  if (issues.length > 0)
+    throw configError(`${subject} args`, `${subject}.etcd`, { members }, issues);
+  return resolveEtcdConfig(
+    {
+      enabled: true,
+      members,
+      clientPort: etcd.clientPort,
+      peerPort: etcd.peerPort,
+      removeOnDestroy: etcd.removeOnDestroy,
+    },
+    `${subject}.etcd`,
+  );
 }
 
 /** Pure: the library's registry config on the swarm's hosts, checked under the component's name. */

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DockerHost as LibraryDockerHost } from "../components/engine/docker-host";
+import { EtcdCluster } from "../components/etcd/etcd-cluster";
 import { PrivateRegistry } from "../components/registry/private-registry";
 import { SwarmCluster as LibrarySwarmCluster } from "../components/swarm/swarm-cluster";
 import { createClientAccess, engineConfigOf } from "./host-args";
@@ -7,6 +8,7 @@ import { resolveSwarmClusterArgs, type SwarmClusterArgs } from "./swarm-args";
 
 export type {
   SwarmClusterArgs,
+  SwarmEtcdArgs,
   SwarmHostArgs,
   SwarmNetworkArgs,
   SwarmRegistryArgs,
@@ -29,7 +31,7 @@ export interface SwarmNodeInfo {
  * DockerHost: host key pinned, Docker installed, its API behind TLS), then dockfleet's
  * SwarmCluster over them (init on the first manager, the others joined with secret tokens, node
  * labels, overlay networks), and, when asked, dockfleet's PrivateRegistry on one of them, trusted
- * by all. One CA signs every engine's certificate, and one client certificate from it reaches
+ * by all, and its EtcdCluster on some of them. One CA signs every engine's certificate, and one client certificate from it reaches
  * them all.
  */
 export class SwarmCluster extends pulumi.ComponentResource {
@@ -63,6 +65,14 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly registryPassword?: pulumi.Output<string>;
   /** With a registry: PEM of its own CA (certs.d/<registryUrl>/ca.crt for clients elsewhere). */
   readonly registryCaCertPem?: pulumi.Output<string>;
+  /** With etcd: the members' client URLs (https://<private address>:<port>), once all are healthy. */
+  readonly etcdEndpoints?: pulumi.Output<string[]>;
+  /** With etcd: PEM of the CA clients verify the members with. */
+  readonly etcdCaCertPem?: pulumi.Output<string>;
+  /** With etcd: a client certificate every member accepts. */
+  readonly etcdClientCertPem?: pulumi.Output<string>;
+  /** With etcd: its private key (a secret). */
+  readonly etcdClientKeyPem?: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:index:SwarmCluster", name, {}, opts);
@@ -125,6 +135,17 @@ export class SwarmCluster extends pulumi.ComponentResource {
       this.registryPassword = registry.password;
       this.registryCaCertPem = registry.caCertPem;
     }
+    if (resolved.etcd !== undefined) {
+      const etcd = new EtcdCluster(
+        `${name}-etcd`,
+        { machines: hosts.map((host) => host.machine), config: resolved.etcd },
+        { parent: this },
+      );
+      this.etcdEndpoints = etcd.endpoints;
+      this.etcdCaCertPem = etcd.caPem;
+      this.etcdClientCertPem = etcd.clientCertPem;
+      this.etcdClientKeyPem = etcd.clientKeyPem;
+    }
     this.registerOutputs({
       dockerHost: this.dockerHost,
       dockerHosts: this.dockerHosts,
@@ -141,6 +162,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
       registryUsername: this.registryUsername,
       registryPassword: this.registryPassword,
       registryCaCertPem: this.registryCaCertPem,
+      etcdEndpoints: this.etcdEndpoints,
+      etcdCaCertPem: this.etcdCaCertPem,
+      etcdClientCertPem: this.etcdClientCertPem,
+      etcdClientKeyPem: this.etcdClientKeyPem,
     });
   }
 }

@@ -10,7 +10,7 @@ import { generateSshKeyPair } from "../../provision/ssh/keys";
 import {
   type CommandResult,
   dockerApiAnswer,
-  dockerApiGet,
+  getJsonOverTls,
   dockerExec,
   removeByLabel,
   runCommand,
@@ -25,9 +25,10 @@ import { ROOT, assertNothingChanged, stepTimer } from "../helpers/stack";
  * (the CLI runs the provider from source through the Node.js language host's RunPlugin).
  * `type: dockfleet:DockerHost` makes a Docker host of a host container reached over SSH, and
  * `type: dockfleet:SwarmCluster` a swarm of two more (a manager and a worker) with a private
- * registry, in the same `up`. The Docker APIs answer over TLS with the client certificates the
- * program outputs, the swarm lists both nodes Ready, the registry answers with the password the
- * program outputs, a second up changes nothing, and destroy takes it all down again.
+ * registry and etcd on the manager, in the same `up`. The Docker APIs answer over TLS with the
+ * client certificates the program outputs, the swarm lists both nodes Ready, the registry answers
+ * with the password the program outputs, etcd is healthy, a second up changes nothing, and destroy
+ * takes it all down again.
  */
 
 const STACK = `e2eyaml${process.pid}`;
@@ -171,7 +172,7 @@ describe(
         certPem: outputs.swarmClientCertPem.value as string,
         keyPem: outputs.swarmClientKeyPem.value as string,
       };
-      const nodes = (await dockerApiGet(`tcp://${manager.address}:2376`, tls, "/nodes")) as {
+      const nodes = (await getJsonOverTls(`tcp://${manager.address}:2376`, tls, "/nodes")) as {
         ID: string;
         Spec: { Role: string; Labels: Record<string, string> };
         Status: { State: string; Addr: string };
@@ -227,6 +228,26 @@ describe(
         );
         assert.equal(trusted.trim(), "1", `${host.name} trusts the registry and is logged in`);
       }
+    });
+
+    it("runs etcd on the manager: healthy, over TLS with the client certificate it outputs", async () => {
+      const outputs = (await stack.outputs()) as Record<
+        string,
+        { value: unknown; secret: boolean }
+      >;
+      const endpoints = outputs.etcdEndpoints.value as string[];
+      assert.deepEqual(endpoints, [`https://${SWARM_HOSTS[0].address}:2379`]);
+      assert.equal(outputs.etcdClientKeyPem.secret, true, "the etcd client key is a secret output");
+      const health = await getJsonOverTls(
+        endpoints[0],
+        {
+          caPem: outputs.etcdCaCertPem.value as string,
+          certPem: outputs.etcdClientCertPem.value as string,
+          keyPem: outputs.etcdClientKeyPem.value as string,
+        },
+        "/health",
+      );
+      assert.equal((health as { health: string }).health, "true", JSON.stringify(health));
     });
 
     it("changes nothing on a second up", async () => {

@@ -313,13 +313,16 @@ export async function retryUntilPasses<T>(
   return passed.value;
 }
 
-/** GET `apiPath` on a Docker API with a client certificate: the parsed JSON body; throws on a non-200. */
-export function dockerApiGet(
-  dockerHost: string,
+/**
+ * GET `apiPath` with a client certificate on a TLS API (a Docker API's tcp://host:2376, or an
+ * https:// URL such as etcd's): the parsed JSON body; throws on a non-200.
+ */
+export function getJsonOverTls(
+  baseUrl: string,
   tls: { caPem: string; certPem: string; keyPem: string },
   apiPath: string,
 ): Promise<unknown> {
-  const url = `${dockerHost.replace("tcp://", "https://")}${apiPath}`;
+  const url = `${baseUrl.replace("tcp://", "https://")}${apiPath}`;
   return new Promise((resolve, reject) => {
     https
       .get(

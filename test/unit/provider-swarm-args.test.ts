@@ -131,6 +131,47 @@ describe("resolveSwarmClusterArgs", () => {
     );
   });
 
+  it("runs etcd on the managers by default, on the hosts named otherwise", () => {
+    const hosts = [host("m1"), host("m2", { role: "manager" }), host("m3", { role: "manager" })];
+    const byDefault = resolveSwarmClusterArgs("s", {
+      privateKey: "key",
+      hosts: [...hosts, host("w1")],
+      etcd: {},
+    }).etcd;
+    assert.deepEqual(byDefault?.members, ["m1", "m2", "m3"]);
+    assert.equal(byDefault.clientPort, 2379);
+    assert.equal(byDefault.source, "distro");
+    const named = resolveSwarmClusterArgs("s", {
+      privateKey: "key",
+      hosts: [...hosts, host("w1")],
+      etcd: { members: ["w1"], clientPort: 12379, removeOnDestroy: true },
+    }).etcd;
+    assert.deepEqual(named?.members, ["w1"]);
+    assert.equal(named.clientPort, 12379);
+    assert.equal(named.removeOnDestroy, true);
+  });
+
+  it("refuses an etcd member outside the swarm, and equal ports, by name", () => {
+    assert.throws(
+      () =>
+        resolveSwarmClusterArgs("s", {
+          privateKey: "key",
+          hosts: [host("m1")],
+          etcd: { members: ["m1", "nowhere"] },
+        }),
+      /SwarmCluster s\.etcd\.members\[1\] = "nowhere"/,
+    );
+    assert.throws(
+      () =>
+        resolveSwarmClusterArgs("s", {
+          privateKey: "key",
+          hosts: [host("m1")],
+          etcd: { clientPort: 2380 },
+        }),
+      /SwarmCluster s\.etcd\.peerPort.*: must differ from clientPort/,
+    );
+  });
+
   it("refuses what the swarm config refuses, under the component's name", () => {
     assert.throws(
       () =>
