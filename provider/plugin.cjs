@@ -13,12 +13,12 @@ require("../provision/dynamic/register-typescript.cjs");
 const path = require("node:path");
 const { componentProviderHost } = require("@pulumi/pulumi/provider/experimental");
 const { namePackageRootInLoaders } = require("../provision/dynamic/provider-shim");
-const { DockerHost } = require("./index");
+const { DockerHost, SwarmCluster } = require("./index");
 
 namePackageRootInLoaders(path.resolve(__dirname, ".."));
 module.exports = componentProviderHost({
   name: "dockfleet",
   version: require("../package.json").version,
   dirname: __dirname,
-  components: [DockerHost],
+  components: [DockerHost, SwarmCluster],
 });

@@ -200,8 +200,13 @@ export async function startExistingHost(spec: {
   ipv4Address: string;
   authorizedKey?: string;
 }): Promise<string> {
-  const { container } = localResourceNames(spec.stack, spec.name);
-  await docker(renderNetworkCreateArgs({ stack: spec.stack, subnet: spec.subnet }));
+  const { container, network } = localResourceNames(spec.stack, spec.name);
+  // Hosts of one stack share its network: the first one creates it.
+  const exists = await docker(["network", "inspect", network]).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await docker(renderNetworkCreateArgs({ stack: spec.stack, subnet: spec.subnet }));
   await startHostContainer({ ...spec, image: requireHostImage() });
   await waitFor(
     "the host's SSH keys",
@@ -306,6 +311,36 @@ export async function retryUntilPasses<T>(
     intervalMs,
   );
   return passed.value;
+}
+
+/**
+ * GET `apiPath` with a client certificate on a TLS API (a Docker API's tcp://host:2376, or an
+ * https:// URL such as etcd's): the parsed JSON body; throws on a non-200.
+ */
+export function getJsonOverTls(
+  baseUrl: string,
+  tls: { caPem: string; certPem: string; keyPem: string },
+  apiPath: string,
+): Promise<unknown> {
+  const url = `${baseUrl.replace("tcp://", "https://")}${apiPath}`;
+  return new Promise((resolve, reject) => {
+    https
+      .get(
+        url,
+        { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, timeout: 15_000 },
+        (response) => {
+          let body = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => (body += chunk));
+          response.on("end", () => {
+            if (response.statusCode === 200) resolve(JSON.parse(body));
+            else reject(new Error(`GET ${url}: ${response.statusCode}: ${body.slice(-500)}`));
+          });
+        },
+      )
+      .on("error", reject)
+      .on("timeout", () => reject(new Error(`GET ${url}: timed out`)));
+  });
 }
 
 /** GET /version on a Docker API with a client certificate: "answered <status>" or why not. */
