@@ -71,7 +71,17 @@ function send(
   request.setUrn(urn);
   request.setEphemeral(ephemeral);
   // Logging must never fail a step: a lost progress line is not an error.
-  return after.then(() => new Promise<void>((resolve) => client.log(request, () => resolve())));
+  return after.then(
+    () =>
+      new Promise<void>((resolve) => {
+        try {
+          client.log(request, () => resolve());
+        } catch {
+          // A line the engine cannot take must not stop the lines after it.
+          resolve();
+        }
+      }),
+  );
 }
 
 /** A log for one resource; `urn` is the component the step belongs to ("" for none). */
