@@ -43,6 +43,25 @@ const DOCKFLEET_KINDS = ["dockfleet", "preinstalled", "sequential"] as const;
 /** The largest environment the bench subnets hold with room to spare (the smallest is a /26). */
 const MAX_HOSTS = 30;
 
+/**
+ * The newest run kept under `resultsDir` (a folder "<date>-...", benchmark.json inside) whose
+ * samples make a scaling curve: docs/benchmark.md points to it when the latest run has none.
+ */
+function newestScalingRun(resultsDir: string): string | undefined {
+  return fs
+    .readdirSync(resultsDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^\d{4}-\d\d-\d\d-/.test(entry.name))
+    .map((entry) => entry.name)
+    .sort()
+    .reverse()
+    .find((name) => {
+      const file = path.join(resultsDir, name, "benchmark.json");
+      if (!fs.existsSync(file)) return false;
+      const results = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResults;
+      return scalingLines(results).length > 0;
+    });
+}
+
 function addSamples(a: CpuSample, b: CpuSample): CpuSample {
   return {
     wallSeconds: a.wallSeconds + b.wallSeconds,
@@ -362,7 +381,10 @@ class Bench {
       fs.rmSync(scaling, { force: true });
     }
     if (this.options.writeDocs) {
-      fs.writeFileSync(path.join(ROOT, "docs", "benchmark.md"), renderBenchmarkDoc(this.results));
+      fs.writeFileSync(
+        path.join(ROOT, "docs", "benchmark.md"),
+        renderBenchmarkDoc(this.results, newestScalingRun(this.outDir)),
+      );
     }
   }
 

@@ -572,8 +572,27 @@ function renderScalingSection(results: BenchResults, chartPath: string): string[
   ];
 }
 
-/** docs/benchmark.md: what is measured, how, and the latest figures with date and machine. */
-export function renderBenchmarkDoc(results: BenchResults): string {
+/**
+ * Where docs/benchmark.md points for the scaling curve when the latest run has none (it ran at
+ * one host count): the newest kept run that has one, a folder under bench/results.
+ */
+function renderEarlierScaling(results: BenchResults, earlierScalingRun?: string): string[] {
+  if (scalingLines(results).length > 0 || earlierScalingRun === undefined) return [];
+  const folder = `../bench/results/${earlierScalingRun}`;
+  return [
+    "",
+    "This run has no scaling curve (it ran at one host count). The latest run with one:",
+    `[bench/results/${earlierScalingRun}](${folder}/benchmark.md).`,
+    "",
+    `![dockfleet against the number of hosts, ${earlierScalingRun}](${folder}/scaling.svg)`,
+  ];
+}
+
+/**
+ * docs/benchmark.md: what is measured, how, and the latest figures with date and machine.
+ * `earlierScalingRun`: the folder under bench/results of the newest run with a scaling curve.
+ */
+export function renderBenchmarkDoc(results: BenchResults, earlierScalingRun?: string): string {
   return [
     "# Benchmark: dockfleet against Ansible and a docker-machine-style loop",
     "",
@@ -634,6 +653,8 @@ export function renderBenchmarkDoc(results: BenchResults): string {
     "downloads are not shared between hosts: here the Debian mirror delivered docker.io and its",
     "dependencies (65.6 MB) at over 200 MB/s, so a local apt cache would save well under a second",
     "per host; the time goes to dpkg and Docker's first start, which are CPU-bound.",
+    "[bench/results/2026-12-04-create-profile.md](../bench/results/2026-12-04-create-profile.md)",
+    "breaks one 5-host create down by process, by host and by step.",
     "",
     `## Latest figures (${results.startedAt.slice(0, 10)})`,
     "",
@@ -653,6 +674,7 @@ export function renderBenchmarkDoc(results: BenchResults): string {
     "",
     ...renderAnsibleVerdicts(results),
     ...renderScalingSection(results, "../bench/results/scaling.svg"),
+    ...renderEarlierScaling(results, earlierScalingRun),
     "",
     "Chart: [bench/results/benchmark.svg](../bench/results/benchmark.svg); raw samples:",
     "[bench/results/benchmark.json](../bench/results/benchmark.json).",

@@ -10,6 +10,7 @@ import { spareAddress } from "../../bench/hosts";
 import {
   type BenchResults,
   renderAnsibleVerdicts,
+  renderBenchmarkDoc,
   renderChartSvg,
   renderScaling,
   renderScalingSvg,
@@ -211,6 +212,20 @@ describe("benchmark scaling curve", () => {
     assert.ok(svg.includes("<title>10 hosts, dockfleet: 140.0</title>"));
     const single: BenchResults = { ...run, samples: run.samples.filter((s) => s.hosts === 5) };
     assert.deepEqual(scalingLines(single), []);
+  });
+
+  it("docs point to the newest kept scaling curve when the latest run has none", () => {
+    const single: BenchResults = { ...run, samples: run.samples.filter((s) => s.hosts === 5) };
+    const earlier = "2026-12-03-scaling-1-5-10-20-hosts";
+    const pointed = renderBenchmarkDoc(single, earlier);
+    assert.ok(
+      pointed.includes(`![dockfleet against the number of hosts, ${earlier}]`) &&
+        pointed.includes(`(../bench/results/${earlier}/scaling.svg)`),
+    );
+    assert.ok(!pointed.includes("../bench/results/scaling.svg"));
+    // A run with its own curve shows that one only.
+    const own = renderBenchmarkDoc(run, earlier);
+    assert.ok(own.includes("(../bench/results/scaling.svg)") && !own.includes(earlier));
   });
 
   it("keeps the comparison chart to the host counts where a peer ran", () => {
