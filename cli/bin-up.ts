@@ -7,15 +7,20 @@ import { packageRoot } from "./package-root";
  * Runs bin/up for a stack with more arguments (`--replace <urn>`) and variables for the program,
  * its output on this terminal: the commands that change a stack go through the same `up` as
  * everything else, so the rest of the stack converges too. Fails with bin/up's exit code.
+ * `outputToStderr`: bin/up's output goes to stderr, leaving stdout to the command's --json.
  */
 export async function runBinUp(
   stack: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  outputToStderr = false,
 ): Promise<void> {
   const up = path.join(packageRoot(), "bin", "up");
   const code = await new Promise<number>((resolve, reject) => {
-    spawn("bash", [up, stack, ...args], { stdio: "inherit", env: { ...process.env, ...env } })
+    spawn("bash", [up, stack, ...args], {
+      stdio: ["inherit", outputToStderr ? 2 : "inherit", "inherit"],
+      env: { ...process.env, ...env },
+    })
       .on("error", reject)
       .on("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
   });

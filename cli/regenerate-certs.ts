@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { runBinUp } from "./bin-up";
 import { CliError } from "./cli-error";
-import { defaultStackName, defaultWorkDir, selectNamedStack } from "./stack-outputs";
+import { type CommonOptions, printResult, withStackOptions } from "./options";
+import { defaultWorkDir, selectNamedStack } from "./stack-outputs";
 
 /** A resource of a state export, as far as this command reads it. */
 interface StateResource {
@@ -48,7 +49,7 @@ export function regenerateArgs(urns: string[]): string[] {
 }
 
 export function registerRegenerateCertsCommand(program: Command): void {
-  program
+  const command = program
     .command("regenerate-certs")
     .argument("[host]", "the host whose certificates to issue again (default: every host)")
     .summary("issue a host's certificates (or all but the CA) again now; only their users restart")
@@ -57,9 +58,9 @@ export function registerRegenerateCertsCommand(program: Command): void {
         "host's Docker API, etcd member and registry certificates; without, every server and " +
         "client certificate (not the CA). Runs bin/up <stack> with `pulumi up --replace` for " +
         "them: only the services using them restart, and the client files are rewritten",
-    )
-    .option("-s, --stack <stack>", "stack to change", defaultStackName())
-    .action(async (host: string | undefined, options: { stack: string }) => {
+    );
+  withStackOptions(command, "stack to change").action(
+    async (host: string | undefined, options: CommonOptions) => {
       const stack = await selectNamedStack(options.stack, defaultWorkDir());
       const deployment = (await stack.exportStack()).deployment as unknown;
       const urns = certificateUrns(deployment, host);
@@ -75,6 +76,8 @@ export function registerRegenerateCertsCommand(program: Command): void {
       process.stderr.write(
         `dockfleet: issuing ${urns.length} certificate(s) again:\n${urns.map((urn) => `  ${urn}\n`).join("")}`,
       );
-      await runBinUp(options.stack, regenerateArgs(urns));
-    });
+      await runBinUp(options.stack, regenerateArgs(urns), {}, options.json);
+      printResult(options.json, { stack: options.stack, host: host ?? null, replaced: urns }, "");
+    },
+  );
 }

@@ -8,8 +8,9 @@ import {
 } from "../components/machines/qemu/qemu";
 import { closeAllSshClients, getSshClient } from "../provision/ssh/pool";
 import { CliError } from "./cli-error";
+import { type CommonOptions, printResult, withStackOptions } from "./options";
 import { stateResourcesOf } from "./power";
-import { defaultStackName, defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
+import { defaultWorkDir, findHost, readStackOutputs } from "./stack-outputs";
 
 const ACTIONS = ["save", "restore", "list", "delete"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -49,42 +50,43 @@ export async function qemuHost(stackName: string, hostName: string) {
  * for a moment: it boots again and answers SSH before the command returns).
  */
 export function registerSnapshotCommand(program: Command): void {
-  program
+  const command = program
     .command("snapshot")
     .description("save, restore, list or delete disk snapshots of a qemu host (Vagrant's snapshot)")
     .argument("<action>", ACTIONS.join(" | "))
     .argument("<host>", "host name, as `dockfleet ls` lists it")
-    .argument("[name]", "snapshot name (save: default a timestamp)")
-    .option("-s, --stack <stack>", "stack to read", defaultStackName())
-    .action(
-      async (
-        action: string,
-        hostName: string,
-        name: string | undefined,
-        options: { stack: string },
-      ) => {
-        if (!(ACTIONS as readonly string[]).includes(action)) {
-          throw new CliError(`unknown snapshot action "${action}": use ${ACTIONS.join(", ")}`);
-        }
-        const { dir, host, outputs } = await qemuHost(options.stack, hostName);
-        const answering = async () => {
-          const started = Date.now();
-          await getSshClient(
-            {
-              host: host.address,
-              port: host.sshPort,
-              user: host.sshUser,
-              privateKey: outputs.sshPrivateKey,
-              hostKey: host.hostKey,
-            },
-            { deadlineMs: ANSWER_DEADLINE_MS },
-          );
-          await closeAllSshClients();
-          return ((Date.now() - started) / 1000).toFixed(1);
-        };
-        await runSnapshotAction(action as Action, dir, hostName, name, answering);
-      },
-    );
+    .argument("[name]", "snapshot name (save: default a timestamp)");
+  withStackOptions(command).action(
+    async (action: string, hostName: string, name: string | undefined, options: CommonOptions) => {
+      if (!(ACTIONS as readonly string[]).includes(action)) {
+        throw new CliError(`unknown snapshot action "${action}": use ${ACTIONS.join(", ")}`);
+      }
+      const { dir, host, outputs } = await qemuHost(options.stack, hostName);
+      const answering = async () => {
+        const started = Date.now();
+        await getSshClient(
+          {
+            host: host.address,
+            port: host.sshPort,
+            user: host.sshUser,
+            privateKey: outputs.sshPrivateKey,
+            hostKey: host.hostKey,
+          },
+          { deadlineMs: ANSWER_DEADLINE_MS },
+        );
+        await closeAllSshClients();
+        return ((Date.now() - started) / 1000).toFixed(1);
+      };
+      const result = await runSnapshotAction(action as Action, dir, hostName, name, answering);
+      printResult(options.json, result.value, result.text);
+    },
+  );
+}
+
+/** What a snapshot action did: the text for a terminal, the value for --json. */
+interface SnapshotResult {
+  text: string;
+  value: Record<string, unknown>;
 }
 
 async function runSnapshotAction(
@@ -93,33 +95,29 @@ async function runSnapshotAction(
   hostName: string,
   name: string | undefined,
   answering: () => Promise<string>,
-): Promise<void> {
+): Promise<SnapshotResult> {
   const required = () => {
     if (name === undefined) throw new CliError(`snapshot ${action} needs a snapshot name`);
     return checkSnapshotName(name);
   };
   if (action === "list") {
-    for (const snapshot of await listQemuSnapshots(dir)) {
-      process.stdout.write(`${snapshot.name}\t${snapshot.date}\n`);
-    }
-    return;
-  }
-  if (action === "delete") {
-    await deleteQemuSnapshot(dir, required());
-    const seconds = await answering();
-    process.stdout.write(
-      `deleted snapshot ${name} of ${hostName}; SSH answers again (${seconds} s)\n`,
-    );
-    return;
+    const snapshots = await listQemuSnapshots(dir);
+    return {
+      text: snapshots.map((snapshot) => `${snapshot.name}\t${snapshot.date}\n`).join(""),
+      value: { host: hostName, snapshots },
+    };
   }
   const snapshot =
     action === "save" && name === undefined
       ? new Date().toISOString().replace(/[:]/g, "").replace(/\..*/, "")
       : required();
   if (action === "save") await saveQemuSnapshot(dir, snapshot);
-  else await restoreQemuSnapshot(dir, snapshot);
+  else if (action === "restore") await restoreQemuSnapshot(dir, snapshot);
+  else await deleteQemuSnapshot(dir, snapshot);
   const seconds = await answering();
-  process.stdout.write(
-    `${action === "save" ? "saved" : "restored"} snapshot ${snapshot} of ${hostName}; SSH answers again (${seconds} s)\n`,
-  );
+  const done = { save: "saved", restore: "restored", delete: "deleted" }[action];
+  return {
+    text: `${done} snapshot ${snapshot} of ${hostName}; SSH answers again (${seconds} s)`,
+    value: { host: hostName, action, snapshot, sshAnswersAfterSeconds: Number(seconds) },
+  };
 }

@@ -239,10 +239,15 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
     assert.match(unknown.stderr, /no certificates of a host named "host-9".*\(hosts: host-1\)/);
 
     const regenerated = await timed("regenerate-certs host-1", () =>
-      run(["regenerate-certs", "host-1"]),
+      run(["regenerate-certs", "host-1", "--json"]),
     );
     assert.equal(regenerated.code, 0, `${regenerated.stdout}\n${regenerated.stderr}`);
     assert.match(regenerated.stderr, /issuing 1 certificate\(s\) again/);
+    // --json: bin/up's output went to stderr, stdout is the JSON alone.
+    const summary = JSON.parse(regenerated.stdout) as { host: string; replaced: string[] };
+    assert.equal(summary.host, "host-1");
+    assert.equal(summary.replaced.length, 1);
+    assert.match(summary.replaced[0], /host-1.*server-cert$/);
     const after = parseOutputMap(await stack.outputs());
     const replaced = await servedCertificate(ADDRESS, 2376, after.dockerTls);
     const onHost = await dockerExec(
@@ -254,7 +259,7 @@ describe("certificate lifecycle, end to end", { timeout: 20 * 60_000 }, () => {
       true,
       `${replaced.why}; CA in the outputs ${certificateOf(after, "docker-ca").serialNumber} (before ` +
         `${certificateOf(outputs, "docker-ca").serialNumber}); on the host: ${onHost}\n` +
-        `bin/up said:\n${regenerated.stdout.slice(-6000)}`,
+        `bin/up said:\n${regenerated.stderr.slice(-6000)}`,
     );
     assert.notEqual(replaced.serialNumber, served.serialNumber, "host-1 serves a new certificate");
     assert.equal(replaced.serialNumber, normalSerial(certificateOf(after, "docker").serialNumber));

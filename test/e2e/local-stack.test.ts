@@ -737,10 +737,10 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
           "dpkg-query -W -f '${Version}' docker.io",
       );
       assert.match(older, /~older$/);
-      const run = await new Promise<{ code: number; output: string }>((resolve) => {
+      const run = await new Promise<{ code: number; output: string; stdout: string }>((resolve) => {
         execFile(
           DOCKFLEET,
-          ["upgrade", upgraded.name],
+          ["upgrade", upgraded.name, "--json"],
           {
             env: {
               ...process.env,
@@ -751,10 +751,22 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
             maxBuffer: 64 * 1024 * 1024,
           },
           (error, stdout, stderr) =>
-            resolve({ code: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` }),
+            resolve({
+              code: error ? Number(error.code ?? 1) : 0,
+              output: `${stdout}${stderr}`,
+              stdout,
+            }),
         );
       });
       assert.equal(run.code, 0, run.output.slice(-4000));
+      // --json: stdout is the summary alone (bin/up's output went to stderr).
+      const summary = JSON.parse(run.stdout) as {
+        hosts: { name: string; dockerVersion: string }[];
+      };
+      assert.deepEqual(
+        summary.hosts.map((host) => host.name),
+        [upgraded.name],
+      );
       const now = await onHost(upgraded, "dpkg-query -W -f '${Version}' docker.io");
       assert.equal(now, older.replace(/~older$/, ""), "docker.io is the mirror's version again");
       assert.match(

@@ -519,7 +519,7 @@ describe("dockfleet's command line", () => {
     }
   };
 
-  it("has --help, -s/--stack and --json on every command but the interactive ssh and regenerate-certs", async () => {
+  it("has --help, -s/--stack and --json on every command but the interactive ssh", async () => {
     const program = buildProgram();
     const names = [
       "status",
@@ -536,6 +536,9 @@ describe("dockfleet's command line", () => {
       "env",
       "context",
       "ssh-config",
+      "regenerate-certs",
+      "upgrade",
+      "snapshot",
     ];
     for (const name of names) {
       const command = program.commands.find((candidate) => candidate.name() === name);
