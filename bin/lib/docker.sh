@@ -7,7 +7,9 @@
 # Environment:
 #   DOCKFLEET_DOCKERD_LOG            dockerd's log (default /var/log/dockfleet-dockerd.log)
 #   DOCKFLEET_DOCKERD_WAIT_SECONDS   how long to wait for the socket (default 60)
-#   DOCKER_HOST                      honoured by the CLI as usual; only a local unix socket is started
+#   DOCKFLEET_MACHINE_DOCKER_HOST    this machine's engine (default unix:///var/run/docker.sock);
+#                                    DOCKER_HOST, DOCKER_CONTEXT and the TLS variables are set aside
+#                                    for dockfleet's own commands (use_machine_docker_engine)
 #
 # After ensure_docker, DOCKER_CLI names the docker client to use (an absolute path): the first
 # `docker` on PATH if it can talk to the engine, else Debian's /usr/bin/docker.
@@ -90,7 +92,17 @@ start_dockerd() {
   return 1
 }
 
+# dockfleet's own docker commands (host containers, app images, and everything bin/up starts) go to
+# this machine's engine: `eval "$(dockfleet env host-1)"` points DOCKER_HOST at a host, where the
+# host containers are not. The same rule as machineDockerEnvironment in
+# components/machines/local/docker-cli.ts, for the processes started without bin/.
+use_machine_docker_engine() {
+  unset DOCKER_CONTEXT DOCKER_TLS DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+  export DOCKER_HOST="${DOCKFLEET_MACHINE_DOCKER_HOST:-unix:///var/run/docker.sock}"
+}
+
 ensure_docker() {
+  use_machine_docker_engine
   if DOCKER_CLI="$(find_working_docker_cli)"; then
     export DOCKER_CLI
     docker_log "engine already running ($("$DOCKER_CLI" version --format 'client {{.Client.Version}}, server {{.Server.Version}}, API {{.Client.APIVersion}}' 2>/dev/null || echo "version unknown")), client $DOCKER_CLI"

@@ -155,6 +155,13 @@ describe("bin/dockfleet commands on a real stack", { timeout: 20 * 60_000 }, () 
         ["host-2", "Running", true],
       ],
     );
+    // After `eval "$(dockfleet env host-2)"` DOCKER_HOST names host-2's engine; the host
+    // containers are still found on this machine's.
+    const pointed = JSON.parse(await ok(["ls", "--json"], envJson)) as { state: string }[];
+    assert.deepEqual(
+      pointed.map((row) => row.state),
+      ["Running", "Running"],
+    );
     const mine = global.find((entry) => entry.stack === STACK);
     assert.deepEqual(
       mine?.hosts.map((host) => [host.name, host.state]),

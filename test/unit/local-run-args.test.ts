@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { localHostImage } from "../../components/machines/local/local-machines";
+import { machineDockerEnvironment } from "../../components/machines/local/docker-cli";
 import { describe, it } from "node:test";
 import {
   HOST_CAPABILITIES,
@@ -249,6 +250,29 @@ describe("localHostImage", () => {
     assert.throws(
       () => localHostImage({ local: local("base"), dockerHostImage: tags.dockerHostImage }),
       /DOCKFLEET_HOST_IMAGE to the tag printed by `source bin\/lib\/host-image.sh && ensure_host_image`/,
+    );
+  });
+});
+
+describe("machineDockerEnvironment", () => {
+  it("sends dockfleet's own docker commands to this machine's engine, whatever `dockfleet env` set", () => {
+    const pointedAtAHost = {
+      PATH: "/usr/bin",
+      DOCKER_HOST: "tcp://172.30.10.10:2376",
+      DOCKER_TLS_VERIFY: "1",
+      DOCKER_CERT_PATH: "/work/.dockfleet/local",
+      DOCKER_CONTEXT: "dockfleet-local-host-1",
+    };
+    assert.deepEqual(machineDockerEnvironment(pointedAtAHost), {
+      PATH: "/usr/bin",
+      DOCKER_HOST: "unix:///var/run/docker.sock",
+    });
+    assert.equal(
+      machineDockerEnvironment({
+        ...pointedAtAHost,
+        DOCKFLEET_MACHINE_DOCKER_HOST: "unix:///run/d.sock",
+      }).DOCKER_HOST,
+      "unix:///run/d.sock",
     );
   });
 });

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { machineDockerEnvironment } from "../../machines/local/docker-cli";
 import { hasDrifted } from "../../../provision/dynamic/host-facts";
 import { createStepLog } from "../../../provision/dynamic/log";
 import {
@@ -71,7 +72,8 @@ function runTool(
     const child = execFile(
       program,
       args,
-      { maxBuffer: 16 * 1024 * 1024 },
+      // docker and skopeo's docker-daemon: read the images on this machine's engine.
+      { maxBuffer: 16 * 1024 * 1024, env: machineDockerEnvironment(process.env) },
       (error, stdout, stderr) => {
         if (error) {
           reject(

@@ -1,12 +1,33 @@
 import { execFile } from "node:child_process";
 
+/** This machine's engine when DOCKFLEET_MACHINE_DOCKER_HOST names no other (bin/lib/docker.sh's too). */
+export const MACHINE_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * Pure: the environment for dockfleet's own docker and skopeo commands on this machine (the
+ * local driver's host containers, the app images). They go to this machine's engine,
+ * DOCKFLEET_MACHINE_DOCKER_HOST if set, whatever DOCKER_HOST, DOCKER_CONTEXT and the TLS variables say:
+ * `eval "$(dockfleet env host-1)"` points those at a host, where the host containers are not.
+ */
+export function machineDockerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const {
+    DOCKER_HOST: _host,
+    DOCKER_CONTEXT: _context,
+    DOCKER_TLS: _tls,
+    DOCKER_TLS_VERIFY: _verify,
+    DOCKER_CERT_PATH: _certs,
+    ...rest
+  } = env;
+  return { ...rest, DOCKER_HOST: env.DOCKFLEET_MACHINE_DOCKER_HOST || MACHINE_DOCKER_HOST };
+}
+
 /** The local Docker CLI, for the local driver: run `docker ARGS`, fail with the command and stderr. */
 export function runDocker(args: string[], options: { stdin?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       "docker",
       args,
-      { maxBuffer: 64 * 1024 * 1024 },
+      { maxBuffer: 64 * 1024 * 1024, env: machineDockerEnvironment(process.env) },
       (error, stdout, stderr) => {
         if (error) {
           reject(
