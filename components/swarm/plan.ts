@@ -190,9 +190,8 @@ export interface SurvivingManager {
   hasLeader: boolean;
 }
 
-/** Rejoin through one of the managers surveyed, or make a new swarm (with why). */
-export type RecoveryAction<M extends SurvivingManager> =
-  { kind: "rejoin"; through: M } | { kind: "init"; warning: string };
+export type RecoveryAction =
+  { kind: "rejoin"; through: string } | { kind: "init"; warning: string };
 
 /**
  * Pure: the first manager's machine was made anew (a killed VM or container recreated by `up`)
@@ -202,16 +201,16 @@ export type RecoveryAction<M extends SurvivingManager> =
  * `up`. A swarm that is there without quorum is refused: joining cannot work, and a new swarm
  * would throw away what it holds, while `--force-new-cluster` on a survivor keeps it.
  */
-export function planInitHostRecovery<M extends SurvivingManager>(
+export function planInitHostRecovery(
   host: string,
   clusterId: string,
-  managers: readonly M[],
-): RecoveryAction<M> {
+  managers: readonly SurvivingManager[],
+): RecoveryAction {
   const holding = managers.filter(
     (manager) => manager.local?.state === "active" && manager.local.clusterId === clusterId,
   );
   const withLeader = holding.find((manager) => manager.hasLeader);
-  if (withLeader !== undefined) return { kind: "rejoin", through: withLeader };
+  if (withLeader !== undefined) return { kind: "rejoin", through: withLeader.host };
   if (holding.length > 0) {
     const names = holding.map((manager) => manager.host).join(", ");
     throw new Error(
