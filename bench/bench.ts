@@ -7,6 +7,7 @@ import { type AnsibleRound, checkRecap, prepareAnsibleHosts, runAnsiblePlaybook 
 import { removeBenchHosts, spareAddress } from "./hosts";
 import { type CpuSample, describeMachine, startCpuMeasure } from "./measure";
 import { runNaiveBaseline } from "./naive";
+import { runInstallFloor } from "./floor";
 import {
   type BenchResults,
   renderBenchmarkDoc,
@@ -22,13 +23,13 @@ import {
 
 /**
  * `npm run bench -- --hosts 1,3,5 --runs 3`: times ready environments on the local driver with
- * dockfleet (install path and Docker-preinstalled image) against the naive baseline, Ansible and
- * dockfleet one host at a time, and writes bench/results/benchmark.{json,md,svg} and
+ * dockfleet (install path and Docker-preinstalled image) against the naive baseline, Ansible,
+ * dockfleet one host at a time and the install path's floor (bench/floor.ts), and writes bench/results/benchmark.{json,md,svg} and
  * docs/benchmark.md. Stops by itself: every `up` has a time limit, and no new step starts after
  * --max-minutes.
  */
 
-type Kind = "dockfleet" | "preinstalled" | "sequential" | "naive" | "ansible";
+type Kind = "dockfleet" | "preinstalled" | "sequential" | "naive" | "ansible" | "floor";
 
 const KINDS: Record<Kind, { stack: string; subnet: string }> = {
   dockfleet: { stack: "benchparallel", subnet: "172.30.81.0/24" },
@@ -36,6 +37,7 @@ const KINDS: Record<Kind, { stack: string; subnet: string }> = {
   naive: { stack: "benchnaive", subnet: "172.30.83.0/24" },
   preinstalled: { stack: "benchpreinstalled", subnet: "172.30.94.0/26" },
   ansible: { stack: "benchansible", subnet: "172.30.94.64/26" },
+  floor: { stack: "benchfloor", subnet: "172.30.94.128/26" },
 };
 
 const DOCKFLEET_KINDS = ["dockfleet", "preinstalled", "sequential"] as const;
@@ -71,7 +73,7 @@ function addSamples(a: CpuSample, b: CpuSample): CpuSample {
 }
 
 const USAGE = `usage: npm run bench -- [--hosts 1,3,5] [--runs 3]
-                          [--kinds dockfleet,preinstalled,naive,ansible,sequential]
+                          [--kinds dockfleet,preinstalled,naive,ansible,floor,sequential]
                           [--peers-at 5]   (host counts where kinds other than dockfleet run)
                           [--max-minutes 180] [--op-timeout-minutes 20] [--note TEXT] [--no-docs]
        npm run bench -- --render-only   (rewrite the tables, chart and docs from benchmark.json)`;
@@ -95,7 +97,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       hosts: { type: "string", default: "1,3,5" },
       runs: { type: "string", default: "3" },
-      kinds: { type: "string", default: "dockfleet,preinstalled,naive,ansible" },
+      kinds: { type: "string", default: "dockfleet,preinstalled,naive,ansible,floor" },
       "peers-at": { type: "string" },
       "max-minutes": { type: "string", default: "180" },
       "op-timeout-minutes": { type: "string", default: "20" },
@@ -182,6 +184,7 @@ class Bench {
     if (options.kinds.includes("preinstalled")) scenarios.push("dockfleet-preinstalled");
     if (options.kinds.includes("sequential")) scenarios.push("dockfleet-sequential");
     if (options.kinds.includes("naive")) scenarios.push("naive");
+    if (options.kinds.includes("floor")) scenarios.push("install-floor");
     if (options.kinds.includes("ansible")) {
       scenarios.push("ansible", "ansible-bootstrap", "ansible-noop", "ansible-mirror-change");
     }
@@ -294,6 +297,23 @@ class Bench {
     }
   }
 
+  /** The install path's floor (bench/floor.ts): hosts, then apt-get in each, nothing else. */
+  async runFloor(hosts: number, run: number) {
+    const { stack, subnet } = KINDS.floor;
+    const measure = await startCpuMeasure(stack);
+    try {
+      await runInstallFloor({
+        stack,
+        hosts,
+        subnet,
+        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
+      });
+      this.record({ scenario: "install-floor", hosts, run, ...(await measure.finish()) });
+    } finally {
+      await removeBenchHosts(stack);
+    }
+  }
+
   /**
    * Ansible: the hosts (created all at once, like dockfleet's), python3 where the image lacks it
    * (its own row), the engine playbook; then the playbook again with no change, and with only
@@ -364,6 +384,7 @@ class Bench {
     }
     await removeBenchHosts(KINDS.naive.stack);
     await removeBenchHosts(KINDS.ansible.stack);
+    await removeBenchHosts(KINDS.floor.stack);
   }
 
   writeResults(): void {
@@ -405,6 +426,7 @@ class Bench {
           progress(`run ${run}/${runs} hosts=${hosts} ${kind}: starting`);
           if (kind === "naive") await this.runNaive(hosts, run);
           else if (kind === "ansible") await this.runAnsible(hosts, run);
+          else if (kind === "floor") await this.runFloor(hosts, run);
           else await this.runDockfleet(kind, hosts, run);
         }
         this.writeResults();

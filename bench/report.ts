@@ -9,6 +9,7 @@ export type ScenarioId =
   | "dockfleet-preinstalled"
   | "dockfleet-sequential"
   | "naive"
+  | "install-floor"
   | "ansible"
   | "ansible-bootstrap"
   | "dockfleet-noop"
@@ -23,6 +24,8 @@ export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   "dockfleet-preinstalled": "dockfleet `up`, local.image docker (Docker preinstalled)",
   "dockfleet-sequential": "dockfleet `up --parallel 1` (one host after another)",
   naive: "naive: docker.io with recommends over SSH, one host after another",
+  "install-floor":
+    "floor: hosts, then `apt-get install docker.io` in all at once (no SSH, TLS or dockerd start)",
   ansible: "Ansible: hosts, then the engine playbook (forks = hosts)",
   "ansible-bootstrap": "Ansible: python3 bootstrap (raw), when the image lacks python3",
   "dockfleet-noop": "dockfleet second `up`, no change",
@@ -248,12 +251,34 @@ export function renderMachine(results: BenchResults): string {
   return `${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB RAM, ${m.os}, kernel ${m.kernel}`;
 }
 
-export function renderResultsMarkdown(results: BenchResults): string {
+/**
+ * One line per host count where the floor, dockfleet and Ansible were all measured: how much of
+ * each create is the tool's own (over the floor), and how much of the 0.6x target the floor
+ * alone takes.
+ */
+export function renderFloorLines(results: BenchResults): string[] {
+  const summaries = summarize(results);
+  const hostCounts = [...new Set(summaries.map((s) => s.hosts))].sort((a, b) => a - b);
+  const target = ANSIBLE_TARGETS.find((t) => t.scenario === "dockfleet")?.maxRatio ?? 0.6;
+  return hostCounts.flatMap((hosts) => {
+    const floor = find(summaries, hosts, "install-floor")?.medianWallSeconds;
+    const own = find(summaries, hosts, "dockfleet")?.medianWallSeconds;
+    const ansible = find(summaries, hosts, "ansible")?.medianWallSeconds;
+    if (floor === undefined || own === undefined || ansible === undefined) return [];
+    const targetSeconds = target * ansible;
+    return [
+      `- ${hosts} host(s): the floor took ${seconds(floor)} s; dockfleet's create ` +
+        `${seconds(own)} s (${seconds(own - floor)} s its own), Ansible's ${seconds(ansible)} s ` +
+        `(${seconds(ansible - floor)} s its own). ${target}x Ansible is ${seconds(targetSeconds)} s, ` +
+        `of which the floor alone takes ${((floor / targetSeconds) * 100).toFixed(0)}%.`,
+    ];
+  });
+}
+
+/** The figures both reports show: tables, verdicts against each target and the scaling chart. */
+function renderFigures(results: BenchResults, scalingChart: string): string[] {
+  const floor = renderFloorLines(results);
   return [
-    "# dockfleet benchmark results",
-    "",
-    `Run started ${results.startedAt} on ${renderMachine(results)}.`,
-    `Options: hosts ${results.options.hosts.join(", ")}; ${results.options.runs} run(s) each.`,
     ...(results.note ? ["", `Note: ${results.note}`] : []),
     ...(results.stoppedEarly ? ["", `Stopped early: ${results.stoppedEarly}`] : []),
     "",
@@ -268,7 +293,25 @@ export function renderResultsMarkdown(results: BenchResults): string {
     "Against Ansible, in the same run:",
     "",
     ...renderAnsibleVerdicts(results),
-    ...renderScalingSection(results, "scaling.svg"),
+    ...(floor.length > 0
+      ? [
+          "",
+          `The install path's floor (${SCENARIO_LABELS["install-floor"]}), in the same run:`,
+          "",
+          ...floor,
+        ]
+      : []),
+    ...renderScalingSection(results, scalingChart),
+  ];
+}
+
+export function renderResultsMarkdown(results: BenchResults): string {
+  return [
+    "# dockfleet benchmark results",
+    "",
+    `Run started ${results.startedAt} on ${renderMachine(results)}.`,
+    `Options: hosts ${results.options.hosts.join(", ")}; ${results.options.runs} run(s) each.`,
+    ...renderFigures(results, "scaling.svg"),
     "",
     "CPU-bound limit = median CPU seconds / cores: no schedule on this machine finishes faster.",
     "CPU counts the benchmark's process tree (Pulumi CLI, language host, providers, docker and ssh",
@@ -287,6 +330,7 @@ const CHART_BARS: readonly { scenario: ScenarioId; phase: string; tool: string }
   { scenario: "dockfleet-sequential", phase: "create", tool: "dockfleet-sequential" },
   { scenario: "naive", phase: "create", tool: "naive" },
   { scenario: "ansible", phase: "create", tool: "ansible" },
+  { scenario: "install-floor", phase: "create", tool: "install-floor" },
   { scenario: "dockfleet-noop", phase: "no change", tool: "dockfleet" },
   { scenario: "ansible-noop", phase: "no change", tool: "ansible" },
   { scenario: "dockfleet-mirror-change", phase: "mirror change", tool: "dockfleet" },
@@ -300,6 +344,7 @@ const TOOLS: Record<string, { color: string; legend: string }> = {
   naive: { color: "#d9534f", legend: "naive (docker-machine-like loop)" },
   ansible: { color: "#f0ad4e", legend: "Ansible (forks = hosts)" },
   "ansible-bootstrap": { color: "#f8dcae", legend: "Ansible's python3 bootstrap" },
+  "install-floor": { color: "#999999", legend: "floor: apt-get only, every host at once" },
 };
 
 /** A chart's value axis: gridline step and top for values up to `maxValue`. */
@@ -659,21 +704,7 @@ export function renderBenchmarkDoc(results: BenchResults, earlierScalingRun?: st
     `## Latest figures (${results.startedAt.slice(0, 10)})`,
     "",
     `Machine: ${renderMachine(results)}.`,
-    ...(results.note ? ["", `Note: ${results.note}`] : []),
-    ...(results.stoppedEarly ? ["", `Stopped early: ${results.stoppedEarly}`] : []),
-    "",
-    renderTable(results),
-    "",
-    renderTargetVerdict(results),
-    "",
-    "Day 2, as a share of the create in the same run:",
-    "",
-    ...renderDay2Verdicts(results),
-    "",
-    "Against Ansible, in the same run:",
-    "",
-    ...renderAnsibleVerdicts(results),
-    ...renderScalingSection(results, "../bench/results/scaling.svg"),
+    ...renderFigures(results, "../bench/results/scaling.svg"),
     ...renderEarlierScaling(results, earlierScalingRun),
     "",
     "Chart: [bench/results/benchmark.svg](../bench/results/benchmark.svg); raw samples:",

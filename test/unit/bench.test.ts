@@ -12,6 +12,8 @@ import {
   renderAnsibleVerdicts,
   renderBenchmarkDoc,
   renderChartSvg,
+  renderFloorLines,
+  renderResultsMarkdown,
   renderScaling,
   renderScalingSvg,
   renderTable,
@@ -163,6 +165,39 @@ describe("benchmark report with Ansible", () => {
     };
     assert.ok(Math.abs(bottom("ansible-bootstrap") - top("ansible")) < 0.2);
     assert.ok(svg.includes(">Ansible's python3 bootstrap</text>"));
+  });
+});
+
+describe("benchmark report with the install path's floor", () => {
+  const run = results([
+    ["dockfleet", 26],
+    ["ansible", 40],
+    ["install-floor", 19],
+  ]);
+
+  it("says how much of each create is the tool's own and what the floor leaves of the target", () => {
+    const [line, ...rest] = renderFloorLines(run);
+    assert.equal(rest.length, 0);
+    // 0.6 x 40 s = 24 s, of which 19 s (79%) is the floor.
+    assert.equal(
+      line,
+      "- 5 host(s): the floor took 19.0 s; dockfleet's create 26.0 s (7.0 s its own), " +
+        "Ansible's 40.0 s (21.0 s its own). 0.6x Ansible is 24.0 s, of which the floor alone takes 79%.",
+    );
+    assert.match(
+      renderResultsMarkdown(run),
+      /The install path's floor .*, in the same run:\n\n- 5 host/,
+    );
+    assert.match(renderChartSvg(run), /<title>5 hosts, install-floor: 19\.0 s wall/);
+  });
+
+  it("says nothing of the floor when it was not measured", () => {
+    const without = results([
+      ["dockfleet", 26],
+      ["ansible", 40],
+    ]);
+    assert.deepEqual(renderFloorLines(without), []);
+    assert.doesNotMatch(renderResultsMarkdown(without), /floor/);
   });
 });
 

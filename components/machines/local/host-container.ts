@@ -30,7 +30,12 @@ const REPLACE_KEYS = ["stack", "name", "image", "network", "ipv4Address"] as con
 
 const HOST_READY_DEADLINE_MS = 120_000;
 
-async function execInHost(container: string, script: string, stdin?: string): Promise<string> {
+/** Runs a shell script as root inside a host container, through the engine (no SSH). */
+export async function execInHost(
+  container: string,
+  script: string,
+  stdin?: string,
+): Promise<string> {
   return runDocker(
     ["exec", ...(stdin === undefined ? [] : ["-i"]), container, "sh", "-c", script],
     {
