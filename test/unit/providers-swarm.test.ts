@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { swarmInitProvider } from "../../components/swarm/resources/swarm-init";
 import { swarmNodeProvider } from "../../components/swarm/resources/swarm-node";
 import { swarmNetworkProvider } from "../../components/swarm/resources/swarm-network";
+import { swarmStackProvider } from "../../components/apps/resources/swarm-stack";
 import { SWARM_JOIN_COMMAND } from "../../components/swarm/plan";
 import {
   FakeCommander,
@@ -855,5 +856,74 @@ describe("swarmNetworkProvider", () => {
     await swarmNetworkProvider.delete!("id", networkInputs());
 
     assert.deepEqual(host1.commandLines, ["docker info --format '{{.Swarm.LocalNodeState}}'"]);
+  });
+});
+
+// ---- SwarmStack --------------------------------------------------------------------------------
+
+type StackOutputs = Parameters<NonNullable<typeof swarmStackProvider.delete>>[1];
+
+function stackOutputs(): StackOutputs {
+  return {
+    host: "host-1",
+    connection: connection(1),
+    logUrn: "",
+    stackName: "counter",
+    stackFile: "services: {}\n",
+    secrets: {},
+    swarmReady: CLUSTER_ID,
+    requiresIpvs: false,
+    convergeTimeoutSeconds: 60,
+    secretValues: {},
+    secretVersions: {},
+    services: ["counter_web"],
+  };
+}
+
+describe("swarmStackProvider.delete", () => {
+  const listing =
+    /^docker service ls -q --filter label=com\.docker\.stack\.namespace='counter'; echo --; /;
+
+  it("removes again a network docker stack rm gave up on, once the services are gone", async () => {
+    let networkLeft = true;
+    const host1 = new FakeCommander("10.0.0.1:22")
+      // stack rm removes the services but fails on the network its tasks still hold.
+      .on(/^docker stack rm 'counter'$/, {
+        code: 1,
+        stderr: "Failed to remove network k2hv0c6aw3jw: network is in use by task\n",
+      })
+      .on(listing, () => ({
+        stdout: networkLeft ? "--\nk2hv0c6aw3jw\n--\n" : "--\n--\n",
+      }))
+      .on(/^docker network rm 'k2hv0c6aw3jw'$/, () => {
+        networkLeft = false;
+        return { stdout: "k2hv0c6aw3jw\n" };
+      })
+      .on(/^docker secret ls /, { stdout: "" })
+      .on(/^rm -rf /, {});
+    install(host1);
+
+    await swarmStackProvider.delete!("id", stackOutputs());
+
+    assert.equal(host1.ran(/^docker network rm 'k2hv0c6aw3jw'$/).length, 1);
+    assert.ok(host1.indexOf(/^docker network rm /) > host1.indexOf(/^docker stack rm /));
+  });
+
+  it("leaves a network alone while the stack's services are still going", async () => {
+    let checks = 0;
+    const host1 = new FakeCommander("10.0.0.1:22")
+      .on(/^docker stack rm 'counter'$/, {})
+      .on(listing, () => {
+        checks += 1;
+        return { stdout: checks === 1 ? "s7x2counterweb\n--\nk2hv0c6aw3jw\n--\n" : "--\n--\n" };
+      })
+      .on(/^docker secret ls /, { stdout: "" })
+      .on(/^rm -rf /, {});
+    install(host1);
+
+    await swarmStackProvider.delete!("id", stackOutputs());
+
+    assert.equal(checks, 2);
+    assert.deepEqual(host1.ran(/^docker network rm /), []);
   });
 });

@@ -309,12 +309,26 @@ async function removeStack(props: SwarmStackOutputs): Promise<void> {
     await client.exec(`docker stack rm ${shellQuote(name)}`);
     const filter = `--filter label=${NAMESPACE_LABEL}=${shellQuote(name)}`;
     let left = "";
+    let retriedNetworks = false;
     const gone = await pollUntil(
       async () => {
         const listed = await client.execOrThrow(
-          `docker service ls -q ${filter}; docker network ls -q ${filter}; docker ps -aq ${filter}`,
+          `docker service ls -q ${filter}; echo --; docker network ls -q ${filter}; echo --; docker ps -aq ${filter}`,
         );
-        left = listed.stdout.trim();
+        const [services = [], networks = [], containers = []] = listed.stdout
+          .split(/^--$/m)
+          .map((part) => part.split("\n").filter(Boolean));
+        left = Object.entries({ services, networks, containers })
+          .filter(([, ids]) => ids.length > 0)
+          .map(([what, ids]) => `${what} ${ids.join(", ")}`)
+          .join("; ");
+        if (services.length === 0 && networks.length > 0) {
+          // docker stack rm tries each network once, at once, and gives up on one its tasks still
+          // hold (moby/moby#31068); with the services gone, remove it again until it goes.
+          if (!retriedNetworks) log.progress(`removing network(s) ${networks.join(", ")} again`);
+          retriedNetworks = true;
+          await client.exec(`docker network rm ${networks.map(shellQuote).join(" ")}`);
+        }
         return left === "" ? true : undefined;
       },
       {
@@ -324,9 +338,7 @@ async function removeStack(props: SwarmStackOutputs): Promise<void> {
       },
     );
     if (!gone) {
-      throw new Error(
-        `stack ${name}: services, networks or containers still there 180 s after docker stack rm:\n${left}`,
-      );
+      throw new Error(`stack ${name}: still there 180 s after docker stack rm: ${left}`);
     }
     await removeSecrets(client, name, log, new Set());
     await client.execOrThrow(`rm -rf ${shellQuote(stackDir(name))}`);
