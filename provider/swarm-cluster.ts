@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { resolveOrFail } from "../provision/dynamic/resource";
 import { DockerHost as LibraryDockerHost } from "../components/engine/docker-host";
 import { EtcdCluster } from "../components/etcd/etcd-cluster";
 import { PrivateRegistry } from "../components/registry/private-registry";
@@ -77,12 +78,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:index:SwarmCluster", name, {}, opts);
     // Checked before anything is created: a bad role registers no host.
-    let resolved: ReturnType<typeof resolveSwarmClusterArgs>;
-    try {
-      resolved = resolveSwarmClusterArgs(name, args);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const resolved = resolveOrFail(this, () => resolveSwarmClusterArgs(name, args));
     const access = createClientAccess(name, args, this);
     const engine = engineConfigOf(args);
     const hosts = resolved.hosts.map(

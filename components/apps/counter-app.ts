@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { renderCounterStackFile } from "./plan";
-import { type CounterConfig, type CounterConfigInput, resolveCounterConfig } from "./config";
+import { type CounterConfigInput, resolveCounterConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 
 export interface CounterAppArgs extends AppDeploymentArgs {
@@ -25,12 +26,7 @@ export class CounterApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: CounterAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:apps:CounterApp", name, {}, opts);
-    let settings: CounterConfig;
-    try {
-      settings = resolveCounterConfig(args.settings);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const settings = resolveOrFail(this, () => resolveCounterConfig(args.settings));
     const { stack, images } = deployAppStack(
       name,
       args,

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { secretNamePlaceholder } from "./resources/swarm-stack";
 import { DATABASE_PASSWORD_SECRET, renderWordPressStackFile } from "./plan";
-import { type WordPressConfig, type WordPressConfigInput, resolveWordPressConfig } from "./config";
+import { type WordPressConfigInput, resolveWordPressConfig } from "./config";
 import { deployAppStack, type AppDeploymentArgs } from "./swarm-target";
 
 export interface WordPressAppArgs extends AppDeploymentArgs {
@@ -36,12 +37,7 @@ export class WordPressApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: WordPressAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:apps:WordPressApp", name, {}, opts);
-    let settings: WordPressConfig;
-    try {
-      settings = resolveWordPressConfig(args.settings);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const settings = resolveOrFail(this, () => resolveWordPressConfig(args.settings));
     const { stack, images } = deployAppStack(
       name,
       args,

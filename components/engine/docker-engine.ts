@@ -2,6 +2,7 @@ import { dockerCeSigningKey } from "./signing-keys";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { Certificate } from "../../provision/pki/certificate";
 import {
   certificateLifetime,
@@ -136,14 +137,10 @@ export class DockerEngine extends pulumi.ComponentResource {
   constructor(name: string, args: DockerEngineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerEngine", name, {}, opts);
     const { machine, versionedDaemonOptions, proxyEnvironment, metricsPort } = args;
-    let config: EngineConfig;
-    let lifetime: ReturnType<typeof certificateLifetime>;
-    try {
-      config = resolveEngineConfig(args.config);
-      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const { config, lifetime } = resolveOrFail(this, () => ({
+      config: resolveEngineConfig(args.config),
+      lifetime: certificateLifetime(resolveCertificatesConfig(args.certificates)),
+    }));
     this.machine = machine;
     this.caCertPem = args.ca.certPem;
     this.resourceName = name;

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { resolveConfig } from "../../provision/config/errors";
 import { hostAddress } from "../../provision/config/fields";
-import { type EngineConfig, type EngineConfigInput, resolveEngineConfig } from "./config";
+import { resolveOrFail } from "../../provision/dynamic/resource";
+import { type EngineConfigInput, resolveEngineConfig } from "./config";
 import type { Machine } from "../machines/machine";
 import { SshMachines } from "../machines/ssh/ssh-machines";
 import { type CertificatePair, DockerEngine } from "./docker-engine";
@@ -49,13 +50,10 @@ export class DockerHost extends pulumi.ComponentResource {
   constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:engine:DockerHost", name, {}, opts);
     // Checked before anything is created: a bad setting registers no machine.
-    let engine: EngineConfig;
-    try {
+    const engine = resolveOrFail(this, () => {
       resolveConfig(DockerHostAddresses, args, "", `DockerHost ${name} args`);
-      engine = resolveEngineConfig(args.engine);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+      return resolveEngineConfig(args.engine);
+    });
     [this.machine] = new SshMachines(
       `${name}-machine`,
       {

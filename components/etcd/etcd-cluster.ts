@@ -12,6 +12,7 @@ import { EtcdInstall } from "./resources/etcd-install";
 import { EtcdMember } from "./resources/etcd-member";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import type { JsonValue } from "../engine/plan";
 import {
   etcdPlanWarnings,
@@ -79,16 +80,14 @@ export class EtcdCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:etcd:EtcdCluster", name, {}, opts);
-    let config: EtcdConfig;
-    let selected: Machine[];
-    let lifetime: ReturnType<typeof certificateLifetime>;
-    try {
-      config = resolveEtcdConfig(args.config);
-      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
-      selected = selectEtcdMemberHosts(args.machines, config.members);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const { config, lifetime, selected } = resolveOrFail(this, () => {
+      const config = resolveEtcdConfig(args.config);
+      return {
+        config,
+        lifetime: certificateLifetime(resolveCertificatesConfig(args.certificates)),
+        selected: selectEtcdMemberHosts(args.machines, config.members),
+      };
+    });
     this.config = config;
     for (const warning of etcdPlanWarnings(selected.length)) pulumi.log.warn(warning, this);
     this.memberNames = selected.map((machine) => machine.name);

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { AppImagePush } from "../apps/resources/app-image-push";
 import type { DockerEngine } from "../engine/docker-engine";
 import { engineNamed } from "../engine/engine-named";
@@ -91,13 +92,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:monitoring:Monitoring", name, {}, opts);
-    let resolved: ReturnType<typeof resolveMonitoringArgs>;
-    try {
-      resolved = resolveMonitoringArgs(args);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
-    const { config, host } = resolved;
+    const { config, host } = resolveOrFail(this, () => resolveMonitoringArgs(args));
     this.hostName = host.machine.name;
     const logUrn = logUrnOf(this);
 

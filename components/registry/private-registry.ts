@@ -7,6 +7,7 @@ import {
 } from "../../provision/pki/config";
 import { logUrnOf } from "../../provision/dynamic/log";
 import { readScript } from "../../provision/dynamic/remote-step";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { RegistryPassword } from "./resources/registry-password";
 import { RegistryServer } from "./resources/registry-server";
 import { RegistryTrust } from "./resources/registry-trust";
@@ -106,14 +107,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:registry:PrivateRegistry", name, {}, opts);
-    let resolved: ResolvedPrivateRegistryArgs;
-    let lifetime: ReturnType<typeof certificateLifetime>;
-    try {
-      resolved = resolvePrivateRegistryArgs(args);
-      lifetime = certificateLifetime(resolveCertificatesConfig(args.certificates));
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const { resolved, lifetime } = resolveOrFail(this, () => ({
+      resolved: resolvePrivateRegistryArgs(args),
+      lifetime: certificateLifetime(resolveCertificatesConfig(args.certificates)),
+    }));
     const { config, host } = resolved;
     const { authentication } = config;
     const machine = host.machine;

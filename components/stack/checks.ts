@@ -1,11 +1,23 @@
 import type { ConfigIssue } from "../../provision/config/errors";
 import { cidrsOverlap } from "../../provision/config/fields";
 import { isIpAddress } from "../../provision/config/addresses";
+import type { AppsConfig } from "../apps/config";
+import type { EngineConfig } from "../engine/config";
 import type { EtcdConfig } from "../etcd/config";
 import { etcdMemberIssues } from "../etcd/plan";
-import type { SshHostConfig } from "../machines/config";
+import type {
+  AliyunDriverConfig,
+  AwsDriverConfig,
+  QemuDriverConfig,
+  SshHostConfig,
+  VirtualBoxDriverConfig,
+} from "../machines/config";
+import type { DriverSettings } from "../machines/driver";
+import type { DriverName } from "../machines/drivers";
+import type { MonitoringConfig } from "../monitoring/config";
+import type { RegistryConfig } from "../registry/config";
+import type { SwarmConfig } from "../swarm/config";
 import { planSwarm, swarmPlanIssues } from "../swarm/plan";
-import type { StackConfig } from "./config";
 
 /**
  * The stack schema's checks that span concepts: that the hosts can run what the config places on
@@ -13,6 +25,28 @@ import type { StackConfig } from "./config";
  * that the swarm's networks stay clear of the hosts' own, and that ssh hosts are distinct. Each
  * returns issues with their path in the stack config; components/stack/config.ts adds them.
  */
+
+/**
+ * The sections of the stack config the checks read, each as its component types it. A
+ * StackConfig (./config, whose schema runs these checks) is one.
+ */
+export interface StackConfigSections {
+  driver: DriverName;
+  hosts: number;
+  namePrefix: string;
+  local: DriverSettings["local"];
+  sshHosts: SshHostConfig[];
+  aws?: AwsDriverConfig;
+  aliyun?: AliyunDriverConfig;
+  virtualbox?: VirtualBoxDriverConfig;
+  qemu: QemuDriverConfig;
+  engine: EngineConfig;
+  etcd: EtcdConfig;
+  swarm: SwarmConfig;
+  registry: RegistryConfig;
+  apps: AppsConfig;
+  monitoring: MonitoringConfig;
+}
 
 /** The host names a config gives its hosts: from the ssh host list, or `<namePrefix>-<n>`. */
 export function plannedHostNames(config: {
@@ -31,7 +65,7 @@ function under(section: string, issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 /** Host names that etcd, the swarm and the registry name must be hosts that can carry them. */
-export function hostReferenceIssues(config: StackConfig): ConfigIssue[] {
+export function hostReferenceIssues(config: StackConfigSections): ConfigIssue[] {
   const names = plannedHostNames(config);
   const issues: ConfigIssue[] = [];
   if (config.etcd.enabled) {
@@ -61,7 +95,7 @@ interface PortUse {
 }
 
 /** Pure: the hosts a config puts in its swarm (none when off or when its plan cannot be met). */
-function swarmNodes(names: string[], config: StackConfig): string[] {
+function swarmNodes(names: string[], config: StackConfigSections): string[] {
   if (!config.swarm.enabled || swarmPlanIssues(names, config.swarm).length > 0) return [];
   return planSwarm(names, config.swarm).nodes.map((node) => node.name);
 }
@@ -73,12 +107,12 @@ function etcdHosts(names: string[], etcd: EtcdConfig): string[] {
 }
 
 /** Pure: the host that runs the registry, when it is on. */
-function registryHost(names: string[], config: StackConfig): string | undefined {
+function registryHost(names: string[], config: StackConfigSections): string | undefined {
   return config.registry.enabled ? (config.registry.host ?? names[0]) : undefined;
 }
 
 /** Pure: every port each host of the config serves, in a fixed order of services. */
-function portUsesByHost(config: StackConfig): Map<string, PortUse[]> {
+function portUsesByHost(config: StackConfigSections): Map<string, PortUse[]> {
   const names = plannedHostNames(config);
   const swarm = swarmNodes(names, config);
   const etcd = etcdHosts(names, config.etcd);
@@ -180,7 +214,7 @@ function checkedByComponent(a: PortUse, b: PortUse): boolean {
  * Two services wanting the same port on one host: the error goes to the later key (the fixed
  * ports and SSH come first), once per pair, naming the hosts where they meet.
  */
-export function portCollisionIssues(config: StackConfig): ConfigIssue[] {
+export function portCollisionIssues(config: StackConfigSections): ConfigIssue[] {
   const byHost = portUsesByHost(config);
   const collisions = new Map<string, { path: PropertyKey[]; what: string; hosts: string[] }>();
   for (const [host, uses] of byHost) {
@@ -205,7 +239,7 @@ export function portCollisionIssues(config: StackConfig): ConfigIssue[] {
 }
 
 /** The network the hosts themselves are on, where the config says (not with the ssh driver). */
-function hostsNetwork(config: StackConfig): { key: string; cidr: string } | undefined {
+function hostsNetwork(config: StackConfigSections): { key: string; cidr: string } | undefined {
   if (config.driver === "local") return { key: "local.subnet", cidr: config.local.subnet };
   if (config.driver === "aws" && config.aws !== undefined && config.aws.vpcId === undefined) {
     return { key: "aws.vpcCidr", cidr: config.aws.vpcCidr };
@@ -221,7 +255,7 @@ function hostsNetwork(config: StackConfig): { key: string; cidr: string } | unde
 }
 
 /** An overlay network over the hosts' own addresses would shadow them inside every container. */
-export function swarmNetworkIssues(config: StackConfig): ConfigIssue[] {
+export function swarmNetworkIssues(config: StackConfigSections): ConfigIssue[] {
   const network = hostsNetwork(config);
   if (!config.swarm.enabled || network === undefined) return [];
   return config.swarm.networks.flatMap((entry, index): ConfigIssue[] =>
@@ -272,7 +306,7 @@ export function sshHostIssues(sshHosts: readonly SshHostConfig[]): ConfigIssue[]
  * etcd (its listen URLs take IPs only), the registry (docker's --publish takes an IP) and, with
  * etcd.dockerClusterStore, every engine (cluster-advertise takes an IP or an interface).
  */
-function servicesOnPrivateAddress(config: StackConfig): Map<string, string[]> {
+function servicesOnPrivateAddress(config: StackConfigSections): Map<string, string[]> {
   const names = plannedHostNames(config);
   const swarm = swarmNodes(names, config);
   const etcd = etcdHosts(names, config.etcd);
@@ -297,7 +331,7 @@ function servicesOnPrivateAddress(config: StackConfig): Map<string, string[]> {
  * that no config and no preview shows, and a later change of the name's address would go unseen.
  * The public address may stay a name (certificates carry it as a DNS SAN).
  */
-export function sshPrivateAddressIssues(config: StackConfig): ConfigIssue[] {
+export function sshPrivateAddressIssues(config: StackConfigSections): ConfigIssue[] {
   if (config.driver !== "ssh") return [];
   const servicesByHost = servicesOnPrivateAddress(config);
   return config.sshHosts.flatMap((host, index): ConfigIssue[] => {

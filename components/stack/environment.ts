@@ -9,6 +9,7 @@ import type { DriverMachines, DriverRequest, SshKey } from "../machines/driver";
 import { machineDriver } from "../machines/drivers";
 import { withStepSettings, type Machine } from "../machines/machine";
 import { renderProxyEnvironment } from "../../provision/dynamic/proxy-environment";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { servicePorts, type StackConfig } from "./config";
 
 export interface EnvironmentArgs {
@@ -193,11 +194,7 @@ export class Environment extends pulumi.ComponentResource {
         return pulumi.secret(pulumi.output(args.sshPrivateKey));
       },
     };
-    try {
-      return machineDriver(config.driver).createMachines(request);
-    } catch (error) {
-      throw new pulumi.ResourceError(error instanceof Error ? error.message : String(error), this);
-    }
+    return resolveOrFail(this, () => machineDriver(config.driver).createMachines(request));
   }
 
   /** Per host: addresses and what a Docker client needs. */

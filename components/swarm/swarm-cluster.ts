@@ -1,6 +1,7 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { logUrnOf } from "../../provision/dynamic/log";
+import { resolveOrFail } from "../../provision/dynamic/resource";
 import { SwarmInit } from "./resources/swarm-init";
 import { SwarmNetwork } from "./resources/swarm-network";
 import { SwarmNode } from "./resources/swarm-node";
@@ -82,12 +83,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dockfleet:swarm:SwarmCluster", name, {}, opts);
-    let resolved: ResolvedSwarmArgs;
-    try {
-      resolved = resolveSwarmArgs(args);
-    } catch (error) {
-      throw new pulumi.ResourceError((error as Error).message, this);
-    }
+    const resolved = resolveOrFail(this, () => resolveSwarmArgs(args));
     const { plan } = resolved;
     this.plan = plan;
     for (const warning of plan.warnings) pulumi.log.warn(warning, this);

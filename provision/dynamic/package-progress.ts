@@ -145,7 +145,7 @@ export function createPackageLineReader(): (line: string) => PackageLine {
 
 /**
  * The output handler of a script run that installs packages: per-package lines become a
- * throttled counter ("packages 40% (unpacking containerd)"), every other line goes to `passOn`.
+ * throttled counter ("packages 40% (unpacking containerd)"), every other line goes to `emit` as it is.
  */
 export function packageProgressLines(
   emit: (line: string) => void,

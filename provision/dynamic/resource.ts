@@ -54,3 +54,19 @@ export type ResourceArgs<Inputs> = { [K in keyof Inputs]: ResourceArg<Inputs[K]>
 type ResourceArg<T> = T extends readonly (infer Item)[]
   ? pulumi.Input<pulumi.Input<Item>[]>
   : pulumi.Input<T>;
+
+/**
+ * Runs what may refuse a component's args (resolving them against their schema, planning from
+ * them, a driver creating its machines): an error thrown there becomes a ResourceError of the
+ * component, so Pulumi reports it under that component.
+ */
+export function resolveOrFail<T>(component: pulumi.Resource, resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    throw new pulumi.ResourceError(
+      error instanceof Error ? error.message : String(error),
+      component,
+    );
+  }
+}

@@ -73,7 +73,11 @@ export function resolvesWithin(promise: Promise<void>, ms: number): Promise<bool
   return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Collects a stream's text and hands complete lines to a callback as they arrive. */
+/**
+ * Collects a stream's text and hands complete lines to a callback as they arrive. Chunks are
+ * bytes (an SSH channel) or text already decoded (a stream with an encoding set, as execFile's
+ * stdout): the decoder holds back a UTF-8 character split across byte chunks and passes text on.
+ */
 export class LineCollector {
   text = "";
   private readonly decoder = new StringDecoder("utf8");
@@ -81,7 +85,7 @@ export class LineCollector {
 
   constructor(private readonly onLine?: (line: string) => void) {}
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer | string): void {
     const piece = this.decoder.write(chunk);
     this.text += piece;
     if (!this.onLine) return;

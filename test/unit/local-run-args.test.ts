@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { localHostImage } from "../../components/machines/local/local-machines";
-import { machineDockerEnvironment } from "../../components/machines/local/docker-cli";
+import {
+  machineDockerEnvironment,
+  runMachineTool,
+} from "../../components/machines/local/docker-cli";
 import { describe, it } from "node:test";
 import {
   HOST_CAPABILITIES,
@@ -273,6 +276,30 @@ describe("machineDockerEnvironment", () => {
         DOCKFLEET_MACHINE_DOCKER_HOST: "unix:///run/d.sock",
       }).DOCKER_HOST,
       "unix:///run/d.sock",
+    );
+  });
+});
+
+describe("runMachineTool", () => {
+  it("hands onLine every stdout line, the last one without a newline too, and returns stdout", async () => {
+    const lines: string[] = [];
+    const stdout = await runMachineTool("sh", ["-c", 'printf "a\\nb"'], {
+      onLine: (line) => lines.push(line),
+    });
+    assert.deepEqual(lines, ["a", "b"]);
+    assert.equal(stdout, "a\nb");
+  });
+
+  it("fails naming the command, its exit code and the tail of its stderr", async () => {
+    await assert.rejects(
+      runMachineTool("sh", ["-c", "echo first >&2; echo last >&2; exit 3"]),
+      (error: Error) => {
+        assert.equal(
+          error.message,
+          "sh -c echo first >&2; echo last >&2; exit 3 failed (exit 3):\nfirst\nlast",
+        );
+        return true;
+      },
     );
   });
 });

@@ -1,9 +1,8 @@
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { machineDockerEnvironment } from "../../machines/local/docker-cli";
+import { runMachineTool } from "../../machines/local/docker-cli";
 import { hasDrifted } from "../../../provision/dynamic/host-facts";
 import { createStepLog } from "../../../provision/dynamic/log";
 import {
@@ -62,42 +61,6 @@ export function planPushTarget(source: string, registryUrl: string): string {
   return `${registryUrl}/${path}:${tag}`;
 }
 
-/** Runs a local program; `onLine` sees its stdout line by line as it comes. */
-function runTool(
-  program: string,
-  args: string[],
-  onLine?: (line: string) => void,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      program,
-      args,
-      // docker and skopeo's docker-daemon: read the images on this machine's engine.
-      { maxBuffer: 16 * 1024 * 1024, env: machineDockerEnvironment(process.env) },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(
-            new Error(
-              `${program} ${args.join(" ")} failed (exit ${error.code ?? "?"}):\n` +
-                (stderr.trim().split("\n").slice(-10).join("\n") || error.message),
-            ),
-          );
-        } else {
-          resolve(stdout);
-        }
-      },
-    );
-    if (onLine !== undefined) {
-      let partial = "";
-      child.stdout?.on("data", (chunk: Buffer | string) => {
-        const lines = (partial + chunk.toString()).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) onLine(line);
-      });
-    }
-  });
-}
-
 /**
  * Pure: the progress a line of `skopeo copy` makes, as the `copied`-th blob of `layers`: without
  * --quiet and not on a terminal, skopeo prints "Copying blob sha256:…" as each layer starts.
@@ -116,7 +79,7 @@ export function layerProgress(line: string, copied: number, layers: number): Pro
 
 /** How many layers the local image has: what `skopeo copy` copies, one blob each. */
 async function localLayerCount(source: string): Promise<number> {
-  const count = await runTool("docker", [
+  const count = await runMachineTool("docker", [
     "image",
     "inspect",
     "--format",
@@ -128,7 +91,9 @@ async function localLayerCount(source: string): Promise<number> {
 
 async function localImageId(source: string): Promise<string> {
   try {
-    return (await runTool("docker", ["image", "inspect", "--format", "{{.Id}}", source])).trim();
+    return (
+      await runMachineTool("docker", ["image", "inspect", "--format", "{{.Id}}", source])
+    ).trim();
   } catch (error) {
     throw new Error(
       `image "${source}" is not in this machine's Docker engine, so it cannot be pushed to the ` +
@@ -172,7 +137,7 @@ async function withRegistryCredentials<T>(
 async function driftOf(props: AppImagePushOutputs): Promise<string[]> {
   return withRegistryCredentials(props, async ({ certDir, authFile }) => {
     try {
-      await runTool("skopeo", [
+      await runMachineTool("skopeo", [
         "inspect",
         "--raw",
         "--authfile",
@@ -206,7 +171,7 @@ async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
       copied += 1;
       show(progress);
     };
-    await runTool(
+    await runMachineTool(
       "skopeo",
       [
         "copy",
@@ -219,7 +184,7 @@ async function push(inputs: AppImagePushInputs): Promise<AppImagePushOutputs> {
         `docker-daemon:${inputs.source}`,
         `docker://${target}`,
       ],
-      onLine,
+      { onLine },
     );
     const digest = fs.readFileSync(digestFile, "utf8").trim();
     log.info(`pushed ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

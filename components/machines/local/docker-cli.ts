@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { LineCollector } from "../../../provision/ssh/channel";
 
 /** This machine's engine when DOCKFLEET_MACHINE_DOCKER_HOST names no other (bin/lib/docker.sh's too). */
 export const MACHINE_DOCKER_HOST = "unix:///var/run/docker.sock";
@@ -21,21 +22,27 @@ export function machineDockerEnvironment(env: NodeJS.ProcessEnv): NodeJS.Process
   return { ...rest, DOCKER_HOST: env.DOCKFLEET_MACHINE_DOCKER_HOST || MACHINE_DOCKER_HOST };
 }
 
-/** The local Docker CLI, for the local driver: run `docker ARGS`, fail with the command and stderr. */
-export function runDocker(args: string[], options: { stdin?: string } = {}): Promise<string> {
+/**
+ * Runs one of this machine's tools against this machine's engine (docker, skopeo's
+ * docker-daemon:): fails naming the command, its exit code and the tail of its stderr.
+ * `onLine` sees stdout line by line as it comes.
+ */
+export function runMachineTool(
+  program: string,
+  args: string[],
+  options: { stdin?: string; onLine?: (line: string) => void } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
-      "docker",
+      program,
       args,
       { maxBuffer: 64 * 1024 * 1024, env: machineDockerEnvironment(process.env) },
       (error, stdout, stderr) => {
         if (error) {
           reject(
             new Error(
-              [
-                `docker ${args.join(" ")}`,
-                `failed: ${stderr.trim().split("\n").slice(-10).join("\n") || error.message}`,
-              ].join("\n"),
+              `${program} ${args.join(" ")} failed (exit ${error.code ?? "?"}):\n` +
+                (stderr.trim().split("\n").slice(-10).join("\n") || error.message),
             ),
           );
         } else {
@@ -43,8 +50,19 @@ export function runDocker(args: string[], options: { stdin?: string } = {}): Pro
         }
       },
     );
+    if (options.onLine !== undefined) {
+      const lines = new LineCollector(options.onLine);
+      // execFile sets stdout's encoding (utf8): its chunks are strings.
+      child.stdout?.on("data", (chunk: string) => lines.push(chunk));
+      child.stdout?.on("end", () => lines.flush());
+    }
     if (options.stdin !== undefined) child.stdin?.end(options.stdin);
   });
+}
+
+/** The local Docker CLI, for the local driver: run `docker ARGS`. */
+export function runDocker(args: string[], options: { stdin?: string } = {}): Promise<string> {
+  return runMachineTool("docker", args, options);
 }
 
 /** `docker ARGS` that may fail because the object is already gone; returns false then. */
