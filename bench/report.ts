@@ -296,7 +296,7 @@ function renderFigures(results: BenchResults, scalingChart: string): string[] {
     ...(floor.length > 0
       ? [
           "",
-          `The install path's floor (${SCENARIO_LABELS["install-floor"]}), in the same run:`,
+          "The install path's floor, in the same run (what each create adds to it is the tool's own):",
           "",
           ...floor,
         ]
@@ -675,6 +675,11 @@ export function renderBenchmarkDoc(results: BenchResults, earlierScalingRun?: st
     "- **naive** (`naive`): what a `docker-machine create` loop does: per host, create it, wait for",
     "  SSH, `apt-get update`, `apt-get install docker.io` with apt's default recommends,",
     "  certificates, TLS listener, restart, check the API; then the next host.",
+    "- **the install path's floor** (`floor`, bench/floor.ts): the same fresh hosts, all at once,",
+    "  then in each at once, through `docker exec` (no SSH), `apt-get install docker.io` without",
+    "  recommends and with no service started, and nothing else: no certificates, daemon.json, TLS",
+    "  or dockerd start. Every tool on this install path does at least this, so a create's time",
+    "  over the floor is the tool's own (its connections, the configuration, Docker's first start).",
     "- **dockfleet, one host after another** (`sequential`, not in the default kinds): the same",
     "  program with `pulumi up --parallel 1`.",
     "",

@@ -186,7 +186,7 @@ describe("benchmark report with the install path's floor", () => {
     );
     assert.match(
       renderResultsMarkdown(run),
-      /The install path's floor .*, in the same run:\n\n- 5 host/,
+      /The install path's floor, in the same run .*:\n\n- 5 host/,
     );
     assert.match(renderChartSvg(run), /<title>5 hosts, install-floor: 19\.0 s wall/);
   });
