@@ -190,8 +190,9 @@ export interface SurvivingManager {
   hasLeader: boolean;
 }
 
-export type RecoveryAction =
-  { kind: "rejoin"; through: string } | { kind: "init"; warning: string };
+/** Rejoin through one of the managers surveyed, or make a new swarm (with why). */
+export type RecoveryAction<M extends SurvivingManager> =
+  { kind: "rejoin"; through: M } | { kind: "init"; warning: string };
 
 /**
  * Pure: the first manager's machine was made anew (a killed VM or container recreated by `up`)
@@ -201,16 +202,16 @@ export type RecoveryAction =
  * `up`. A swarm that is there without quorum is refused: joining cannot work, and a new swarm
  * would throw away what it holds, while `--force-new-cluster` on a survivor keeps it.
  */
-export function planInitHostRecovery(
+export function planInitHostRecovery<M extends SurvivingManager>(
   host: string,
   clusterId: string,
-  managers: readonly SurvivingManager[],
-): RecoveryAction {
+  managers: readonly M[],
+): RecoveryAction<M> {
   const holding = managers.filter(
     (manager) => manager.local?.state === "active" && manager.local.clusterId === clusterId,
   );
   const withLeader = holding.find((manager) => manager.hasLeader);
-  if (withLeader !== undefined) return { kind: "rejoin", through: withLeader.host };
+  if (withLeader !== undefined) return { kind: "rejoin", through: withLeader };
   if (holding.length > 0) {
     const names = holding.map((manager) => manager.host).join(", ");
     throw new Error(

@@ -219,7 +219,7 @@ describe("what a host reports, and what to do", () => {
         { host: "host-2", hasLeader: false },
         { host: "host-3", local: holding, hasLeader: true },
       ]),
-      { kind: "rejoin", through: "host-3" },
+      { kind: "rejoin", through: { host: "host-3", local: holding, hasLeader: true } },
     );
     assert.throws(
       () =>

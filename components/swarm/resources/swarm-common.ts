@@ -3,6 +3,8 @@ import {
   parseLocalSwarmState,
   parseNodeInspect,
   renderDockerCommand,
+  renderSwarmJoinRequest,
+  SWARM_JOIN_COMMAND,
   type LocalSwarmState,
   type ObservedSwarmNode,
 } from "../plan";
@@ -84,4 +86,30 @@ export async function runDockerOn(
  */
 export function withMembershipLock<T>(swarmId: string, body: () => Promise<T>): Promise<T> {
   return withProcessLock(`swarm-membership:${swarmId}`, body);
+}
+
+/**
+ * Joins the host to the swarm the manager at `joinAddress` (address:port) manages, through the
+ * Engine API, the token on stdin (never in a command line or the log).
+ */
+export async function joinSwarm(
+  client: SshClient,
+  join: { advertiseAddress: string; port: number; joinAddress: string; token: string },
+): Promise<void> {
+  await client.execOrThrow(SWARM_JOIN_COMMAND, {
+    stdin: renderSwarmJoinRequest(join.advertiseAddress, join.port, join.joinAddress, join.token),
+  });
+}
+
+/**
+ * Takes a node that is gone out of the swarm's list through a manager: demoted first when it
+ * managed (a manager counts against quorum until demoted, and Docker removes none before).
+ */
+export async function dropNode(
+  manager: SshClient,
+  node: { id: string; role: string },
+  log: StepLog,
+): Promise<void> {
+  if (node.role === "manager") await runDockerOn(manager, ["node", "demote", node.id], log);
+  await runDockerOn(manager, ["node", "rm", "--force", node.id], log);
 }

@@ -5,8 +5,6 @@ import {
   planSwarmInit,
   renderDockerCommand,
   renderSwarmInitCommand,
-  renderSwarmJoinRequest,
-  SWARM_JOIN_COMMAND,
   type SurvivingManager,
 } from "../plan";
 import type { SshClient } from "../../../provision/ssh/client";
@@ -21,8 +19,10 @@ import {
 import type { StepLog } from "../../../provision/dynamic/log";
 import { getSshClient } from "../../../provision/ssh/pool";
 import {
+  dropNode,
   getLocalSwarmState,
-  runDockerOn,
+  inspectNode,
+  joinSwarm,
   SWARM_MEMBER_PROBE,
   withMembershipLock,
 } from "./swarm-common";
@@ -96,36 +96,35 @@ async function surveyManagers(
 }
 
 /**
- * Joins this host, made anew, to the swarm `through` still manages, as a manager, after
- * removing the node its old machine left in the swarm's list. Returns nothing: the caller reads
- * the state it is left in.
+ * When the host's machine was made anew (its Docker in no swarm) and another planned manager
+ * still holds the swarm this resource made (`olds`), joins it there as a manager, after taking
+ * the node its old machine left out of the list. False when it did not (a new swarm is due).
  */
-async function rejoinSwarm(
+async function rejoinKeptSwarm(
   client: SshClient,
   inputs: SwarmInitInputs,
   olds: SwarmInitOutputs,
-  through: SwarmManagerPeer,
   log: StepLog,
-): Promise<void> {
+): Promise<boolean> {
+  const recovery = planInitHostRecovery(inputs.host, olds.clusterId, await surveyManagers(inputs));
+  if (recovery.kind === "init") {
+    log.warn(recovery.warning);
+    return false;
+  }
+  const through = recovery.through.peer;
   const manager = await getSshClient(through.connection);
   await withMembershipLock(olds.clusterId, async () => {
-    const old = await manager.exec(renderDockerCommand(["node", "inspect", olds.nodeId]));
-    if (old.code === 0) {
-      // A manager that is down counts against quorum until it is demoted.
-      await runDockerOn(manager, ["node", "demote", olds.nodeId], log);
-      await runDockerOn(manager, ["node", "rm", "--force", olds.nodeId], log);
-    }
-    const token = await readJoinToken(manager, "manager");
-    await client.execOrThrow(SWARM_JOIN_COMMAND, {
-      stdin: renderSwarmJoinRequest(
-        inputs.advertiseAddress,
-        inputs.port,
-        `${through.advertiseAddress}:${inputs.port}`,
-        token,
-      ),
+    const old = await inspectNode(manager, olds.nodeId);
+    if (old !== undefined) await dropNode(manager, old, log);
+    await joinSwarm(client, {
+      advertiseAddress: inputs.advertiseAddress,
+      port: inputs.port,
+      joinAddress: `${through.advertiseAddress}:${inputs.port}`,
+      token: await readJoinToken(manager, "manager"),
     });
   });
   log.info(`rejoined swarm ${olds.clusterId} as a manager through ${through.host}`);
+  return true;
 }
 
 /**
@@ -141,14 +140,8 @@ async function ensureSwarm(
     const before = await getLocalSwarmState(client);
     const action = planSwarmInit(inputs.host, before, inputs.advertiseAddress);
     if (action.kind === "init") {
-      const survey = olds === undefined ? [] : await surveyManagers(inputs);
-      const recovery =
-        olds === undefined ? undefined : planInitHostRecovery(inputs.host, olds.clusterId, survey);
-      if (olds !== undefined && recovery?.kind === "rejoin") {
-        const through = survey.find((manager) => manager.host === recovery.through)!.peer;
-        await rejoinSwarm(client, inputs, olds, through, log);
-      } else {
-        if (recovery?.kind === "init") log.warn(recovery.warning);
+      const rejoined = olds !== undefined && (await rejoinKeptSwarm(client, inputs, olds, log));
+      if (!rejoined) {
         await client.execOrThrow(renderSwarmInitCommand(inputs.advertiseAddress, inputs.port), {
           // Docker prints the worker join command, token included: keep it out of the log.
           onStderr: (line) => log.progress(line),

@@ -7,8 +7,6 @@ import {
   planStaleNodes,
   planSwarmJoin,
   renderDockerCommand,
-  renderSwarmJoinRequest,
-  SWARM_JOIN_COMMAND,
   type SwarmRole,
 } from "../plan";
 import type { SwarmAvailability } from "../config";
@@ -24,8 +22,10 @@ import {
 } from "../../../provision/dynamic/remote-step";
 import { pollUntil } from "../../../provision/dynamic/poll";
 import {
+  dropNode,
   getLocalSwarmState,
   inspectNode,
+  joinSwarm,
   runDockerOn,
   SWARM_MEMBER_PROBE,
   withMembershipLock,
@@ -92,14 +92,11 @@ async function ensureJoined(inputs: SwarmNodeInputs): Promise<string> {
         log.warn(`swarm state ${local.state} (${local.error}): leaving, then joining again`);
         await client.execOrThrow("docker swarm leave --force");
       }
-      const token = inputs.role === "manager" ? inputs.managerToken : inputs.workerToken;
-      await client.execOrThrow(SWARM_JOIN_COMMAND, {
-        stdin: renderSwarmJoinRequest(
-          inputs.advertiseAddress,
-          inputs.port,
-          inputs.joinAddress,
-          token,
-        ),
+      await joinSwarm(client, {
+        advertiseAddress: inputs.advertiseAddress,
+        port: inputs.port,
+        joinAddress: inputs.joinAddress,
+        token: inputs.role === "manager" ? inputs.managerToken : inputs.workerToken,
       });
       const joined = await getLocalSwarmState(client);
       if (joined.state !== "active" || joined.nodeId === "") {
@@ -112,9 +109,7 @@ async function ensureJoined(inputs: SwarmNodeInputs): Promise<string> {
       const listing = await manager.execOrThrow(NODE_ADDRESSES_COMMAND);
       for (const stale of planStaleNodes(listing.stdout, joined.nodeId)) {
         log.info(`removing node ${stale.id}, which an earlier machine of ${inputs.host} left`);
-        // A manager counts against quorum until demoted, and Docker removes none before.
-        if (stale.role === "manager") await runDockerOn(manager, ["node", "demote", stale.id], log);
-        await runDockerOn(manager, ["node", "rm", "--force", stale.id], log);
+        await dropNode(manager, stale, log);
       }
       return joined.nodeId;
     },
