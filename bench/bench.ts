@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { openStack, removeStackCompletely, ROOT, writeStackConfig } from "../test/helpers/stack";
 import { runCommand } from "../test/helpers/docker";
 import { type AnsibleRound, checkRecap, prepareAnsibleHosts, runAnsiblePlaybook } from "./ansible";
-import { removeBenchHosts, spareAddress } from "./hosts";
+import { type BenchHostsArgs, removeBenchHosts, spareAddress } from "./hosts";
 import { type CpuSample, describeMachine, startCpuMeasure } from "./measure";
 import { runNaiveBaseline } from "./naive";
 import { runInstallFloor } from "./floor";
@@ -279,39 +279,40 @@ class Bench {
     }
   }
 
-  async runNaive(hosts: number, run: number) {
-    const { stack, subnet } = KINDS.naive;
+  /**
+   * Times one kind that makes its own hosts (the naive loop, the floor) as one sample of
+   * `scenario`, and removes its hosts whatever happens.
+   */
+  private async timedHostsRun(
+    kind: "naive" | "floor",
+    scenario: ScenarioId,
+    hosts: number,
+    run: number,
+    create: (hostsArgs: BenchHostsArgs) => Promise<void>,
+  ) {
+    const { stack, subnet } = KINDS[kind];
     const measure = await startCpuMeasure(stack);
     try {
-      await runNaiveBaseline({
-        stack,
-        hosts,
-        subnet,
-        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
-        commandTimeoutMs: this.options.opTimeoutMinutes * 60_000,
-        progress,
-      });
-      this.record({ scenario: "naive", hosts, run, ...(await measure.finish()) });
+      await create({ stack, hosts, subnet, image: process.env.DOCKFLEET_HOST_IMAGE ?? "" });
+      this.record({ scenario, hosts, run, ...(await measure.finish()) });
     } finally {
       await removeBenchHosts(stack);
     }
   }
 
+  runNaive(hosts: number, run: number) {
+    return this.timedHostsRun("naive", "naive", hosts, run, (hostsArgs) =>
+      runNaiveBaseline({
+        ...hostsArgs,
+        commandTimeoutMs: this.options.opTimeoutMinutes * 60_000,
+        progress,
+      }),
+    );
+  }
+
   /** The install path's floor (bench/floor.ts): hosts, then apt-get in each, nothing else. */
-  async runFloor(hosts: number, run: number) {
-    const { stack, subnet } = KINDS.floor;
-    const measure = await startCpuMeasure(stack);
-    try {
-      await runInstallFloor({
-        stack,
-        hosts,
-        subnet,
-        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
-      });
-      this.record({ scenario: "install-floor", hosts, run, ...(await measure.finish()) });
-    } finally {
-      await removeBenchHosts(stack);
-    }
+  runFloor(hosts: number, run: number) {
+    return this.timedHostsRun("floor", "install-floor", hosts, run, runInstallFloor);
   }
 
   /**

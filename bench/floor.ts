@@ -1,7 +1,7 @@
 import { localResourceNames, planLocalHosts } from "../components/machines/local/run-args";
 import { execInHost } from "../components/machines/local/host-container";
 import { generateSshKeyPair } from "../provision/ssh";
-import { createBenchNetwork, startBenchHost } from "./hosts";
+import { type BenchHostsArgs, createBenchNetwork, startBenchHost } from "./hosts";
 
 /**
  * The install path's floor: what every tool on it must at least do, with nothing of any tool's
@@ -21,12 +21,7 @@ export const FLOOR_INSTALL_SCRIPT = [
   "rm -f /usr/sbin/policy-rc.d",
 ].join("\n");
 
-export async function runInstallFloor(args: {
-  stack: string;
-  hosts: number;
-  subnet: string;
-  image: string;
-}): Promise<void> {
+export async function runInstallFloor(args: BenchHostsArgs): Promise<void> {
   await createBenchNetwork(args.stack, args.subnet);
   // startBenchHost waits until the host has booted (its SSH host key); the key is never used.
   const { publicKey } = generateSshKeyPair(`bench-${args.stack}`);

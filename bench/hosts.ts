@@ -37,6 +37,15 @@ export async function waitUntil<T>(what: string, deadlineMs: number, attempt: ()
   }
 }
 
+/** What a kind that makes its own hosts is given: how many, where, from which image. */
+export interface BenchHostsArgs {
+  /** Names and labels the Docker objects ("dockfleet.io/stack" = stack). */
+  stack: string;
+  hosts: number;
+  subnet: string;
+  image: string;
+}
+
 export async function createBenchNetwork(stack: string, subnet: string): Promise<void> {
   await runDocker(renderNetworkCreateArgs({ stack, subnet }));
 }

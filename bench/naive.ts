@@ -8,7 +8,7 @@ import {
 import { DOCKER_TLS_PATHS, renderDaemonJson, renderDockerDropIn } from "../components/engine/plan";
 import { DOCKER_DROP_IN_PATH } from "../components/engine/plan";
 import { closeAllSshClients, generateSshKeyPair, getSshClient } from "../provision/ssh";
-import { createBenchNetwork, startBenchHost, waitUntil } from "./hosts";
+import { type BenchHostsArgs, createBenchNetwork, startBenchHost, waitUntil } from "./hosts";
 
 /**
  * The naive baseline, the way a `docker-machine create` loop works: one host after another,
@@ -17,12 +17,7 @@ import { createBenchNetwork, startBenchHost, waitUntil } from "./hosts";
  * Hosts are the same system containers the local driver makes (renderHostRunArgs, same image).
  */
 
-export interface NaiveArgs {
-  /** Names and labels the Docker objects ("dockfleet.io/stack" = stack). */
-  stack: string;
-  hosts: number;
-  subnet: string;
-  image: string;
+export interface NaiveArgs extends BenchHostsArgs {
   /** Every remote command is ended after this long. */
   commandTimeoutMs: number;
   progress: (line: string) => void;
