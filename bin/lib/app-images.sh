@@ -45,16 +45,6 @@ app_images_cache_dir() {
   printf '%s/app-images\n' "$(host_image_cache_dir)"
 }
 
-# Prints "path x|- sha256" for every file under $1, in a fixed order (the executable bit, not the
-# full mode: a checkout's modes follow the umask of whoever cloned it).
-app_images_tree_digest() {
-  local dir="$1" file
-  while IFS= read -r file; do
-    if [[ -x "$dir/$file" ]]; then printf '%s x ' "$file"; else printf '%s - ' "$file"; fi
-    sha256sum <"$dir/$file"
-  done < <(cd "$dir" && find . \( -type f -o -type l \) -print | LC_ALL=C sort)
-}
-
 # Inputs of the debootstrap step alone.
 app_base_bootstrap_hash() {
   {
@@ -69,7 +59,7 @@ app_base_image_hash() {
     printf 'format %s\nsuite %s\nmirror %s\nsecurity %s\nscripts %s\n' "$APP_IMAGE_FORMAT" \
       "$(host_image_suite)" "$(host_image_mirror)" "$(host_image_security_mirror)" \
       "$(app_images_script_hash)"
-    app_images_tree_digest "$(app_images_dir)/base"
+    hash_image_folder "$(app_images_dir)/base"
   } | sha256sum | cut -c1-16
 }
 
@@ -81,7 +71,7 @@ app_image_hash() {
   local app="$1"
   {
     printf 'base %s\n' "$(app_base_image_hash)"
-    app_images_tree_digest "$(app_images_dir)/$app"
+    hash_image_folder "$(app_images_dir)/$app"
   } | sha256sum | cut -c1-16
 }
 
