@@ -174,6 +174,9 @@ function connectOnce(
     });
     try {
       connection.connect(config);
+      // Nagle's algorithm held each request's last small packet until the host's delayed ACK
+      // (about 40 ms): every exec, SFTP session and probe paid it, many times per step.
+      connection.setNoDelay(true);
     } catch (error) {
       fail(error);
     }
