@@ -8,6 +8,7 @@ import { type BenchHostsArgs, removeBenchHosts, spareAddress } from "./hosts";
 import { type CpuSample, describeMachine, startCpuMeasure } from "./measure";
 import { runNaiveBaseline } from "./naive";
 import { runInstallFloor } from "./floor";
+import { roundOrder } from "./order";
 import {
   type BenchResults,
   renderBenchmarkDoc,
@@ -414,11 +415,11 @@ class Bench {
     const { hosts: hostCounts, runs, kinds } = this.options;
     for (let run = 1; run <= runs; run++) {
       for (const hosts of hostCounts) {
-        // The order rotates from run to run, so no kind always runs on a warmer machine.
+        // No kind always runs first, or always right after the same other kind (bench/order.ts).
         const here = this.options.peersAt.includes(hosts)
           ? kinds
           : kinds.filter((kind) => kind === "dockfleet");
-        const order = here.map((_, index) => here[(index + run - 1) % here.length]);
+        const order = roundOrder(here, run);
         for (const kind of order) {
           if (!this.timeLeft) {
             this.results.stoppedEarly = `--max-minutes ${this.options.maxMinutes} reached before run ${run}, ${hosts} hosts, ${kind}`;
