@@ -9,7 +9,10 @@ import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
 import { dockerConfigProvider, tcpPortsOf } from "../../components/engine/resources/docker-config";
-import { nodeRunsItsTasks } from "../../components/engine/resources/rolling-restart";
+import {
+  nodeRunsItsTasks,
+  servicesDownSince,
+} from "../../components/engine/resources/rolling-restart";
 import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
 import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
 import {
@@ -56,6 +59,7 @@ function configInputs(overrides: Partial<ConfigInputs> = {}): ConfigInputs {
   };
 }
 
+const SERVICE_LIST = /^docker service ls --format '\{\{\.Name\}\} \{\{\.Replicas\}\}'$/;
 const SWARM_ROLE =
   /^docker info --format '\{\{\.Swarm\.LocalNodeState\}\} \{\{\.Swarm\.ControlAvailable\}\}'$/;
 
@@ -216,6 +220,7 @@ describe("dockerConfigProvider", () => {
       let tasksRestarting = false;
       return configHost("1", n)
         .on(SWARM_ROLE, { stdout: "active true\n" })
+        .on(SERVICE_LIST, { stdout: "" })
         .on(/^docker ps --quiet --filter label=com\.docker\.swarm\.task\.id \| wc -l$/, () => ({
           stdout: tasksRestarting ? "1\n" : "2\n",
         }))
@@ -268,6 +273,56 @@ describe("dockerConfigProvider", () => {
       "host-2 restart begins",
       "host-2 runs 1 of 2 tasks",
     ]);
+  });
+
+  it("waits, on a manager, for the services that ran before the restart to run again wherever the swarm moved them", async () => {
+    const events: string[] = [];
+    // host-1's restart moved the one Redis replica to host-2, where it waits out its restart
+    // delay; a service of the user's that never ran is not waited for.
+    let listings = 0;
+    const manager = (n: number) =>
+      configHost("1", n)
+        .on(SWARM_ROLE, { stdout: "active true\n" })
+        .on(/^docker ps --quiet --filter label=com\.docker\.swarm\.task\.id \| wc -l$/, {
+          stdout: "0\n",
+        })
+        .on(/^docker node inspect self/, { stdout: "ready\n" })
+        .on(SERVICE_LIST, () => {
+          listings++;
+          const redis = listings === 2 || listings === 3 ? "0/1" : "1/1";
+          if (listings === 2) events.push("counter_redis down after host-1's restart");
+          return { stdout: `counter_web 3/3\ncounter_redis ${redis}\nbroken 0/2\n` };
+        })
+        .on(/^bash -s$/, () => {
+          events.push(`host-${n} restart begins`);
+          return scriptResult({ changed: "1", restarted: "1" });
+        });
+    install(manager(1), manager(2));
+    for (const n of [1, 2]) {
+      await dockerConfigProvider.update!(
+        "id",
+        configInputs({ host: `host-${n}`, connection: connection(n) }),
+        configInputs({ host: `host-${n}`, connection: connection(n), daemonJson: "{}\n" }),
+      );
+      events.push(`host-${n} done`);
+    }
+    assert.deepEqual(events, [
+      "host-1 restart begins",
+      "counter_redis down after host-1's restart",
+      "host-1 done",
+      "host-2 restart begins",
+      "host-2 done",
+    ]);
+    // host-1: before, then down twice, then back; host-2: before, then back at once.
+    assert.equal(listings, 6);
+  });
+
+  it("servicesDownSince: the services that ran all their replicas before and do not now", () => {
+    const now = "counter_web 2/3\ncounter_redis 1/1\nbroken 0/2\nnew_one 0/1\n";
+    assert.deepEqual(servicesDownSince(["counter_web", "counter_redis", "gone"], now), [
+      "counter_web 2/3",
+    ]);
+    assert.deepEqual(servicesDownSince([], now), []);
   });
 
   it("nodeRunsItsTasks: what the swarm wants on the node runs there, whatever it moved away", () => {

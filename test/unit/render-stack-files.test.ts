@@ -6,10 +6,8 @@ import { layerProgress, planPushTarget } from "../../components/apps/resources/a
 import { renderProgress } from "../../provision/dynamic/progress";
 import {
   planStackSecrets,
-  replicaCounts,
   resolveStackFile,
   secretNamePlaceholder,
-  servicesNotConverged,
   swarmSecretName,
 } from "../../components/apps/resources/swarm-stack";
 import {
@@ -196,26 +194,6 @@ describe("stack secrets", () => {
       () => resolveStackFile("wordpress", file, {}),
       /refers to secret "db_password", which is not in the stack's secrets \(none\)/,
     );
-  });
-});
-
-describe("servicesNotConverged", () => {
-  it("lists services below their replica count, including docker's max-per-node suffix", () => {
-    const lines = "counter_web 3/3\ncounter_redis 0/1\nwp_wordpress 2/3 (max 1 per node)\n";
-    assert.deepEqual(servicesNotConverged(lines), [
-      "counter_redis 0/1",
-      "wp_wordpress 2/3 (max 1 per node)",
-    ]);
-    assert.deepEqual(servicesNotConverged("a 1/1\nb 3/3\n"), []);
-  });
-});
-
-describe("replicaCounts", () => {
-  it("adds up the replicas running and wanted over the stack's services", () => {
-    const lines = "counter_web 3/3\ncounter_redis 0/1\nwp_wordpress 2/3 (max 1 per node)\n";
-    assert.deepEqual(replicaCounts(lines), { done: 5, total: 7 });
-    assert.deepEqual(replicaCounts("a 2/1\n\nnot a line\n"), { done: 1, total: 1 });
-    assert.deepEqual(replicaCounts(""), { done: 0, total: 0 });
   });
 });
 

@@ -14,6 +14,11 @@ import {
 import { pollUntil } from "../../../provision/dynamic/poll";
 import { renderProgress } from "../../../provision/dynamic/progress";
 import { withHostFacts } from "../../../provision/dynamic/host-facts";
+import {
+  replicaCounts,
+  SERVICE_REPLICAS_FORMAT,
+  servicesNotConverged,
+} from "../../engine/swarm-services";
 
 /**
  * A swarm stack deployed with `docker stack deploy` on a manager over SSH: the compose file is
@@ -115,34 +120,6 @@ export function resolveStackFile(
     );
   }
   return resolved;
-}
-
-/** Pure: "web 2/3" lines of `docker stack services` -> the services not yet at their count. */
-export function servicesNotConverged(lines: string): string[] {
-  return lines
-    .split("\n")
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .filter((line) => {
-      const match = /^(\S+)\s+(\d+)\/(\d+)/.exec(line);
-      return match === null || match[2] !== match[3];
-    });
-}
-
-/**
- * Pure: the replicas running and wanted over all of a stack's services, from `docker stack
- * services --format '{{.Name}} {{.Replicas}}'` ("app_web 2/3", "app_agent 1/1 (max 1 per node)").
- */
-export function replicaCounts(lines: string): { done: number; total: number } {
-  let done = 0;
-  let total = 0;
-  for (const line of lines.split("\n")) {
-    const match = /^\S+\s+(\d+)\/(\d+)/.exec(line.trim());
-    if (match === null) continue;
-    done += Math.min(Number(match[1]), Number(match[2]));
-    total += Number(match[2]);
-  }
-  return { done, total };
 }
 
 async function run(client: SshClient, command: string, log: StepLog, stdin?: string) {
@@ -252,7 +229,7 @@ async function waitForConvergence(
     async () => {
       listed = (
         await client.execOrThrow(
-          `docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(name)}`,
+          `docker stack services --format ${SERVICE_REPLICAS_FORMAT} ${shellQuote(name)}`,
         )
       ).stdout;
       pending = servicesNotConverged(listed);

@@ -3,6 +3,7 @@ import type { StepLog } from "../../../provision/dynamic/log";
 import { pollUntil } from "../../../provision/dynamic/poll";
 import { renderProgress } from "../../../provision/dynamic/progress";
 import { withProcessLock } from "../../../provision/dynamic/process-lock";
+import { SERVICE_REPLICAS_FORMAT, servicesNotConverged, servicesRunning } from "../swarm-services";
 
 /** Docker restarts of a swarm's hosts (config changes, upgrades) take turns (one `up` is one environment). */
 const ROLLING_LOCK = "docker:rolling-restart";
@@ -11,6 +12,9 @@ const ROLLING_LOCK = "docker:rolling-restart";
  * Runs `run`, which may restart docker on the host (`restarted` says whether it did). On a swarm's
  * host, one such run at a time, and each waits until its node is back in the swarm and runs its
  * tasks again before the next host's turn: the managers keep quorum, the services keep running.
+ * On a manager it also waits for every service that ran all its replicas before the restart to
+ * run them again, wherever the swarm placed them meanwhile: else the next host's restart could
+ * take down a service's last replica, or `up` end while replicas are still starting.
  */
 export async function rollingOverSwarm<T>(
   client: SshClient,
@@ -22,10 +26,12 @@ export async function rollingOverSwarm<T>(
   if (role === "none") return run();
   return withProcessLock(ROLLING_LOCK, async () => {
     const tasksBefore = await runningTaskCount(client);
+    const servicesBefore = role === "manager" ? await runningServices(client) : [];
     const result = await run();
     if (restarted(result)) {
       await waitUntilBackInSwarm(client, role, log);
       await waitUntilTasksRunAgain(client, role, tasksBefore, log);
+      await waitUntilServicesRunAgain(client, servicesBefore, log);
     }
     return result;
   });
@@ -173,3 +179,52 @@ async function waitUntilTasksRunAgain(
 
 /** A worker cannot ask the swarm where its tasks went: it waits this long, then goes on. */
 const WORKER_TASKS_TIMEOUT_MS = 60_000;
+
+const SERVICES = `docker service ls --format ${SERVICE_REPLICAS_FORMAT}`;
+
+/** The swarm's services running all their replicas, as a manager lists them. */
+async function runningServices(client: SshClient): Promise<string[]> {
+  const result = await client.exec(SERVICES);
+  return result.code === 0 ? servicesRunning(result.stdout) : [];
+}
+
+/**
+ * Pure: which of the services that ran all their replicas (`before`) do not now, as lines of
+ * SERVICES. A service removed meanwhile is not waited for, nor one that was not running before
+ * (a broken service of the user's must not hold up Docker's configuration).
+ */
+export function servicesDownSince(before: string[], listed: string): string[] {
+  const wanted = new Set(before);
+  return servicesNotConverged(listed).filter((line) => wanted.has(line.split(/\s/)[0]!));
+}
+
+/** Waits until each service that ran all its replicas before the restart runs them again. */
+async function waitUntilServicesRunAgain(
+  client: SshClient,
+  before: string[],
+  log: StepLog,
+): Promise<void> {
+  if (before.length === 0) return;
+  let down: string[] = [];
+  const back = await pollUntil(
+    async () => {
+      const result = await client.exec(SERVICES);
+      down =
+        result.code === 0 ? servicesDownSince(before, result.stdout) : [`(${SERVICES} failed)`];
+      return down.length === 0 ? true : undefined;
+    },
+    {
+      timeoutMs: SWARM_READY_TIMEOUT_MS,
+      intervalMs: 1_000,
+      onWait: () =>
+        log.progress(`waiting for the swarm's services to run again: ${down.join(", ")}`),
+    },
+  );
+  if (back === undefined) {
+    throw new Error(
+      `after restarting docker, these swarm services did not run all their replicas again within ` +
+        `${SWARM_READY_TIMEOUT_MS / 1000} s: ${down.join(", ")} (see docker service ps); ` +
+        "the other hosts are not restarted until they do",
+    );
+  }
+}
