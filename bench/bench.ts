@@ -166,6 +166,8 @@ function describeSample(sample: Sample, cores: number): string {
 class Bench {
   readonly results: BenchResults;
   private readonly deadline: number;
+  /** The fresh host image the kinds that make their own hosts start from (npm run bench sets it). */
+  private readonly hostImage = process.env.DOCKFLEET_HOST_IMAGE ?? "";
 
   constructor(
     private readonly options: Options,
@@ -294,7 +296,7 @@ class Bench {
     const { stack, subnet } = KINDS[kind];
     const measure = await startCpuMeasure(stack);
     try {
-      await create({ stack, hosts, subnet, image: process.env.DOCKFLEET_HOST_IMAGE ?? "" });
+      await create({ stack, hosts, subnet, image: this.hostImage });
       this.record({ scenario, hosts, run, ...(await measure.finish()) });
     } finally {
       await removeBenchHosts(stack);
@@ -332,7 +334,7 @@ class Bench {
         stack,
         hosts,
         subnet,
-        image: process.env.DOCKFLEET_HOST_IMAGE ?? "",
+        image: this.hostImage,
       });
       round = made;
       const hostsMade = await creating.finish();
