@@ -47,22 +47,24 @@ const DOCKFLEET_KINDS = ["dockfleet", "preinstalled", "sequential"] as const;
 const MAX_HOSTS = 30;
 
 /**
- * The newest run kept under `resultsDir` (a folder "<date>-...", benchmark.json inside) whose
- * samples make a scaling curve: docs/benchmark.md points to it when the latest run has none.
+ * The run kept under `resultsDir` (a folder "<date>-...", benchmark.json inside) whose scaling
+ * curve spans the most host counts, the newest of those: docs/benchmark.md points to it when the
+ * latest run has none. A short curve of a later run (1 and 2 hosts) does not hide a longer one.
  */
-function newestScalingRun(resultsDir: string): string | undefined {
-  return fs
+function widestScalingRun(resultsDir: string): string | undefined {
+  const curves = fs
     .readdirSync(resultsDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && /^\d{4}-\d\d-\d\d-/.test(entry.name))
     .map((entry) => entry.name)
-    .sort()
-    .reverse()
-    .find((name) => {
+    .flatMap((name) => {
       const file = path.join(resultsDir, name, "benchmark.json");
-      if (!fs.existsSync(file)) return false;
+      if (!fs.existsSync(file)) return [];
       const results = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResults;
-      return scalingLines(results).length > 0;
+      const points = Math.max(0, ...scalingLines(results).map((line) => line.points.length));
+      return points > 0 ? [{ name, points }] : [];
     });
+  curves.sort((a, b) => b.points - a.points || b.name.localeCompare(a.name));
+  return curves[0]?.name;
 }
 
 function addSamples(a: CpuSample, b: CpuSample): CpuSample {
@@ -408,7 +410,7 @@ class Bench {
     if (this.options.writeDocs) {
       fs.writeFileSync(
         path.join(ROOT, "docs", "benchmark.md"),
-        renderBenchmarkDoc(this.results, newestScalingRun(this.outDir)),
+        renderBenchmarkDoc(this.results, widestScalingRun(this.outDir)),
       );
     }
   }

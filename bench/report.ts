@@ -633,7 +633,7 @@ function renderEarlierScaling(results: BenchResults, earlierScalingRun?: string)
   const folder = `../bench/results/${earlierScalingRun}`;
   return [
     "",
-    "This run has no scaling curve (it ran at one host count). The latest run with one:",
+    "This run has no scaling curve (it ran at one host count). The kept run with the widest one:",
     `[bench/results/${earlierScalingRun}](${folder}/benchmark.md).`,
     "",
     `![dockfleet against the number of hosts, ${earlierScalingRun}](${folder}/scaling.svg)`,
@@ -642,7 +642,7 @@ function renderEarlierScaling(results: BenchResults, earlierScalingRun?: string)
 
 /**
  * docs/benchmark.md: what is measured, how, and the latest figures with date and machine.
- * `earlierScalingRun`: the folder under bench/results of the newest run with a scaling curve.
+ * `earlierScalingRun`: the folder under bench/results of the kept run with the widest scaling curve.
  */
 export function renderBenchmarkDoc(results: BenchResults, earlierScalingRun?: string): string {
   return [
