@@ -7,10 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Stack } from "@pulumi/pulumi/automation";
-import {
-  SERVICE_REPLICAS_FORMAT,
-  servicesNotConverged,
-} from "../../components/engine/swarm-services";
+import { LIST_SERVICES, servicesNotConverged } from "../../components/engine/swarm-services";
 import { localResourceNames } from "../../components/machines/local/run-args";
 import { type DockerTlsOutput, parseOutputMap } from "../../components/stack/outputs";
 import { createCertificateAuthority, issueClientCertificate } from "../../provision/pki";
@@ -218,10 +215,7 @@ describe("local stack, end to end", { timeout: 40 * 60_000 }, () => {
     return waitFor(
       "every service at its replica count and the same containers in two looks",
       async () => {
-        const services = await onHost(
-          hosts[0],
-          `docker service ls --format ${SERVICE_REPLICAS_FORMAT}`,
-        );
+        const services = await onHost(hosts[0], LIST_SERVICES);
         const now = await containerStarts();
         const settled =
           servicesNotConverged(services).length === 0 &&

@@ -9,10 +9,7 @@ import { describe, it } from "node:test";
 import { readScript } from "../../provision/dynamic/remote-step";
 import { DOCKER_CONFIG_STAGING_DIR } from "../../components/engine/plan";
 import { dockerConfigProvider, tcpPortsOf } from "../../components/engine/resources/docker-config";
-import {
-  nodeRunsItsTasks,
-  servicesDownSince,
-} from "../../components/engine/resources/rolling-restart";
+import { nodeRunsItsTasks } from "../../components/engine/resources/rolling-restart";
 import { dockerInstallProvider } from "../../components/engine/resources/docker-install";
 import { etcdInstallProvider } from "../../components/etcd/resources/etcd-install";
 import {
@@ -315,14 +312,6 @@ describe("dockerConfigProvider", () => {
     ]);
     // host-1: before, then down twice, then back; host-2: before, then back at once.
     assert.equal(listings, 6);
-  });
-
-  it("servicesDownSince: the services that ran all their replicas before and do not now", () => {
-    const now = "counter_web 2/3\ncounter_redis 1/1\nbroken 0/2\nnew_one 0/1\n";
-    assert.deepEqual(servicesDownSince(["counter_web", "counter_redis", "gone"], now), [
-      "counter_web 2/3",
-    ]);
-    assert.deepEqual(servicesDownSince([], now), []);
   });
 
   it("nodeRunsItsTasks: what the swarm wants on the node runs there, whatever it moved away", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   replicaCounts,
+  servicesDownSince,
   servicesNotConverged,
   servicesRunning,
 } from "../../components/engine/swarm-services";
@@ -23,6 +24,16 @@ describe("servicesRunning", () => {
       "counter_web 3/3\ncounter_redis 0/1\nwp_wordpress 1/1 (max 1 per node)\nidle 0/0\n";
     assert.deepEqual(servicesRunning(lines), ["counter_web", "wp_wordpress"]);
     assert.deepEqual(servicesRunning("\nnot a line\n"), []);
+  });
+});
+
+describe("servicesDownSince", () => {
+  it("the services that ran all their replicas before and do not now", () => {
+    const now = "counter_web 2/3\ncounter_redis 1/1\nbroken 0/2\nnew_one 0/1\n";
+    assert.deepEqual(servicesDownSince(["counter_web", "counter_redis", "gone"], now), [
+      "counter_web 2/3",
+    ]);
+    assert.deepEqual(servicesDownSince([], now), []);
   });
 });
 

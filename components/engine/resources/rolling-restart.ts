@@ -3,7 +3,7 @@ import type { StepLog } from "../../../provision/dynamic/log";
 import { pollUntil } from "../../../provision/dynamic/poll";
 import { renderProgress } from "../../../provision/dynamic/progress";
 import { withProcessLock } from "../../../provision/dynamic/process-lock";
-import { SERVICE_REPLICAS_FORMAT, servicesNotConverged, servicesRunning } from "../swarm-services";
+import { LIST_SERVICES, servicesDownSince, servicesRunning } from "../swarm-services";
 
 /** Docker restarts of a swarm's hosts (config changes, upgrades) take turns (one `up` is one environment). */
 const ROLLING_LOCK = "docker:rolling-restart";
@@ -180,22 +180,10 @@ async function waitUntilTasksRunAgain(
 /** A worker cannot ask the swarm where its tasks went: it waits this long, then goes on. */
 const WORKER_TASKS_TIMEOUT_MS = 60_000;
 
-const SERVICES = `docker service ls --format ${SERVICE_REPLICAS_FORMAT}`;
-
 /** The swarm's services running all their replicas, as a manager lists them. */
 async function runningServices(client: SshClient): Promise<string[]> {
-  const result = await client.exec(SERVICES);
+  const result = await client.exec(LIST_SERVICES);
   return result.code === 0 ? servicesRunning(result.stdout) : [];
-}
-
-/**
- * Pure: which of the services that ran all their replicas (`before`) do not now, as lines of
- * SERVICES. A service removed meanwhile is not waited for, nor one that was not running before
- * (a broken service of the user's must not hold up Docker's configuration).
- */
-export function servicesDownSince(before: string[], listed: string): string[] {
-  const wanted = new Set(before);
-  return servicesNotConverged(listed).filter((line) => wanted.has(line.split(/\s/)[0]!));
 }
 
 /** Waits until each service that ran all its replicas before the restart runs them again. */
@@ -208,9 +196,11 @@ async function waitUntilServicesRunAgain(
   let down: string[] = [];
   const back = await pollUntil(
     async () => {
-      const result = await client.exec(SERVICES);
+      const result = await client.exec(LIST_SERVICES);
       down =
-        result.code === 0 ? servicesDownSince(before, result.stdout) : [`(${SERVICES} failed)`];
+        result.code === 0
+          ? servicesDownSince(before, result.stdout)
+          : [`(${LIST_SERVICES} failed)`];
       return down.length === 0 ? true : undefined;
     },
     {
